@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * httpmon.h - the contract between the httpmon classifier (kern/) and its
+ * readers (user/, pin/, bpftool).
+ *
+ * Everything a reader needs to interpret the pinned maps is defined here and
+ * nowhere else: map names, key and value layouts, the self-metric counters and
+ * the layout version.  The structs use only fixed-width __u types, natural
+ * alignment and explicit padding, so the BPF object and a 64-bit reader agree
+ * byte for byte and the BTF that bpftool prints is the documentation.
+ *
+ * Rules:
+ *  - All aggregate maps are per-CPU: the classifier only ever adds to its own
+ *    CPU's copy; readers sum over libbpf_num_possible_cpus() copies (min/max
+ *    combine with min/max, ignoring CPUs whose count is zero).
+ *  - Addresses are stored as 16 bytes; IPv4 uses the v4-mapped form
+ *    ::ffff:a.b.c.d, so one key type serves both families.
+ *  - Ports are in host byte order.
+ *  - Times are nanoseconds of CLOCK_MONOTONIC (bpf_ktime_get_ns()).
+ *  - Any change to a layout below bumps HM_LAYOUT_VERSION; readers refuse a
+ *    map set whose version or key/value sizes differ from theirs.
+ */
+#ifndef HTTPMON_H
+#define HTTPMON_H
+
+#include <linux/types.h>
+
+#define HM_LAYOUT_VERSION 1
+
+/*
+ * Pin layout.  iproute2's tc pins LIBBPF_PIN_BY_NAME maps under
+ * /sys/fs/bpf/tc/globals; hm-load uses the same directory by default, so a
+ * program attached by plain tc and one attached by hm-load share one map set
+ * and every reader finds it without flags.
+ */
+#define HM_BPFFS_ROOT "/sys/fs/bpf"
+#define HM_PIN_DIR_DEFAULT "/sys/fs/bpf/tc/globals"
+
+/* Map names (also the pin file names; at most 15 characters). */
+#define HM_MAP_CONFIG "hm_config"
+#define HM_MAP_CONNS "hm_conns"
+#define HM_MAP_CLIENTS "hm_clients"
+#define HM_MAP_PORTS "hm_ports"
+#define HM_MAP_PORT_CLIENTS "hm_port_clients"
+#define HM_MAP_OVERFLOW "hm_overflow"
+#define HM_MAP_MONITOR "hm_monitor"
+
+/* Default capacities; hm-load can change the aggregate ones at load time. */
+#define HM_MAX_CONNS 65536
+#define HM_MAX_CLIENTS 16384
+#define HM_MAX_PORTS 1024
+#define HM_MAX_PORT_CLIENTS 16384
+
+/* Pending requests remembered per connection (HTTP/1.1 pipelining depth). */
+#define HM_PIPELINE_DEPTH 8
+
+/* Program section names, as given to `tc filter ... sec NAME`. */
+#define HM_SEC_TC_INGRESS "tc/ingress"
+#define HM_SEC_TC_EGRESS "tc/egress"
+
+struct hm_addr {
+	__u8 a[16]; /* IPv6, or IPv4 as ::ffff:a.b.c.d; network byte order */
+};
+
+/* hm_config: one entry at index 0, changed live by hm-load. */
+#define HM_CFG_PORT_FILTER (1U << 0) /* only watch ports set in ports[] */
+#define HM_PORT_WORDS (65536 / 64)
+
+struct hm_config {
+	__u32 layout_version; /* HM_LAYOUT_VERSION once a loader or the program set it */
+	__u32 flags;          /* HM_CFG_* */
+	__u64 ports[HM_PORT_WORDS]; /* bit p%64 of word p/64: TCP port p is watched */
+};
+
+/* Latency accumulator for one family of samples. */
+struct hm_latency {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 min_ns; /* valid only when count > 0 */
+	__u64 max_ns;
+};
+
+enum hm_status_class {
+	HM_STATUS_1XX,
+	HM_STATUS_2XX,
+	HM_STATUS_3XX,
+	HM_STATUS_4XX,
+	HM_STATUS_5XX,
+	HM_STATUS_CLASSES,
+};
+
+/*
+ * The value of every aggregate map.  requests counts request start lines;
+ * responses counts final responses (1xx interim responses such as
+ * "100 Continue" are not responses: see HM_MON_INTERIM_RESPONSES), and
+ * status[] splits responses by class.  Latency is first request byte to first
+ * response byte; lat_ok holds responses with status < 500, lat_fail those
+ * with status >= 500.  Bytes are TCP payload bytes of HTTP messages, headers
+ * and bodies, not counting retransmissions: bytes_in client to server,
+ * bytes_out server to client.
+ */
+struct hm_stats {
+	__u64 requests;
+	__u64 responses;
+	__u64 unanswered; /* requests whose connection ended with no response */
+	__u64 status[HM_STATUS_CLASSES];
+	struct hm_latency lat;
+	struct hm_latency lat_ok;
+	struct hm_latency lat_fail;
+	__u64 bytes_in;
+	__u64 bytes_out;
+};
+
+struct hm_client_key {
+	struct hm_addr ip;
+};
+
+struct hm_port_key {
+	__u16 port;
+	__u16 _pad;
+};
+
+struct hm_port_client_key {
+	struct hm_addr ip;
+	__u16 port;
+	__u16 _pad;
+};
+
+/*
+ * hm_overflow: when an aggregate map is full, traffic of new keys is added to
+ * the row of this per-CPU array (index = which map), so totals stay exact and
+ * HM_MON_*_FULL counts how often it happened.
+ */
+enum hm_overflow_row {
+	HM_OVF_CLIENTS,
+	HM_OVF_PORTS,
+	HM_OVF_PORT_CLIENTS,
+	HM_OVF_ROWS,
+};
+
+/*
+ * Self-metrics: hm_monitor is a per-CPU array of __u64, one entry per counter.
+ * X(enum suffix, JSON/table name, description)
+ */
+#define HM_MONITOR_COUNTERS(X)                                                           \
+	X(SEGMENTS, "segments", "TCP segments with payload examined")                    \
+	X(CONNS_OPENED, "conns_opened", "connections whose HTTP state was created")      \
+	X(CONNS_CLOSED, "conns_closed", "connections whose state was freed by FIN/RST")  \
+	X(CONN_CREATE_FAILED, "conn_create_failed", "connection state could not be stored") \
+	X(ORPHAN_RESPONSES, "orphan_responses", "responses with no known request")        \
+	X(PIPELINE_OVERFLOW, "pipeline_overflow", "requests beyond the pipelining depth (no latency sample)") \
+	X(INTERIM_RESPONSES, "interim_responses", "1xx interim responses (not counted as responses)") \
+	X(UNPARSEABLE, "unparseable", "message starts that were neither a request nor a response") \
+	X(TRUNCATED, "truncated", "start or header lines longer than the parser follows")   \
+	X(BAD_LENGTH, "bad_length", "unusable Content-Length or chunk size (framing lost)") \
+	X(RETRANS_SEGMENTS, "retrans_segments", "segments that only repeated bytes already seen") \
+	X(RETRANS_BYTES, "retrans_bytes", "payload bytes skipped as already seen")       \
+	X(SEQ_GAPS, "seq_gaps", "segments after missing bytes (framing resynchronised)")  \
+	X(PARSE_BUDGET, "parse_budget", "segments whose parse hit the per-packet step bound") \
+	X(LOAD_ERRORS, "load_errors", "packet reads that failed")                          \
+	X(IP_FRAGMENTS, "ip_fragments", "non-first IP fragments ignored")                  \
+	X(IPV6_EXT_LIMIT, "ipv6_ext_limit", "IPv6 packets with too many extension headers") \
+	X(CLIENTS_FULL, "clients_full", "updates sent to the overflow row: client map full") \
+	X(PORTS_FULL, "ports_full", "updates sent to the overflow row: port map full")    \
+	X(PORT_CLIENTS_FULL, "port_clients_full", "updates sent to the overflow row: port/client map full")
+
+#define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,
+enum hm_monitor_counter { HM_MONITOR_COUNTERS(HM_MON_ENUM) HM_MON_MAX };
+#undef HM_MON_ENUM
+
+#endif /* HTTPMON_H */

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * hm_pin.h - the one place that knows where httpmon's maps live in bpffs and
+ * how to open them safely.  hm-load, hm-stat, hm-reset and the tests use it;
+ * plain tc pins to the same place because the maps are LIBBPF_PIN_BY_NAME
+ * and HM_PIN_DIR_DEFAULT is tc's globals directory.
+ *
+ * Functions return 0 or a negative errno; on failure they write a one-line,
+ * user-facing reason to err (never NULL, errlen > 0).
+ */
+#ifndef HM_PIN_H
+#define HM_PIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "httpmon.h"
+
+/* Every pinned map, by role.  fd < 0 means "not open". */
+struct hm_maps {
+	int config;
+	int conns;
+	int clients;
+	int ports;
+	int port_clients;
+	int overflow;
+	int monitor;
+};
+
+/* Pin directory to use: the explicit one, else $HTTPMON_PIN_PATH, else the default. */
+const char *hm_pin_dir(const char *explicit_dir);
+
+/* Writes DIR/NAME to buf; -ENAMETOOLONG when it does not fit. */
+int hm_pin_path(char *buf, size_t len, const char *dir, const char *name);
+
+/* Mounts bpffs on HM_BPFFS_ROOT when nothing of type bpf is mounted there. */
+int hm_bpffs_ensure(char *err, size_t errlen);
+
+/*
+ * Opens every pinned map of the set in dir and checks each one's type, key
+ * size, value size and (when set) the layout version in hm_config.
+ * Read-only opens (write == false) work for a non-root reader whose
+ * permissions on the pins allow reading.
+ * Errors: -ENOENT no map set there (err says to run hm-load), -EPROTO layout
+ * mismatch (err names the map and both versions/sizes), -EACCES/-EPERM.
+ */
+int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
+		 size_t errlen);
+void hm_maps_close(struct hm_maps *maps);
+
+/* Name and expected geometry of each map, for loops over the set. */
+struct hm_map_desc {
+	const char *name;
+	unsigned int type; /* enum bpf_map_type */
+	unsigned int key_size;
+	unsigned int value_size;
+	size_t fd_offset; /* offsetof(struct hm_maps, ...) */
+};
+extern const struct hm_map_desc hm_map_descs[];
+extern const size_t hm_map_descs_len;
+
+#endif /* HM_PIN_H */

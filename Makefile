@@ -50,7 +50,9 @@ $(BUILD)/%.o: pin/%.c pin/hm_pin.h kern/httpmon.h | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: user/%.c $(wildcard user/*.h) pin/hm_pin.h kern/httpmon.h $(BUILD)/httpmon.skel.h | $(BUILD)
+$(BUILD)/hm_load.o: $(BUILD)/httpmon.skel.h
+
+$(BUILD)/%.o: user/%.c $(wildcard user/*.h) pin/hm_pin.h kern/httpmon.h | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
 

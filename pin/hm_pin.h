@@ -51,11 +51,15 @@ void hm_maps_close(struct hm_maps *maps);
 struct hm_map_desc {
 	const char *name;
 	unsigned int type; /* enum bpf_map_type */
-	unsigned int key_size;
-	unsigned int value_size;
+	unsigned int key_size;   /* 0: not checked (layout private to the program) */
+	unsigned int value_size; /* 0: not checked */
 	size_t fd_offset; /* offsetof(struct hm_maps, ...) */
+	unsigned int max_entries; /* 0: any (capacity chosen at load time) */
 };
 extern const struct hm_map_desc hm_map_descs[];
 extern const size_t hm_map_descs_len;
+
+/* The fd slot of desc's map in maps. */
+int *hm_maps_fd(struct hm_maps *maps, const struct hm_map_desc *desc);
 
 #endif /* HM_PIN_H */

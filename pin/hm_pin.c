@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* hm_pin.c - where httpmon's maps live in bpffs, and opening them safely. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "hm_pin.h"
+
+#define HM_MAP(field, map_name, map_type, key, value, entries)                  \
+	{ .name = map_name, .type = map_type, .key_size = key,                 \
+	  .value_size = value, .max_entries = entries,                         \
+	  .fd_offset = offsetof(struct hm_maps, field) }
+
+const struct hm_map_desc hm_map_descs[] = {
+	HM_MAP(config, HM_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
+	       sizeof(struct hm_config), 0),
+	HM_MAP(conns, HM_MAP_CONNS, BPF_MAP_TYPE_LRU_HASH, 0, 0, 0),
+	HM_MAP(clients, HM_MAP_CLIENTS, BPF_MAP_TYPE_PERCPU_HASH,
+	       sizeof(struct hm_client_key), sizeof(struct hm_stats), 0),
+	HM_MAP(ports, HM_MAP_PORTS, BPF_MAP_TYPE_PERCPU_HASH,
+	       sizeof(struct hm_port_key), sizeof(struct hm_stats), 0),
+	HM_MAP(port_clients, HM_MAP_PORT_CLIENTS, BPF_MAP_TYPE_PERCPU_HASH,
+	       sizeof(struct hm_port_client_key), sizeof(struct hm_stats), 0),
+	HM_MAP(overflow, HM_MAP_OVERFLOW, BPF_MAP_TYPE_PERCPU_ARRAY,
+	       sizeof(__u32), sizeof(struct hm_stats), HM_OVF_ROWS),
+	HM_MAP(monitor, HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY,
+	       sizeof(__u32), sizeof(__u64), HM_MON_MAX),
+};
+const size_t hm_map_descs_len = sizeof(hm_map_descs) / sizeof(hm_map_descs[0]);
+
+int *hm_maps_fd(struct hm_maps *maps, const struct hm_map_desc *desc)
+{
+	return (int *)((char *)maps + desc->fd_offset);
+}
+
+const char *hm_pin_dir(const char *explicit_dir)
+{
+	const char *env;
+
+	if (explicit_dir && *explicit_dir)
+		return explicit_dir;
+	env = getenv("HTTPMON_PIN_PATH");
+	if (env && *env)
+		return env;
+	return HM_PIN_DIR_DEFAULT;
+}
+
+int hm_pin_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int hm_bpffs_ensure(char *err, size_t errlen)
+{
+	struct statfs st;
+	int ret;
+
+	if (statfs(HM_BPFFS_ROOT, &st) == 0 &&
+	    (__u32)st.f_type == (__u32)BPF_FS_MAGIC)
+		return 0;
+	if (errno == ENOENT)
+		mkdir(HM_BPFFS_ROOT, 0755);
+	if (mount("bpf", HM_BPFFS_ROOT, "bpf", 0, NULL) == 0)
+		return 0;
+	ret = -errno;
+	snprintf(err, errlen,
+		 "bpffs is not mounted on %s and mounting it failed: %s "
+		 "(as root, run: mount -t bpf bpf %s)",
+		 HM_BPFFS_ROOT, strerror(-ret), HM_BPFFS_ROOT);
+	return ret;
+}
+
+static void hm_maps_init(struct hm_maps *maps)
+{
+	size_t i;
+
+	for (i = 0; i < hm_map_descs_len; i++)
+		*hm_maps_fd(maps, &hm_map_descs[i]) = -1;
+}
+
+void hm_maps_close(struct hm_maps *maps)
+{
+	size_t i;
+	int *fd;
+
+	for (i = 0; i < hm_map_descs_len; i++) {
+		fd = hm_maps_fd(maps, &hm_map_descs[i]);
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+}
+
+static void hm_perm_msg(char *err, size_t errlen, const char *what,
+			const char *dir, int ret, bool write)
+{
+	if (write)
+		snprintf(err, errlen,
+			 "cannot open %s for writing: %s (run as root)", what,
+			 strerror(-ret));
+	else
+		snprintf(err, errlen,
+			 "cannot read %s: %s (run as root, or give your group "
+			 "read access: chgrp GROUP %s/hm_* && chmod g+r %s/hm_*)",
+			 what, strerror(-ret), dir, dir);
+}
+
+static void hm_nomaps_msg(char *err, size_t errlen, const char *dir)
+{
+	snprintf(err, errlen,
+		 "no httpmon maps in %s (is the monitor loaded? run: hm-load IFACE)",
+		 dir);
+}
+
+static bool hm_fd_is_map(int fd)
+{
+	char link[64], target[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return true; /* no /proc: let the info query decide */
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:bpf-map") == 0;
+}
+
+static int hm_open_pin(const char *dir, const struct hm_map_desc *d,
+		       bool write, int *fdp, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = write ? 0 : BPF_F_RDONLY);
+	char path[4096];
+	int fd, ret;
+
+	ret = hm_pin_path(path, sizeof(path), dir, d->name);
+	if (ret) {
+		snprintf(err, errlen, "pin directory name too long: %s", dir);
+		return ret;
+	}
+	fd = bpf_obj_get_opts(path, &opts);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			return ret;
+		if (ret == -EACCES || ret == -EPERM)
+			hm_perm_msg(err, errlen, path, dir, ret, write);
+		else
+			snprintf(err, errlen, "cannot open %s: %s", path,
+				 strerror(-ret));
+		return ret;
+	}
+	*fdp = fd;
+	if (!hm_fd_is_map(fd)) {
+		snprintf(err, errlen, "%s is not a BPF map", path);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static const char *hm_map_type_str(unsigned int type)
+{
+	const char *s = libbpf_bpf_map_type_str(type);
+
+	return s ? s : "unknown";
+}
+
+static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
+			char *err, size_t errlen)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int ret;
+
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (ret) {
+		ret = -errno;
+		snprintf(err, errlen, "map %s in %s: cannot query it: %s",
+			 d->name, dir, strerror(-ret));
+		return ret;
+	}
+	if (info.type != d->type) {
+		snprintf(err, errlen,
+			 "map %s in %s is of type %s, expected %s: "
+			 "not an httpmon map set of this release",
+			 d->name, dir, hm_map_type_str(info.type),
+			 hm_map_type_str(d->type));
+		return -EPROTO;
+	}
+	if (d->key_size && info.key_size != d->key_size) {
+		snprintf(err, errlen,
+			 "map %s in %s has key size %u, this %s expects %u: "
+			 "use tools of the same release",
+			 d->name, dir, info.key_size,
+			 program_invocation_short_name, d->key_size);
+		return -EPROTO;
+	}
+	if (d->value_size && info.value_size != d->value_size) {
+		snprintf(err, errlen,
+			 "map %s in %s has value size %u, this %s expects %u: "
+			 "use tools of the same release",
+			 d->name, dir, info.value_size,
+			 program_invocation_short_name, d->value_size);
+		return -EPROTO;
+	}
+	if (d->max_entries && info.max_entries != d->max_entries) {
+		snprintf(err, errlen,
+			 "map %s in %s has %u entries, this %s expects %u: "
+			 "use tools of the same release",
+			 d->name, dir, info.max_entries,
+			 program_invocation_short_name, d->max_entries);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int hm_check_layout_version(int config_fd, const char *dir, char *err,
+				   size_t errlen)
+{
+	struct hm_config *cfg;
+	__u32 key = 0, version;
+	int ret;
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ret = bpf_map_lookup_elem(config_fd, &key, cfg);
+	version = cfg->layout_version;
+	free(cfg);
+	if (ret) {
+		ret = -errno;
+		snprintf(err, errlen, "map %s in %s: cannot read entry 0: %s",
+			 HM_MAP_CONFIG, dir, strerror(-ret));
+		return ret;
+	}
+	if (version != 0 && version != HM_LAYOUT_VERSION) {
+		snprintf(err, errlen,
+			 "maps in %s have layout version %u, this %s reads "
+			 "version %u: use tools of the same release",
+			 dir, version, program_invocation_short_name,
+			 HM_LAYOUT_VERSION);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static void hm_missing_msg(char *err, size_t errlen, const char *dir,
+			   const bool *missing)
+{
+	size_t i, n;
+
+	n = snprintf(err, errlen, "incomplete httpmon map set in %s: missing", dir);
+	for (i = 0; i < hm_map_descs_len && n < errlen; i++)
+		if (missing[i])
+			n += snprintf(err + n, errlen - n, " %s",
+				      hm_map_descs[i].name);
+	if (n < errlen)
+		snprintf(err + n, errlen - n,
+			 " (reload the monitor: hm-load IFACE)");
+}
+
+int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
+		 size_t errlen)
+{
+	bool missing[sizeof(hm_map_descs) / sizeof(hm_map_descs[0])] = {};
+	size_t i, nmissing = 0;
+	struct stat st;
+	int ret;
+
+	hm_maps_init(maps);
+	if (stat(dir, &st)) {
+		ret = -errno;
+		if (ret == -EACCES || ret == -EPERM) {
+			hm_perm_msg(err, errlen, dir, dir, ret, write);
+			return ret;
+		}
+		hm_nomaps_msg(err, errlen, dir);
+		return -ENOENT;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		hm_nomaps_msg(err, errlen, dir);
+		return -ENOENT;
+	}
+
+	for (i = 0; i < hm_map_descs_len; i++) {
+		ret = hm_open_pin(dir, &hm_map_descs[i], write,
+				  hm_maps_fd(maps, &hm_map_descs[i]), err,
+				  errlen);
+		if (ret == -ENOENT) {
+			missing[i] = true;
+			nmissing++;
+		} else if (ret) {
+			goto fail;
+		}
+	}
+	if (nmissing) {
+		if (nmissing == hm_map_descs_len)
+			hm_nomaps_msg(err, errlen, dir);
+		else
+			hm_missing_msg(err, errlen, dir, missing);
+		ret = -ENOENT;
+		goto fail;
+	}
+
+	/* The version explains a mismatch best, so it is checked first. */
+	for (i = 0; i < hm_map_descs_len; i++) {
+		if (hm_maps_fd(maps, &hm_map_descs[i]) != &maps->config)
+			continue;
+		ret = hm_check_map(maps->config, &hm_map_descs[i], dir, err,
+				   errlen);
+		if (!ret)
+			ret = hm_check_layout_version(maps->config, dir, err,
+						      errlen);
+		if (ret)
+			goto fail;
+	}
+	for (i = 0; i < hm_map_descs_len; i++) {
+		if (hm_maps_fd(maps, &hm_map_descs[i]) == &maps->config)
+			continue;
+		ret = hm_check_map(*hm_maps_fd(maps, &hm_map_descs[i]),
+				   &hm_map_descs[i], dir, err, errlen);
+		if (ret)
+			goto fail;
+	}
+	return 0;
+
+fail:
+	hm_maps_close(maps);
+	return ret;
+}

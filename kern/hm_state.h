@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * hm_state.h - per-connection state of the httpmon classifier.
+ *
+ * Private to kern/: readers never interpret hm_conns values (they only count
+ * entries), so this layout may change without a HM_LAYOUT_VERSION bump.
+ *
+ * A connection is keyed by its two endpoints in a canonical order (side 0 is
+ * the lower (address, port) pair), so both directions, seen on either hook
+ * and possibly on different CPUs, find the same entry.  Each direction has
+ * its own parser (struct hm_dir), written only while processing segments sent
+ * by that side.  Requests and responses meet in a ring of pending requests:
+ * the client side writes ring[nreq % depth] and then bumps nreq, the server
+ * side reads ring[nresp % depth] and bumps nresp.  Each field has one writer,
+ * so no lock is needed; a slot carries the number of its request, so a
+ * response never pairs with a request that did not fit in the ring.
+ */
+#ifndef HM_STATE_H
+#define HM_STATE_H
+
+#include "httpmon.h"
+
+#define HM_SIDE_UNKNOWN 0xff
+
+struct hm_conn_key {
+	struct hm_addr addr[2];
+	__u16 port[2];
+};
+
+/* Framing states of one direction's byte stream. */
+enum hm_pstate {
+	HM_P_IDLE = 0,     /* between messages: the next byte starts one */
+	HM_P_START,        /* collecting the first HM_START_LEN bytes */
+	HM_P_LINE,         /* rest of the start line, up to LF */
+	HM_P_HDR,          /* first byte of a header line */
+	HM_P_HDR_NAME,     /* matching an interesting header name */
+	HM_P_HDR_CL,       /* Content-Length value */
+	HM_P_HDR_TE,       /* Transfer-Encoding value */
+	HM_P_HDR_SKIP,     /* rest of a header line, up to LF */
+	HM_P_HDR_END,      /* CR at the start of a line: end of headers */
+	HM_P_BODY,         /* Content-Length body bytes */
+	HM_P_CHUNK_SIZE,   /* hex chunk size */
+	HM_P_CHUNK_EXT,    /* chunk extensions, up to LF */
+	HM_P_CHUNK_DATA,   /* chunk bytes */
+	HM_P_CHUNK_CRLF,   /* CRLF after chunk data */
+	HM_P_TRAILER,      /* first byte of a trailer line */
+	HM_P_TRAILER_SKIP, /* rest of a trailer line */
+	HM_P_TRAILER_END,  /* CR at the start of a trailer line */
+	HM_P_UNTIL_CLOSE,  /* body (or tunnel) that ends with the connection */
+	HM_P_LOST,         /* framing lost: resynchronise at a segment start */
+};
+
+enum hm_msg_kind {
+	HM_MSG_NONE,
+	HM_MSG_REQUEST,
+	HM_MSG_RESPONSE,
+};
+
+/* hm_dir.flags */
+#define HM_DF_CL (1U << 0)      /* a Content-Length header was seen */
+#define HM_DF_CHUNKED (1U << 1) /* Transfer-Encoding ends in chunked */
+#define HM_DF_DIGITS (1U << 2)  /* the number being parsed has a digit */
+#define HM_DF_BAD (1U << 3)     /* unusable length: framing will be lost */
+#define HM_DF_NOBODY (1U << 4)  /* response without body (HEAD, 1xx, 204, 304) */
+#define HM_DF_TUNNEL (1U << 5)  /* 101 or 2xx to CONNECT: no HTTP after headers */
+#define HM_DF_PROBE (1U << 6)   /* message start not yet trusted (after loss) */
+
+/* Bytes of a start line needed to classify it: "HTTP/1.1 200 " is 13. */
+#define HM_START_LEN 13
+/* Longest start or header line followed before declaring the stream lost. */
+#define HM_MAX_LINE 65536
+
+struct hm_dir {
+	__u32 next_seq; /* sequence number of the next new byte */
+	__u8 seq_valid;
+	__u8 state;      /* enum hm_pstate */
+	__u8 kind;       /* enum hm_msg_kind of the current message */
+	__u8 flags;      /* HM_DF_* */
+	__u8 start[16];  /* first bytes of the current start line */
+	__u8 start_len;
+	__u8 hpos;       /* header-name bytes matched so far */
+	__u8 hcand;      /* candidate header names still matching */
+	__u8 te_match;   /* bytes of "chunked" matched */
+	__u32 line_len;  /* bytes of the current line, for HM_MAX_LINE */
+	__u64 acc;       /* number being parsed (Content-Length, chunk size) */
+	__u64 cl;        /* Content-Length of the current message */
+	__u64 remaining; /* body or chunk bytes still to come */
+};
+
+/* hm_pending.flags */
+#define HM_REQ_HEAD (1U << 0)
+#define HM_REQ_CONNECT (1U << 1)
+
+struct hm_pending {
+	__u64 ts;    /* bpf_ktime_get_ns() of the request's first byte */
+	__u32 reqno; /* nreq when the request was seen */
+	__u32 flags; /* HM_REQ_* */
+};
+
+struct hm_conn {
+	struct hm_dir dir[2];
+	struct hm_pending ring[HM_PIPELINE_DEPTH];
+	__u32 nreq;  /* requests seen (client side writes) */
+	__u32 nresp; /* final responses seen (server side writes) */
+	__u8 client; /* side that sends requests, or HM_SIDE_UNKNOWN */
+	__u8 client_fin;
+	__u8 _pad[6];
+};
+
+#endif /* HM_STATE_H */

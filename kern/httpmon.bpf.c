@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * httpmon.bpf.c - TC classifier that measures HTTP/1.x traffic in the kernel.
+ *
+ * Attach the same object on clsact ingress and egress (sections tc/ingress and
+ * tc/egress).  Every segment is parsed the same way whichever hook sees it:
+ * the side that sends a request line is the client, so the program works on a
+ * server's interface, a client's, or a bridge.  It never changes a verdict:
+ * every path returns TC_ACT_UNSPEC, which lets later filters classify as if
+ * httpmon were not there.
+ *
+ * Data path per segment:
+ *   L2/L3/L4 headers (bpf_skb_load_bytes: headers of veth and GSO skbs are not
+ *   always in the linear area) -> port filter (hm_config) -> connection state
+ *   (hm_conns, created only by a segment that starts an HTTP message) ->
+ *   sequence check (retransmitted bytes skipped) -> HTTP framing walk
+ *   (hm_http.h) -> one update per aggregate row (per-CPU maps: no atomics) ->
+ *   FIN/RST bookkeeping.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <stdbool.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "httpmon.h"
+#include "hm_state.h"
+
+#define EEXIST 17
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hm_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HM_MAX_CONNS);
+	__type(key, struct hm_conn_key);
+	__type(value, struct hm_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_CLIENTS);
+	__type(key, struct hm_client_key);
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_clients SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_PORTS);
+	__type(key, struct hm_port_key);
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_PORT_CLIENTS);
+	__type(key, struct hm_port_client_key);
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_port_clients SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_OVF_ROWS);
+	__type(key, __u32);
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_overflow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_MON_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_monitor SEC(".maps");
+
+static __always_inline void hm_count(enum hm_monitor_counter idx, __u64 n);
+
+#include "hm_http.h"
+
+/* Per-CPU working memory of one program run; never pinned, never read outside. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hm_scratch);
+} hm_scratch SEC(".maps");
+
+static __always_inline void hm_count(enum hm_monitor_counter idx, __u64 n)
+{
+	__u32 key = idx;
+	__u64 *v = bpf_map_lookup_elem(&hm_monitor, &key);
+
+	if (v)
+		*v += n;
+}
+
+/* The segment being looked at, after the L2-L4 walk. */
+struct hm_pkt {
+	struct hm_addr src, dst;
+	__u16 sport, dport;
+	__u32 seq;
+	__u32 payload_off; /* packet offset of the TCP payload */
+	__u32 payload_end; /* from the IP length: Ethernet padding excluded */
+	__u8 fin, rst;
+};
+
+#define HM_VLAN_MAX 2     /* 802.1Q / 802.1ad tags followed in the packet */
+#define HM_IPV6_EXT_MAX 8 /* IPv6 extension headers followed */
+
+#define IPV6_NH_HOP 0
+#define IPV6_NH_ROUTING 43
+#define IPV6_NH_FRAGMENT 44
+#define IPV6_NH_AH 51
+#define IPV6_NH_NONE 59
+#define IPV6_NH_DSTOPTS 60
+
+static __always_inline int hm_parse_ipv6(struct __sk_buff *skb, __u32 *off,
+					 struct hm_pkt *p, __u32 *ip_end)
+{
+	struct ipv6hdr ip6;
+	__u8 nh;
+
+	if (bpf_skb_load_bytes(skb, *off, &ip6, sizeof(ip6)) < 0)
+		return -1;
+	if (ip6.version != 6)
+		return -1;
+	__builtin_memcpy(p->src.a, &ip6.saddr, 16);
+	__builtin_memcpy(p->dst.a, &ip6.daddr, 16);
+	/* payload_len 0 is a jumbogram (BIG TCP): the skb length is the truth. */
+	*ip_end = ip6.payload_len ? *off + sizeof(ip6) + bpf_ntohs(ip6.payload_len)
+				  : skb->len;
+	*off += sizeof(ip6);
+	nh = ip6.nexthdr;
+
+#pragma unroll
+	for (int i = 0; i < HM_IPV6_EXT_MAX; i++) {
+		__u8 ext[8];
+
+		if (nh == IPPROTO_TCP)
+			return 0;
+		if (nh != IPV6_NH_HOP && nh != IPV6_NH_ROUTING && nh != IPV6_NH_DSTOPTS &&
+		    nh != IPV6_NH_FRAGMENT && nh != IPV6_NH_AH)
+			return -1;
+		if (bpf_skb_load_bytes(skb, *off, ext, sizeof(ext)) < 0)
+			return -1;
+		if (nh == IPV6_NH_FRAGMENT) {
+			/* Offset is the top 13 bits of bytes 2-3: only the first fragment has TCP. */
+			if ((ext[2] << 8 | ext[3]) & 0xfff8) {
+				hm_count(HM_MON_IP_FRAGMENTS, 1);
+				return -1;
+			}
+			*off += 8;
+		} else if (nh == IPV6_NH_AH) {
+			*off += (ext[1] + 2) * 4;
+		} else {
+			*off += (ext[1] + 1) * 8;
+		}
+		nh = ext[0];
+	}
+	if (nh == IPPROTO_TCP)
+		return 0;
+	hm_count(HM_MON_IPV6_EXT_LIMIT, 1);
+	return -1;
+}
+
+static __always_inline int hm_parse_ipv4(struct __sk_buff *skb, __u32 *off,
+					 struct hm_pkt *p, __u32 *ip_end)
+{
+	struct iphdr ip;
+	__u32 tot;
+
+	if (bpf_skb_load_bytes(skb, *off, &ip, sizeof(ip)) < 0)
+		return -1;
+	if (ip.version != 4 || ip.ihl < 5 || ip.protocol != IPPROTO_TCP)
+		return -1;
+	if (bpf_ntohs(ip.frag_off) & 0x1fff) {
+		hm_count(HM_MON_IP_FRAGMENTS, 1);
+		return -1;
+	}
+	/* ::ffff:a.b.c.d, so IPv4 and IPv6 share one key type. */
+	__builtin_memset(p->src.a, 0, 10);
+	__builtin_memset(p->dst.a, 0, 10);
+	p->src.a[10] = p->src.a[11] = 0xff;
+	p->dst.a[10] = p->dst.a[11] = 0xff;
+	__builtin_memcpy(&p->src.a[12], &ip.saddr, 4);
+	__builtin_memcpy(&p->dst.a[12], &ip.daddr, 4);
+	/* tot_len 0 happens on GSO packets above 64 KiB (BIG TCP). */
+	tot = bpf_ntohs(ip.tot_len);
+	*ip_end = tot ? *off + tot : skb->len;
+	*off += ip.ihl * 4;
+	return 0;
+}
+
+/* Ethernet -> [VLAN tags] -> IPv4/IPv6 -> TCP.  0 when p describes a TCP segment. */
+static __always_inline int hm_parse_pkt(struct __sk_buff *skb, struct hm_pkt *p)
+{
+	struct tcphdr tcp;
+	__u32 off = ETH_HLEN, ip_end;
+	__be16 proto;
+	int err;
+
+	if (bpf_skb_load_bytes(skb, offsetof(struct ethhdr, h_proto), &proto,
+			       sizeof(proto)) < 0)
+		return -1;
+	/* A tag the driver stripped sits in skb->vlan_tci; these are the ones left in the packet. */
+#pragma unroll
+	for (int i = 0; i < HM_VLAN_MAX; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, off + 2, &proto, sizeof(proto)) < 0)
+			return -1;
+		off += 4;
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		err = hm_parse_ipv4(skb, &off, p, &ip_end);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		err = hm_parse_ipv6(skb, &off, p, &ip_end);
+	else
+		return -1;
+	if (err)
+		return -1;
+
+	if (bpf_skb_load_bytes(skb, off, &tcp, sizeof(tcp)) < 0)
+		return -1;
+	if (tcp.doff < 5)
+		return -1;
+	if (ip_end > skb->len)
+		ip_end = skb->len;
+	p->sport = bpf_ntohs(tcp.source);
+	p->dport = bpf_ntohs(tcp.dest);
+	p->seq = bpf_ntohl(tcp.seq);
+	p->fin = tcp.fin;
+	p->rst = tcp.rst;
+	p->payload_off = off + tcp.doff * 4;
+	p->payload_end = ip_end > p->payload_off ? ip_end : p->payload_off;
+	return 0;
+}
+
+static __always_inline bool hm_port_watched(struct hm_config *cfg, __u16 port)
+{
+	return cfg->ports[(port >> 6) & (HM_PORT_WORDS - 1)] & (1ULL << (port & 63));
+}
+
+/* Orders the endpoints so both directions share a key; returns the sender's side. */
+static __always_inline __u32 hm_conn_key_of(const struct hm_pkt *p, struct hm_conn_key *k)
+{
+	__u64 s0, s1, d0, d1;
+	bool src_first;
+
+	__builtin_memcpy(&s0, &p->src.a[0], 8);
+	__builtin_memcpy(&s1, &p->src.a[8], 8);
+	__builtin_memcpy(&d0, &p->dst.a[0], 8);
+	__builtin_memcpy(&d1, &p->dst.a[8], 8);
+	/* Any total order works; this one compares raw words. */
+	if (s0 != d0)
+		src_first = s0 < d0;
+	else if (s1 != d1)
+		src_first = s1 < d1;
+	else
+		src_first = p->sport < p->dport;
+
+	if (src_first) {
+		k->addr[0] = p->src;
+		k->addr[1] = p->dst;
+		k->port[0] = p->sport;
+		k->port[1] = p->dport;
+		return 0;
+	}
+	k->addr[0] = p->dst;
+	k->addr[1] = p->src;
+	k->port[0] = p->dport;
+	k->port[1] = p->sport;
+	return 1;
+}
+
+/*
+ * Cheap test on the first payload bytes: does this segment start an HTTP
+ * message?  Only such a segment creates connection state, so non-HTTP flows
+ * and connections joined mid-body cost one short read and no map entry.
+ */
+static __always_inline bool hm_starts_message(struct __sk_buff *skb, const struct hm_pkt *p)
+{
+	__u8 b[16];
+	__u32 status, rflags;
+
+	if (p->payload_end - p->payload_off < HM_START_LEN)
+		return false;
+	if (bpf_skb_load_bytes(skb, p->payload_off, b, HM_START_LEN) < 0)
+		return false;
+	return hm_classify(b, &status, &rflags) != HM_MSG_NONE;
+}
+
+static __always_inline void hm_latency_merge(struct hm_latency *dst, const struct hm_latency *d)
+{
+	if (!d->count)
+		return;
+	if (!dst->count || d->min_ns < dst->min_ns)
+		dst->min_ns = d->min_ns;
+	if (d->max_ns > dst->max_ns)
+		dst->max_ns = d->max_ns;
+	dst->count += d->count;
+	dst->sum_ns += d->sum_ns;
+}
+
+static __always_inline void hm_stats_merge(struct hm_stats *dst, const struct hm_stats *d)
+{
+	dst->requests += d->requests;
+	dst->responses += d->responses;
+	dst->unanswered += d->unanswered;
+#pragma unroll
+	for (int i = 0; i < HM_STATUS_CLASSES; i++)
+		dst->status[i] += d->status[i];
+	hm_latency_merge(&dst->lat, &d->lat);
+	hm_latency_merge(&dst->lat_ok, &d->lat_ok);
+	hm_latency_merge(&dst->lat_fail, &d->lat_fail);
+	dst->bytes_in += d->bytes_in;
+	dst->bytes_out += d->bytes_out;
+}
+
+/*
+ * Adds delta to one aggregate row.  A new key is inserted with delta itself
+ * as its first value (per-CPU maps zero the other CPUs' copies).  When the map
+ * is full the delta goes to the map's overflow row, so totals stay exact.
+ */
+static __always_inline void hm_row_add(void *map, const void *key, const struct hm_stats *delta,
+				       __u32 ovf_row, enum hm_monitor_counter full)
+{
+	struct hm_stats *row = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (!row) {
+		err = bpf_map_update_elem(map, key, delta, BPF_NOEXIST);
+		if (!err)
+			return;
+		if (err == -EEXIST) /* inserted by another CPU meanwhile */
+			row = bpf_map_lookup_elem(map, key);
+		if (!row) {
+			hm_count(full, 1);
+			row = bpf_map_lookup_elem(&hm_overflow, &ovf_row);
+			if (!row)
+				return;
+		}
+	}
+	hm_stats_merge(row, delta);
+}
+
+static __always_inline void hm_account(const struct hm_conn_key *k, const struct hm_conn *c,
+				       const struct hm_stats *delta)
+{
+	struct hm_port_client_key pck = {};
+	struct hm_client_key ck = {};
+	struct hm_port_key pk = {};
+	/* Branches, not k->addr[c->client]: a variable stack index does not verify. */
+	if (c->client) {
+		ck.ip = k->addr[1];
+		pk.port = k->port[0];
+	} else {
+		ck.ip = k->addr[0];
+		pk.port = k->port[1];
+	}
+	pck.ip = ck.ip;
+	pck.port = pk.port;
+	hm_row_add(&hm_clients, &ck, delta, HM_OVF_CLIENTS, HM_MON_CLIENTS_FULL);
+	hm_row_add(&hm_ports, &pk, delta, HM_OVF_PORTS, HM_MON_PORTS_FULL);
+	hm_row_add(&hm_port_clients, &pck, delta, HM_OVF_PORT_CLIENTS, HM_MON_PORT_CLIENTS_FULL);
+}
+
+static __always_inline bool hm_delta_empty(const struct hm_stats *d)
+{
+	return !d->requests && !d->responses && !d->unanswered && !d->bytes_in &&
+	       !d->bytes_out;
+}
+
+/*
+ * FIN or RST.  Requests still pending can no longer be answered once the
+ * server side closes or either side resets; a client's FIN (half-close) with
+ * requests in flight waits for the server.
+ */
+static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt *p, __u32 side,
+					 struct hm_stats *delta)
+{
+	__s32 pending = c->nreq - c->nresp;
+
+	if (p->fin && !p->rst && side == c->client && pending > 0) {
+		c->client_fin = 1;
+		return false;
+	}
+	if (pending > 0 && c->client != HM_SIDE_UNKNOWN)
+		delta->unanswered += pending;
+	return true;
+}
+
+static __always_inline void hm_handle(struct __sk_buff *skb)
+{
+	struct hm_pkt p = {};
+	struct hm_conn_key key = {};
+	struct hm_scratch *s;
+	struct hm_config *cfg;
+	struct hm_conn *c;
+	struct hm_walk w = {};
+	__u32 zero = 0, side, skip = 0, plen;
+	__s32 delta_seq;
+	bool ends = false;
+
+	if (hm_parse_pkt(skb, &p))
+		return;
+	plen = p.payload_end - p.payload_off;
+	if (!plen && !p.fin && !p.rst)
+		return; /* pure ACK or SYN */
+
+	cfg = bpf_map_lookup_elem(&hm_config, &zero);
+	if (!cfg)
+		return;
+	if (cfg->layout_version == 0)
+		cfg->layout_version = HM_LAYOUT_VERSION; /* stamp for readers of a tc-loaded set */
+	if ((cfg->flags & HM_CFG_PORT_FILTER) && !hm_port_watched(cfg, p.sport) &&
+	    !hm_port_watched(cfg, p.dport))
+		return;
+
+	s = bpf_map_lookup_elem(&hm_scratch, &zero);
+	if (!s)
+		return;
+	side = hm_conn_key_of(&p, &key);
+	c = bpf_map_lookup_elem(&hm_conns, &key);
+	if (!c) {
+		if (!plen || !hm_starts_message(skb, &p))
+			return;
+		/* The initial value is built in scratch: it is too big for the stack. */
+		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
+		s->fresh.client = HM_SIDE_UNKNOWN;
+		if (bpf_map_update_elem(&hm_conns, &key, &s->fresh, BPF_NOEXIST) &&
+		    bpf_map_update_elem(&hm_conns, &key, &s->fresh, BPF_ANY)) {
+			hm_count(HM_MON_CONN_CREATE_FAILED, 1);
+			return;
+		}
+		c = bpf_map_lookup_elem(&hm_conns, &key);
+		if (!c)
+			return;
+		hm_count(HM_MON_CONNS_OPENED, 1);
+	}
+	__builtin_memset(&s->delta, 0, sizeof(s->delta));
+
+	if (plen) {
+		struct hm_dir *d = &c->dir[side & 1];
+
+		hm_count(HM_MON_SEGMENTS, 1);
+		if (!d->seq_valid) {
+			d->next_seq = p.seq;
+			d->seq_valid = 1;
+		}
+		/* Serial-number arithmetic: wraps at 2^32 like TCP itself. */
+		delta_seq = p.seq - d->next_seq;
+		if (delta_seq < 0) {
+			if ((__s64)plen + delta_seq <= 0) {
+				hm_count(HM_MON_RETRANS_SEGMENTS, 1);
+				hm_count(HM_MON_RETRANS_BYTES, plen);
+				goto close;
+			}
+			skip = -delta_seq; /* resent head of a segment with new bytes */
+			hm_count(HM_MON_RETRANS_BYTES, skip);
+		} else if (delta_seq > 0) {
+			hm_count(HM_MON_SEQ_GAPS, 1);
+			d->state = HM_P_LOST;
+		}
+		d->next_seq = p.seq + plen;
+
+		w.skb = skb;
+		w.s = s;
+		w.conn = c;
+		w.d = d;
+		s->now = bpf_ktime_get_ns();
+		s->off = p.payload_off + skip;
+		s->end = p.payload_end;
+		s->side = side;
+		s->bytes = 0;
+		s->win_off = 0;
+		s->win_len = 0;
+		hm_http_walk(&w);
+		if (c->client == side)
+			s->delta.bytes_in += s->bytes;
+		else
+			s->delta.bytes_out += s->bytes;
+	}
+close:
+	if (p.fin || p.rst)
+		ends = hm_conn_ends(c, &p, side, &s->delta);
+	if (c->client != HM_SIDE_UNKNOWN && !hm_delta_empty(&s->delta))
+		hm_account(&key, c, &s->delta);
+	if (ends && !bpf_map_delete_elem(&hm_conns, &key))
+		hm_count(HM_MON_CONNS_CLOSED, 1);
+}
+
+SEC("tc/ingress")
+int hm_tc_ingress(struct __sk_buff *skb)
+{
+	hm_handle(skb);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc/egress")
+int hm_tc_egress(struct __sk_buff *skb)
+{
+	hm_handle(skb);
+	return TC_ACT_UNSPEC;
+}

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,28 @@ void hm_stats_sum(struct hm_stats *out, const struct hm_stats *percpu, int ncpus
 		out->bytes_in += s->bytes_in;
 		out->bytes_out += s->bytes_out;
 	}
+}
+
+int hm_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", hm_prog_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; see %s --help\n", hm_prog_name);
+	return HM_EXIT_USAGE;
+}
+
+int hm_bad_option(const char *arg)
+{
+	if (optopt > 0 && optopt < 128)
+		return hm_usage_error("unknown option '-%c'", optopt);
+	if (optopt == 0)
+		return hm_usage_error("unknown option '%s'", arg);
+	return hm_usage_error("option '%.*s' takes no value",
+			      (int)strcspn(arg, "="), arg);
 }
 
 bool hm_parse_ulong(const char *s, unsigned long min, unsigned long max,

@@ -91,6 +91,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_monitor SEC(".maps");
 
+/*
+ * Loader bookkeeping, keyed by ifindex: which interfaces hm-load attached to
+ * and whether it created their clsact qdisc.  The program never touches it;
+ * it is declared here so that it is pinned with the rest of the set.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_MAX_LINKS);
+	__type(key, __u32);
+	__type(value, struct hm_link);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_links SEC(".maps");
+
 static __always_inline void hm_count(enum hm_monitor_counter idx, __u64 n);
 
 #include "hm_http.h"

@@ -44,6 +44,7 @@
 #define HM_MAP_PORT_CLIENTS "hm_port_clients"
 #define HM_MAP_OVERFLOW "hm_overflow"
 #define HM_MAP_MONITOR "hm_monitor"
+#define HM_MAP_LINKS "hm_links"
 
 /* Default capacities; hm-load can change the aggregate ones at load time. */
 #define HM_MAX_CONNS 65536
@@ -53,6 +54,16 @@
 
 /* Pending requests remembered per connection (HTTP/1.1 pipelining depth). */
 #define HM_PIPELINE_DEPTH 8
+
+/* Interfaces hm-load attached to, and what it created there (hm_links). */
+#define HM_MAX_LINKS 256
+#define HM_LINK_CREATED_CLSACT (1U << 0) /* hm-load added the clsact qdisc */
+
+struct hm_link {
+	__u32 ifindex;
+	__u32 flags; /* HM_LINK_* */
+	char ifname[16];
+};
 
 /* Program section names, as given to `tc filter ... sec NAME`. */
 #define HM_SEC_TC_INGRESS "tc/ingress"

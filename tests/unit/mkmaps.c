@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * mkmaps - creates and pins a httpmon map set with known contents, so the
+ * readers can be tested without the classifier.  Prints what it wrote, per
+ * CPU, as JSON on stdout: the test's ground truth.
+ *
+ * Usage: mkmaps DIR [--layout N] [--omit MAP] [--bad-value MAP] [--empty]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "httpmon.h"
+
+#define CONN_KEY_SIZE 40 /* any size: the readers must not assume one */
+#define CONN_VALUE_SIZE 96
+#define LIVE_CONNS 3
+
+struct spec {
+	const char *name;
+	enum bpf_map_type type;
+	__u32 key_size, value_size, max_entries;
+	int fd;
+	bool omit, bad_value;
+};
+
+#define SPEC(n, t, k, v, e)                                                    \
+	{ .name = n, .type = t, .key_size = k, .value_size = v, .max_entries = e }
+
+static struct spec specs[] = {
+	SPEC(HM_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct hm_config), 1),
+	SPEC(HM_MAP_CONNS, BPF_MAP_TYPE_LRU_HASH, CONN_KEY_SIZE, CONN_VALUE_SIZE,
+	     1024),
+	SPEC(HM_MAP_CLIENTS, BPF_MAP_TYPE_PERCPU_HASH,
+	     sizeof(struct hm_client_key), sizeof(struct hm_stats), 64),
+	SPEC(HM_MAP_PORTS, BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct hm_port_key),
+	     sizeof(struct hm_stats), 64),
+	SPEC(HM_MAP_PORT_CLIENTS, BPF_MAP_TYPE_PERCPU_HASH,
+	     sizeof(struct hm_port_client_key), sizeof(struct hm_stats), 64),
+	SPEC(HM_MAP_OVERFLOW, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	     sizeof(struct hm_stats), HM_OVF_ROWS),
+	SPEC(HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(__u64),
+	     HM_MON_MAX),
+};
+#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+
+static int ncpus, cpu_b;
+static bool first_entry;
+
+#define LAT(c, s, lo, hi)                                                      \
+	((struct hm_latency){ .count = c, .sum_ns = s, .min_ns = lo, .max_ns = hi })
+
+/* One per-CPU contribution: requests, responses, unanswered, 1xx..5xx. */
+static struct hm_stats st(__u64 req, __u64 resp, __u64 unans, __u64 s1,
+			  __u64 s2, __u64 s3, __u64 s4, __u64 s5,
+			  struct hm_latency ok, struct hm_latency fail,
+			  __u64 in, __u64 out)
+{
+	struct hm_stats s = {
+		.requests = req, .responses = resp, .unanswered = unans,
+		.status = { s1, s2, s3, s4, s5 },
+		.lat_ok = ok, .lat_fail = fail,
+		.bytes_in = in, .bytes_out = out,
+	};
+	const struct hm_latency *l[2] = { &ok, &fail };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (!l[i]->count)
+			continue;
+		if (!s.lat.count || l[i]->min_ns < s.lat.min_ns)
+			s.lat.min_ns = l[i]->min_ns;
+		if (!s.lat.count || l[i]->max_ns > s.lat.max_ns)
+			s.lat.max_ns = l[i]->max_ns;
+		s.lat.count += l[i]->count;
+		s.lat.sum_ns += l[i]->sum_ns;
+	}
+	return s;
+}
+
+#define none LAT(0, 0, 0, 0)
+
+static void die(const char *what)
+{
+	fprintf(stderr, "mkmaps: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static struct spec *spec(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NSPECS; i++)
+		if (!strcmp(specs[i].name, name))
+			return &specs[i];
+	fprintf(stderr, "mkmaps: no map %s\n", name);
+	exit(2);
+}
+
+static struct hm_addr addr(const char *text)
+{
+	struct hm_addr a = { 0 };
+
+	if (inet_pton(AF_INET6, text, a.a) == 1)
+		return a;
+	a.a[10] = a.a[11] = 0xff;
+	if (inet_pton(AF_INET, text, &a.a[12]) != 1) {
+		fprintf(stderr, "mkmaps: bad address %s\n", text);
+		exit(2);
+	}
+	return a;
+}
+
+static void print_hex(const void *p, size_t n)
+{
+	const __u8 *b = p;
+	size_t i;
+
+	putchar('"');
+	for (i = 0; i < n; i++)
+		printf("%02x", b[i]);
+	putchar('"');
+}
+
+static void print_lat(const char *name, const struct hm_latency *l)
+{
+	printf(", \"%s\": {\"count\": %llu, \"sum_ns\": %llu, \"min_ns\": %llu, "
+	       "\"max_ns\": %llu}", name, (unsigned long long)l->count,
+	       (unsigned long long)l->sum_ns, (unsigned long long)l->min_ns,
+	       (unsigned long long)l->max_ns);
+}
+
+static void print_stats(const struct hm_stats *s)
+{
+	int i;
+
+	printf("{\"requests\": %llu, \"responses\": %llu, \"unanswered\": %llu, "
+	       "\"status\": [", (unsigned long long)s->requests,
+	       (unsigned long long)s->responses,
+	       (unsigned long long)s->unanswered);
+	for (i = 0; i < HM_STATUS_CLASSES; i++)
+		printf("%s%llu", i ? ", " : "", (unsigned long long)s->status[i]);
+	printf("]");
+	print_lat("lat", &s->lat);
+	print_lat("lat_ok", &s->lat_ok);
+	print_lat("lat_fail", &s->lat_fail);
+	printf(", \"bytes_in\": %llu, \"bytes_out\": %llu}",
+	       (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
+}
+
+static void print_percpu(const struct hm_stats *v)
+{
+	int cpu;
+
+	printf("[");
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		printf("%s", cpu ? ",\n      " : "");
+		print_stats(&v[cpu]);
+	}
+	printf("]");
+}
+
+/* Writes a on CPU 0 and b on CPU cpu_b (b is dropped when there is one CPU). */
+static void put_stats(struct spec *sp, const void *key, size_t key_len,
+		      struct hm_stats a, struct hm_stats b)
+{
+	struct hm_stats *v = calloc(ncpus, sizeof(*v));
+
+	if (!v)
+		die("calloc");
+	v[0] = a;
+	if (cpu_b != 0)
+		v[cpu_b] = b;
+	if (bpf_map_update_elem(sp->fd, key, v, BPF_ANY))
+		die(sp->name);
+	printf("%s\n    {\"key\": ", first_entry ? "" : ",");
+	first_entry = false;
+	print_hex(key, key_len);
+	printf(", \"percpu\": ");
+	print_percpu(v);
+	printf("}");
+	free(v);
+}
+
+static void begin(const char *section)
+{
+	printf(",\n  \"%s\": [", section);
+	first_entry = true;
+}
+
+static void end(void)
+{
+	printf("]");
+}
+
+static void fill_clients(void)
+{
+	struct spec *sp = spec(HM_MAP_CLIENTS);
+	struct hm_client_key k;
+
+	begin("clients");
+	/* min on cpu_b, max on cpu0; lat_ok the other way round */
+	k.ip = addr("10.0.0.2");
+	put_stats(sp, &k, sizeof(k),
+		  st(6, 5, 1, 0, 4, 0, 0, 1, LAT(4, 8000000, 1500000, 3000000),
+		     LAT(1, 9876000, 9876000, 9876000), 600, 6000),
+		  st(4, 4, 0, 0, 3, 0, 0, 1, LAT(3, 9000000, 1001200, 4000000),
+		     LAT(1, 2500000, 2500000, 2500000), 400, 4000));
+	k.ip = addr("2001:DB8:0:0:1:0:0:1");
+	put_stats(sp, &k, sizeof(k),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0),
+		  st(3, 3, 0, 1, 1, 1, 1, 0, LAT(3, 3000, 700, 1300), none,
+		     300, 3000));
+	k.ip = addr("fe80::1");
+	put_stats(sp, &k, sizeof(k),
+		  st(2, 0, 2, 0, 0, 0, 0, 0, none, none, 222, 0),
+		  st(1, 0, 1, 0, 0, 0, 0, 0, none, none, 111, 0));
+	k.ip = addr("::1");
+	put_stats(sp, &k, sizeof(k),
+		  st(1, 1, 0, 0, 0, 0, 0, 1, none, LAT(1, 50000000, 50000000, 50000000),
+		     10, 20),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	end();
+}
+
+static void fill_ports(void)
+{
+	struct spec *sp = spec(HM_MAP_PORTS);
+	struct hm_port_key k = { 0 };
+
+	begin("ports");
+	k.port = 8080;
+	put_stats(sp, &k, sizeof(k),
+		  st(8, 5, 3, 0, 4, 0, 0, 1, LAT(4, 8000000, 1500000, 3000000),
+		     LAT(1, 9876000, 9876000, 9876000), 822, 6000),
+		  st(5, 4, 1, 0, 3, 0, 0, 1, LAT(3, 9000000, 1001200, 4000000),
+		     LAT(1, 2500000, 2500000, 2500000), 511, 4000));
+	k.port = 443;
+	put_stats(sp, &k, sizeof(k),
+		  st(1, 1, 0, 0, 0, 0, 0, 1, none, LAT(1, 50000000, 50000000, 50000000),
+		     10, 20),
+		  st(3, 3, 0, 1, 1, 1, 1, 0, LAT(3, 3000, 700, 1300), none,
+		     300, 3000));
+	end();
+}
+
+static void fill_port_clients(void)
+{
+	struct spec *sp = spec(HM_MAP_PORT_CLIENTS);
+	struct hm_port_client_key k = { 0 };
+
+	begin("port_clients");
+	k.ip = addr("10.0.0.2");
+	k.port = 8080;
+	put_stats(sp, &k, sizeof(k),
+		  st(6, 5, 1, 0, 4, 0, 0, 1, LAT(4, 8000000, 1500000, 3000000),
+		     LAT(1, 9876000, 9876000, 9876000), 600, 6000),
+		  st(4, 4, 0, 0, 3, 0, 0, 1, LAT(3, 9000000, 1001200, 4000000),
+		     LAT(1, 2500000, 2500000, 2500000), 400, 4000));
+	k.ip = addr("2001:db8::1:0:0:1");
+	k.port = 443;
+	put_stats(sp, &k, sizeof(k),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0),
+		  st(3, 3, 0, 1, 1, 1, 1, 0, LAT(3, 3000, 700, 1300), none,
+		     300, 3000));
+	end();
+}
+
+static void fill_overflow(void)
+{
+	struct spec *sp = spec(HM_MAP_OVERFLOW);
+	__u32 k;
+
+	begin("overflow");
+	k = HM_OVF_CLIENTS;
+	put_stats(sp, &k, sizeof(k),
+		  st(7, 7, 0, 0, 7, 0, 0, 0, LAT(7, 7000000, 900000, 1100000), none,
+		     70, 700),
+		  st(2, 1, 1, 0, 0, 0, 1, 0, LAT(1, 400000, 400000, 400000), none,
+		     20, 200));
+	k = HM_OVF_PORTS;
+	put_stats(sp, &k, sizeof(k),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	k = HM_OVF_PORT_CLIENTS;
+	put_stats(sp, &k, sizeof(k),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0),
+		  st(2, 2, 0, 0, 0, 0, 0, 2, none, LAT(2, 3000000, 1000000, 2000000),
+		     5, 6));
+	end();
+}
+
+static void fill_monitor(void)
+{
+	static const struct {
+		int counter;
+		const char *name;
+		__u64 cpu0, cpu_b;
+	} vals[] = {
+		{ HM_MON_SEGMENTS, "segments", 100, 23 },
+		{ HM_MON_RETRANS_BYTES, "retrans_bytes", 0, 5 },
+		{ HM_MON_CLIENTS_FULL, "clients_full", 2, 1 },
+		{ HM_MON_PORT_CLIENTS_FULL, "port_clients_full", 0, 2 },
+	};
+	struct spec *sp = spec(HM_MAP_MONITOR);
+	__u64 *v = calloc(ncpus, sizeof(*v));
+	size_t i;
+	__u32 k;
+
+	if (!v)
+		die("calloc");
+	printf(",\n  \"monitor\": {");
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		memset(v, 0, ncpus * sizeof(*v));
+		v[0] = vals[i].cpu0;
+		if (cpu_b != 0)
+			v[cpu_b] = vals[i].cpu_b;
+		k = vals[i].counter;
+		if (bpf_map_update_elem(sp->fd, &k, v, BPF_ANY))
+			die(sp->name);
+		printf("%s\"%s\": %llu", i ? ", " : "", vals[i].name,
+		       (unsigned long long)(v[0] + (cpu_b ? v[cpu_b] : 0)));
+	}
+	printf("}");
+	free(v);
+}
+
+static void fill_conns(void)
+{
+	struct spec *sp = spec(HM_MAP_CONNS);
+	__u8 key[CONN_KEY_SIZE] = { 0 }, value[CONN_VALUE_SIZE] = { 0 };
+	int i;
+
+	for (i = 0; i < LIVE_CONNS; i++) {
+		key[0] = i + 1;
+		if (bpf_map_update_elem(sp->fd, key, value, BPF_ANY))
+			die(sp->name);
+	}
+	printf(",\n  \"conns_live\": %d", LIVE_CONNS);
+}
+
+static bool fillable(const char *name)
+{
+	struct spec *sp = spec(name);
+
+	return !sp->omit && !sp->bad_value;
+}
+
+int main(int argc, char **argv)
+{
+	__u32 layout = HM_LAYOUT_VERSION, key = 0;
+	struct spec *config = spec(HM_MAP_CONFIG);
+	struct hm_config *cfg;
+	bool empty = false;
+	char path[4096];
+	const char *dir;
+	size_t i;
+	int a;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: mkmaps DIR [--layout N] [--omit MAP] "
+				"[--bad-value MAP] [--empty]\n");
+		return 2;
+	}
+	dir = argv[1];
+	for (a = 2; a < argc; a++) {
+		if (!strcmp(argv[a], "--layout") && a + 1 < argc) {
+			layout = strtoul(argv[++a], NULL, 10);
+		} else if (!strcmp(argv[a], "--omit") && a + 1 < argc) {
+			spec(argv[++a])->omit = true;
+		} else if (!strcmp(argv[a], "--bad-value") && a + 1 < argc) {
+			struct spec *sp = spec(argv[++a]);
+
+			sp->value_size += 8;
+			sp->bad_value = true;
+		} else if (!strcmp(argv[a], "--empty")) {
+			empty = true;
+		} else {
+			fprintf(stderr, "mkmaps: bad argument %s\n", argv[a]);
+			return 2;
+		}
+	}
+
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0) {
+		fprintf(stderr, "mkmaps: cannot count CPUs\n");
+		return 1;
+	}
+	cpu_b = ncpus - 1;
+
+	for (i = 0; i < NSPECS; i++) {
+		struct spec *sp = &specs[i];
+
+		if (sp->omit)
+			continue;
+		sp->fd = bpf_map_create(sp->type, sp->name, sp->key_size,
+					sp->value_size, sp->max_entries, NULL);
+		if (sp->fd < 0)
+			die(sp->name);
+		snprintf(path, sizeof(path), "%s/%s", dir, sp->name);
+		if (bpf_obj_pin(sp->fd, path))
+			die(path);
+	}
+
+	printf("{\"ncpus\": %d, \"cpu_b\": %d, \"layout_version\": %u", ncpus,
+	       cpu_b, layout);
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		die("calloc");
+	cfg->layout_version = layout;
+	if (fillable(HM_MAP_CONFIG) &&
+	    bpf_map_update_elem(config->fd, &key, cfg, BPF_ANY))
+		die(HM_MAP_CONFIG);
+	free(cfg);
+
+	if (!empty) {
+		if (fillable(HM_MAP_CLIENTS))
+			fill_clients();
+		if (fillable(HM_MAP_PORTS))
+			fill_ports();
+		if (fillable(HM_MAP_PORT_CLIENTS))
+			fill_port_clients();
+		if (fillable(HM_MAP_OVERFLOW))
+			fill_overflow();
+		if (fillable(HM_MAP_MONITOR))
+			fill_monitor();
+		if (fillable(HM_MAP_CONNS))
+			fill_conns();
+	}
+	printf("}\n");
+	return 0;
+}

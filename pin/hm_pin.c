@@ -102,18 +102,23 @@ void hm_maps_close(struct hm_maps *maps)
 	}
 }
 
-static void hm_perm_msg(char *err, size_t errlen, const char *what,
+static void hm_perm_msg(char *err, size_t errlen, const char *pin,
 			const char *dir, int ret, bool write)
 {
-	if (write)
+	if (ret == -EPERM)
 		snprintf(err, errlen,
-			 "cannot open %s for writing: %s (run as root)", what,
+			 "cannot open %s: %s (run as root; this kernel may "
+			 "allow bpf() to root only: kernel.unprivileged_bpf_disabled)",
+			 pin, strerror(-ret));
+	else if (write)
+		snprintf(err, errlen,
+			 "cannot open %s for writing: %s (run as root)", pin,
 			 strerror(-ret));
 	else
 		snprintf(err, errlen,
 			 "cannot read %s: %s (run as root, or give your group "
 			 "read access: chgrp GROUP %s/hm_* && chmod g+r %s/hm_*)",
-			 what, strerror(-ret), dir, dir);
+			 pin, strerror(-ret), dir, dir);
 }
 
 static void hm_nomaps_msg(char *err, size_t errlen, const char *dir)
@@ -283,7 +288,10 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 	if (stat(dir, &st)) {
 		ret = -errno;
 		if (ret == -EACCES || ret == -EPERM) {
-			hm_perm_msg(err, errlen, dir, dir, ret, write);
+			snprintf(err, errlen,
+				 "cannot access %s: %s (run as root, or make it "
+				 "and its parents searchable for you)",
+				 dir, strerror(-ret));
 			return ret;
 		}
 		hm_nomaps_msg(err, errlen, dir);

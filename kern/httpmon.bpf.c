@@ -304,21 +304,43 @@ static __always_inline __u32 hm_conn_key_of(const struct hm_pkt *p, struct hm_co
 	return 1;
 }
 
+/* Are the n (< HM_START_LEN) bytes at b the beginning of lit? */
+static __always_inline bool hm_begins(const __u8 *b, __u32 n, const char *lit, int len)
+{
+	for (int i = 0; i < len; i++)
+		if (i < n && b[i] != (__u8)lit[i])
+			return false;
+	return true;
+}
+
 /*
  * Cheap test on the first payload bytes: does this segment start an HTTP
  * message?  Only such a segment creates connection state, so non-HTTP flows
- * and connections joined mid-body cost one short read and no map entry.
+ * and connections joined mid-body cost one short read and no map entry.  A
+ * segment too short to classify counts when it could be the beginning of a
+ * start line ("GE" of a request line split by the sender).
  */
 static __always_inline bool hm_starts_message(struct __sk_buff *skb, const struct hm_pkt *p)
 {
-	__u8 b[16];
-	__u32 status, rflags;
+	__u32 status, rflags, n = p->payload_end - p->payload_off;
+	__u8 b[16] = {};
+	__u64 len;
 
-	if (p->payload_end - p->payload_off < HM_START_LEN)
+	if (n >= HM_START_LEN) {
+		if (bpf_skb_load_bytes(skb, p->payload_off, b, HM_START_LEN) < 0)
+			return false;
+		return hm_classify(b, &status, &rflags) != HM_MSG_NONE;
+	}
+	len = n;
+	asm volatile("" : "+r"(len)); /* bound-check the register that is passed */
+	if (len == 0 || len >= HM_START_LEN ||
+	    bpf_skb_load_bytes(skb, p->payload_off, b, len) < 0)
 		return false;
-	if (bpf_skb_load_bytes(skb, p->payload_off, b, HM_START_LEN) < 0)
-		return false;
-	return hm_classify(b, &status, &rflags) != HM_MSG_NONE;
+	return hm_begins(b, n, "GET ", 4) || hm_begins(b, n, "POST ", 5) ||
+	       hm_begins(b, n, "PUT ", 4) || hm_begins(b, n, "PATCH ", 6) ||
+	       hm_begins(b, n, "DELETE ", 7) || hm_begins(b, n, "OPTIONS ", 8) ||
+	       hm_begins(b, n, "TRACE ", 6) || hm_begins(b, n, "CONNECT ", 8) ||
+	       hm_begins(b, n, "HEAD ", 5) || hm_begins(b, n, "HTTP/1.", 7);
 }
 
 static __always_inline void hm_latency_merge(struct hm_latency *dst, const struct hm_latency *d)

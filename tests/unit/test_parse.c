@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * test_parse - BPF unit tests of the httpmon classifier.
+ *
+ * Loads build/httpmon.o (maps unpinned, private to this process), feeds it
+ * crafted frames with bpf_prog_test_run_opts() and checks what it wrote to its
+ * maps against what the test sent.  test_run builds linear skbs only; the
+ * namespace tests cover non-linear and GSO ones.
+ *
+ * Usage: test_parse [OBJECT] [NAME-SUBSTRING]
+ * Prints "ok - NAME" / "not ok - NAME: why" per check; exits 1 on failure.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "httpmon.h"
+#include "hm_common.h"
+#include "pkt.h"
+
+static struct bpf_object *obj;
+static int prog_in, prog_eg;
+static int fd_clients, fd_ports, fd_port_clients, fd_monitor, fd_conns, fd_config, fd_overflow;
+static int ncpus, failures, checks;
+static const char *current;
+
+static void check(bool cond, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	checks++;
+	if (cond) {
+		printf("ok - %s: %s\n", current, what);
+		return;
+	}
+	failures++;
+	printf("not ok - %s: %s: ", current, what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+#define CHECK_EQ(what, got, want)                                                          \
+	check((unsigned long long)(got) == (unsigned long long)(want), what,               \
+	      "got %llu, want %llu", (unsigned long long)(got), (unsigned long long)(want))
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void clear_hash(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char key[64], next[64];
+	size_t key_size;
+
+	bpf_obj_get_info_by_fd(fd, &info, &len);
+	key_size = info.key_size;
+
+	while (bpf_map_get_next_key(fd, NULL, next) == 0) {
+		memcpy(key, next, key_size);
+		if (bpf_map_delete_elem(fd, key))
+			break;
+	}
+}
+
+static void clear_percpu_array(int fd, __u32 entries, size_t value_size)
+{
+	void *zero = calloc(ncpus, value_size);
+
+	for (__u32 i = 0; i < entries; i++)
+		bpf_map_update_elem(fd, &i, zero, BPF_ANY);
+	free(zero);
+}
+
+static void reset_maps(void)
+{
+	struct hm_config cfg = {};
+	__u32 zero = 0;
+
+	clear_hash(fd_clients);
+	clear_hash(fd_ports);
+	clear_hash(fd_port_clients);
+	clear_hash(fd_conns);
+	clear_percpu_array(fd_monitor, HM_MON_MAX, sizeof(__u64));
+	clear_percpu_array(fd_overflow, HM_OVF_ROWS, sizeof(struct hm_stats));
+	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+}
+
+/* Runs one frame through the ingress (or egress) program; the verdict must never change. */
+static void run(bool egress, const uint8_t *frame, size_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .repeat = 1);
+	int err = bpf_prog_test_run_opts(egress ? prog_eg : prog_in, &opts);
+
+	if (err || (int)opts.retval != TC_ACT_UNSPEC) {
+		failures++;
+		printf("not ok - %s: test_run err=%d retval=%d (must be TC_ACT_UNSPEC)\n", current,
+		       err, (int)opts.retval);
+	}
+}
+
+/* Sends one segment of payload from the client (ingress) or the server (egress). */
+static void send_seg(struct flow *f, bool from_client, int flags, const char *payload, size_t len)
+{
+	uint8_t frame[PKT_MAX];
+	size_t n = pkt_build(frame, f, from_client, flags, payload, len);
+
+	run(!from_client, frame, n);
+}
+
+static void send_str(struct flow *f, bool from_client, const char *s)
+{
+	send_seg(f, from_client, 0, s, strlen(s));
+}
+
+static void client_key(const struct flow *f, struct hm_client_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (f->v6) {
+		memcpy(k->ip.a, f->cli, 16);
+	} else {
+		k->ip.a[10] = k->ip.a[11] = 0xff;
+		memcpy(&k->ip.a[12], f->cli, 4);
+	}
+}
+
+static bool read_stats(int fd, const void *key, struct hm_stats *out)
+{
+	struct hm_stats *percpu = calloc(ncpus, sizeof(*percpu));
+	bool found = !bpf_map_lookup_elem(fd, key, percpu);
+
+	memset(out, 0, sizeof(*out));
+	if (found)
+		hm_stats_sum(out, percpu, ncpus);
+	free(percpu);
+	return found;
+}
+
+static bool client_stats(const struct flow *f, struct hm_stats *out)
+{
+	struct hm_client_key k;
+
+	client_key(f, &k);
+	return read_stats(fd_clients, &k, out);
+}
+
+static bool port_stats(uint16_t port, struct hm_stats *out)
+{
+	struct hm_port_key k = { .port = port };
+
+	return read_stats(fd_ports, &k, out);
+}
+
+static __u64 monitor(enum hm_monitor_counter c)
+{
+	__u64 *v = calloc(ncpus, sizeof(__u64)), sum = 0;
+	__u32 key = c;
+
+	if (!bpf_map_lookup_elem(fd_monitor, &key, v))
+		for (int i = 0; i < ncpus; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+static __u64 live_conns(void)
+{
+	char key[64], next[64];
+	__u64 n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd_conns, prev, next) == 0) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+#define REQ_A "GET /a HTTP/1.1\r\nHost: t\r\nUser-Agent: unit\r\n\r\n"
+#define RESP_OK "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello"
+static const char RESP_500[] = "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 3\r\n\r\nerr";
+
+static void test_request_response(void)
+{
+	struct flow f;
+	struct hm_stats s;
+	uint64_t t0, t1;
+
+	flow_v4(&f, "10.0.0.2", 40000, "10.0.0.1", 8080);
+	t0 = now_ns();
+	send_str(&f, true, REQ_A);
+	usleep(2000);
+	send_str(&f, false, RESP_OK);
+	t1 = now_ns();
+
+	check(client_stats(&f, &s), "client row exists", "no row for 10.0.0.2");
+	CHECK_EQ("requests", s.requests, 1);
+	CHECK_EQ("responses", s.responses, 1);
+	CHECK_EQ("2xx", s.status[HM_STATUS_2XX], 1);
+	CHECK_EQ("bytes_in = request bytes", s.bytes_in, strlen(REQ_A));
+	CHECK_EQ("bytes_out = response bytes", s.bytes_out, strlen(RESP_OK));
+	CHECK_EQ("one latency sample", s.lat.count, 1);
+	check(s.lat.sum_ns >= 2000000 && s.lat.sum_ns <= t1 - t0, "latency within [sleep, elapsed]",
+	      "%llu ns not in [2000000, %llu]", (unsigned long long)s.lat.sum_ns,
+	      (unsigned long long)(t1 - t0));
+	CHECK_EQ("ok-latency sample", s.lat_ok.count, 1);
+	CHECK_EQ("no fail-latency sample", s.lat_fail.count, 0);
+	check(port_stats(8080, &s) && s.requests == 1 && s.responses == 1, "port 8080 row",
+	      "requests=%llu", (unsigned long long)s.requests);
+	check(!port_stats(40000, &s), "client port is not a service", "row for port 40000");
+}
+
+static void test_status_classes(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.0.3", 40001, "10.0.0.1", 8888);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_500);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, "HTTP/1.0 301 Moved\r\nContent-Length: 0\r\n\r\n");
+	client_stats(&f, &s);
+	CHECK_EQ("responses", s.responses, 3);
+	CHECK_EQ("5xx", s.status[HM_STATUS_5XX], 1);
+	CHECK_EQ("4xx", s.status[HM_STATUS_4XX], 1);
+	CHECK_EQ("3xx", s.status[HM_STATUS_3XX], 1);
+	CHECK_EQ("fail latency samples (5xx only)", s.lat_fail.count, 1);
+	CHECK_EQ("ok latency samples (<500)", s.lat_ok.count, 2);
+}
+
+static void test_pipelined(void)
+{
+	char reqs[2048] = "", resps[4096] = "";
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.0.4", 40002, "10.0.0.1", 8080);
+	for (int i = 0; i < 5; i++)
+		strcat(reqs, REQ_A);
+	strcat(resps, RESP_OK);
+	strcat(resps, RESP_500);
+	strcat(resps, RESP_OK);
+	/* one segment holds 5 requests; the 5 responses come in two segments */
+	send_str(&f, true, reqs);
+	send_str(&f, false, resps);
+	send_str(&f, false, RESP_OK RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("requests found inside one segment", s.requests, 5);
+	CHECK_EQ("responses found inside segments", s.responses, 5);
+	CHECK_EQ("5xx", s.status[HM_STATUS_5XX], 1);
+	CHECK_EQ("latency samples", s.lat.count, 5);
+	CHECK_EQ("bytes_in", s.bytes_in, strlen(reqs));
+	CHECK_EQ("bytes_out", s.bytes_out, strlen(resps) + 2 * strlen(RESP_OK));
+	CHECK_EQ("no pipeline overflow", monitor(HM_MON_PIPELINE_OVERFLOW), 0);
+}
+
+static void test_pipeline_overflow(void)
+{
+	char reqs[4096] = "";
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.0.5", 40003, "10.0.0.1", 8080);
+	for (int i = 0; i < HM_PIPELINE_DEPTH + 2; i++)
+		strcat(reqs, REQ_A);
+	send_str(&f, true, reqs);
+	for (int i = 0; i < HM_PIPELINE_DEPTH + 2; i++)
+		send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("requests", s.requests, HM_PIPELINE_DEPTH + 2);
+	CHECK_EQ("responses", s.responses, HM_PIPELINE_DEPTH + 2);
+	CHECK_EQ("latency only for remembered requests", s.lat.count, HM_PIPELINE_DEPTH);
+	CHECK_EQ("overflow counted", monitor(HM_MON_PIPELINE_OVERFLOW), 2);
+}
+
+static void test_ipv6_ext(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v6(&f, "fd00::2", 40004, "fd00::1", 80);
+	f.v6_ext = 2;
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_OK);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_OK); /* client sequence numbers wrapped past 2^32 by now */
+	check(client_stats(&f, &s), "v6 client row", "missing");
+	CHECK_EQ("requests", s.requests, 2);
+	CHECK_EQ("responses", s.responses, 2);
+	CHECK_EQ("bytes_in", s.bytes_in, 2 * strlen(REQ_A));
+	CHECK_EQ("no gap seen across the sequence wrap", monitor(HM_MON_SEQ_GAPS), 0);
+
+	flow_v6(&f, "fd00::3", 40005, "fd00::1", 80);
+	f.v6_ext = 9; /* beyond the bound: not parsed, counted */
+	send_str(&f, true, REQ_A);
+	check(!client_stats(&f, &s), "too many extension headers: no row", "row exists");
+	CHECK_EQ("ipv6_ext_limit", monitor(HM_MON_IPV6_EXT_LIMIT), 1);
+}
+
+static void test_vlan(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	for (int tags = 1; tags <= 2; tags++) {
+		flow_v4(&f, tags == 1 ? "10.0.1.1" : "10.0.1.2", 40006, "10.0.0.1", 80);
+		f.vlan_tags = tags;
+		send_str(&f, true, REQ_A);
+		send_str(&f, false, RESP_OK);
+		client_stats(&f, &s);
+		check(s.requests == 1 && s.responses == 1,
+		      tags == 1 ? "802.1Q tagged frame" : "QinQ tagged frame",
+		      "requests=%llu responses=%llu", (unsigned long long)s.requests,
+		      (unsigned long long)s.responses);
+	}
+}
+
+static void test_split_request_line(void)
+{
+	static const char *parts[] = { "GE", "T /a HT", "TP/1.1\r\nHo", "st: t\r\n", "\r\n" };
+	size_t total = 0;
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.0.6", 40007, "10.0.0.1", 8080);
+	for (int i = 0; i < 5; i++) {
+		send_str(&f, true, parts[i]);
+		total += strlen(parts[i]);
+	}
+	/* and a status line split inside the status code */
+	send_str(&f, false, "HTTP/1.1 2");
+	send_str(&f, false, "04 No Content\r\n\r\n");
+	client_stats(&f, &s);
+	CHECK_EQ("one request from five segments", s.requests, 1);
+	CHECK_EQ("bytes_in", s.bytes_in, total);
+	CHECK_EQ("response with split status", s.status[HM_STATUS_2XX], 1);
+	CHECK_EQ("latency sample", s.lat.count, 1);
+}
+
+static void test_retransmission(void)
+{
+	struct flow f;
+	struct hm_stats s;
+	uint32_t seq;
+
+	flow_v4(&f, "10.0.0.7", 40008, "10.0.0.1", 8080);
+	seq = f.cseq;
+	send_str(&f, true, REQ_A);
+	f.cseq = seq; /* the same segment again */
+	send_str(&f, true, REQ_A);
+	seq = f.sseq;
+	send_str(&f, false, RESP_OK);
+	f.sseq = seq + 10; /* partial overlap: 10 old bytes, then a new response */
+	{
+		char buf[256];
+
+		snprintf(buf, sizeof(buf), "%s%s", RESP_OK + 10, RESP_OK);
+		f.sseq = seq + 10;
+		send_str(&f, true, REQ_A); /* the request the second response answers */
+		send_str(&f, false, buf);
+	}
+	client_stats(&f, &s);
+	CHECK_EQ("retransmitted request not counted", s.requests, 2);
+	CHECK_EQ("responses (overlap skipped)", s.responses, 2);
+	CHECK_EQ("bytes_in excludes the retransmission", s.bytes_in, 2 * strlen(REQ_A));
+	CHECK_EQ("bytes_out excludes the overlap", s.bytes_out, 2 * strlen(RESP_OK));
+	CHECK_EQ("retrans_segments", monitor(HM_MON_RETRANS_SEGMENTS), 1);
+	CHECK_EQ("retrans_bytes", monitor(HM_MON_RETRANS_BYTES),
+		 strlen(REQ_A) + strlen(RESP_OK) - 10);
+}
+
+static void test_fin_pending(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.0.8", 40009, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A REQ_A REQ_A);
+	send_str(&f, false, RESP_OK);
+	send_seg(&f, false, PKT_FIN, "", 0); /* server closes with two requests pending */
+	client_stats(&f, &s);
+	CHECK_EQ("requests", s.requests, 3);
+	CHECK_EQ("responses", s.responses, 1);
+	CHECK_EQ("unanswered", s.unanswered, 2);
+	CHECK_EQ("state freed", live_conns(), 0);
+
+	/* a client half-close waits for the answer */
+	flow_v4(&f, "10.0.0.9", 40010, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	send_seg(&f, true, PKT_FIN, "", 0);
+	send_str(&f, false, RESP_OK);
+	send_seg(&f, false, PKT_FIN, "", 0);
+	client_stats(&f, &s);
+	CHECK_EQ("half-closed client still answered", s.responses, 1);
+	CHECK_EQ("nothing unanswered", s.unanswered, 0);
+
+	flow_v4(&f, "10.0.0.10", 40011, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	send_seg(&f, true, PKT_RST, "", 0);
+	client_stats(&f, &s);
+	CHECK_EQ("RST: unanswered", s.unanswered, 1);
+	CHECK_EQ("all state freed", live_conns(), 0);
+}
+
+static void test_non_http(void)
+{
+	static const char tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xaa\xbb\xcc";
+	static const char *junk[] = {
+		"SSH-2.0-OpenSSH_9.2p1 Debian\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"get /lowercase HTTP/1.1\r\n\r\n", "HTTP/1.1 2 OK\r\n\r\n", "HTTP/1.1  200 OK\r\n",
+		"HTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 20x OK\r\n\r\n", "GETS / HTTP/1.1\r\n\r\n",
+	};
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.0.11", 40012, "10.0.0.1", 443);
+	send_seg(&f, true, 0, tls, sizeof(tls) - 1);
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		flow_v4(&f, "10.0.0.11", 40013 + i, "10.0.0.1", 80);
+		send_str(&f, true, junk[i]);
+		send_str(&f, false, junk[i]);
+	}
+	check(!client_stats(&f, &s), "no phantom requests or responses", "row with %llu requests",
+	      (unsigned long long)s.requests);
+	CHECK_EQ("no connection state for non-HTTP flows", live_conns(), 0);
+}
+
+static void test_body_is_not_a_message(void)
+{
+	static const char post[] = "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 22\r\n\r\n"
+				   "GET /fake HTTP/1.1\r\n\r\n";
+	static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+				      "13\r\nHTTP/1.1 500 XX\r\n\r\n\r\n"
+				      "5;ext=1\r\nGET /\r\n0\r\nX-Trailer: 1\r\n\r\n";
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.0.12", 40030, "10.0.0.1", 8080);
+	/* the request body spans two segments and looks like a request itself */
+	send_seg(&f, true, 0, post, strlen(post) - 10);
+	send_seg(&f, true, 0, post + strlen(post) - 10, 10);
+	send_str(&f, false, chunked);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_500);
+	client_stats(&f, &s);
+	CHECK_EQ("requests (bodies skipped)", s.requests, 2);
+	CHECK_EQ("responses (chunks skipped)", s.responses, 2);
+	CHECK_EQ("5xx only the real one", s.status[HM_STATUS_5XX], 1);
+	CHECK_EQ("bytes_in", s.bytes_in, strlen(post) + strlen(REQ_A));
+	CHECK_EQ("bytes_out", s.bytes_out, strlen(chunked) + strlen(RESP_500));
+	CHECK_EQ("nothing unparseable", monitor(HM_MON_UNPARSEABLE), 0);
+}
+
+static void test_head_and_interim(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.0.13", 40031, "10.0.0.1", 8080);
+	send_str(&f, true, "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+	/* Content-Length of a HEAD response announces a body that never comes */
+	send_str(&f, false, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+	send_str(&f, true, "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+	send_str(&f, false, "HTTP/1.1 100 Continue\r\n\r\n");
+	send_str(&f, true, "hi");
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("requests", s.requests, 2);
+	CHECK_EQ("final responses", s.responses, 2);
+	CHECK_EQ("2xx", s.status[HM_STATUS_2XX], 2);
+	CHECK_EQ("interim not a response", s.status[HM_STATUS_1XX], 0);
+	CHECK_EQ("interim counted", monitor(HM_MON_INTERIM_RESPONSES), 1);
+	CHECK_EQ("latency samples", s.lat.count, 2);
+}
+
+static void test_orphan_and_mid_stream(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.0.14", 40032, "10.0.0.1", 8080);
+	/* attached mid-connection: a body tail, then a response with no request */
+	send_str(&f, false, "tail of an earlier body");
+	send_str(&f, false, RESP_OK);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("orphan response counted apart", monitor(HM_MON_ORPHAN_RESPONSES), 1);
+	CHECK_EQ("responses paired with requests only", s.responses, 1);
+	CHECK_EQ("latency only for the paired one", s.lat.count, 1);
+}
+
+static void test_port_filter(void)
+{
+	struct hm_config cfg = {};
+	struct flow f;
+	struct hm_stats s;
+	__u32 zero = 0;
+
+	cfg.flags = HM_CFG_PORT_FILTER;
+	cfg.ports[8080 / 64] |= 1ULL << (8080 % 64);
+	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+	flow_v4(&f, "10.0.0.15", 40033, "10.0.0.1", 9090);
+	send_str(&f, true, REQ_A);
+	check(!client_stats(&f, &s), "unwatched port ignored", "row exists");
+	flow_v4(&f, "10.0.0.15", 40034, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	check(client_stats(&f, &s) && s.requests == 1, "watched port counted", "no row");
+	bpf_map_lookup_elem(fd_config, &zero, &cfg);
+	CHECK_EQ("program stamps the layout version", cfg.layout_version, HM_LAYOUT_VERSION);
+}
+
+static void test_padding_and_bad_length(void)
+{
+	struct flow f;
+	struct hm_stats s;
+	uint8_t frame[PKT_MAX];
+	size_t n;
+
+	flow_v4(&f, "10.0.0.16", 40035, "10.0.0.1", 8080);
+	/* 60-byte minimum Ethernet frame: padding after the IP packet is not payload */
+	n = pkt_build(frame, &f, true, 0, "GET / HTTP/1.1\r\n", 16);
+	memset(frame + n, 'G', 20);
+	run(false, frame, n + 20);
+	send_str(&f, true, "\r\n");
+	send_str(&f, false, "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n");
+	client_stats(&f, &s);
+	CHECK_EQ("padding not counted", s.bytes_in, 18);
+	CHECK_EQ("absurd Content-Length flagged", monitor(HM_MON_BAD_LENGTH), 1);
+	CHECK_EQ("the response itself still counted", s.responses, 1);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	{ "request_response", test_request_response },
+	{ "status_classes", test_status_classes },
+	{ "pipelined", test_pipelined },
+	{ "pipeline_overflow", test_pipeline_overflow },
+	{ "ipv6_ext", test_ipv6_ext },
+	{ "vlan", test_vlan },
+	{ "split_request_line", test_split_request_line },
+	{ "retransmission", test_retransmission },
+	{ "fin_pending", test_fin_pending },
+	{ "non_http", test_non_http },
+	{ "body_is_not_a_message", test_body_is_not_a_message },
+	{ "head_and_interim", test_head_and_interim },
+	{ "orphan_and_mid_stream", test_orphan_and_mid_stream },
+	{ "port_filter", test_port_filter },
+	{ "padding_and_bad_length", test_padding_and_bad_length },
+};
+
+static int map_fd(const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+
+	return m ? bpf_map__fd(m) : -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : "build/httpmon.o";
+	const char *only = argc > 2 ? argv[2] : NULL;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int err;
+
+	hm_prog_name = "test_parse";
+	hm_libbpf_logging();
+	obj = bpf_object__open_file(path, NULL);
+	if (!obj) {
+		printf("not ok - open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+	bpf_object__for_each_map(map, obj)
+		bpf_map__set_pin_path(map, NULL); /* private maps: never touch real pins */
+	err = bpf_object__load(obj);
+	if (err) {
+		printf("not ok - load %s: %s\n", path, strerror(-err));
+		return 1;
+	}
+	prog_in = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_tc_ingress"));
+	prog_eg = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_tc_egress"));
+	fd_clients = map_fd(HM_MAP_CLIENTS);
+	fd_ports = map_fd(HM_MAP_PORTS);
+	fd_port_clients = map_fd(HM_MAP_PORT_CLIENTS);
+	fd_monitor = map_fd(HM_MAP_MONITOR);
+	fd_conns = map_fd(HM_MAP_CONNS);
+	fd_config = map_fd(HM_MAP_CONFIG);
+	fd_overflow = map_fd(HM_MAP_OVERFLOW);
+	ncpus = libbpf_num_possible_cpus();
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		if (only && !strstr(tests[i].name, only))
+			continue;
+		current = tests[i].name;
+		reset_maps();
+		tests[i].fn();
+	}
+	bpf_object__close(obj);
+	fprintf(stderr, "test_parse: %d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}

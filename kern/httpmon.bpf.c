@@ -78,7 +78,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, HM_OVF_ROWS);
-	__type(key, __u32);
+	__type(key, __u32); /* enum hm_overflow_row (array keys must be plain u32 in BTF) */
 	__type(value, struct hm_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_overflow SEC(".maps");
@@ -86,7 +86,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, HM_MON_MAX);
-	__type(key, __u32);
+	__type(key, __u32); /* enum hm_monitor_counter */
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_monitor SEC(".maps");

@@ -17,8 +17,9 @@
  *    ::ffff:a.b.c.d, so one key type serves both families.
  *  - Ports are in host byte order.
  *  - Times are nanoseconds of CLOCK_MONOTONIC (bpf_ktime_get_ns()).
- *  - Any change to a layout below bumps HM_LAYOUT_VERSION; readers refuse a
- *    map set whose version or key/value sizes differ from theirs.
+ *  - Any change to a layout below bumps HM_LAYOUT_VERSION, and so does a new
+ *    self-metric counter (it changes hm_monitor's size); readers refuse a map
+ *    set whose version, key/value sizes or array sizes differ from theirs.
  */
 #ifndef HTTPMON_H
 #define HTTPMON_H

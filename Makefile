@@ -67,10 +67,15 @@ $(BUILD)/test_parse: tests/unit/test_parse.c tests/unit/pkt.h kern/httpmon.h $(C
 deps:
 	$(Q)scripts/deps.sh
 
-test: all
+# test and lab first install what is missing, so they work on a fresh machine.
+test:
+	$(Q)scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run.sh
 
-lab: all
+lab:
+	$(Q)scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/lab.sh
 
 install: all

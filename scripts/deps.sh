@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian packages httpmon's build and tests need.
+#
+# Idempotent: checks every package with dpkg-query first and only runs
+# `apt-get update` + `apt-get install -y` when something is missing, so a
+# second run on a ready machine does nothing and prints nothing.
+# Needs root (or sudo) only when it has to install.
+set -euo pipefail
+
+PACKAGES=(
+	# BPF object: compiler, llvm-strip/objdump, libbpf headers, skeletons
+	clang llvm libbpf-dev bpftool
+	# user-space tools
+	gcc make pkg-config libelf-dev zlib1g-dev libxdp-dev
+	# attach and inspect: ip/tc, xdp-loader, nsenter (util-linux)
+	iproute2 xdp-tools util-linux ethtool
+	# tests and the lab
+	python3 jq curl
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+	[ "$status" = installed ] || missing+=("$pkg")
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing ${missing[*]}"
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "deps.sh: need root (or sudo) to install packages" >&2; exit 1; }
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# apt's chatter goes to a log that is shown only when something fails.
+if ! { $SUDO apt-get update -qq && \
+       $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "deps.sh: apt-get failed" >&2
+	exit 1
+fi
+echo "deps.sh: done"

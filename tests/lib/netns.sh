@@ -1,0 +1,182 @@
+# shellcheck shell=bash
+# netns.sh - the namespace lab shared by httpmon's tests and scripts/lab.sh.
+#
+# Source it; it defines functions only.  The lab is the seed's docker compose
+# network rebuilt from network namespaces:
+#
+#   ${P}h   "host" namespace: bridge ${P}br (or $HM_LAB_BRIDGE) with 10.231.N.1/24 and
+#           fd00:231:N::1/64; the origin server and the monitor live here.
+#   ${P}cI  client namespace I (1..NCLIENTS): eth0 = 10.231.N.(10+I)/24 and
+#           fd00:231:N::(10+I)/64, a veth whose peer ${P}vI is a bridge port.
+#
+# N is 16..249, derived from a hash of the prefix (HM_LAB_NET=N overrides
+# it).  Every address lives inside our own namespaces, nothing touches the
+# root namespace, so labs with the same N never meet.
+#
+# Prefixes start with "hm-" and stay <= 11 characters so "${P}br" and
+# "${P}v12" fit IFNAMSIZ.  hm_lab_prefix TAG gives "hm-TAG<pid>".  Each lab
+# records its owner in $HM_LAB_RUN/PREFIX (a pid, or "keep" for a lab left
+# running on purpose; files $HM_LAB_RUN/PREFIX.* go with the lab);
+# hm_lab_cleanup_stale removes hm-* labs whose owner is gone, which is how a
+# crashed run's leftovers disappear.
+#
+# Monitor commands (hm-load, hm-stat, tc ... obj) must run via hm_in_host:
+# nsenter enters only the network namespace, so /sys/fs/bpf (our pins) stays
+# visible.  `ip netns exec` remounts /sys and hides bpffs; hm_in_client uses
+# it, which is fine for traffic generators.
+
+HM_LAB_RUN=${HM_LAB_RUN:-/run/httpmon-lab}
+
+# hm_lab_prefix TAG: a unique prefix for this process, e.g. hm-t12345.
+hm_lab_prefix() {
+	local tag=${1:-x}
+	printf 'hm-%s%s\n' "${tag:0:2}" "$$"
+}
+
+# hm_lab_net PREFIX: the N of 10.231.N.0/24 for this prefix.
+hm_lab_net() {
+	if [ -n "${HM_LAB_NET:-}" ]; then
+		echo "$HM_LAB_NET"
+		return
+	fi
+	local sum
+	sum=$(printf '%s' "$1" | cksum | cut -d' ' -f1)
+	echo $((16 + sum % 234))
+}
+
+# hm_host_ip PREFIX [4|6] / hm_client_ip PREFIX I [4|6]: addresses in the lab.
+hm_host_ip() {
+	local n
+	n=$(hm_lab_net "$1")
+	if [ "${2:-4}" = 6 ]; then echo "fd00:231:$n::1"; else echo "10.231.$n.1"; fi
+}
+hm_client_ip() {
+	local n
+	n=$(hm_lab_net "$1")
+	if [ "${3:-4}" = 6 ]; then echo "fd00:231:$n::$((10 + $2))"; else echo "10.231.$n.$((10 + $2))"; fi
+}
+# The bridge is ${P}br unless HM_LAB_BRIDGE names it (lab.sh: br-httpmon).
+hm_bridge() { echo "${HM_LAB_BRIDGE:-${1}br}"; }
+hm_host_ns() { echo "${1}h"; }
+hm_client_ns() { echo "${1}c$2"; }
+
+# hm_in_host PREFIX CMD...: CMD in the host namespace's network only.
+hm_in_host() {
+	local p=$1
+	shift
+	nsenter --net="/run/netns/${p}h" -- "$@"
+}
+
+# hm_in_client PREFIX I CMD...: CMD in client namespace I.
+hm_in_client() {
+	local p=$1 i=$2
+	shift 2
+	ip netns exec "${p}c$i" "$@"
+}
+
+# hm_lab_up PREFIX NCLIENTS [OWNER]: builds the lab; OWNER defaults to $$.
+hm_lab_up() {
+	local p=$1 nclients=$2 owner=${3:-$$} n i host br
+	if [ ${#p} -gt 11 ] || [[ $p != hm-* ]]; then
+		echo "hm_lab_up: prefix '$p' must start with hm- and be at most 11 characters" >&2
+		return 1
+	fi
+	if [ "$nclients" -lt 1 ] || [ "$nclients" -gt 99 ]; then
+		echo "hm_lab_up: NCLIENTS must be 1..99" >&2
+		return 1
+	fi
+	n=$(hm_lab_net "$p")
+	host=${p}h
+	br=$(hm_bridge "$p")
+	mkdir -p "$HM_LAB_RUN"
+	echo "$owner" >"$HM_LAB_RUN/$p"
+	{
+		ip netns add "$host" &&
+			ip -n "$host" link set lo up &&
+			ip -n "$host" link add "$br" type bridge &&
+			ip -n "$host" addr add "10.231.$n.1/24" dev "$br" &&
+			ip -n "$host" addr add "fd00:231:$n::1/64" dev "$br" nodad &&
+			ip -n "$host" link set "$br" up
+	} || { echo "hm_lab_up: cannot create $host" >&2; return 1; }
+	for ((i = 1; i <= nclients; i++)); do
+		{
+			ip netns add "${p}c$i" &&
+				ip -n "${p}c$i" link set lo up &&
+				ip -n "$host" link add "${p}v$i" type veth peer name eth0 netns "${p}c$i" &&
+				ip -n "$host" link set "${p}v$i" master "$br" &&
+				ip -n "$host" link set "${p}v$i" up &&
+				ip -n "${p}c$i" addr add "10.231.$n.$((10 + i))/24" dev eth0 &&
+				ip -n "${p}c$i" addr add "fd00:231:$n::$((10 + i))/64" dev eth0 nodad &&
+				ip -n "${p}c$i" link set eth0 up
+		} || { echo "hm_lab_up: cannot create client $i of $p" >&2; return 1; }
+	done
+}
+
+# hm_lab_down PREFIX: stops every process left in the lab's namespaces, then
+# deletes them (which removes their links, the bridge and its tc filters).
+hm_lab_down() {
+	local p=$1 ns pids i namespaces
+	namespaces=$(hm__lab_namespaces "$p")
+	for ((i = 0; i < 30; i++)); do
+		pids=$(for ns in $namespaces; do ip netns pids "$ns" 2>/dev/null; done)
+		[ -z "$pids" ] && break
+		# shellcheck disable=SC2086  # a list of pids
+		if [ "$i" -eq 0 ]; then kill $pids 2>/dev/null; elif [ "$i" -eq 20 ]; then kill -KILL $pids 2>/dev/null; fi
+		sleep 0.1
+	done
+	for ns in $namespaces; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -f "$HM_LAB_RUN/$p" "$HM_LAB_RUN/$p".*
+	return 0
+}
+
+# Namespaces of one lab: ${P}h and ${P}c1...
+hm__lab_namespaces() {
+	ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$1(h|c[0-9]+)\$"
+}
+
+# hm_lab_cleanup_stale: removes hm-* labs whose owner process is gone (or
+# that have no owner record).  Labs marked "keep" are left alone.
+hm_lab_cleanup_stale() {
+	local p owner
+	for p in $(ip netns list 2>/dev/null | awk '{print $1}' |
+		sed -nE 's/^(hm-.*)(h|c[0-9]+)$/\1/p' | sort -u); do
+		owner=$(cat "$HM_LAB_RUN/$p" 2>/dev/null)
+		[ "$owner" = keep ] && continue
+		[ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && continue
+		echo "# removing stale lab $p" >&2
+		hm_lab_down "$p"
+	done
+	return 0
+}
+
+# hm_wait_port PREFIX ADDR PORT [SECONDS]: waits until ADDR:PORT listens in
+# the host namespace (default 10 s).
+hm_wait_port() {
+	local p=$1 addr=$2 port=$3 secs=${4:-10} i
+	[[ $addr == *:* ]] && addr="[$addr]"
+	for ((i = 0; i < secs * 10; i++)); do
+		hm_in_host "$p" ss -Hltn "src $addr:$port" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "hm_wait_port: nothing listens on $addr:$port in ${p}h" >&2
+	return 1
+}
+
+# hm_wait_line FILE TEXT [SECONDS]: waits until FILE has a line TEXT.
+hm_wait_line() {
+	local file=$1 text=$2 secs=${3:-10} i
+	for ((i = 0; i < secs * 10; i++)); do
+		grep -qx "$text" "$file" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# hm_offload_off PREFIX I: turns TSO/GSO/GRO off on client I's eth0 (needs
+# ethtool; returns 1 without it).  Not used by default.
+hm_offload_off() {
+	command -v ethtool >/dev/null || return 1
+	hm_in_client "$1" "$2" ethtool -K eth0 tso off gso off gro off >/dev/null
+}

@@ -31,7 +31,7 @@ COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_common.o
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test deps install uninstall lab verifier-stats
+.PHONY: all clean test deps install uninstall dist lab verifier-stats
 
 all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse
 
@@ -78,15 +78,73 @@ lab:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/lab.sh
 
+# Installation.  Every directory can be overridden; DESTDIR is prepended to
+# all of them.  The README's "Install and operations" section lists the files
+# (tests/unit/test_install.sh checks the list).  The configuration file is
+# installed only when absent, and uninstall removes it only when unchanged.
+SBINDIR       ?= $(PREFIX)/sbin
+OBJDIR        ?= $(PREFIX)/lib/httpmon
+MANDIR        ?= $(PREFIX)/share/man
+DOCDIR        ?= $(PREFIX)/share/doc/httpmon
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR    ?= /etc
+
+MANPAGES   := $(TOOLS) httpmon-ctl
+COMPLETED  := hm-stat hm-reset httpmon-ctl
+CONFIG     := $(DESTDIR)$(SYSCONFDIR)/default/httpmon
+# The man pages name the default paths; installed, they name the real ones.
+SUBST = sed -e 's|/usr/local/|$(PREFIX)/|g' \
+	-e 's|/etc/default/httpmon|$(SYSCONFDIR)/default/httpmon|g' \
+	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@VERSION@|$(VERSION)|g'
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/httpmon
-	install -m 0755 $(addprefix $(BUILD)/,$(TOOLS)) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 $(BUILD)/httpmon.o $(DESTDIR)$(PREFIX)/lib/httpmon/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(OBJDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples \
+		$(dir $(CONFIG))
+	install -m 0755 $(addprefix $(BUILD)/,$(TOOLS)) $(DESTDIR)$(SBINDIR)/
+	$(call msg,GEN,$(BUILD)/httpmon-ctl)
+	$(Q)$(SUBST) dist/httpmon-ctl.in >$(BUILD)/httpmon-ctl
+	install -m 0755 $(BUILD)/httpmon-ctl $(DESTDIR)$(SBINDIR)/
+	install -m 0644 $(BUILD)/httpmon.o $(DESTDIR)$(OBJDIR)/
+	$(call msg,GEN,$(patsubst %,$(BUILD)/%.8,$(MANPAGES)))
+	$(Q)for m in $(MANPAGES); do $(SUBST) man/$$m.8 >$(BUILD)/$$m.8 || exit 1; done
+	install -m 0644 $(patsubst %,$(BUILD)/%.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 dist/httpmon.bash-completion $(DESTDIR)$(COMPLETIONDIR)/hm-load
+	for c in $(COMPLETED); do ln -sf hm-load $(DESTDIR)$(COMPLETIONDIR)/$$c || exit 1; done
+	$(call msg,GEN,$(BUILD)/httpmon.service)
+	$(Q)$(SUBST) dist/httpmon.service.in >$(BUILD)/httpmon.service
+	install -m 0644 $(BUILD)/httpmon.service $(DESTDIR)$(UNITDIR)/
+	install -m 0644 dist/httpmon.cron $(DESTDIR)$(DOCDIR)/examples/
+	@if [ -e $(CONFIG) ]; then \
+		echo "keeping $(CONFIG)"; \
+	else \
+		echo "install -m 0644 dist/httpmon.default $(CONFIG)"; \
+		install -m 0644 dist/httpmon.default $(CONFIG); \
+	fi
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/sbin/,$(TOOLS))
-	rm -f $(DESTDIR)$(PREFIX)/lib/httpmon/httpmon.o
-	-rmdir $(DESTDIR)$(PREFIX)/lib/httpmon
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(TOOLS) httpmon-ctl)
+	rm -f $(DESTDIR)$(OBJDIR)/httpmon.o
+	rm -f $(patsubst %,$(DESTDIR)$(MANDIR)/man8/%.8,$(MANPAGES))
+	rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,hm-load $(COMPLETED))
+	rm -f $(DESTDIR)$(UNITDIR)/httpmon.service
+	rm -f $(DESTDIR)$(DOCDIR)/examples/httpmon.cron
+	@if cmp -s dist/httpmon.default $(CONFIG); then \
+		echo "rm -f $(CONFIG)"; rm -f $(CONFIG); \
+	elif [ -e $(CONFIG) ]; then \
+		echo "keeping $(CONFIG): it was changed"; \
+	fi
+	@rmdir $(DESTDIR)$(OBJDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# A source tarball of the committed tree (HEAD), never of the work tree.
+dist: | $(BUILD)
+	$(call msg,DIST,$(BUILD)/httpmon-$(VERSION).tar.gz)
+	$(Q)git archive --format=tar.gz --prefix=httpmon-$(VERSION)/ \
+		-o $(BUILD)/httpmon-$(VERSION).tar.gz HEAD
+	$(Q)if [ -n "$$(git status --porcelain --untracked-files=no)" ]; then \
+		echo "dist: uncommitted changes are not in the tarball (it holds HEAD)"; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -17,7 +17,8 @@
  * window filled with bpf_skb_load_bytes(), which works on non-linear and GSO
  * skbs alike.
  *
- * The includer provides hm_count(counter, n) and the maps; struct hm_scratch
+ * The includer provides hm_count(counter, n), hm_sample(walk, family, ns)
+ * (a latency sample for the histograms) and the maps; struct hm_scratch
  * lives in a per-CPU array so the walk's big state stays off the 512-byte
  * stack.
  */
@@ -46,10 +47,12 @@ struct hm_scratch {
 	__u32 end;   /* end of the TCP payload */
 	__u32 bytes; /* payload bytes that belonged to HTTP messages */
 	__u32 side;  /* side index of the sender */
+	__u16 port[2]; /* TCP port of each side */
 	__u32 win_off; /* packet offset of win[0] */
 	__u32 win_len; /* valid bytes in win */
 	/* +16: fixed-size reads at any masked index stay inside the buffer */
 	__u8 win[HM_WIN + 16];
+	struct hm_hist zero_hist; /* never written: initial value of a new histogram */
 };
 
 /* The pointers one step needs; the bpf_loop context, on the caller's stack. */
@@ -59,6 +62,8 @@ struct hm_walk {
 	struct hm_conn *conn;
 	struct hm_dir *d;
 };
+
+static __always_inline void hm_sample(struct hm_walk *w, __u32 family, __u64 ns);
 
 /*
  * Header names matched byte by byte, lower case.  Kept as immediates (8
@@ -193,6 +198,7 @@ static __always_inline void hm_on_response(struct hm_walk *w, __u32 status)
 		c->client = w->s->side ^ 1;
 	if (status == 204 || status == 304)
 		d->flags |= HM_DF_NOBODY;
+	d->req_ts = 0;
 	if (status < 200 && status != 101) {
 		/* 100 Continue and friends: the final response is still to come. */
 		d->flags |= HM_DF_NOBODY;
@@ -214,6 +220,8 @@ static __always_inline void hm_on_response(struct hm_walk *w, __u32 status)
 		lat = w->s->now - p->ts;
 		hm_lat_add(&delta->lat, lat);
 		hm_lat_add(status < 500 ? &delta->lat_ok : &delta->lat_fail, lat);
+		hm_sample(w, HM_LAT_FIRST, lat);
+		d->req_ts = p->ts; /* for the last-byte latency when the response ends */
 	}
 	c->nresp = n + 1;
 	delta->responses++;
@@ -255,6 +263,21 @@ static __always_inline void hm_lost(struct hm_dir *d, enum hm_monitor_counter wh
 	d->state = HM_P_LOST;
 }
 
+/* A message ended where its framing said: a response's last byte is timed. */
+static __always_inline void hm_msg_end(struct hm_walk *w)
+{
+	struct hm_dir *d = w->d;
+	__u64 lat;
+
+	d->state = HM_P_IDLE;
+	if (d->kind == HM_MSG_RESPONSE && d->req_ts) {
+		lat = w->s->now - d->req_ts;
+		hm_lat_add(&w->s->delta.lat_last, lat);
+		hm_sample(w, HM_LAT_LAST, lat);
+		d->req_ts = 0;
+	}
+}
+
 static __always_inline void hm_headers_done(struct hm_walk *w)
 {
 	struct hm_dir *d = w->d;
@@ -264,19 +287,23 @@ static __always_inline void hm_headers_done(struct hm_walk *w)
 		return hm_lost(d, HM_MON_BAD_LENGTH);
 	d->acc = 0;
 	d->flags = flags & ~HM_DF_DIGITS;
-	if (d->kind == HM_MSG_RESPONSE && (flags & HM_DF_NOBODY))
-		d->state = HM_P_IDLE;
-	else if (d->kind == HM_MSG_RESPONSE && (flags & HM_DF_TUNNEL))
+	if (d->kind == HM_MSG_RESPONSE && (flags & HM_DF_NOBODY)) {
+		hm_msg_end(w);
+	} else if (d->kind == HM_MSG_RESPONSE && (flags & HM_DF_TUNNEL)) {
 		d->state = HM_P_UNTIL_CLOSE;
-	else if (flags & HM_DF_CHUNKED)
+	} else if (flags & HM_DF_CHUNKED) {
 		d->state = HM_P_CHUNK_SIZE;
-	else if (flags & HM_DF_CL) {
+	} else if (flags & HM_DF_CL) {
 		d->remaining = d->cl;
-		d->state = d->cl ? HM_P_BODY : HM_P_IDLE;
-	} else if (d->kind == HM_MSG_REQUEST)
-		d->state = HM_P_IDLE;
-	else
-		d->state = HM_P_UNTIL_CLOSE;
+		if (d->cl)
+			d->state = HM_P_BODY;
+		else
+			hm_msg_end(w);
+	} else if (d->kind == HM_MSG_REQUEST) {
+		hm_msg_end(w);
+	} else {
+		d->state = HM_P_UNTIL_CLOSE; /* ends with the connection: no last-byte time */
+	}
 }
 
 static __always_inline void hm_chunk_size_done(struct hm_dir *d)
@@ -439,12 +466,15 @@ static __always_inline void hm_byte(struct hm_walk *w, __u8 c)
 		if (c == '\r')
 			d->state = HM_P_TRAILER_END;
 		else if (c == '\n')
-			d->state = HM_P_IDLE;
+			hm_msg_end(w);
 		else
 			d->state = HM_P_TRAILER_SKIP;
 		break;
 	case HM_P_TRAILER_END:
-		d->state = c == '\n' ? HM_P_IDLE : HM_P_TRAILER_SKIP;
+		if (c == '\n')
+			hm_msg_end(w);
+		else
+			d->state = HM_P_TRAILER_SKIP;
 		break;
 	case HM_P_IDLE:
 		/* RFC 9112 2.2: empty lines before a request are ignored. */
@@ -507,8 +537,12 @@ static long hm_step(__u32 i, void *ctx)
 		w->s->off = off + n;
 		w->s->bytes += n;
 		d->remaining -= n;
-		if (!d->remaining)
-			d->state = d->state == HM_P_BODY ? HM_P_IDLE : HM_P_CHUNK_CRLF;
+		if (d->remaining)
+			return 0;
+		if (d->state == HM_P_BODY)
+			hm_msg_end(w);
+		else
+			d->state = HM_P_CHUNK_CRLF;
 		return 0;
 	case HM_P_UNTIL_CLOSE:
 		w->s->off = w->s->end;
@@ -578,20 +612,28 @@ static long hm_step(__u32 i, void *ctx)
 }
 
 /*
- * Parses the new payload bytes [w->s->off, w->s->end) of one segment.  Returns
- * false when the step bound ran out (the direction is then marked lost).
+ * Parses the new payload bytes [s->off, s->end) that side s->side sent on
+ * connection c.  On return s->bytes holds how many belonged to HTTP messages
+ * and s->delta what the segment adds to the client's rows.
  */
-static __always_inline void hm_http_walk(struct hm_walk *w)
+static __always_inline void hm_http_walk(struct __sk_buff *skb, struct hm_conn *c,
+					 struct hm_scratch *s)
 {
-	struct hm_dir *d = w->d;
+	struct hm_walk w = {
+		.skb = skb,
+		.s = s,
+		.conn = c,
+		.d = s->side ? &c->dir[1] : &c->dir[0],
+	};
+	struct hm_dir *d = w.d;
 
 	if (d->state == HM_P_LOST) {
 		/* Framing was lost: a segment that starts a message resumes it. */
 		d->state = HM_P_IDLE;
 		d->flags |= HM_DF_PROBE;
 	}
-	bpf_loop(HM_MAX_STEPS, hm_step, w, 0);
-	if (w->s->off < w->s->end && d->state != HM_P_LOST)
+	bpf_loop(HM_MAX_STEPS, hm_step, &w, 0);
+	if (s->off < s->end && d->state != HM_P_LOST)
 		hm_lost(d, HM_MON_PARSE_BUDGET);
 	d->flags &= ~HM_DF_PROBE;
 }

@@ -85,6 +85,7 @@ struct hm_dir {
 	__u64 acc;       /* number being parsed (Content-Length, chunk size) */
 	__u64 cl;        /* Content-Length of the current message */
 	__u64 remaining; /* body or chunk bytes still to come */
+	__u64 req_ts;    /* first byte of the request this response answers, or 0 */
 };
 
 /* hm_pending.flags */

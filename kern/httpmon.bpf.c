@@ -91,6 +91,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_monitor SEC(".maps");
 
+/* Latency histograms: totals and per-port overflow (enum hm_hist_row), and per port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_HIST_ROWS * HM_LAT_FAMILIES);
+	__type(key, __u32);
+	__type(value, struct hm_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_HIST_PORTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* 3 KiB per CPU per entry: only for ports in use */
+	__type(key, struct hm_hist_port_key);
+	__type(value, struct hm_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_hist_ports SEC(".maps");
+
 /*
  * Loader bookkeeping, keyed by ifindex: which interfaces hm-load attached to
  * and whether it created their clsact qdisc.  The program never touches it;
@@ -123,6 +141,49 @@ static __always_inline void hm_count(enum hm_monitor_counter idx, __u64 n)
 
 	if (v)
 		*v += n;
+}
+
+/*
+ * A global (not static) function is verified once on its own, with ns
+ * unknown.  Inlined, the branches of the bucket computation would multiply
+ * the verifier's states at every call site inside the bpf_loop callback.
+ */
+__noinline int hm_hist_add(struct hm_hist *h, __u64 ns)
+{
+	__u32 b = hm_hist_bucket(ns);
+
+	if (!h)
+		return 0;
+	h->count++;
+	h->sum_ns += ns;
+	if (b < HM_HIST_BUCKETS)
+		h->buckets[b]++;
+	return 0;
+}
+
+/* One latency sample of the response being parsed, into the total and its port's histogram. */
+static __always_inline void hm_sample(struct hm_walk *w, __u32 family, __u64 ns)
+{
+	struct hm_hist_port_key k = { .family = family };
+	__u32 row = HM_HIST_ROW_TOTAL * HM_LAT_FAMILIES + family;
+	struct hm_hist *h = bpf_map_lookup_elem(&hm_hist, &row);
+
+	if (h)
+		hm_hist_add(h, ns);
+	/* The response's sender is the server. */
+	k.port = w->s->port[w->s->side & 1];
+	h = bpf_map_lookup_elem(&hm_hist_ports, &k);
+	if (!h) {
+		bpf_map_update_elem(&hm_hist_ports, &k, &w->s->zero_hist, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&hm_hist_ports, &k);
+	}
+	if (!h) {
+		hm_count(HM_MON_HIST_PORTS_FULL, 1);
+		row = HM_HIST_ROW_PORTS_OVF * HM_LAT_FAMILIES + family;
+		h = bpf_map_lookup_elem(&hm_hist, &row);
+	}
+	if (h)
+		hm_hist_add(h, ns);
 }
 
 /* The segment being looked at, after the L2-L4 walk. */
@@ -222,14 +283,21 @@ static __always_inline int hm_parse_ipv4(struct __sk_buff *skb, __u32 *off,
 	return 0;
 }
 
-/* Ethernet -> [VLAN tags] -> IPv4/IPv6 -> TCP.  0 when p describes a TCP segment. */
-static __always_inline int hm_parse_pkt(struct __sk_buff *skb, struct hm_pkt *p)
+/*
+ * Ethernet -> [VLAN tags] -> IPv4/IPv6 -> TCP.  0 when p describes a TCP
+ * segment.  Global functions like this one are verified once, on their own:
+ * the many paths through the headers do not multiply the states of the
+ * caller.
+ */
+__noinline int hm_parse_pkt(struct __sk_buff *skb, struct hm_pkt *p)
 {
 	struct tcphdr tcp;
 	__u32 off = ETH_HLEN, ip_end;
 	__be16 proto;
 	int err;
 
+	if (!p)
+		return -1;
 	if (bpf_skb_load_bytes(skb, offsetof(struct ethhdr, h_proto), &proto,
 			       sizeof(proto)) < 0)
 		return -1;
@@ -366,6 +434,7 @@ static __always_inline void hm_stats_merge(struct hm_stats *dst, const struct hm
 	hm_latency_merge(&dst->lat, &d->lat);
 	hm_latency_merge(&dst->lat_ok, &d->lat_ok);
 	hm_latency_merge(&dst->lat_fail, &d->lat_fail);
+	hm_latency_merge(&dst->lat_last, &d->lat_last);
 	dst->bytes_in += d->bytes_in;
 	dst->bytes_out += d->bytes_out;
 }
@@ -443,6 +512,15 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 	return true;
 }
 
+/* The framing walk of one segment, verified once as a global function. */
+__noinline int hm_walk_segment(struct __sk_buff *skb, struct hm_conn *c, struct hm_scratch *s)
+{
+	if (!c || !s)
+		return 0;
+	hm_http_walk(skb, c, s);
+	return 0;
+}
+
 static __always_inline void hm_handle(struct __sk_buff *skb)
 {
 	struct hm_pkt p = {};
@@ -450,7 +528,6 @@ static __always_inline void hm_handle(struct __sk_buff *skb)
 	struct hm_scratch *s;
 	struct hm_config *cfg;
 	struct hm_conn *c;
-	struct hm_walk w = {};
 	__u32 zero = 0, side, skip = 0, plen;
 	__s32 delta_seq;
 	bool ends = false;
@@ -517,18 +594,16 @@ static __always_inline void hm_handle(struct __sk_buff *skb)
 		}
 		d->next_seq = p.seq + plen;
 
-		w.skb = skb;
-		w.s = s;
-		w.conn = c;
-		w.d = d;
 		s->now = bpf_ktime_get_ns();
 		s->off = p.payload_off + skip;
 		s->end = p.payload_end;
 		s->side = side;
+		s->port[0] = key.port[0];
+		s->port[1] = key.port[1];
 		s->bytes = 0;
 		s->win_off = 0;
 		s->win_len = 0;
-		hm_http_walk(&w);
+		hm_walk_segment(skb, c, s);
 		if (c->client == side)
 			s->delta.bytes_in += s->bytes;
 		else

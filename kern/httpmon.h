@@ -26,7 +26,7 @@
 
 #include <linux/types.h>
 
-#define HM_LAYOUT_VERSION 1
+#define HM_LAYOUT_VERSION 2
 
 /*
  * Pin layout.  iproute2's tc pins LIBBPF_PIN_BY_NAME maps under
@@ -46,12 +46,15 @@
 #define HM_MAP_OVERFLOW "hm_overflow"
 #define HM_MAP_MONITOR "hm_monitor"
 #define HM_MAP_LINKS "hm_links"
+#define HM_MAP_HIST "hm_hist"
+#define HM_MAP_HIST_PORTS "hm_hist_ports"
 
 /* Default capacities; hm-load can change the aggregate ones at load time. */
 #define HM_MAX_CONNS 65536
 #define HM_MAX_CLIENTS 16384
 #define HM_MAX_PORTS 1024
 #define HM_MAX_PORT_CLIENTS 16384
+#define HM_MAX_HIST_PORTS 256 /* ports with their own latency histograms */
 
 /* Pending requests remembered per connection (HTTP/1.1 pipelining depth). */
 #define HM_PIPELINE_DEPTH 8
@@ -107,7 +110,8 @@ enum hm_status_class {
  * "100 Continue" are not responses: see HM_MON_INTERIM_RESPONSES), and
  * status[] splits responses by class.  Latency is first request byte to first
  * response byte; lat_ok holds responses with status < 500, lat_fail those
- * with status >= 500.  Bytes are TCP payload bytes of HTTP messages, headers
+ * with status >= 500.  lat_last is first request byte to last response byte,
+ * for responses whose end is known (Content-Length, chunked, or no body).  Bytes are TCP payload bytes of HTTP messages, headers
  * and bodies, not counting retransmissions: bytes_in client to server,
  * bytes_out server to client.
  */
@@ -119,6 +123,7 @@ struct hm_stats {
 	struct hm_latency lat;
 	struct hm_latency lat_ok;
 	struct hm_latency lat_fail;
+	struct hm_latency lat_last;
 	__u64 bytes_in;
 	__u64 bytes_out;
 };
@@ -151,6 +156,86 @@ enum hm_overflow_row {
 };
 
 /*
+ * Latency histograms: log-linear buckets, HM_HIST_SUB per power of two.
+ * Bucket 0 holds [0, 2^MIN_SHIFT) ns, the last one [2^MAX_SHIFT, inf); in
+ * between, bucket 1 + (k - MIN_SHIFT) * SUB + j holds
+ * [2^k + j * 2^(k - SUB_BITS), 2^k + (j + 1) * 2^(k - SUB_BITS)) ns.  A bucket
+ * is 1/16 to 1/31 of its lower bound wide, so a percentile reported as its
+ * bucket's midpoint is within 1/32 (3.2%) of a value in that bucket.
+ */
+#define HM_HIST_SUB_BITS 4
+#define HM_HIST_SUB (1 << HM_HIST_SUB_BITS)
+#define HM_HIST_MIN_SHIFT 10 /* 1.024 us */
+#define HM_HIST_MAX_SHIFT 36 /* 68.7 s */
+#define HM_HIST_BUCKETS (2 + (HM_HIST_MAX_SHIFT - HM_HIST_MIN_SHIFT) * HM_HIST_SUB)
+
+enum hm_lat_family {
+	HM_LAT_FIRST, /* first request byte to first response byte */
+	HM_LAT_LAST,  /* first request byte to last response byte */
+	HM_LAT_FAMILIES,
+};
+
+struct hm_hist {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 buckets[HM_HIST_BUCKETS];
+};
+
+/* hm_hist: per-CPU array indexed by row * HM_LAT_FAMILIES + family. */
+enum hm_hist_row {
+	HM_HIST_ROW_TOTAL,      /* every response */
+	HM_HIST_ROW_PORTS_OVF,  /* responses of ports that found hm_hist_ports full */
+	HM_HIST_ROWS,
+};
+
+struct hm_hist_port_key {
+	__u16 port;
+	__u8 family; /* enum hm_lat_family */
+	__u8 _pad;
+};
+
+/* floor(log2(v)) for v > 0, without a loop (BPF has no such instruction). */
+static inline __u32 hm_log2(__u64 v)
+{
+	__u32 k = 0;
+
+	if (v >> 32) { k += 32; v >>= 32; }
+	if (v >> 16) { k += 16; v >>= 16; }
+	if (v >> 8) { k += 8; v >>= 8; }
+	if (v >> 4) { k += 4; v >>= 4; }
+	if (v >> 2) { k += 2; v >>= 2; }
+	if (v >> 1) k += 1;
+	return k;
+}
+
+static inline __u32 hm_hist_bucket(__u64 ns)
+{
+	__u32 k;
+
+	if (ns < (1ULL << HM_HIST_MIN_SHIFT))
+		return 0;
+	if (ns >= (1ULL << HM_HIST_MAX_SHIFT))
+		return HM_HIST_BUCKETS - 1;
+	k = hm_log2(ns);
+	return 1 + (k - HM_HIST_MIN_SHIFT) * HM_HIST_SUB +
+	       ((ns >> (k - HM_HIST_SUB_BITS)) & (HM_HIST_SUB - 1));
+}
+
+/* Lower bound in ns of bucket b (0 for bucket 0). */
+static inline __u64 hm_hist_lower(__u32 b)
+{
+	__u32 k, j;
+
+	if (b == 0)
+		return 0;
+	if (b >= HM_HIST_BUCKETS - 1)
+		return 1ULL << HM_HIST_MAX_SHIFT;
+	k = HM_HIST_MIN_SHIFT + (b - 1) / HM_HIST_SUB;
+	j = (b - 1) % HM_HIST_SUB;
+	return (1ULL << k) + ((__u64)j << (k - HM_HIST_SUB_BITS));
+}
+
+/*
  * Self-metrics: hm_monitor is a per-CPU array of __u64, one entry per counter.
  * X(enum suffix, JSON/table name, description)
  */
@@ -174,7 +259,8 @@ enum hm_overflow_row {
 	X(IPV6_EXT_LIMIT, "ipv6_ext_limit", "IPv6 packets with too many extension headers") \
 	X(CLIENTS_FULL, "clients_full", "updates sent to the overflow row: client map full") \
 	X(PORTS_FULL, "ports_full", "updates sent to the overflow row: port map full")    \
-	X(PORT_CLIENTS_FULL, "port_clients_full", "updates sent to the overflow row: port/client map full")
+	X(PORT_CLIENTS_FULL, "port_clients_full", "updates sent to the overflow row: port/client map full") \
+	X(HIST_PORTS_FULL, "hist_ports_full", "latency samples sent to the overflow histogram: port histogram map full")
 
 #define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,
 enum hm_monitor_counter { HM_MONITOR_COUNTERS(HM_MON_ENUM) HM_MON_MAX };

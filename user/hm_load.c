@@ -131,12 +131,28 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-/* All map names of the set, including the loader's own registry. */
-static const char *const all_maps[] = {
-	HM_MAP_CONFIG, HM_MAP_CONNS, HM_MAP_CLIENTS, HM_MAP_PORTS,
-	HM_MAP_PORT_CLIENTS, HM_MAP_OVERFLOW, HM_MAP_MONITOR, HM_MAP_LINKS,
-};
-#define ALL_MAPS_LEN (sizeof(all_maps) / sizeof(all_maps[0]))
+/*
+ * Calls fn(path) for the pin of every map the object pins, taken from the
+ * embedded object itself so the list can never miss a map.
+ */
+static int for_each_pin(const char *dir, int (*fn)(const char *path, void *arg), void *arg)
+{
+	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = dir);
+	struct httpmon *skel = httpmon__open_opts(&open_opts);
+	struct bpf_map *map;
+	int err = 0;
+
+	if (!skel)
+		return -errno;
+	bpf_object__for_each_map(map, skel->obj) {
+		const char *path = bpf_map__pin_path(map);
+
+		if (path && (err = fn(path, arg)))
+			break;
+	}
+	httpmon__destroy(skel);
+	return err;
+}
 
 static int open_pinned(const char *dir, const char *name)
 {
@@ -147,23 +163,29 @@ static int open_pinned(const char *dir, const char *name)
 	return bpf_obj_get(path);
 }
 
+static int give_to_group(const char *path, void *arg)
+{
+	const struct group *gr = arg;
+
+	if (chown(path, 0, gr->gr_gid) || chmod(path, 0640)) {
+		hm_err("cannot set group of '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int set_reader_group(const char *dir, const char *group)
 {
 	struct group *gr = getgrnam(group);
-	char path[PATH_MAX];
+	int err;
 
 	if (!gr) {
 		hm_err("no such group '%s'", group);
 		return -ENOENT;
 	}
-	for (size_t i = 0; i < ALL_MAPS_LEN; i++) {
-		if (hm_pin_path(path, sizeof(path), dir, all_maps[i]))
-			return -ENAMETOOLONG;
-		if (chown(path, 0, gr->gr_gid) || chmod(path, 0640)) {
-			hm_err("cannot set group of '%s': %s", path, strerror(errno));
-			return -errno;
-		}
-	}
+	err = for_each_pin(dir, give_to_group, gr);
+	if (err)
+		return err;
 	if (chown(dir, -1, gr->gr_gid) || chmod(dir, 0750)) {
 		hm_err("cannot set group of '%s': %s", dir, strerror(errno));
 		return -errno;
@@ -471,13 +493,20 @@ static bool map_in_use(__u32 map_id)
 	return false;
 }
 
+static int unpin_one(const char *path, void *arg)
+{
+	(void)arg;
+	if (unlink(path) && errno != ENOENT)
+		hm_warn("cannot unpin '%s': %s", path, strerror(errno));
+	return 0;
+}
+
 /*
  * Unpins the map set once no program uses it.  Detached programs are freed
  * after an RCU grace period, so wait a little for them to go.
  */
 static void unpin_if_unused(const char *dir)
 {
-	char path[PATH_MAX];
 	int fd = open_pinned(dir, HM_MAP_CONFIG);
 	__u32 id = fd >= 0 ? map_id_of(fd) : 0;
 	bool used = true;
@@ -492,9 +521,7 @@ static void unpin_if_unused(const char *dir)
 		hm_info("maps in %s stay pinned: other httpmon programs still use them", dir);
 		return;
 	}
-	for (size_t i = 0; i < ALL_MAPS_LEN; i++)
-		if (!hm_pin_path(path, sizeof(path), dir, all_maps[i]))
-			unlink(path);
+	for_each_pin(dir, unpin_one, NULL);
 	if (strcmp(dir, HM_PIN_DIR_DEFAULT))
 		rmdir(dir); /* only when empty; tc's own globals directory is left alone */
 	hm_info("unpinned the maps in %s", dir);

@@ -241,7 +241,8 @@ if command -v dpkg >/dev/null && [ -x "$OUT/usr/sbin/hm-load" ]; then
 fi
 
 # -- 4. the containers' scripts in the namespace lab ----------------------------------
-# The monitor entry point uses httpmon-ctl from PATH, as in the image.
+# The monitor entry point uses httpmon-ctl from PATH and the shipped settings
+# file (all comments, so the compose environment applies), as in the image.
 mkdir "$TMP/inst"
 if ! make --no-print-directory -C "$HM_ROOT" BUILD="$HM_BUILD" install DESTDIR="$TMP/inst" \
 	>"$TMP/inst.log" 2>&1; then
@@ -270,11 +271,11 @@ fi
 # monitor: the compose environment, with the lab's bridge and a private pin
 # directory for the host's /sys/fs/bpf/tc/globals.
 nsenter --net="/run/netns/${P}h" env PATH="$TMP/inst/usr/local/sbin:$PATH" \
-	HTTPMON_CONFIG=/dev/null HTTPMON_INTERFACES="$BR" HTTPMON_OPTIONS="--ports 8080,8888" \
+	HTTPMON_CONFIG="$TMP/inst/etc/default/httpmon" HTTPMON_INTERFACES="$BR" HTTPMON_OPTIONS="--ports 8080,8888" \
 	HTTPMON_KEEP_RUNNING=1 HTTPMON_PIN_PATH="$PIN" sh "$DOCKER/monitor.sh" >"$TMP/monitor.out" 2>&1 &
 MONITOR_PID=$!
 if timeout 20 sh -c "until grep -q 'attached; read the counters' '$TMP/monitor.out'; do sleep 0.1; done" &&
-	[ "$(hm_in_host "$P" env PATH="$TMP/inst/usr/local/sbin:$PATH" HTTPMON_CONFIG=/dev/null \
+	[ "$(hm_in_host "$P" env PATH="$TMP/inst/usr/local/sbin:$PATH" HTTPMON_CONFIG="$TMP/inst/etc/default/httpmon" \
 		HTTPMON_INTERFACES="$BR" httpmon-ctl status)" = "$BR: attached" ]; then
 	hm_ok "docker/monitor.sh attaches to $BR with httpmon-ctl and keeps running"
 else
@@ -343,7 +344,7 @@ fi
 
 # HTTPMON_KEEP_RUNNING=0: attach and exit; the classifier stays.
 if nsenter --net="/run/netns/${P}h" env PATH="$TMP/inst/usr/local/sbin:$PATH" \
-	HTTPMON_CONFIG=/dev/null HTTPMON_INTERFACES="$BR" HTTPMON_KEEP_RUNNING=0 \
+	HTTPMON_CONFIG="$TMP/inst/etc/default/httpmon" HTTPMON_INTERFACES="$BR" HTTPMON_KEEP_RUNNING=0 \
 	HTTPMON_PIN_PATH="$PIN" timeout 30 sh "$DOCKER/monitor.sh" >"$TMP/monitor0.out" 2>&1 &&
 	hm_in_host "$P" tc filter show dev "$BR" ingress | grep -q hm_tc_ingress; then
 	hm_ok "HTTPMON_KEEP_RUNNING=0: the monitor exits 0 and the classifier stays attached"

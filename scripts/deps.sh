@@ -16,6 +16,8 @@ PACKAGES=(
 	iproute2 xdp-tools util-linux ethtool
 	# tests and the lab
 	python3 jq curl
+	# docs, packaging and the compose check: man pages, completion, unit file
+	groff-base man-db bash-completion docker-compose systemd
 )
 
 missing=()

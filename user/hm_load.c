@@ -66,6 +66,9 @@ static const char usage_text[] =
 	"  3 --detach: nothing of httpmon on IFACE, 5 permission denied (run as root),\n"
 	"  6 no such interface\n"
 	"\n"
+	"Environment:\n"
+	"  HTTPMON_PIN_PATH  pin directory when --pin-path is not given\n"
+	"\n"
 	"Examples:\n"
 	"  hm-load br-2b4e89c112d8            monitor a docker bridge\n"
 	"  hm-load --ports 8080,8888 eth0     only two services on eth0\n"
@@ -74,8 +77,8 @@ static const char usage_text[] =
 	"\n"
 	"The same object also loads with iproute2 alone:\n"
 	"  tc qdisc add dev IFACE clsact\n"
-	"  tc filter add dev IFACE ingress bpf da obj httpmon.o sec tc/ingress\n"
-	"  tc filter add dev IFACE egress bpf da obj httpmon.o sec tc/egress\n";
+	"  tc filter add dev IFACE ingress bpf da obj " HM_OBJ_DIR "/httpmon.o sec tc/ingress\n"
+	"  tc filter add dev IFACE egress bpf da obj " HM_OBJ_DIR "/httpmon.o sec tc/egress\n";
 
 struct load_opts {
 	const char *ifname;

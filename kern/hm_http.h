@@ -17,8 +17,11 @@
  * window filled with bpf_skb_load_bytes(), which works on non-linear and GSO
  * skbs alike.
  *
- * The includer provides hm_count(counter, n), hm_sample(walk, family, ns)
- * (a latency sample for the histograms) and the maps; struct hm_scratch
+ * The includer provides hm_count(counter, n), hm_sample(walk, family, ns,
+ * route) (a latency sample for the histograms), hm_route_row(id) (a route's
+ * stats), hm_route_find(walk) (the id of the label in s->rkey),
+ * hm_patterns_step() and hm_patterns_match() (operator patterns), and the
+ * maps; struct hm_scratch
  * lives in a per-CPU array so the walk's big state stays off the 512-byte
  * stack.
  */
@@ -53,6 +56,7 @@ struct hm_scratch {
 	/* +16: fixed-size reads at any masked index stay inside the buffer */
 	__u8 win[HM_WIN + 16];
 	struct hm_hist zero_hist; /* never written: initial value of a new histogram */
+	struct hm_route_key rkey; /* key of the route being looked up */
 };
 
 /* The pointers one step needs; the bpf_loop context, on the caller's stack. */
@@ -61,9 +65,39 @@ struct hm_walk {
 	struct hm_scratch *s;
 	struct hm_conn *conn;
 	struct hm_dir *d;
+	struct hm_config *cfg;
 };
 
-static __always_inline void hm_sample(struct hm_walk *w, __u32 family, __u64 ns);
+static __always_inline void hm_sample(struct hm_walk *w, __u32 family, __u64 ns, __u32 route);
+static __always_inline struct hm_stats *hm_route_row(__u32 id);
+static __always_inline __u32 hm_route_find(struct hm_walk *w);
+int hm_patterns_step(struct hm_route_build *rb, __u32 npatterns);
+int hm_patterns_match(struct hm_route_build *rb, struct hm_route_key *key);
+
+/* Payload bytes of the current message: for the client's rows and the route's. */
+static __always_inline void hm_consume(struct hm_walk *w, __u32 n)
+{
+	w->s->bytes += n;
+	w->d->rbytes += n;
+}
+
+/* Adds the current message's bytes so far to its route, once that is known. */
+static __always_inline void hm_route_flush(struct hm_walk *w)
+{
+	struct hm_dir *d = w->d;
+	struct hm_stats *row;
+
+	if (!(d->flags & HM_DF_ROUTED) || !d->rbytes)
+		return;
+	row = hm_route_row(d->route);
+	if (row) {
+		if (d->kind == HM_MSG_REQUEST)
+			row->bytes_in += d->rbytes;
+		else
+			row->bytes_out += d->rbytes;
+	}
+	d->rbytes = 0;
+}
 
 /*
  * Header names matched byte by byte, lower case.  Kept as immediates (8
@@ -127,28 +161,38 @@ static __always_inline bool hm_prefix(const __u8 *b, const char *lit, int n)
  * 9.1); responses are "HTTP/1.x NNN" followed by SP (or CR/LF from servers
  * that omit the reason phrase), with NNN in 100..599.
  */
-static __always_inline int hm_classify(const __u8 *b, __u32 *status, __u32 *rflags)
+#define HM_REQ(m) (*method = (m), HM_MSG_REQUEST)
+
+/*
+ * For a request, *method is its enum hm_method; the method token and its
+ * space are the first hm_method_len(*method) bytes.
+ */
+static __always_inline int hm_classify(const __u8 *b, __u32 *status, __u32 *rflags,
+				       __u32 *method)
 {
 	*rflags = 0;
 	switch (b[0]) {
 	case 'G':
-		return hm_prefix(b, "GET ", 4) ? HM_MSG_REQUEST : HM_MSG_NONE;
+		return hm_prefix(b, "GET ", 4) ? HM_REQ(HM_METHOD_GET) : HM_MSG_NONE;
 	case 'P':
-		return hm_prefix(b, "POST ", 5) || hm_prefix(b, "PUT ", 4) ||
-		       hm_prefix(b, "PATCH ", 6) ? HM_MSG_REQUEST : HM_MSG_NONE;
+		if (hm_prefix(b, "POST ", 5))
+			return HM_REQ(HM_METHOD_POST);
+		if (hm_prefix(b, "PUT ", 4))
+			return HM_REQ(HM_METHOD_PUT);
+		return hm_prefix(b, "PATCH ", 6) ? HM_REQ(HM_METHOD_PATCH) : HM_MSG_NONE;
 	case 'D':
-		return hm_prefix(b, "DELETE ", 7) ? HM_MSG_REQUEST : HM_MSG_NONE;
+		return hm_prefix(b, "DELETE ", 7) ? HM_REQ(HM_METHOD_DELETE) : HM_MSG_NONE;
 	case 'O':
-		return hm_prefix(b, "OPTIONS ", 8) ? HM_MSG_REQUEST : HM_MSG_NONE;
+		return hm_prefix(b, "OPTIONS ", 8) ? HM_REQ(HM_METHOD_OPTIONS) : HM_MSG_NONE;
 	case 'T':
-		return hm_prefix(b, "TRACE ", 6) ? HM_MSG_REQUEST : HM_MSG_NONE;
+		return hm_prefix(b, "TRACE ", 6) ? HM_REQ(HM_METHOD_TRACE) : HM_MSG_NONE;
 	case 'C':
 		*rflags = HM_REQ_CONNECT;
-		return hm_prefix(b, "CONNECT ", 8) ? HM_MSG_REQUEST : HM_MSG_NONE;
+		return hm_prefix(b, "CONNECT ", 8) ? HM_REQ(HM_METHOD_CONNECT) : HM_MSG_NONE;
 	case 'H':
 		if (hm_prefix(b, "HEAD ", 5)) {
 			*rflags = HM_REQ_HEAD;
-			return HM_MSG_REQUEST;
+			return HM_REQ(HM_METHOD_HEAD);
 		}
 		if (!hm_prefix(b, "HTTP/1.", 7) || (b[7] != '0' && b[7] != '1') ||
 		    b[8] != ' ')
@@ -164,9 +208,54 @@ static __always_inline int hm_classify(const __u8 *b, __u32 *status, __u32 *rfla
 	return HM_MSG_NONE;
 }
 
-static __always_inline void hm_on_request(struct hm_walk *w, __u32 rflags)
+/* Bytes of "METHOD " for each enum hm_method. */
+static __always_inline __u32 hm_method_len(__u32 method)
+{
+	switch (method) {
+	case HM_METHOD_GET:
+	case HM_METHOD_PUT:
+		return 4;
+	case HM_METHOD_HEAD:
+	case HM_METHOD_POST:
+		return 5;
+	case HM_METHOD_PATCH:
+	case HM_METHOD_TRACE:
+		return 6;
+	case HM_METHOD_DELETE:
+		return 7;
+	default:
+		return 8;
+	}
+}
+
+static __always_inline void hm_lost(struct hm_dir *d, enum hm_monitor_counter why)
+{
+	hm_count(why, 1);
+	d->state = HM_P_LOST;
+}
+
+/* Writes the 1-8 characters packed in word w (first character in the low byte). */
+static __always_inline void hm_label_set(struct hm_route_build *rb, __u64 w, __u32 len)
+{
+	__builtin_memcpy(rb->label, &w, sizeof(w));
+	rb->len = len;
+}
+
+static __always_inline void hm_label_put(struct hm_route_build *rb, __u8 c)
+{
+	if (rb->len >= HM_ROUTE_LEN) {
+		rb->truncated = 1;
+		return;
+	}
+	rb->label[rb->len & (HM_ROUTE_LEN - 1)] = c;
+	rb->len++;
+}
+
+static __always_inline void hm_on_request(struct hm_walk *w, __u32 rflags, __u32 method)
 {
 	struct hm_conn *c = w->conn;
+	struct hm_route_build *rb = &c->rb;
+	struct hm_dir *d = w->d;
 	__u32 n = c->nreq;
 
 	if (c->client == HM_SIDE_UNKNOWN)
@@ -183,16 +272,27 @@ static __always_inline void hm_on_request(struct hm_walk *w, __u32 rflags)
 	}
 	c->nreq = n + 1;
 	w->s->delta.requests++;
+
+	/* The target starts right after "METHOD ", inside the bytes already taken. */
+	__builtin_memset(rb, 0, sizeof(*rb));
+	rb->method = method;
+	rb->pat_cand = (1U << (w->cfg->npatterns & 15)) - 1;
+	if (w->cfg->npatterns >= HM_MAX_PATTERNS)
+		rb->pat_cand = 0xffff;
+	rb->qpos = 0xff;
+	d->replay = hm_method_len(method);
+	d->state = HM_P_TARGET;
 }
 
 static __always_inline void hm_on_response(struct hm_walk *w, __u32 status)
 {
 	struct hm_conn *c = w->conn;
 	struct hm_dir *d = w->d;
-	struct hm_stats *delta = &w->s->delta;
+	struct hm_stats *delta = &w->s->delta, *row;
 	struct hm_pending *p;
-	__u32 n = c->nresp, cls = status / 100 - 1;
-	__u64 lat;
+	__u32 n = c->nresp, cls = status / 100 - 1, route = HM_ROUTE_UNKNOWN;
+	__u64 lat = 0;
+	bool timed = false;
 
 	if (c->client == HM_SIDE_UNKNOWN)
 		c->client = w->s->side ^ 1;
@@ -208,33 +308,51 @@ static __always_inline void hm_on_response(struct hm_walk *w, __u32 status)
 	if (status == 101)
 		d->flags |= HM_DF_TUNNEL;
 	if ((__s32)(c->nreq - n) <= 0) {
+		/* Counted under the _unknown route only: the client rows pair requests. */
 		hm_count(HM_MON_ORPHAN_RESPONSES, 1);
-		return;
+	} else {
+		p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
+		if (p->reqno == n) {
+			if (p->flags & HM_REQ_HEAD)
+				d->flags |= HM_DF_NOBODY;
+			if ((p->flags & HM_REQ_CONNECT) && status < 300)
+				d->flags |= HM_DF_TUNNEL;
+			if (p->flags & HM_REQ_ROUTED)
+				route = p->route;
+			lat = w->s->now - p->ts;
+			timed = true;
+			hm_lat_add(&delta->lat, lat);
+			hm_lat_add(status < 500 ? &delta->lat_ok : &delta->lat_fail, lat);
+			d->req_ts = p->ts; /* for the last-byte latency when the response ends */
+		}
+		c->nresp = n + 1;
+		delta->responses++;
+		if (cls < HM_STATUS_CLASSES)
+			delta->status[cls]++;
 	}
-	p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
-	if (p->reqno == n) {
-		if (p->flags & HM_REQ_HEAD)
-			d->flags |= HM_DF_NOBODY;
-		if ((p->flags & HM_REQ_CONNECT) && status < 300)
-			d->flags |= HM_DF_TUNNEL;
-		lat = w->s->now - p->ts;
-		hm_lat_add(&delta->lat, lat);
-		hm_lat_add(status < 500 ? &delta->lat_ok : &delta->lat_fail, lat);
-		hm_sample(w, HM_LAT_FIRST, lat);
-		d->req_ts = p->ts; /* for the last-byte latency when the response ends */
+
+	d->route = route;
+	d->flags |= HM_DF_ROUTED;
+	row = hm_route_row(route);
+	if (row) {
+		row->responses++;
+		if (cls < HM_STATUS_CLASSES)
+			row->status[cls]++;
+		if (timed) {
+			hm_lat_add(&row->lat, lat);
+			hm_lat_add(status < 500 ? &row->lat_ok : &row->lat_fail, lat);
+		}
 	}
-	c->nresp = n + 1;
-	delta->responses++;
-	if (cls < HM_STATUS_CLASSES)
-		delta->status[cls]++;
+	if (timed)
+		hm_sample(w, HM_LAT_FIRST, lat, route);
 }
 
 /* The start line's first HM_START_LEN bytes are in d->start. */
 static __always_inline void hm_start_done(struct hm_walk *w)
 {
 	struct hm_dir *d = w->d;
-	__u32 status = 0, rflags = 0;
-	int kind = hm_classify(d->start, &status, &rflags);
+	__u32 status = 0, rflags = 0, method = 0;
+	int kind = hm_classify(d->start, &status, &rflags, &method);
 
 	if (kind == HM_MSG_NONE) {
 		/* After a loss this was only a probe of a segment start. */
@@ -243,39 +361,255 @@ static __always_inline void hm_start_done(struct hm_walk *w)
 		d->state = HM_P_LOST;
 		return;
 	}
-	w->s->bytes += HM_START_LEN;
 	d->kind = kind;
 	d->flags = 0;
 	d->cl = 0;
-	d->line_len = HM_START_LEN;
-	if (kind == HM_MSG_REQUEST)
-		hm_on_request(w, rflags);
-	else
-		hm_on_response(w, status);
+	d->rbytes = 0;
+	hm_consume(w, HM_START_LEN);
 	/* Only "HTTP/1.1 200\n" can hold its LF within the first 13 bytes. */
 	d->state = d->start[HM_START_LEN - 1] == '\n' ? HM_P_HDR : HM_P_LINE;
 	d->line_len = 0;
+	if (kind == HM_MSG_REQUEST)
+		hm_on_request(w, rflags, method);
+	else
+		hm_on_response(w, status);
+	hm_route_flush(w);
 }
 
-static __always_inline void hm_lost(struct hm_dir *d, enum hm_monitor_counter why)
+/*
+ * Path segments that are identifiers rather than names: all digits, a UUID,
+ * or 16+ hex digits with at least one digit.  They become "{id}".
+ */
+static __always_inline bool hm_seg_is_id(const struct hm_route_build *rb)
 {
-	hm_count(why, 1);
-	d->state = HM_P_LOST;
+	__u8 f = rb->seg_flags;
+
+	return (f & HM_SEG_DIGITS) || ((f & HM_SEG_UUID) && rb->seg_len == 36) ||
+	       ((f & HM_SEG_HEX) && (f & HM_SEG_HASDIG) && rb->seg_len >= 16);
+}
+
+static __always_inline void hm_seg_end(struct hm_walk *w)
+{
+	struct hm_route_build *rb = &w->conn->rb;
+	__u32 depth = w->cfg->route_depth ? w->cfg->route_depth : HM_ROUTE_DEPTH_DEFAULT;
+
+	if (!(rb->seg_flags & HM_SEG_OPEN))
+		return;
+	rb->seg_flags &= ~HM_SEG_OPEN;
+	if (w->cfg->route_mode == HM_ROUTE_PATH && rb->segs <= depth && hm_seg_is_id(rb)) {
+		rb->len = rb->seg_start;
+		hm_label_put(rb, '{');
+		hm_label_put(rb, 'i');
+		hm_label_put(rb, 'd');
+		hm_label_put(rb, '}');
+	}
+	if (rb->pat_cand)
+		hm_patterns_step(rb, w->cfg->npatterns);
+}
+
+static __always_inline void hm_seg_byte(struct hm_walk *w, __u8 c)
+{
+	struct hm_route_build *rb = &w->conn->rb;
+	__u32 depth = w->cfg->route_depth ? w->cfg->route_depth : HM_ROUTE_DEPTH_DEFAULT;
+	bool hex = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+	__u32 pos = rb->seg_len;
+	bool keep = w->cfg->route_mode == HM_ROUTE_PATH;
+
+	if (!(rb->seg_flags & HM_SEG_OPEN)) {
+		if (rb->segs < 255)
+			rb->segs++;
+		rb->seg_flags = HM_SEG_OPEN | HM_SEG_DIGITS | HM_SEG_HEX | HM_SEG_UUID;
+		rb->seg_len = 0;
+		rb->seg_hash = HM_FNV_OFFSET;
+		pos = 0;
+		if (keep && rb->segs <= depth) {
+			hm_label_put(rb, '/');
+			rb->seg_start = rb->len;
+		}
+	}
+	rb->seg_hash = hm_fnv1a_byte(rb->seg_hash, c);
+	if (c < '0' || c > '9')
+		rb->seg_flags &= ~HM_SEG_DIGITS;
+	else
+		rb->seg_flags |= HM_SEG_HASDIG;
+	if (!hex)
+		rb->seg_flags &= ~HM_SEG_HEX;
+	if ((pos == 8 || pos == 13 || pos == 18 || pos == 23) ? c != '-' : !hex)
+		rb->seg_flags &= ~HM_SEG_UUID;
+	if (rb->seg_len < 255)
+		rb->seg_len++;
+	if (keep && rb->segs <= depth)
+		hm_label_put(rb, c);
+}
+
+/* query:NAME mode: the value of the last NAME=value parameter becomes the label. */
+static __always_inline void hm_query_byte(struct hm_walk *w, __u8 c)
+{
+	struct hm_route_build *rb = &w->conn->rb;
+	struct hm_config *cfg = w->cfg;
+	__u32 qpos = rb->qpos;
+
+	if (cfg->route_mode != HM_ROUTE_QUERY)
+		return;
+	if (c == '&') {
+		rb->qcap = 0;
+		rb->qpos = 0;
+	} else if (rb->qcap) {
+		hm_label_put(rb, c);
+	} else if (qpos < cfg->query_len && qpos < HM_QUERY_NAME_LEN &&
+		   c == (__u8)cfg->query_name[qpos & (HM_QUERY_NAME_LEN - 1)]) {
+		rb->qpos = qpos + 1;
+	} else if (qpos == cfg->query_len && c == '=') {
+		rb->qcap = 1; /* a later occurrence replaces an earlier one */
+		rb->captured = 1;
+		rb->len = 0;
+		rb->truncated = 0;
+		rb->qpos = 0xff;
+	} else {
+		rb->qpos = 0xff;
+	}
+}
+
+/* The label of a finished target goes to s->rkey; returns its route id. */
+static __always_inline __u32 hm_route_of_target(struct hm_walk *w)
+{
+	struct hm_route_build *rb = &w->conn->rb;
+	struct hm_route_key *key = &w->s->rkey;
+	__u32 mode = w->cfg->route_mode, len;
+	__u64 word;
+
+	hm_seg_end(w);
+	__builtin_memset(key, 0, sizeof(*key));
+	key->method = rb->method;
+	if (rb->truncated)
+		hm_count(HM_MON_ROUTE_TRUNCATED, 1);
+	if (rb->pat_cand && hm_patterns_match(rb, key))
+		return hm_route_find(w);
+
+	if (rb->special == HM_SPECIAL_STAR)
+		hm_label_set(rb, HM_C8('*', 0, 0, 0, 0, 0, 0, 0), 1);
+	else if (rb->special == HM_SPECIAL_CONNECT)
+		hm_label_set(rb, HM_C8('_', 'c', 'o', 'n', 'n', 'e', 'c', 't'), 8);
+	else if (mode == HM_ROUTE_NONE)
+		hm_label_set(rb, HM_C8('_', 'a', 'l', 'l', 0, 0, 0, 0), 4);
+	else if (mode == HM_ROUTE_QUERY && (!rb->captured || !rb->len)) {
+		hm_label_set(rb, HM_C8('_', 'u', 'n', 's', 'p', 'e', 'c', 'i'), 8);
+		hm_label_put(rb, 'f');
+		hm_label_put(rb, 'i');
+		hm_label_put(rb, 'e');
+		hm_label_put(rb, 'd');
+	} else if (mode == HM_ROUTE_PATH && !rb->len)
+		hm_label_set(rb, HM_C8('/', 0, 0, 0, 0, 0, 0, 0), 1);
+
+	/* Copy the label a word at a time, zeroing what lies past its length. */
+	len = rb->len;
+#pragma unroll
+	for (int i = 0; i < HM_ROUTE_LEN / 8; i++) {
+		if (i * 8 >= len)
+			break;
+		__builtin_memcpy(&word, &rb->label[i * 8], 8);
+		if (len - i * 8 < 8)
+			word &= (1ULL << ((len - i * 8) * 8)) - 1; /* little endian */
+		__builtin_memcpy(&key->label[i * 8], &word, 8);
+	}
+	return hm_route_find(w);
+}
+
+/* The request target ended (the space before "HTTP/1.x"): its route is known. */
+static __always_inline void hm_target_done(struct hm_walk *w)
+{
+	struct hm_conn *c = w->conn;
+	struct hm_dir *d = w->d;
+	__u32 id = hm_route_of_target(w), last = c->nreq - 1;
+	struct hm_pending *p = &c->ring[last & (HM_PIPELINE_DEPTH - 1)];
+	struct hm_stats *row;
+
+	if (p->reqno == last) {
+		p->route = id;
+		p->flags |= HM_REQ_ROUTED;
+	}
+	d->route = id;
+	d->flags |= HM_DF_ROUTED;
+	row = hm_route_row(id);
+	if (row)
+		row->requests++;
+	hm_route_flush(w);
+	d->state = HM_P_LINE;
+}
+
+/* One byte of the request target (origin-form, absolute-form, * or authority). */
+static __always_inline void hm_target_byte(struct hm_walk *w, __u8 c)
+{
+	struct hm_route_build *rb = &w->conn->rb;
+
+	if (c == ' ' || c == '\r' || c == '\n') {
+		hm_target_done(w);
+		if (c == '\n')
+			w->d->state = HM_P_HDR; /* HTTP/0.9-style line: no version */
+		return;
+	}
+	switch (rb->phase) {
+	case HM_TGT_START:
+		if (c == '/') {
+			rb->phase = HM_TGT_PATH;
+		} else if (c == '*') {
+			rb->special = HM_SPECIAL_STAR;
+			rb->phase = HM_TGT_SKIP;
+		} else if (rb->method == HM_METHOD_CONNECT) {
+			rb->special = HM_SPECIAL_CONNECT;
+			rb->phase = HM_TGT_SKIP;
+		} else {
+			rb->phase = HM_TGT_ABS; /* http://host/path: the third slash starts the path */
+		}
+		break;
+	case HM_TGT_ABS:
+		if (c == '/' && ++rb->slashes == 3)
+			rb->phase = HM_TGT_PATH;
+		break;
+	case HM_TGT_PATH:
+		if (c == '/') {
+			hm_seg_end(w);
+		} else if (c == '?') {
+			hm_seg_end(w);
+			rb->phase = HM_TGT_QUERY;
+			rb->qpos = 0;
+		} else if (c == '#') {
+			hm_seg_end(w);
+			rb->phase = HM_TGT_SKIP;
+		} else {
+			hm_seg_byte(w, c);
+		}
+		break;
+	case HM_TGT_QUERY:
+		if (c == '#') {
+			rb->qcap = 0;
+			rb->phase = HM_TGT_SKIP;
+		} else {
+			hm_query_byte(w, c);
+		}
+		break;
+	}
 }
 
 /* A message ended where its framing said: a response's last byte is timed. */
 static __always_inline void hm_msg_end(struct hm_walk *w)
 {
 	struct hm_dir *d = w->d;
+	struct hm_stats *row;
 	__u64 lat;
 
 	d->state = HM_P_IDLE;
+	hm_route_flush(w);
 	if (d->kind == HM_MSG_RESPONSE && d->req_ts) {
 		lat = w->s->now - d->req_ts;
 		hm_lat_add(&w->s->delta.lat_last, lat);
-		hm_sample(w, HM_LAT_LAST, lat);
+		row = hm_route_row(d->route);
+		if (row)
+			hm_lat_add(&row->lat_last, lat);
+		hm_sample(w, HM_LAT_LAST, lat, d->route);
 		d->req_ts = 0;
 	}
+	d->flags &= ~HM_DF_ROUTED;
 }
 
 static __always_inline void hm_headers_done(struct hm_walk *w)
@@ -371,7 +705,9 @@ static __always_inline void hm_byte(struct hm_walk *w, __u8 c)
 	__u8 lc = hm_lower(c);
 	int v;
 
-	w->s->bytes++;
+	/* Start-line bytes count once the message is recognised. */
+	if (d->state != HM_P_IDLE && d->state != HM_P_START)
+		hm_consume(w, 1);
 	switch (d->state) {
 	case HM_P_HDR:
 		if (c == '\r') {
@@ -478,15 +814,15 @@ static __always_inline void hm_byte(struct hm_walk *w, __u8 c)
 		break;
 	case HM_P_IDLE:
 		/* RFC 9112 2.2: empty lines before a request are ignored. */
-		if (c == '\r' || c == '\n')
+		if (c == '\r' || c == '\n') {
+			hm_consume(w, 1);
 			break;
-		w->s->bytes--; /* start bytes count once the message is recognised */
+		}
 		d->start[0] = c;
 		d->start_len = 1;
 		d->state = HM_P_START;
 		break;
 	case HM_P_START:
-		w->s->bytes--;
 		d->start[d->start_len & 15] = c;
 		if (++d->start_len >= HM_START_LEN || c == '\n') {
 			/* A LF this early means no valid start line. */
@@ -535,7 +871,7 @@ static long hm_step(__u32 i, void *ctx)
 	case HM_P_CHUNK_DATA:
 		n = avail < d->remaining ? avail : d->remaining;
 		w->s->off = off + n;
-		w->s->bytes += n;
+		hm_consume(w, n);
 		d->remaining -= n;
 		if (d->remaining)
 			return 0;
@@ -546,10 +882,16 @@ static long hm_step(__u32 i, void *ctx)
 		return 0;
 	case HM_P_UNTIL_CLOSE:
 		w->s->off = w->s->end;
-		w->s->bytes += avail;
+		hm_consume(w, avail);
 		return 1;
 	case HM_P_LOST:
 		return 1;
+	}
+
+	/* The first bytes of a target were taken with the start line: replay them. */
+	if (d->state == HM_P_TARGET && d->replay < d->start_len) {
+		hm_target_byte(w, d->start[d->replay++ & 15]);
+		return 0;
 	}
 
 	if (off < s->win_off || off - s->win_off >= s->win_len)
@@ -576,14 +918,14 @@ static long hm_step(__u32 i, void *ctx)
 			for (k = 0; k < 8; k++) {
 				if (k < valid && (__u8)(v >> (k * 8)) == '\n') {
 					w->s->off = off + k + 1;
-					w->s->bytes += k + 1;
+					hm_consume(w, k + 1);
 					hm_line_done(d);
 					return 0;
 				}
 			}
 		}
 		w->s->off = off + valid;
-		w->s->bytes += valid;
+		hm_consume(w, valid);
 		d->line_len += valid;
 		if (d->line_len > HM_MAX_LINE)
 			hm_lost(d, HM_MON_TRUNCATED);
@@ -607,6 +949,11 @@ static long hm_step(__u32 i, void *ctx)
 	}
 
 	w->s->off = off + 1;
+	if (d->state == HM_P_TARGET) {
+		hm_consume(w, 1);
+		hm_target_byte(w, s->win[idx]);
+		return 0;
+	}
 	hm_byte(w, s->win[idx]);
 	return 0;
 }
@@ -617,13 +964,14 @@ static long hm_step(__u32 i, void *ctx)
  * and s->delta what the segment adds to the client's rows.
  */
 static __always_inline void hm_http_walk(struct __sk_buff *skb, struct hm_conn *c,
-					 struct hm_scratch *s)
+					 struct hm_scratch *s, struct hm_config *cfg)
 {
 	struct hm_walk w = {
 		.skb = skb,
 		.s = s,
 		.conn = c,
 		.d = s->side ? &c->dir[1] : &c->dir[0],
+		.cfg = cfg,
 	};
 	struct hm_dir *d = w.d;
 
@@ -636,6 +984,7 @@ static __always_inline void hm_http_walk(struct __sk_buff *skb, struct hm_conn *
 	if (s->off < s->end && d->state != HM_P_LOST)
 		hm_lost(d, HM_MON_PARSE_BUDGET);
 	d->flags &= ~HM_DF_PROBE;
+	hm_route_flush(&w); /* the rest of the message follows in later segments */
 }
 
 #endif /* HM_HTTP_H */

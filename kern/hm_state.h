@@ -31,6 +31,7 @@ struct hm_conn_key {
 enum hm_pstate {
 	HM_P_IDLE = 0,     /* between messages: the next byte starts one */
 	HM_P_START,        /* collecting the first HM_START_LEN bytes */
+	HM_P_TARGET,       /* request target, byte by byte, into the route label */
 	HM_P_LINE,         /* rest of the start line, up to LF */
 	HM_P_HDR,          /* first byte of a header line */
 	HM_P_HDR_NAME,     /* matching an interesting header name */
@@ -64,6 +65,7 @@ enum hm_msg_kind {
 #define HM_DF_NOBODY (1U << 4)  /* response without body (HEAD, 1xx, 204, 304) */
 #define HM_DF_TUNNEL (1U << 5)  /* 101 or 2xx to CONNECT: no HTTP after headers */
 #define HM_DF_PROBE (1U << 6)   /* message start not yet trusted (after loss) */
+#define HM_DF_ROUTED (1U << 7)  /* route holds the current message's route */
 
 /* Bytes of a start line needed to classify it: "HTTP/1.1 200 " is 13. */
 #define HM_START_LEN 13
@@ -86,16 +88,71 @@ struct hm_dir {
 	__u64 cl;        /* Content-Length of the current message */
 	__u64 remaining; /* body or chunk bytes still to come */
 	__u64 req_ts;    /* first byte of the request this response answers, or 0 */
+	__u32 route;     /* route id of the current message (valid with HM_DF_ROUTED) */
+	__u32 rbytes;    /* bytes of the current message not yet added to its route */
+	__u8 replay;     /* next byte of start[] to feed to the target parser */
+	__u8 _pad[7];
+};
+
+/* Phases of parsing a request target into a route label. */
+enum hm_tgt_phase {
+	HM_TGT_START, /* first byte of the target */
+	HM_TGT_ABS,   /* absolute-form: skipping "scheme://authority" */
+	HM_TGT_PATH,  /* in the path */
+	HM_TGT_QUERY, /* in the query string */
+	HM_TGT_SKIP,  /* fragment or a target without a path: up to the space */
+};
+
+/* hm_route_build.seg_flags: what the current path segment could still be. */
+#define HM_SEG_OPEN (1U << 0)   /* a segment is being read */
+#define HM_SEG_DIGITS (1U << 1) /* only digits so far */
+#define HM_SEG_HEX (1U << 2)    /* only hex digits so far */
+#define HM_SEG_UUID (1U << 3)   /* 8-4-4-4-12 hex digits so far */
+#define HM_SEG_HASDIG (1U << 4) /* at least one digit */
+
+/* hm_route_build.special: labels that do not come from the path. */
+enum hm_tgt_special {
+	HM_SPECIAL_NONE,
+	HM_SPECIAL_STAR,    /* "OPTIONS *" */
+	HM_SPECIAL_CONNECT, /* authority-form target of CONNECT */
+};
+
+/*
+ * The route of the request being parsed, built byte by byte as the target
+ * streams by (it may span many segments: only the label is kept, so the
+ * state stays this size whatever the URL's length).
+ */
+struct hm_route_build {
+	char label[HM_ROUTE_LEN];
+	__u64 seg_hash;  /* FNV-1a of the current raw path segment */
+	__u16 pat_cand;  /* operator patterns still matching */
+	__u8 len;        /* label bytes used */
+	__u8 seg_start;  /* label offset of the current segment's text */
+	__u8 segs;       /* path segments seen (saturating) */
+	__u8 phase;      /* enum hm_tgt_phase */
+	__u8 seg_flags;  /* HM_SEG_* */
+	__u8 seg_len;    /* raw bytes of the current segment (saturating) */
+	__u8 qpos;       /* query name bytes matched in this parameter; 0xff: no match */
+	__u8 qcap;       /* capturing the query parameter's value */
+	__u8 captured;   /* the parameter was present */
+	__u8 slashes;    /* absolute-form: slashes skipped */
+	__u8 method;     /* enum hm_method */
+	__u8 special;    /* enum hm_tgt_special */
+	__u8 truncated;
+	__u8 _pad;
 };
 
 /* hm_pending.flags */
 #define HM_REQ_HEAD (1U << 0)
 #define HM_REQ_CONNECT (1U << 1)
+#define HM_REQ_ROUTED (1U << 2) /* route is set */
 
 struct hm_pending {
 	__u64 ts;    /* bpf_ktime_get_ns() of the request's first byte */
 	__u32 reqno; /* nreq when the request was seen */
 	__u32 flags; /* HM_REQ_* */
+	__u32 route; /* route id, set when the request target has been read */
+	__u32 _pad;
 };
 
 struct hm_conn {
@@ -106,6 +163,7 @@ struct hm_conn {
 	__u8 client; /* side that sends requests, or HM_SIDE_UNKNOWN */
 	__u8 client_fin;
 	__u8 _pad[6];
+	struct hm_route_build rb; /* route of the client's current request */
 };
 
 #endif /* HM_STATE_H */

@@ -109,6 +109,48 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_hist_ports SEC(".maps");
 
+/* Routes: label -> id, id -> stats, operator patterns, per-route histograms. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_MAX_ROUTES);
+	__type(key, struct hm_route_key);
+	__type(value, struct hm_route_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_route_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_MAX_ROUTES);
+	__type(key, __u32); /* route id */
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32); /* route ids handed out */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_route_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HM_MAX_PATTERNS);
+	__type(key, __u32);
+	__type(value, struct hm_route_pattern);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_route_pats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_HIST_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hm_hist_route_key);
+	__type(value, struct hm_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_hist_routes SEC(".maps");
+
 /*
  * Loader bookkeeping, keyed by ifindex: which interfaces hm-load attached to
  * and whether it created their clsact qdisc.  The program never touches it;
@@ -161,29 +203,138 @@ __noinline int hm_hist_add(struct hm_hist *h, __u64 ns)
 	return 0;
 }
 
-/* One latency sample of the response being parsed, into the total and its port's histogram. */
-static __always_inline void hm_sample(struct hm_walk *w, __u32 family, __u64 ns)
+/* Finds or creates the histogram of key in map; when the map is full, the overflow row. */
+static __always_inline struct hm_hist *hm_hist_of(void *map, const void *key, struct hm_scratch *s,
+						  __u32 ovf_row, __u32 family,
+						  enum hm_monitor_counter full)
 {
-	struct hm_hist_port_key k = { .family = family };
-	__u32 row = HM_HIST_ROW_TOTAL * HM_LAT_FAMILIES + family;
-	struct hm_hist *h = bpf_map_lookup_elem(&hm_hist, &row);
+	struct hm_hist *h = bpf_map_lookup_elem(map, key);
+	__u32 row;
 
-	if (h)
-		hm_hist_add(h, ns);
-	/* The response's sender is the server. */
-	k.port = w->s->port[w->s->side & 1];
-	h = bpf_map_lookup_elem(&hm_hist_ports, &k);
 	if (!h) {
-		bpf_map_update_elem(&hm_hist_ports, &k, &w->s->zero_hist, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&hm_hist_ports, &k);
+		bpf_map_update_elem(map, key, &s->zero_hist, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(map, key);
 	}
 	if (!h) {
-		hm_count(HM_MON_HIST_PORTS_FULL, 1);
-		row = HM_HIST_ROW_PORTS_OVF * HM_LAT_FAMILIES + family;
+		hm_count(full, 1);
+		row = ovf_row * HM_LAT_FAMILIES + family;
 		h = bpf_map_lookup_elem(&hm_hist, &row);
 	}
-	if (h)
-		hm_hist_add(h, ns);
+	return h;
+}
+
+/* One latency sample of the response being parsed: total, its port's and its route's histograms. */
+static __always_inline void hm_sample(struct hm_walk *w, __u32 family, __u64 ns, __u32 route)
+{
+	struct hm_hist_route_key rk = { .route = route, .family = family };
+	struct hm_hist_port_key pk = { .family = family };
+	__u32 row = HM_HIST_ROW_TOTAL * HM_LAT_FAMILIES + family;
+
+	hm_hist_add(bpf_map_lookup_elem(&hm_hist, &row), ns);
+	pk.port = w->s->port[w->s->side & 1]; /* the response's sender is the server */
+	hm_hist_add(hm_hist_of(&hm_hist_ports, &pk, w->s, HM_HIST_ROW_PORTS_OVF, family,
+			       HM_MON_HIST_PORTS_FULL), ns);
+	hm_hist_add(hm_hist_of(&hm_hist_routes, &rk, w->s, HM_HIST_ROW_ROUTES_OVF, family,
+			       HM_MON_HIST_ROUTES_FULL), ns);
+}
+
+static __always_inline struct hm_stats *hm_route_row(__u32 id)
+{
+	return bpf_map_lookup_elem(&hm_routes, &id);
+}
+
+/*
+ * The id of the route whose key is in s->rkey.  A new label takes the next
+ * id (an atomic add on hm_route_seq, only on first sight of a label);
+ * past the bound, or when the id map is full, it is counted as _other.
+ */
+static __always_inline __u32 hm_route_find(struct hm_walk *w)
+{
+	struct hm_route_key *key = &w->s->rkey;
+	struct hm_route_val *v = bpf_map_lookup_elem(&hm_route_ids, key);
+	struct hm_route_val nv;
+	__u32 zero = 0, max, *seq;
+	long err;
+
+	if (v)
+		return v->id;
+	seq = bpf_map_lookup_elem(&hm_route_seq, &zero);
+	if (!seq)
+		return HM_ROUTE_OTHER;
+	max = w->cfg->max_routes;
+	if (!max || max > HM_MAX_ROUTES)
+		max = HM_MAX_ROUTES;
+	if (*seq + HM_ROUTE_FIRST >= max)
+		goto full;
+	nv.id = __sync_fetch_and_add(seq, 1) + HM_ROUTE_FIRST;
+	if (nv.id >= max)
+		goto full;
+	err = bpf_map_update_elem(&hm_route_ids, key, &nv, BPF_NOEXIST);
+	if (!err)
+		return nv.id;
+	if (err == -EEXIST) { /* another CPU named it first; our id stays unused */
+		v = bpf_map_lookup_elem(&hm_route_ids, key);
+		if (v)
+			return v->id;
+	}
+full:
+	hm_count(HM_MON_ROUTES_FULL, 1);
+	return HM_ROUTE_OTHER;
+}
+
+/*
+ * Operator patterns, segment by segment: the path segment that just ended
+ * (number rb->segs, hash rb->seg_hash) removes the patterns it does not
+ * match from rb->pat_cand.  A global function: verified once, on its own.
+ */
+__noinline int hm_patterns_step(struct hm_route_build *rb, __u32 npatterns)
+{
+	__u32 idx;
+
+	if (!rb || !rb->segs)
+		return 0;
+	idx = rb->segs - 1;
+	for (__u32 i = 0; i < HM_MAX_PATTERNS && i < npatterns; i++) {
+		struct hm_route_pattern *p;
+		__u32 key = i, j = idx;
+
+		if (!(rb->pat_cand & (1U << i)))
+			continue;
+		p = bpf_map_lookup_elem(&hm_route_pats, &key);
+		if (!p || (idx >= p->nsegs && !p->prefix)) {
+			rb->pat_cand &= ~(1U << i);
+			continue;
+		}
+		if (idx >= p->nsegs || idx >= HM_PATTERN_SEGS || (p->wild & (1U << idx)))
+			continue;
+		/* Hide j's range from clang so the mask stays for the verifier. */
+		asm volatile("" : "+r"(j));
+		if (p->seg_hash[j & (HM_PATTERN_SEGS - 1)] != rb->seg_hash)
+			rb->pat_cand &= ~(1U << i);
+	}
+	return 0;
+}
+
+/* The first pattern that matched the whole target: its label goes to key.  1 if any. */
+__noinline int hm_patterns_match(struct hm_route_build *rb, struct hm_route_key *key)
+{
+	if (!rb || !key)
+		return 0;
+	for (__u32 i = 0; i < HM_MAX_PATTERNS; i++) {
+		struct hm_route_pattern *p;
+		__u32 k = i;
+
+		if (!(rb->pat_cand & (1U << i)))
+			continue;
+		p = bpf_map_lookup_elem(&hm_route_pats, &k);
+		if (!p || (p->method && p->method != rb->method))
+			continue;
+		if (p->prefix ? rb->segs >= p->nsegs : rb->segs == p->nsegs) {
+			__builtin_memcpy(key->label, p->label, HM_ROUTE_LEN);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* The segment being looked at, after the L2-L4 walk. */
@@ -390,14 +541,14 @@ static __always_inline bool hm_begins(const __u8 *b, __u32 n, const char *lit, i
  */
 static __always_inline bool hm_starts_message(struct __sk_buff *skb, const struct hm_pkt *p)
 {
-	__u32 status, rflags, n = p->payload_end - p->payload_off;
+	__u32 status, rflags, method, n = p->payload_end - p->payload_off;
 	__u8 b[16] = {};
 	__u64 len;
 
 	if (n >= HM_START_LEN) {
 		if (bpf_skb_load_bytes(skb, p->payload_off, b, HM_START_LEN) < 0)
 			return false;
-		return hm_classify(b, &status, &rflags) != HM_MSG_NONE;
+		return hm_classify(b, &status, &rflags, &method) != HM_MSG_NONE;
 	}
 	len = n;
 	asm volatile("" : "+r"(len)); /* bound-check the register that is passed */
@@ -466,8 +617,39 @@ static __always_inline void hm_row_add(void *map, const void *key, const struct 
 	hm_stats_merge(row, delta);
 }
 
+int hm_unanswered_routes(struct hm_conn *c);
+
+/* Keeps the first bits of a 64-bit word stored in network order. */
+static __always_inline __u64 hm_prefix_word(__u64 be_word, __u32 bits)
+{
+	__u64 mask = bits >= 64 ? ~0ULL : bits ? ~0ULL << (64 - bits) : 0;
+
+	return bpf_cpu_to_be64(bpf_be64_to_cpu(be_word) & mask);
+}
+
+/* --client-prefix / --client-prefix6: fold a client address into its network. */
+static __always_inline void hm_fold_client(struct hm_addr *a, const struct hm_config *cfg)
+{
+	__u64 w0, w1;
+	__u32 bits;
+
+	__builtin_memcpy(&w0, &a->a[0], 8);
+	__builtin_memcpy(&w1, &a->a[8], 8);
+	/* v4-mapped ::ffff:a.b.c.d: the IPv4 prefix starts 96 bits in. */
+	if (!w0 && a->a[8] == 0 && a->a[9] == 0 && a->a[10] == 0xff && a->a[11] == 0xff)
+		bits = cfg->client_prefix4 ? 96 + (cfg->client_prefix4 & 31) : 128;
+	else
+		bits = cfg->client_prefix6 ? cfg->client_prefix6 & 127 : 128;
+	if (bits >= 128)
+		return;
+	w0 = hm_prefix_word(w0, bits);
+	w1 = hm_prefix_word(w1, bits > 64 ? bits - 64 : 0);
+	__builtin_memcpy(&a->a[0], &w0, 8);
+	__builtin_memcpy(&a->a[8], &w1, 8);
+}
+
 static __always_inline void hm_account(const struct hm_conn_key *k, const struct hm_conn *c,
-				       const struct hm_stats *delta)
+				       const struct hm_config *cfg, const struct hm_stats *delta)
 {
 	struct hm_port_client_key pck = {};
 	struct hm_client_key ck = {};
@@ -480,6 +662,8 @@ static __always_inline void hm_account(const struct hm_conn_key *k, const struct
 		ck.ip = k->addr[0];
 		pk.port = k->port[1];
 	}
+	if (cfg->client_prefix4 || cfg->client_prefix6)
+		hm_fold_client(&ck.ip, cfg);
 	pck.ip = ck.ip;
 	pck.port = pk.port;
 	hm_row_add(&hm_clients, &ck, delta, HM_OVF_CLIENTS, HM_MON_CLIENTS_FULL);
@@ -507,17 +691,41 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 		c->client_fin = 1;
 		return false;
 	}
-	if (pending > 0 && c->client != HM_SIDE_UNKNOWN)
+	if (pending > 0 && c->client != HM_SIDE_UNKNOWN) {
 		delta->unanswered += pending;
+		hm_unanswered_routes(c);
+	}
 	return true;
 }
 
 /* The framing walk of one segment, verified once as a global function. */
-__noinline int hm_walk_segment(struct __sk_buff *skb, struct hm_conn *c, struct hm_scratch *s)
+__noinline int hm_walk_segment(struct __sk_buff *skb, struct hm_conn *c, struct hm_scratch *s,
+				struct hm_config *cfg)
 {
-	if (!c || !s)
+	if (!c || !s || !cfg)
 		return 0;
-	hm_http_walk(skb, c, s);
+	hm_http_walk(skb, c, s, cfg);
+	return 0;
+}
+
+/* Requests pending when the connection ends are unanswered, on their routes too. */
+__noinline int hm_unanswered_routes(struct hm_conn *c)
+{
+	if (!c)
+		return 0;
+	for (__u32 i = 0; i < HM_PIPELINE_DEPTH; i++) {
+		__u32 n = c->nresp + i;
+		struct hm_pending *p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
+		struct hm_stats *row;
+
+		if ((__s32)(c->nreq - n) <= 0)
+			break;
+		if (p->reqno != n || !(p->flags & HM_REQ_ROUTED))
+			continue;
+		row = hm_route_row(p->route);
+		if (row)
+			row->unanswered++;
+	}
 	return 0;
 }
 
@@ -603,7 +811,7 @@ static __always_inline void hm_handle(struct __sk_buff *skb)
 		s->bytes = 0;
 		s->win_off = 0;
 		s->win_len = 0;
-		hm_walk_segment(skb, c, s);
+		hm_walk_segment(skb, c, s, cfg);
 		if (c->client == side)
 			s->delta.bytes_in += s->bytes;
 		else
@@ -613,7 +821,7 @@ close:
 	if (p.fin || p.rst)
 		ends = hm_conn_ends(c, &p, side, &s->delta);
 	if (c->client != HM_SIDE_UNKNOWN && !hm_delta_empty(&s->delta))
-		hm_account(&key, c, &s->delta);
+		hm_account(&key, c, cfg, &s->delta);
 	if (ends && !bpf_map_delete_elem(&hm_conns, &key))
 		hm_count(HM_MON_CONNS_CLOSED, 1);
 }

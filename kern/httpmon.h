@@ -26,7 +26,7 @@
 
 #include <linux/types.h>
 
-#define HM_LAYOUT_VERSION 2
+#define HM_LAYOUT_VERSION 3
 
 /*
  * Pin layout.  iproute2's tc pins LIBBPF_PIN_BY_NAME maps under
@@ -48,6 +48,11 @@
 #define HM_MAP_LINKS "hm_links"
 #define HM_MAP_HIST "hm_hist"
 #define HM_MAP_HIST_PORTS "hm_hist_ports"
+#define HM_MAP_ROUTES "hm_routes"
+#define HM_MAP_ROUTE_IDS "hm_route_ids"
+#define HM_MAP_ROUTE_PATTERNS "hm_route_pats"
+#define HM_MAP_ROUTE_SEQ "hm_route_seq"
+#define HM_MAP_HIST_ROUTES "hm_hist_routes"
 
 /* Default capacities; hm-load can change the aggregate ones at load time. */
 #define HM_MAX_CONNS 65536
@@ -55,6 +60,8 @@
 #define HM_MAX_PORTS 1024
 #define HM_MAX_PORT_CLIENTS 16384
 #define HM_MAX_HIST_PORTS 256 /* ports with their own latency histograms */
+#define HM_MAX_ROUTES 1024     /* distinct routes, _other and _unknown included */
+#define HM_MAX_HIST_ROUTES 256 /* routes with their own latency histograms */
 
 /* Pending requests remembered per connection (HTTP/1.1 pipelining depth). */
 #define HM_PIPELINE_DEPTH 8
@@ -81,11 +88,99 @@ struct hm_addr {
 #define HM_CFG_PORT_FILTER (1U << 0) /* only watch ports set in ports[] */
 #define HM_PORT_WORDS (65536 / 64)
 
+/* How a request's route is derived from its target (when no pattern matches). */
+enum hm_route_mode {
+	HM_ROUTE_PATH,  /* first route_depth path segments, ids collapsed to {id} */
+	HM_ROUTE_QUERY, /* the value of query parameter query_name */
+	HM_ROUTE_NONE,  /* one route per method: "_all" */
+};
+
+#define HM_QUERY_NAME_LEN 32
+#define HM_ROUTE_DEPTH_DEFAULT 2
+#define HM_ROUTE_DEPTH_MAX 8
+
 struct hm_config {
 	__u32 layout_version; /* HM_LAYOUT_VERSION once a loader or the program set it */
 	__u32 flags;          /* HM_CFG_* */
+	__u8 route_mode;      /* enum hm_route_mode */
+	__u8 route_depth;     /* HM_ROUTE_PATH: segments kept; 0 means the default */
+	__u8 query_len;       /* bytes of query_name */
+	__u8 npatterns;       /* entries used in hm_route_pats */
+	__u8 client_prefix4;  /* fold IPv4 clients to this prefix length; 0 = 32 */
+	__u8 client_prefix6;  /* fold IPv6 clients to this prefix length; 0 = 128 */
+	__u16 _pad;
+	__u32 max_routes;     /* route ids below this are used; 0: HM_MAX_ROUTES */
+	__u32 _pad2;
+	char query_name[HM_QUERY_NAME_LEN];
 	__u64 ports[HM_PORT_WORDS]; /* bit p%64 of word p/64: TCP port p is watched */
 };
+
+/*
+ * Routes.  A request's route is a label derived from its request target: the
+ * first operator pattern that matches (hm_route_pats), else per route_mode.
+ * hm_route_ids maps (method, label) to a small id; hm_routes holds the stats
+ * of each id.  Ids HM_ROUTE_OTHER and HM_ROUTE_UNKNOWN are fixed; the others
+ * are handed out in order of first appearance (hm_route_seq[0] counts the
+ * ids taken, only the program adds to it) until max_routes is reached, after
+ * which new labels are counted under HM_ROUTE_OTHER.  A reset clears
+ * hm_route_ids, hm_routes and hm_route_seq together.
+ */
+#define HM_ROUTE_LEN 64
+enum hm_route_id {
+	HM_ROUTE_OTHER,   /* "_other": labels beyond the cardinality bound */
+	HM_ROUTE_UNKNOWN, /* "_unknown": responses whose request was not seen or kept */
+	HM_ROUTE_FIRST,   /* first id of a real label */
+};
+
+enum hm_method {
+	HM_METHOD_NONE,
+	HM_METHOD_GET,
+	HM_METHOD_HEAD,
+	HM_METHOD_POST,
+	HM_METHOD_PUT,
+	HM_METHOD_DELETE,
+	HM_METHOD_PATCH,
+	HM_METHOD_OPTIONS,
+	HM_METHOD_CONNECT,
+	HM_METHOD_TRACE,
+	HM_METHODS,
+};
+
+struct hm_route_key {
+	__u8 method;             /* enum hm_method */
+	__u8 _pad[3];
+	char label[HM_ROUTE_LEN]; /* NUL-padded; not NUL-terminated when full */
+};
+
+struct hm_route_val {
+	__u32 id;
+};
+
+/*
+ * An operator's route pattern, e.g. "/api/users/{id}" or (prefix) "/static".
+ * Segment i matches when bit i of wild is set (a {name} segment) or when the
+ * segment's 64-bit FNV-1a hash equals seg_hash[i] (hm_fnv1a()).
+ */
+#define HM_MAX_PATTERNS 16
+#define HM_PATTERN_SEGS 8
+
+struct hm_route_pattern {
+	__u8 nsegs;  /* segments in the pattern */
+	__u8 prefix; /* matches any target that begins with these segments */
+	__u8 method; /* enum hm_method, or HM_METHOD_NONE for any */
+	__u8 wild;   /* bit i: segment i is a wildcard */
+	__u32 _pad;
+	__u64 seg_hash[HM_PATTERN_SEGS];
+	char label[HM_ROUTE_LEN];
+};
+
+#define HM_FNV_OFFSET 0xcbf29ce484222325ULL
+#define HM_FNV_PRIME 0x100000001b3ULL
+
+static inline __u64 hm_fnv1a_byte(__u64 h, __u8 c)
+{
+	return (h ^ c) * HM_FNV_PRIME;
+}
 
 /* Latency accumulator for one family of samples. */
 struct hm_latency {
@@ -185,6 +280,7 @@ struct hm_hist {
 enum hm_hist_row {
 	HM_HIST_ROW_TOTAL,      /* every response */
 	HM_HIST_ROW_PORTS_OVF,  /* responses of ports that found hm_hist_ports full */
+	HM_HIST_ROW_ROUTES_OVF, /* responses of routes that found hm_hist_routes full */
 	HM_HIST_ROWS,
 };
 
@@ -192,6 +288,12 @@ struct hm_hist_port_key {
 	__u16 port;
 	__u8 family; /* enum hm_lat_family */
 	__u8 _pad;
+};
+
+struct hm_hist_route_key {
+	__u32 route; /* route id */
+	__u8 family; /* enum hm_lat_family */
+	__u8 _pad[3];
 };
 
 /* floor(log2(v)) for v > 0, without a loop (BPF has no such instruction). */
@@ -260,7 +362,10 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(CLIENTS_FULL, "clients_full", "updates sent to the overflow row: client map full") \
 	X(PORTS_FULL, "ports_full", "updates sent to the overflow row: port map full")    \
 	X(PORT_CLIENTS_FULL, "port_clients_full", "updates sent to the overflow row: port/client map full") \
-	X(HIST_PORTS_FULL, "hist_ports_full", "latency samples sent to the overflow histogram: port histogram map full")
+	X(HIST_PORTS_FULL, "hist_ports_full", "latency samples sent to the overflow histogram: port histogram map full") \
+	X(ROUTES_FULL, "routes_full", "requests counted under _other: route map full")       \
+	X(ROUTE_TRUNCATED, "route_truncated", "route labels cut at 64 bytes")               \
+	X(HIST_ROUTES_FULL, "hist_routes_full", "latency samples sent to the overflow histogram: route histogram map full")
 
 #define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,
 enum hm_monitor_counter { HM_MONITOR_COUNTERS(HM_MON_ENUM) HM_MON_MAX };

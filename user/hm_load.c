@@ -26,6 +26,7 @@
 
 #include "hm_common.h"
 #include "hm_pin.h"
+#include "hm_route.h"
 #include "httpmon.skel.h"
 
 /* Our filters' identity on clsact: a fixed handle and priority, so a reload replaces. */
@@ -50,6 +51,25 @@ static const char usage_text[] =
 	"      --all-ports        watch every TCP port (clears a --ports filter)\n"
 	"                         (without either option the filter is left as is;\n"
 	"                         a new map set watches every port)\n"
+	"  -r, --group-by SPEC    how requests are grouped into routes (live):\n"
+	"                         path[:DEPTH]  the first DEPTH path segments (default\n"
+	"                                       2), ids (digits, UUIDs, long hex) as {id}\n"
+	"                         query:NAME    the value of query parameter NAME, or\n"
+	"                                       _unspecified when it is absent\n"
+	"                         none          one route per method (_all)\n"
+	"      --route PATTERN    a route of your own, matched before --group-by, e.g.\n"
+	"                         '/api/users/{id}' or 'POST /api/orders'; {NAME}\n"
+	"                         matches one segment; repeatable (at most %d with\n"
+	"                         --route-prefix); replaces the patterns loaded before\n"
+	"      --route-prefix P   a route for every path that starts with P (e.g.\n"
+	"                         /static); repeatable\n"
+	"      --clear-routes     remove all --route/--route-prefix patterns\n"
+	"      --max-routes N     routes to tell apart (2-%d, default %d); later new\n"
+	"                         routes are counted as _other\n"
+	"      --client-prefix N  count IPv4 clients per /N network (1-32)\n"
+	"      --client-prefix6 N\n"
+	"                         count IPv6 clients per /N network (1-128)\n"
+	"                         (0 for either: per address again)\n"
 	"  -d, --detach           remove httpmon's filters from IFACE; the clsact\n"
 	"                         qdisc too if hm-load created it and it is now empty;\n"
 	"                         and the pinned maps once no httpmon program uses them\n"
@@ -73,6 +93,10 @@ static const char usage_text[] =
 	"  hm-load br-2b4e89c112d8            monitor a docker bridge\n"
 	"  hm-load --ports 8080,8888 eth0     only two services on eth0\n"
 	"  hm-load --reader-group adm eth0    let group adm run hm-stat\n"
+	"  hm-load --group-by query:s eth0    routes by the value of ?s=\n"
+	"  hm-load --route '/api/users/{id}' --route-prefix /static eth0\n"
+	"                                     operator-chosen route labels\n"
+	"  hm-load --client-prefix 24 eth0    clients per /24 network\n"
 	"  hm-load --detach br-2b4e89c112d8   stop monitoring it\n"
 	"\n"
 	"The same object also loads with iproute2 alone:\n"
@@ -87,6 +111,13 @@ struct load_opts {
 	bool detach;
 	bool set_ports;
 	bool all_ports;
+	bool set_group_by;    /* route_mode/depth/query below are to be written */
+	bool set_patterns;    /* the pattern list below replaces the pinned one */
+	bool set_max_routes;
+	bool set_prefix4, set_prefix6;
+	struct hm_config route_cfg; /* route_* and client_prefix* fields only */
+	unsigned int npatterns;
+	struct hm_route_pattern patterns[HM_MAX_PATTERNS];
 	__u64 ports[HM_PORT_WORDS];
 };
 
@@ -215,6 +246,30 @@ static int write_config(struct httpmon *skel, const struct load_opts *o)
 	} else if (o->all_ports) {
 		memset(cfg->ports, 0, sizeof(cfg->ports));
 		cfg->flags &= ~HM_CFG_PORT_FILTER;
+	}
+	if (o->set_group_by) {
+		cfg->route_mode = o->route_cfg.route_mode;
+		cfg->route_depth = o->route_cfg.route_depth;
+		cfg->query_len = o->route_cfg.query_len;
+		memcpy(cfg->query_name, o->route_cfg.query_name, sizeof(cfg->query_name));
+	}
+	if (o->set_max_routes)
+		cfg->max_routes = o->route_cfg.max_routes;
+	if (o->set_prefix4)
+		cfg->client_prefix4 = o->route_cfg.client_prefix4;
+	if (o->set_prefix6)
+		cfg->client_prefix6 = o->route_cfg.client_prefix6;
+	if (o->set_patterns) {
+		int pfd = bpf_map__fd(skel->maps.hm_route_pats);
+
+		/* Patterns first, then the count that makes the program read them. */
+		for (__u32 i = 0; i < o->npatterns; i++) {
+			if (bpf_map_update_elem(pfd, &i, &o->patterns[i], BPF_ANY)) {
+				err = -errno;
+				goto out;
+			}
+		}
+		cfg->npatterns = o->npatterns;
 	}
 	if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY))
 		err = -errno;
@@ -578,6 +633,13 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "ports", required_argument, NULL, 'p' },
+		{ "group-by", required_argument, NULL, 'r' },
+		{ "route", required_argument, NULL, 'R' },
+		{ "route-prefix", required_argument, NULL, 'X' },
+		{ "clear-routes", no_argument, NULL, 'C' },
+		{ "max-routes", required_argument, NULL, 'M' },
+		{ "client-prefix", required_argument, NULL, '4' },
+		{ "client-prefix6", required_argument, NULL, '6' },
 		{ "all-ports", no_argument, NULL, 'A' },
 		{ "detach", no_argument, NULL, 'd' },
 		{ "pin-path", required_argument, NULL, 'P' },
@@ -587,13 +649,15 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct load_opts o = {};
+	static struct load_opts o;
+	unsigned long num;
+	char msg[256];
 	int c, err, ifindex;
 
 	hm_prog_name = "hm-load";
 	hm_log_max = HM_LOG_INFO;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "p:dP:g:vVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:r:dP:g:vVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			err = parse_ports(optarg, &o);
@@ -602,6 +666,44 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			o.all_ports = true;
+			break;
+		case 'r':
+			if (hm_route_group_parse(optarg, &o.route_cfg, msg, sizeof(msg)))
+				return hm_usage_error("%s", msg);
+			o.set_group_by = true;
+			break;
+		case 'R':
+		case 'X':
+			if (o.npatterns >= HM_MAX_PATTERNS)
+				return hm_usage_error("at most %d --route/--route-prefix patterns",
+						      HM_MAX_PATTERNS);
+			if (hm_route_pattern_parse(optarg, c == 'X', &o.patterns[o.npatterns], msg,
+						   sizeof(msg)))
+				return hm_usage_error("%s", msg);
+			o.npatterns++;
+			o.set_patterns = true;
+			break;
+		case 'C':
+			o.set_patterns = true;
+			break;
+		case 'M':
+			if (!hm_parse_ulong(optarg, HM_ROUTE_FIRST, HM_MAX_ROUTES, &num))
+				return hm_usage_error("invalid --max-routes '%s' (%d-%d)", optarg,
+						      HM_ROUTE_FIRST, HM_MAX_ROUTES);
+			o.route_cfg.max_routes = num;
+			o.set_max_routes = true;
+			break;
+		case '4':
+			if (!hm_parse_ulong(optarg, 0, 32, &num))
+				return hm_usage_error("invalid --client-prefix '%s' (0-32)", optarg);
+			o.route_cfg.client_prefix4 = num == 32 ? 0 : num;
+			o.set_prefix4 = true;
+			break;
+		case '6':
+			if (!hm_parse_ulong(optarg, 0, 128, &num))
+				return hm_usage_error("invalid --client-prefix6 '%s' (0-128)", optarg);
+			o.route_cfg.client_prefix6 = num == 128 ? 0 : num;
+			o.set_prefix6 = true;
 			break;
 		case 'd':
 			o.detach = true;
@@ -619,7 +721,7 @@ int main(int argc, char **argv)
 			printf("hm-load %s (map layout %d)\n", HM_VERSION, HM_LAYOUT_VERSION);
 			return HM_EXIT_OK;
 		case 'h':
-			fputs(usage_text, stdout);
+			printf(usage_text, HM_MAX_PATTERNS, HM_MAX_ROUTES, HM_MAX_ROUTES);
 			return HM_EXIT_OK;
 		default:
 			return hm_bad_option(argv[optind - 1]);
@@ -630,8 +732,9 @@ int main(int argc, char **argv)
 						     : "expected one interface name");
 	if (o.set_ports && o.all_ports)
 		return hm_usage_error("--ports and --all-ports exclude each other");
-	if (o.detach && (o.set_ports || o.all_ports || o.group))
-		return hm_usage_error("--detach takes no --ports, --all-ports or --reader-group");
+	if (o.detach && (o.set_ports || o.all_ports || o.group || o.set_group_by ||
+			 o.set_patterns || o.set_max_routes || o.set_prefix4 || o.set_prefix6))
+		return hm_usage_error("--detach takes no options but --pin-path and -v");
 	o.ifname = argv[optind];
 	o.pin_dir = hm_pin_dir(o.pin_dir);
 	hm_libbpf_logging();

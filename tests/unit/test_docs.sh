@@ -97,7 +97,7 @@ def unroff(text):
     return re.sub(r"\\f[BIRP]", "", text).replace("\\-", "-")
 
 def opts(text):
-    longs = set(re.findall(r"(?<![\w-])--([a-z][a-z-]*)", text))
+    longs = set(re.findall(r"(?<![\w-])--([a-z][a-z0-9-]*)", text))
     shorts = set(re.findall(r"(?<![\w-])-([a-zA-Z])(?![\w-])", text))
     return longs, shorts
 
@@ -199,7 +199,7 @@ for t in $TOOLS; do
 	fi
 	[ -s "$TMP/$t.help" ] || continue
 	want=$(grep -A100 '^Options:' "$TMP/$t.help" | sed '/^$/q' | grep -E '^\s+-' |
-		grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ')
+		grep -oE -- '--[a-z][a-z0-9-]*' | sort -u | tr '\n' ' ')
 	expect_completion "completion: '$t --' offers the options of its --help" "${want% }" "$t" --
 done
 

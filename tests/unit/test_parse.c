@@ -23,13 +23,17 @@
 
 #include "httpmon.h"
 #include "hm_common.h"
+#include "hm_route.h"
 #include "pkt.h"
 
 static struct bpf_object *obj;
 static int prog_in, prog_eg;
 static int fd_clients, fd_ports, fd_port_clients, fd_monitor, fd_conns, fd_config, fd_overflow;
+static int fd_routes, fd_route_ids, fd_route_pats, fd_route_seq;
 static int ncpus, failures, checks;
 static const char *current;
+
+static void route_dump(void);
 
 static void check(bool cond, const char *what, const char *fmt, ...)
 {
@@ -40,6 +44,8 @@ static void check(bool cond, const char *what, const char *fmt, ...)
 		printf("ok - %s: %s\n", current, what);
 		return;
 	}
+	if (!strncmp(current, "route", 5))
+		route_dump();
 	failures++;
 	printf("not ok - %s: %s: ", current, what);
 	va_start(ap, fmt);
@@ -95,6 +101,9 @@ static void reset_maps(void)
 	clear_hash(fd_ports);
 	clear_hash(fd_port_clients);
 	clear_hash(fd_conns);
+	clear_hash(fd_route_ids);
+	bpf_map_update_elem(fd_route_seq, &zero, &zero, BPF_ANY);
+	clear_percpu_array(fd_routes, HM_MAX_ROUTES, sizeof(struct hm_stats));
 	clear_percpu_array(fd_monitor, HM_MON_MAX, sizeof(__u64));
 	clear_percpu_array(fd_overflow, HM_OVF_ROWS, sizeof(struct hm_stats));
 	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
@@ -193,7 +202,7 @@ static __u64 live_conns(void)
 
 #define REQ_A "GET /a HTTP/1.1\r\nHost: t\r\nUser-Agent: unit\r\n\r\n"
 #define RESP_OK "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello"
-static const char RESP_500[] = "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 3\r\n\r\nerr";
+#define RESP_500 "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 3\r\n\r\nerr"
 
 static void test_request_response(void)
 {
@@ -548,6 +557,273 @@ static void test_padding_and_bad_length(void)
 	CHECK_EQ("the response itself still counted", s.responses, 1);
 }
 
+/* The stats of route (method, label), found through hm_route_ids as hm-stat does. */
+static bool route_stats(unsigned int method, const char *label, struct hm_stats *out)
+{
+	struct hm_route_key key = { .method = method };
+	struct hm_route_val val;
+
+	memset(out, 0, sizeof(*out));
+	memcpy(key.label, label, strnlen(label, sizeof(key.label)));
+	if (bpf_map_lookup_elem(fd_route_ids, &key, &val))
+		return false;
+	return read_stats(fd_routes, &val.id, out);
+}
+
+/* For failure messages: every route label the program created. */
+static void route_dump(void)
+{
+	struct hm_route_key key, next;
+	struct hm_route_val val;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd_route_ids, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		bpf_map_lookup_elem(fd_route_ids, &key, &val);
+		printf("#   route %u: %s %.*s\n", val.id, hm_method_name(key.method),
+		       HM_ROUTE_LEN, key.label);
+	}
+}
+
+static __u64 route_count(void)
+{
+	struct hm_route_key key, next;
+	void *prev = NULL;
+	__u64 n = 0;
+
+	while (bpf_map_get_next_key(fd_route_ids, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+static void set_config(const char *group_by, const char **patterns, const char **prefixes,
+		       unsigned int max_routes, unsigned int prefix4)
+{
+	struct hm_config cfg = {};
+	char err[256];
+	__u32 zero = 0, n = 0;
+
+	if (group_by && hm_route_group_parse(group_by, &cfg, err, sizeof(err)))
+		printf("not ok - %s: bad grouping in the test: %s\n", current, err);
+	for (int pass = 0; pass < 2; pass++) {
+		const char **list = pass ? prefixes : patterns;
+
+		for (; list && *list; list++, n++) {
+			struct hm_route_pattern pat;
+
+			hm_route_pattern_parse(*list, pass == 1, &pat, err, sizeof(err));
+			bpf_map_update_elem(fd_route_pats, &n, &pat, BPF_ANY);
+		}
+	}
+	cfg.npatterns = n;
+	cfg.max_routes = max_routes;
+	cfg.client_prefix4 = prefix4;
+	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+}
+
+/* One request/response exchange on a new connection; returns request bytes. */
+static size_t exchange(const char *cli, uint16_t cport, const char *req, const char *resp)
+{
+	struct flow f;
+
+	flow_v4(&f, cli, cport, "10.0.0.1", 8080);
+	send_str(&f, true, req);
+	send_str(&f, false, resp);
+	return strlen(req);
+}
+
+static void test_route_path(void)
+{
+	struct hm_stats s, c;
+
+	set_config("path", NULL, NULL, 0, 0);
+	exchange("10.1.0.1", 41000, "GET /api/users/123 HTTP/1.1\r\n\r\n", RESP_OK);
+	exchange("10.1.0.1", 41001, "GET /api/users/456?x=1 HTTP/1.1\r\n\r\n", RESP_OK);
+	exchange("10.1.0.1", 41002, "POST /api/users HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+		 RESP_500);
+	exchange("10.1.0.1", 41003, "GET /api/7/x HTTP/1.1\r\n\r\n", RESP_OK);
+	exchange("10.1.0.1", 41004, "GET / HTTP/1.1\r\n\r\n", RESP_OK);
+	exchange("10.1.0.1", 41005, "GET http://example.test/api/users/9 HTTP/1.1\r\n\r\n", RESP_OK);
+	check(route_stats(HM_METHOD_GET, "/api/users", &s) && s.requests == 3 && s.responses == 3,
+	      "GET /api/users/{123,456} and absolute-form collapse to /api/users (depth 2)",
+	      "requests=%llu", (unsigned long long)s.requests);
+	check(route_stats(HM_METHOD_POST, "/api/users", &s) && s.requests == 1 &&
+		      s.status[HM_STATUS_5XX] == 1,
+	      "the method is part of the route", "requests=%llu", (unsigned long long)s.requests);
+	check(route_stats(HM_METHOD_GET, "/api/{id}", &s) && s.requests == 1, "digits become {id}",
+	      "missing");
+	check(route_stats(HM_METHOD_GET, "/", &s) && s.requests == 1, "root is /", "missing");
+	client_stats(&(struct flow){ .cli = { 10, 1, 0, 1 } }, &c);
+	CHECK_EQ("client totals", c.requests, 6);
+	CHECK_EQ("routes seen", route_count(), 4);
+
+	set_config("path:3", NULL, NULL, 0, 0);
+	exchange("10.1.0.2", 41010,
+		 "GET /api/users/0b1e2f7c-5c1a-4a8e-9d3b-7f6a5e4d3c2b/orders HTTP/1.1\r\n\r\n",
+		 RESP_OK);
+	exchange("10.1.0.2", 41011, "GET /api/users/5f8d0a3b9c1e2d4f6a7b8c9d HTTP/1.1\r\n\r\n",
+		 RESP_OK);
+	exchange("10.1.0.2", 41012, "GET /api/users/alice HTTP/1.1\r\n\r\n", RESP_OK);
+	check(route_stats(HM_METHOD_GET, "/api/users/{id}", &s) && s.requests == 2,
+	      "UUID and long hex become {id} (depth 3)", "requests=%llu",
+	      (unsigned long long)s.requests);
+	check(route_stats(HM_METHOD_GET, "/api/users/alice", &s) && s.requests == 1,
+	      "a name stays a name", "missing");
+}
+
+static void test_route_query(void)
+{
+	static const char *reqs[] = { "GET /x?s=yo HTTP/1.1\r\nHost: t\r\n\r\n",
+				      "GET /x?a=1&s=yo HTTP/1.1\r\nHost: t\r\n\r\n",
+				      "GET /x?s=yo2 HTTP/1.1\r\nHost: t\r\n\r\n",
+				      "GET /x?ss=no&s= HTTP/1.1\r\nHost: t\r\n\r\n" };
+	size_t in[4];
+	struct hm_stats s;
+
+	set_config("query:s", NULL, NULL, 0, 0);
+	for (int i = 0; i < 4; i++)
+		in[i] = exchange("10.1.1.1", 41100 + i, reqs[i], RESP_OK);
+	check(route_stats(HM_METHOD_GET, "yo", &s) && s.requests == 2 && s.responses == 2,
+	      "?s=yo twice", "requests=%llu", (unsigned long long)s.requests);
+	CHECK_EQ("yo bytes_in", s.bytes_in, in[0] + in[1]);
+	CHECK_EQ("yo bytes_out", s.bytes_out, 2 * strlen(RESP_OK));
+	check(route_stats(HM_METHOD_GET, "yo2", &s) && s.requests == 1, "?s=yo2 once", "missing");
+	CHECK_EQ("yo2 bytes_in", s.bytes_in, in[2]);
+	check(route_stats(HM_METHOD_GET, "_unspecified", &s) && s.requests == 1,
+	      "no (or an empty) s: _unspecified", "missing");
+}
+
+static void test_route_patterns(void)
+{
+	static const char *pats[] = { "/api/users/{id}", "POST /api/orders", NULL };
+	static const char *prefixes[] = { "/static", NULL };
+	struct hm_stats s;
+
+	set_config("path:1", pats, prefixes, 0, 0);
+	exchange("10.1.2.1", 41200, "GET /api/users/alice HTTP/1.1\r\n\r\n", RESP_OK);
+	exchange("10.1.2.1", 41201, "GET /api/users/bob?x=1 HTTP/1.1\r\n\r\n", RESP_OK);
+	exchange("10.1.2.1", 41202, "GET /api/users/bob/extra HTTP/1.1\r\n\r\n", RESP_OK);
+	exchange("10.1.2.1", 41203, "POST /api/orders HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+		 RESP_OK);
+	exchange("10.1.2.1", 41204, "GET /api/orders HTTP/1.1\r\n\r\n", RESP_OK);
+	exchange("10.1.2.1", 41205, "GET /static/css/a.css HTTP/1.1\r\n\r\n", RESP_OK);
+	exchange("10.1.2.1", 41206, "GET /staticky HTTP/1.1\r\n\r\n", RESP_OK);
+	check(route_stats(HM_METHOD_GET, "/api/users/{id}", &s) && s.requests == 2,
+	      "{id} pattern matches one segment, any value", "requests=%llu",
+	      (unsigned long long)s.requests);
+	check(route_stats(HM_METHOD_GET, "/api", &s) && s.requests == 2,
+	      "deeper paths and other methods fall back to --group-by", "requests=%llu",
+	      (unsigned long long)s.requests);
+	check(route_stats(HM_METHOD_POST, "/api/orders", &s) && s.requests == 1,
+	      "method-specific pattern", "missing");
+	check(route_stats(HM_METHOD_GET, "/static", &s) && s.requests == 1,
+	      "prefix pattern on segment boundaries", "requests=%llu", (unsigned long long)s.requests);
+	check(route_stats(HM_METHOD_GET, "/staticky", &s) && s.requests == 1,
+	      "a longer segment is not the prefix", "missing");
+}
+
+static void test_route_split_and_pipelined(void)
+{
+	static const char *parts[] = { "GET /api/us", "ers/42?s=1&q=", "zz HTTP/1.1\r\n\r\n" };
+	char longreq[9000];
+	struct flow f;
+	struct hm_stats s, c;
+	size_t n;
+
+	set_config("path", NULL, NULL, 0, 0);
+	flow_v4(&f, "10.1.3.1", 41300, "10.0.0.1", 8080);
+	for (int i = 0; i < 3; i++)
+		send_str(&f, true, parts[i]);
+	send_str(&f, false, RESP_OK);
+	check(route_stats(HM_METHOD_GET, "/api/users", &s) && s.requests == 1 && s.responses == 1,
+	      "target split over three segments", "missing");
+
+	/* an 8 KiB URL in 1400-byte segments */
+	n = snprintf(longreq, sizeof(longreq), "GET /long/");
+	while (n < 8100) {
+		longreq[n] = 'a' + n % 26;
+		n++;
+	}
+	n += snprintf(longreq + n, sizeof(longreq) - n, "/tail HTTP/1.1\r\nHost: t\r\n\r\n");
+	flow_v4(&f, "10.1.3.2", 41301, "10.0.0.1", 8080);
+	for (size_t off = 0; off < n; off += 1400)
+		send_seg(&f, true, 0, longreq + off, n - off < 1400 ? n - off : 1400);
+	send_str(&f, false, RESP_OK);
+	check(route_stats(HM_METHOD_GET, "/long/", &s) || route_count() >= 2,
+	      "8 KiB URL over 6 segments gets a route", "none");
+	CHECK_EQ("route_truncated counted", monitor(HM_MON_ROUTE_TRUNCATED), 1);
+
+	/* pipelined: three routes in one segment, answered in one segment */
+	flow_v4(&f, "10.1.3.3", 41302, "10.0.0.1", 8080);
+	send_str(&f, true, "GET /a/1 HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /a/2 HTTP/1.1\r\n\r\n");
+	send_str(&f, false, RESP_OK RESP_500 RESP_OK);
+	check(route_stats(HM_METHOD_GET, "/a/{id}", &s) && s.requests == 2 && s.responses == 2 &&
+		      s.status[HM_STATUS_2XX] == 2,
+	      "pipelined: /a/{id} answered twice with 200", "requests=%llu",
+	      (unsigned long long)s.requests);
+	check(route_stats(HM_METHOD_GET, "/b", &s) && s.requests == 1 &&
+		      s.status[HM_STATUS_5XX] == 1 && s.lat.count == 1,
+	      "pipelined: /b got the 500", "5xx=%llu", (unsigned long long)s.status[HM_STATUS_5XX]);
+	CHECK_EQ("/b bytes_out", s.bytes_out, strlen(RESP_500));
+	client_stats(&f, &c);
+	{
+		struct hm_stats a, b;
+
+		route_stats(HM_METHOD_GET, "/a/{id}", &a);
+		route_stats(HM_METHOD_GET, "/b", &b);
+		CHECK_EQ("route bytes_in add up to the client's", a.bytes_in + b.bytes_in,
+			 c.bytes_in);
+		CHECK_EQ("route bytes_out add up to the client's", a.bytes_out + b.bytes_out,
+			 c.bytes_out);
+	}
+}
+
+static void test_route_unknown_other(void)
+{
+	struct hm_stats s;
+	struct flow f;
+	__u32 id;
+
+	set_config("path:1", NULL, NULL, HM_ROUTE_FIRST + 2, 0);
+	for (int i = 0; i < 5; i++) {
+		char req[64];
+
+		snprintf(req, sizeof(req), "GET /r%c HTTP/1.1\r\n\r\n", 'a' + i);
+		exchange("10.1.4.1", 41400 + i, req, RESP_OK);
+	}
+	CHECK_EQ("two routes fit", route_count(), 2);
+	check(route_stats(HM_METHOD_GET, "/ra", &s) && s.requests == 1, "first route exact", "missing");
+	id = HM_ROUTE_OTHER;
+	read_stats(fd_routes, &id, &s);
+	CHECK_EQ("the rest under _other", s.requests, 3);
+	CHECK_EQ("_other responses", s.responses, 3);
+	CHECK_EQ("routes_full counted", monitor(HM_MON_ROUTES_FULL), 3);
+
+	flow_v4(&f, "10.1.4.2", 41410, "10.0.0.1", 8080);
+	send_str(&f, false, RESP_500); /* a reply to a request never seen */
+	id = HM_ROUTE_UNKNOWN;
+	read_stats(fd_routes, &id, &s);
+	CHECK_EQ("orphan reply under _unknown", s.responses, 1);
+	CHECK_EQ("_unknown bytes_out", s.bytes_out, strlen(RESP_500));
+}
+
+static void test_client_prefix(void)
+{
+	struct hm_stats s;
+	struct flow f;
+
+	set_config("path", NULL, NULL, 0, 24);
+	exchange("10.2.0.7", 41500, REQ_A, RESP_OK);
+	exchange("10.2.0.200", 41501, REQ_A, RESP_OK);
+	flow_v4(&f, "10.2.0.0", 1, "10.0.0.1", 8080);
+	check(client_stats(&f, &s) && s.requests == 2, "two clients folded into 10.2.0.0/24",
+	      "requests=%llu", (unsigned long long)s.requests);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -567,6 +843,12 @@ static const struct {
 	{ "orphan_and_mid_stream", test_orphan_and_mid_stream },
 	{ "port_filter", test_port_filter },
 	{ "padding_and_bad_length", test_padding_and_bad_length },
+	{ "route_path", test_route_path },
+	{ "route_query", test_route_query },
+	{ "route_patterns", test_route_patterns },
+	{ "route_split_and_pipelined", test_route_split_and_pipelined },
+	{ "route_unknown_other", test_route_unknown_other },
+	{ "client_prefix", test_client_prefix },
 };
 
 static int map_fd(const char *name)
@@ -609,6 +891,10 @@ int main(int argc, char **argv)
 	fd_conns = map_fd(HM_MAP_CONNS);
 	fd_config = map_fd(HM_MAP_CONFIG);
 	fd_overflow = map_fd(HM_MAP_OVERFLOW);
+	fd_routes = map_fd(HM_MAP_ROUTES);
+	fd_route_ids = map_fd(HM_MAP_ROUTE_IDS);
+	fd_route_pats = map_fd(HM_MAP_ROUTE_PATTERNS);
+	fd_route_seq = map_fd(HM_MAP_ROUTE_SEQ);
 	ncpus = libbpf_num_possible_cpus();
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

@@ -31,7 +31,7 @@ COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_common.o $(BUILD)/hm_route.o
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test deps install uninstall dist lab verifier-stats
+.PHONY: all clean test deps install uninstall dist lab verifier-stats bench
 
 all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse
 
@@ -77,6 +77,13 @@ lab:
 	$(Q)scripts/deps.sh
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/lab.sh
+
+# Cost and accuracy at saturation next to no monitor (scripts/bench.sh, about
+# 10 minutes; BENCH_FLAGS=--smoke for a 15-second run).  Needs nginx and wrk.
+bench:
+	$(Q)scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench.sh $(BENCH_FLAGS)
 
 # Installation.  Every directory can be overridden; DESTDIR is prepended to
 # all of them.  The README's "Install and operations" section lists the files

@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# bench.sh - httpmon's cost and accuracy at saturation, next to no monitor
+# (`make bench`).
+#
+# A two-namespace lab: nginx (Debian's, its own prefix and config in a temp
+# dir, tiny static files and a 200 KiB one, keep-alive, no access log) in
+# the server namespace, wrk in the client namespace, one veth pair between
+# them.  The monitor goes on the server-side veth.  Configurations, run back
+# to back in one invocation: base (no monitor), tc (hm-load), and xdp
+# (hm-load --xdp) when hm-load's --help offers it.
+#
+# Usage: scripts/bench.sh [--pairs N] [--seconds S] [--variants LIST]
+#                         [--cost-rounds N] [--json FILE] [--no-profile]
+#                         [--smoke] [-h]
+#   --pairs N        throughput rounds per configuration, interleaved
+#                    base, tc[, xdp], base, tc, ... (default 10)
+#   --seconds S      length of a round (default 5)
+#   --variants LIST  any of keepalive,close,large,single (default: all)
+#   --cost-rounds N  BPF cost rounds per configuration (default 3)
+#   --json FILE      the results as JSON (default build/bench.json)
+#   --no-profile     skip the perf profile round of each variant
+#   --smoke          2 s rounds, 1 pair, 1 cost round, keepalive, no profile
+# Exit status: 0 done and every accuracy check held, 1 error, 2 bad usage,
+# 3 done but an accuracy check failed.  Needs root, nginx, wrk, clang.
+# Environment: HM_BUILD the tools' directory (default build/), HM_BENCH_KEEP=1
+# keeps the temp dir (rounds, perf samples), HM_BENCH_NET=A.B.C the /24.
+#
+# Variants: keepalive (wrk -t2 -c64, a 3-byte file), close (the same with
+# "Connection: close": a new connection per request), large (-t2 -c16, a
+# 200 KiB file: GSO super-packets on egress), single (-t1 -c1: latency added
+# per request).
+#
+# Throughput rounds run with kernel.bpf_stats_enabled=0.  Cost rounds run
+# with it on and read run_time_ns and run_cnt of the attached programs
+# (bpftool); they also measure an empty TC program (scripts/bench/empty.bpf.c,
+# attached with plain tc at the same place): httpmon's ns per run is
+# reported net of that floor.  After each monitored round hm-stat's request
+# and response totals are compared with wrk's count of completed responses.
+# scripts/bench/report.py turns the rounds into the table and the JSON.
+#
+# Everything lives in namespaces hm-be<pid>h (server) and hm-be<pid>c1
+# (client), addresses 10.231.240.1 and .2 inside them, pins in
+# /sys/fs/bpf/hmbench-<pid>; leftovers of a crashed run are removed by the
+# next run (and by the tests' own stale-lab cleanup).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_LIB=$ROOT/scripts/bench
+# shellcheck source=../tests/lib/netns.sh
+. "$ROOT/tests/lib/netns.sh"
+BUILD=${HM_BUILD:-$ROOT/build}
+
+PAIRS=10
+SECONDS_PER_ROUND=5
+VARIANTS=keepalive,close,large,single
+COST_ROUNDS=3
+JSON_OUT=$BUILD/bench.json
+PROFILE=1
+SMOKE=0
+WARMUP_SECONDS=1
+NET=${HM_BENCH_NET:-10.231.240}
+SERVER_IP=$NET.1
+CLIENT_IP=$NET.2
+
+usage() { sed -n 's/^# \{0,1\}//; 12,31p' "${BASH_SOURCE[0]}"; }
+say() { printf '# %s\n' "$*" >&2; }
+die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
+posint() { [[ $1 =~ ^[1-9][0-9]{0,3}$ ]]; }
+
+ARGS=("$@")
+while [ $# -gt 0 ]; do
+	case $1 in
+	--pairs) posint "${2:-}" || { echo "bench.sh: --pairs needs a number 1-9999" >&2; exit 2; }
+		PAIRS=$2; shift ;;
+	--seconds) posint "${2:-}" || { echo "bench.sh: --seconds needs a number 1-9999" >&2; exit 2; }
+		SECONDS_PER_ROUND=$2; shift ;;
+	--cost-rounds) posint "${2:-}" || { echo "bench.sh: --cost-rounds needs a number 1-9999" >&2; exit 2; }
+		COST_ROUNDS=$2; shift ;;
+	--variants)
+		[[ ${2:-} =~ ^(keepalive|close|large|single)(,(keepalive|close|large|single))*$ ]] ||
+			{ echo "bench.sh: --variants takes keepalive,close,large,single" >&2; exit 2; }
+		VARIANTS=$2; shift ;;
+	--json) [ -n "${2:-}" ] || { echo "bench.sh: --json needs a file" >&2; exit 2; }
+		JSON_OUT=$2; shift ;;
+	--no-profile) PROFILE=0 ;;
+	--smoke) SMOKE=1 PAIRS=1 SECONDS_PER_ROUND=2 COST_ROUNDS=1 VARIANTS=keepalive PROFILE=0 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, BPF): sudo scripts/bench.sh"
+for c in nginx wrk clang tc ip nsenter bpftool jq python3 sysctl; do
+	command -v "$c" >/dev/null || die "$c is not installed (Debian: nginx-light, wrk, clang, iproute2, util-linux, bpftool, jq, python3)"
+done
+for f in hm-load hm-stat; do
+	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing: run make"
+done
+if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+	mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs on /sys/fs/bpf"
+fi
+
+P=$(hm_lab_prefix be)
+SNS=${P}h
+CNS=${P}c1
+IFACE=${P}v1
+PIN=/sys/fs/bpf/hmbench-$$
+TMP=$(mktemp -d /tmp/hmbench.XXXXXX)
+chmod 0755 "$TMP" # nginx's workers (nobody) read the files below it
+ROUNDS=$TMP/rounds.txt
+STATS_ORIG=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+PERF_PID=
+
+# shellcheck disable=SC2317  # run by the trap
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null && wait "$PERF_PID" 2>/dev/null
+	sysctl -qw kernel.bpf_stats_enabled="$STATS_ORIG" 2>/dev/null
+	if [ -e "/run/netns/$SNS" ]; then
+		in_server "$TMP/hm-load" --detach "$IFACE" --pin-path "$PIN" >/dev/null 2>&1
+		[ -s "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null
+	fi
+	hm_lab_down "$P"
+	rm -rf "$PIN"
+	if [ -n "${HM_BENCH_KEEP:-}" ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# in_server CMD...: CMD in the server namespace's network only, so that
+# /sys/fs/bpf (the pins) stays visible (`ip netns exec` would hide it).
+in_server() { nsenter --net="/run/netns/$SNS" -- "$@"; }
+in_client() { ip netns exec "$CNS" "$@"; }
+
+# -- the lab --------------------------------------------------------------------
+hm_lab_cleanup_stale
+for d in /sys/fs/bpf/hmbench-*; do
+	[ -d "$d" ] || continue
+	pid=${d##*/hmbench-}
+	[[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null && { say "removing stale pins $d"; rm -rf "$d"; }
+done
+
+# The tools and the empty program are copied / built once, so a rebuild in
+# the tree during the run cannot change what is measured.
+cp "$BUILD/hm-load" "$BUILD/hm-stat" "$TMP/" || die "cannot copy the tools"
+clang -O2 -g -target bpf -Wall -Werror -I "/usr/include/$(gcc -print-multiarch 2>/dev/null)" \
+	-c "$BENCH_LIB/empty.bpf.c" -o "$TMP/empty.o" 2>"$TMP/clang.err" ||
+	die "cannot build scripts/bench/empty.bpf.c: $(cat "$TMP/clang.err")"
+
+mkdir -p "$HM_LAB_RUN" && echo $$ >"$HM_LAB_RUN/$P"
+{
+	ip netns add "$SNS" && ip netns add "$CNS" &&
+		ip -n "$SNS" link set lo up && ip -n "$CNS" link set lo up &&
+		ip -n "$SNS" link add "$IFACE" type veth peer name eth0 netns "$CNS" &&
+		ip -n "$SNS" addr add "$SERVER_IP/24" dev "$IFACE" &&
+		ip -n "$CNS" addr add "$CLIENT_IP/24" dev eth0 &&
+		ip -n "$SNS" link set "$IFACE" up && ip -n "$CNS" link set eth0 up &&
+		# namespace-local: room for a new connection per request
+		ip netns exec "$SNS" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096 &&
+		ip netns exec "$CNS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
+} 2>"$TMP/lab.err" || die "cannot build the lab: $(cat "$TMP/lab.err")"
+
+# -- the origin -----------------------------------------------------------------
+mkdir -p "$TMP/www" "$TMP/logs" "$TMP/temp"
+printf 'ok\n' >"$TMP/www/small.txt"
+head -c 204800 /dev/urandom >"$TMP/www/large.bin"
+nginx_v=$(nginx -V 2>&1)
+temp_paths="client_body_temp_path $TMP/temp/body;"
+for m in proxy fastcgi uwsgi scgi; do
+	[[ $nginx_v == *"--without-http_${m}_module"* ]] || temp_paths="$temp_paths
+	${m}_temp_path $TMP/temp/$m;"
+done
+cat >"$TMP/nginx.conf" <<EOF
+# written by scripts/bench.sh; nothing under /etc/nginx is read
+worker_processes auto;
+pid $TMP/nginx.pid;
+error_log $TMP/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	default_type application/octet-stream;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_timeout 120s;
+	keepalive_requests 100000000;
+	$temp_paths
+	server {
+		listen $SERVER_IP:80 backlog=4096;
+		root $TMP/www;
+	}
+}
+EOF
+ip netns exec "$SNS" nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/logs/error.log" 2>"$TMP/nginx.err" ||
+	die "nginx does not start: $(cat "$TMP/nginx.err" "$TMP/logs/error.log" 2>/dev/null)"
+hm_wait_port "$P" "$SERVER_IP" 80 10 || die "nginx does not listen on $SERVER_IP:80"
+
+# -- configurations ---------------------------------------------------------------
+CONFIGS=(base tc)
+XDP_NOTE="not available: hm-load --help does not offer --xdp"
+if "$TMP/hm-load" --help 2>&1 | grep -q -- '--xdp'; then
+	CONFIGS+=(xdp)
+	XDP_NOTE="XDP on a veth's receiving side turns the peer's transmit into NAPI mode without GRO aggregation of TSO traffic; bulk downloads (variant large) pay for it"
+fi
+
+# attach CONFIG / detach CONFIG: put a configuration on $IFACE, and take it
+# off again so that the next round starts from a bare veth (no clsact).
+attach() {
+	case $1 in
+	base) return 0 ;;
+	tc) in_server "$TMP/hm-load" "$IFACE" --pin-path "$PIN" >"$TMP/attach.log" 2>&1 ;;
+	xdp) in_server "$TMP/hm-load" --xdp "$IFACE" --pin-path "$PIN" >"$TMP/attach.log" 2>&1 ;;
+	empty)
+		in_server tc qdisc add dev "$IFACE" clsact &&
+			in_server tc filter add dev "$IFACE" ingress bpf da obj "$TMP/empty.o" sec tc &&
+			in_server tc filter add dev "$IFACE" egress bpf da obj "$TMP/empty.o" sec tc
+		;;
+	esac || die "attaching $1 failed: $(cat "$TMP/attach.log" 2>/dev/null)"
+}
+detach() {
+	case $1 in
+	tc | xdp) in_server "$TMP/hm-load" --detach "$IFACE" --pin-path "$PIN" >/dev/null 2>&1 ||
+		say "hm-load --detach $IFACE failed" ;;
+	esac
+	in_server tc qdisc del dev "$IFACE" clsact 2>/dev/null
+	in_server ip link set dev "$IFACE" xdp off 2>/dev/null
+	[ -e "$PIN" ] && rm -rf "$PIN"
+	return 0
+}
+
+# prog_ids: "ingress ID", "egress ID", "xdp ID" for what is attached now.
+prog_ids() {
+	in_server bpftool net show dev "$IFACE" -j 2>/dev/null | jq -r '.[0] |
+		(.tc[]? | "\(.kind | sub("^clsact/"; "")) \(.id)"),
+		(.xdp[]? | .. | objects | select(has("id")) | "xdp \(.id)")'
+}
+# prog_stats IDS_FILE: "hook run_time_ns run_cnt" per program.
+prog_stats() {
+	local hook id
+	while read -r hook id; do
+		bpftool prog show id "$id" -j 2>/dev/null |
+			jq -r --arg h "$hook" '"\($h) \(.run_time_ns // 0) \(.run_cnt // 0)"'
+	done <"$1"
+}
+
+# cpu_ticks: busy and total jiffies of all CPUs, and steal.
+cpu_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8; t=b+$5+$6+$9; print b, t, $9}' /proc/stat; }
+
+# variant_args VARIANT: sets THREADS CONNS URL HDR.
+variant_args() {
+	HDR=()
+	URL=http://$SERVER_IP/small.txt
+	case $1 in
+	keepalive) THREADS=2 CONNS=64 ;;
+	close) THREADS=2 CONNS=64 HDR=(-H 'Connection: close') ;;
+	large) THREADS=2 CONNS=16 URL=http://$SERVER_IP/large.bin ;;
+	single) THREADS=1 CONNS=1 ;;
+	esac
+}
+
+# run_wrk SECONDS OUT: wrk with the current variant's arguments; the
+# HMBENCH line's fields on OUT.
+run_wrk() {
+	in_client wrk -t"$THREADS" -c"$CONNS" -d"$1"s --timeout 5s -s "$BENCH_LIB/wrk-report.lua" \
+		"${HDR[@]}" "$URL" >"$TMP/wrk.out" 2>&1
+	grep -m1 '^HMBENCH ' "$TMP/wrk.out" | cut -d' ' -f2- >"$2"
+	[ -s "$2" ] || die "wrk failed: $(tail -5 "$TMP/wrk.out")"
+}
+
+# hm_totals: hm-stat's totals (all ports, overflow row included) and its
+# self-metrics, as key=value words.
+hm_totals() {
+	"$TMP/hm-stat" --json --pin-path "$PIN" >"$TMP/stat.json" 2>"$TMP/stat.err" ||
+		die "hm-stat failed: $(cat "$TMP/stat.err")"
+	jq -r '
+		"hm_requests=\([.ports[].requests] | add // 0)",
+		"hm_responses=\([.ports[].responses] | add // 0)",
+		"hm_unanswered=\([.ports[].unanswered] | add // 0)",
+		(.monitor | to_entries[] | "mon_\(.key)=\(.value)")' "$TMP/stat.json" | tr '\n' ' '
+}
+
+# round KIND VARIANT CONFIG N: one round; appends a record to $ROUNDS.
+#   tput     throughput, bpf stats off
+#   cost     bpf stats on, program run times
+#   profile  perf samples while the monitor runs (stats off)
+round() {
+	local kind=$1 variant=$2 config=$3 n=$4 rec t0 t1 load1 extra=
+	attach "$config"
+	prog_ids >"$TMP/ids"
+	if [ "$kind" = cost ]; then
+		sysctl -qw kernel.bpf_stats_enabled=1
+		prog_stats "$TMP/ids" >"$TMP/before"
+	else
+		sysctl -qw kernel.bpf_stats_enabled=0
+	fi
+	if [ "$kind" = profile ]; then
+		perf record -a -g -e cpu-clock -F 999 -o "$TMP/perf.data" -- sleep $((SECONDS_PER_ROUND > 2 ? SECONDS_PER_ROUND - 1 : 1)) \
+			>/dev/null 2>"$TMP/perf.err" &
+		PERF_PID=$!
+	fi
+	load1=$(cut -d' ' -f1 /proc/loadavg)
+	t0=$(cpu_ticks)
+	run_wrk "$SECONDS_PER_ROUND" "$TMP/wrk.rec"
+	t1=$(cpu_ticks)
+	if [ "$kind" = profile ]; then
+		wait "$PERF_PID"
+		PERF_PID=
+		perf script -i "$TMP/perf.data" -F ip,sym 2>/dev/null >"$TMP/profile.$variant.$config.txt"
+		extra="profile_file=$TMP/profile.$variant.$config.txt"
+	fi
+	# let the answers to requests in flight when wrk stopped go out
+	sleep 0.3
+	if [ "$kind" = cost ]; then
+		prog_stats "$TMP/ids" >"$TMP/after"
+		sysctl -qw kernel.bpf_stats_enabled=0
+		extra=$(join "$TMP/before" "$TMP/after" 2>/dev/null |
+			awk '{printf "runtime_%s=%d runs_%s=%d ", $1, $4 - $2, $1, $5 - $3}')
+	elif [ "$config" != base ]; then
+		# with stats off these stay 0, unless someone else turned stats on
+		extra="$extra $(prog_stats "$TMP/ids" | awk '{s += $2} END {printf "stats_leak_ns=%d", s}')"
+	fi
+	if [ "$config" = tc ] || [ "$config" = xdp ]; then
+		hm_totals >"$TMP/totals"
+		extra="$extra $(cat "$TMP/totals")"
+	fi
+	rec="kind=$kind variant=$variant config=$config n=$n threads=$THREADS connections=$CONNS"
+	rec="$rec seconds=$SECONDS_PER_ROUND load1=$load1 $(cat "$TMP/wrk.rec")"
+	rec="$rec $(echo "$t0 $t1" | awk '{printf "cpu_busy=%.4f steal=%.4f", ($4-$1)/($5-$2), ($6-$3)/($5-$2)}')"
+	echo "$rec $extra" >>"$ROUNDS"
+	detach "$config"
+}
+
+# -- the rounds -------------------------------------------------------------------
+PERF_OK=0
+if [ "$PROFILE" -eq 1 ] && command -v perf >/dev/null &&
+	perf record -a -g -e cpu-clock -o "$TMP/perf.test" -- true >/dev/null 2>&1; then
+	PERF_OK=1
+fi
+rm -f "$TMP/perf.test"
+START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+say "configurations: ${CONFIGS[*]}; xdp: $XDP_NOTE"
+say "variants $VARIANTS, $PAIRS pairs of ${SECONDS_PER_ROUND}s rounds, $COST_ROUNDS cost rounds; load average $START_LOAD"
+sysctl -qw kernel.bpf_stats_enabled=0
+[ "$STATS_ORIG" = 0 ] || say "kernel.bpf_stats_enabled was $STATS_ORIG: set to 0 for throughput rounds, restored at exit"
+: >"$ROUNDS"
+IFS=, read -r -a VARIANT_LIST <<<"$VARIANTS"
+for v in "${VARIANT_LIST[@]}"; do
+	variant_args "$v"
+	say "$v: warm-up"
+	run_wrk "$WARMUP_SECONDS" "$TMP/wrk.rec"
+	for ((i = 1; i <= PAIRS; i++)); do
+		say "$v: pair $i/$PAIRS"
+		for c in "${CONFIGS[@]}"; do round tput "$v" "$c" "$i"; done
+	done
+	for ((i = 1; i <= COST_ROUNDS; i++)); do
+		say "$v: cost round $i/$COST_ROUNDS"
+		for c in empty "${CONFIGS[@]:1}"; do round cost "$v" "$c" "$i"; done
+	done
+	if [ "$PERF_OK" -eq 1 ]; then
+		for c in "${CONFIGS[@]:1}"; do
+			say "$v: profile ($c)"
+			round profile "$v" "$c" 1
+		done
+	fi
+done
+
+mkdir -p "$(dirname "$JSON_OUT")"
+python3 "$BENCH_LIB/report.py" --rounds "$ROUNDS" --json "$JSON_OUT" \
+	--meta start="$START_TIME" end="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	nproc="$(nproc)" kernel="$(uname -r)" \
+	cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+	load_start="$START_LOAD" load_end="$(cut -d' ' -f1-3 /proc/loadavg)" \
+	command="scripts/bench.sh${ARGS[*]:+ ${ARGS[*]}}" smoke="$SMOKE" \
+	configs="${CONFIGS[*]}" xdp_note="$XDP_NOTE" perf="$PERF_OK" \
+	hm_version="$("$TMP/hm-load" --version 2>/dev/null | head -1)" \
+	git="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
+	nginx="$(nginx -v 2>&1 | sed 's/.*: //')" wrk="$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+exit $?

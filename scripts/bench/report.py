@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""report.py - scripts/bench.sh's rounds -> the table (stdout) and the JSON.
+
+Input: one line per round, words key=value, written by bench.sh:
+  kind      tput (bpf stats off), cost (stats on: runtime_HOOK, runs_HOOK per
+            attached program, in ns and runs during the round), profile (perf
+            samples in profile_file)
+  variant, config (base, tc, xdp, empty), n (pair or round number),
+  threads, connections, seconds, load1, cpu_busy, steal (share of all CPUs'
+  time during the round), wrk's figures (requests, duration_us, lat_*_us,
+  err_*), and after a monitored round hm-stat's totals (hm_requests,
+  hm_responses, hm_unanswered) and self-metrics (mon_*).
+
+Statistics.  Throughput varies by about 12% from run to run on small VMs,
+so base and monitored rounds are interleaved and every figure is a ratio
+within one pair (monitored / the base round just before it); the report
+gives the median of those ratios, their min-max and IQR, and a confidence
+interval of the median from order statistics (about 98% for 10 pairs; none
+below 6 pairs).
+
+Accuracy.  wrk's "requests" counts responses it completed before it stopped.
+Every one of them crossed the monitored interface, request and response, so
+a monitor that misses nothing has hm_requests >= wrk and hm_responses >= wrk
+("missed" is wrk minus what the monitor counted, when positive).  It may see
+more: requests still in flight when wrk stopped (wrk sends one request per
+connection at a time, so at most one per connection) and the answers nginx
+still sent to them.  The check per round: missed == 0, 0 <= hm_requests -
+wrk <= connections, hm_responses <= hm_requests.
+"""
+import argparse
+import json
+import math
+import re
+import statistics
+import sys
+from collections import Counter, defaultdict
+
+THROUGHPUT_RATIO_TARGET = 0.98
+NET_NS_PER_RUN_TARGET = 150.0
+SATURATION_VARIANTS = ("keepalive", "close", "large")
+# Self-metrics that mean something was not parsed or not counted.
+LOSS_COUNTERS = ("conn_create_failed", "seq_gaps", "parse_budget", "load_errors", "truncated",
+                 "unparseable", "bad_length", "pipeline_overflow", "clients_full", "ports_full",
+                 "port_clients_full", "orphan_responses")
+
+
+def num(v):
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+
+def read_rounds(path):
+    rounds = []
+    with open(path) as f:
+        for line in f:
+            words = line.split()
+            if words:
+                rounds.append({k: num(v) for k, _, v in (w.partition("=") for w in words)})
+    return rounds
+
+
+def quantile(xs, q):
+    """Linear interpolation between order statistics (numpy's default)."""
+    s = sorted(xs)
+    if not s:
+        return None
+    pos = (len(s) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def median_ci(xs, level=0.95):
+    """Distribution-free CI of the median: [x(k), x(n-k+1)], k the largest
+    with P(Binomial(n, 1/2) < k) <= (1 - level) / 2.  None when n is too small."""
+    n = len(xs)
+    s = sorted(xs)
+    cum, k = 0.0, 0
+    for j in range(n + 1):
+        cum += math.comb(n, j) / 2 ** n
+        if cum > (1 - level) / 2:
+            k = j
+            break
+    if k < 1:
+        return None
+    coverage = 1 - 2 * sum(math.comb(n, j) for j in range(k)) / 2 ** n
+    return {"low": s[k - 1], "high": s[n - k], "coverage": round(coverage, 4)}
+
+
+def summary(xs, digits=4):
+    if not xs:
+        return None
+    r = lambda v: None if v is None else round(v, digits)
+    out = {"n": len(xs), "median": r(statistics.median(xs)), "min": r(min(xs)), "max": r(max(xs)),
+           "q1": r(quantile(xs, 0.25)), "q3": r(quantile(xs, 0.75))}
+    ci = median_ci(xs)
+    if ci:
+        out["ci_median"] = {"low": r(ci["low"]), "high": r(ci["high"]), "coverage": ci["coverage"]}
+    return out
+
+
+def rps(r):
+    return r["requests"] / (r["duration_us"] / 1e6)
+
+
+def accuracy_of(r):
+    wrk, req, resp = r["requests"], r["hm_requests"], r["hm_responses"]
+    missed = max(0, wrk - req) + max(0, wrk - resp)
+    in_flight = req - wrk
+    loss = {k: r.get("mon_" + k, 0) for k in LOSS_COUNTERS if r.get("mon_" + k, 0)}
+    ok = missed == 0 and 0 <= in_flight <= r["connections"] and resp <= req
+    return {"kind": r["kind"], "n": r["n"], "wrk_responses": wrk, "hm_requests": req,
+            "hm_responses": resp, "hm_unanswered": r.get("hm_unanswered", 0),
+            "requests_minus_wrk": in_flight, "responses_minus_wrk": resp - wrk,
+            "missed": missed, "connections": r["connections"], "ok": ok,
+            "self_metrics_nonzero": loss}
+
+
+BPF_SYM = re.compile(r"^bpf_prog_[0-9a-f]+_(\w+)")
+
+
+def parse_profile(path):
+    """perf script -F ip,sym of a -a -g cpu-clock recording: one block of
+    frames per sample (leaf first).  Samples with an httpmon entry point
+    (hm_tc_*, hm_xdp*) in their stack are the monitor's."""
+    try:
+        text = open(path).read()
+    except OSError:
+        return None
+    total = 0
+    entries = Counter()
+    leaves = Counter()
+    for block in text.split("\n\n"):
+        frames = []
+        for line in block.splitlines():
+            parts = line.split(None, 1)
+            if len(parts) == 2 and re.fullmatch(r"[0-9a-f]+", parts[0]):
+                sym = re.sub(r"\+0x[0-9a-f]+$", "", parts[1].strip())
+                frames.append(sym)
+        if not frames:
+            continue
+        total += 1
+        entry = None
+        for sym in frames:
+            m = BPF_SYM.match(sym)
+            if m and re.match(r"hm_(tc|xdp)", m.group(1)):
+                entry = m.group(1)
+        if entry is None:
+            continue
+        entries[entry] += 1
+        m = BPF_SYM.match(frames[0])
+        leaves[(m.group(1) + " (BPF)") if m else frames[0]] += 1
+    inside = sum(entries.values())
+    return {
+        "samples": total,
+        "monitor_samples": inside,
+        "monitor_share_of_cpu": round(inside / total, 4) if total else None,
+        "by_entry": {k: round(v / inside, 4) for k, v in entries.most_common()} if inside else {},
+        "top": [{"symbol": s, "share": round(c / inside, 4)} for s, c in leaves.most_common(12)]
+        if inside else [],
+    }
+
+
+def analyse(rounds, meta):
+    configs = meta.get("configs", "base tc").split()
+    monitored = [c for c in configs if c != "base"]
+    variants = []
+    for r in rounds:
+        if r["variant"] not in variants:
+            variants.append(r["variant"])
+    out = {}
+    for v in variants:
+        vr = [r for r in rounds if r["variant"] == v]
+        tput = [r for r in vr if r["kind"] == "tput"]
+        first = vr[0]
+        res = {"threads": first["threads"], "connections": first["connections"],
+               "seconds": first["seconds"], "configs": {}}
+        base = {r["n"]: r for r in tput if r["config"] == "base"}
+        for c in configs:
+            rs = [r for r in tput if r["config"] == c]
+            if not rs:
+                continue
+            e = {"rounds": len(rs),
+                 "requests_per_s": summary([rps(r) for r in rs], 1),
+                 "latency_p50_us": summary([r["lat_p50_us"] for r in rs], 1),
+                 "latency_p99_us": summary([r["lat_p99_us"] for r in rs], 1),
+                 "latency_mean_us": summary([r["lat_mean_us"] for r in rs], 2),
+                 "cpu_busy": summary([r["cpu_busy"] for r in rs], 3),
+                 "errors": sum(r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
+                               + r["err_status"] for r in rs)}
+            pairs = [(base[r["n"]], r) for r in rs if r["n"] in base]
+            if c != "base" and pairs:
+                e["ratio_requests_per_s"] = summary([rps(m) / rps(b) for b, m in pairs])
+                e["ratio_latency_p50"] = summary([m["lat_p50_us"] / b["lat_p50_us"] for b, m in pairs])
+                e["ratio_latency_p99"] = summary([m["lat_p99_us"] / b["lat_p99_us"] for b, m in pairs])
+                e["added_latency_mean_us"] = summary(
+                    [m["lat_mean_us"] - b["lat_mean_us"] for b, m in pairs], 2)
+            leaks = [r.get("stats_leak_ns", 0) for r in rs]
+            if any(leaks):
+                e["warning"] = "bpf run-time statistics were on during throughput rounds " \
+                               "(enabled by another process): these rounds paid for them"
+            res["configs"][c] = e
+        # BPF cost: ns per run over all hooks of a round, then the median of rounds.
+        cost = {}
+        for c in ["empty"] + monitored:
+            rs = [r for r in vr if r["kind"] == "cost" and r["config"] == c]
+            if not rs:
+                continue
+            hooks = sorted({k[len("runs_"):] for r in rs for k in r if k.startswith("runs_")})
+            per_round = [sum(r.get("runtime_" + h, 0) for h in hooks) /
+                         max(1, sum(r.get("runs_" + h, 0) for h in hooks)) for r in rs]
+            per_txn = [sum(r.get("runs_" + h, 0) for h in hooks) / max(1, r["requests"]) for r in rs]
+            cost[c] = {"rounds": len(rs), "ns_per_run": summary(per_round, 1),
+                       "runs_per_transaction": summary(per_txn, 3),
+                       "by_hook": {h: {"ns_per_run": summary(
+                           [r.get("runtime_" + h, 0) / max(1, r.get("runs_" + h, 0)) for r in rs], 1),
+                           "runs_per_transaction": summary(
+                           [r.get("runs_" + h, 0) / max(1, r["requests"]) for r in rs], 3)}
+                           for h in hooks}}
+        floor = cost.get("empty", {}).get("ns_per_run", {}).get("median")
+        for c in monitored:
+            if c in cost and floor is not None:
+                gross = cost[c]["ns_per_run"]["median"]
+                runs = cost[c]["runs_per_transaction"]["median"]
+                cost[c]["floor_ns_per_run"] = floor
+                cost[c]["net_ns_per_run"] = round(gross - floor, 1)
+                cost[c]["net_ns_per_transaction"] = round((gross - floor) * runs, 1)
+                cost[c]["gross_ns_per_transaction"] = round(gross * runs, 1)
+        res["cost"] = cost
+        # Accuracy: every monitored round, whatever its kind.
+        acc = {}
+        for c in monitored:
+            checks = [accuracy_of(r) for r in vr if r["config"] == c and "hm_requests" in r]
+            if checks:
+                acc[c] = {"rounds": len(checks), "ok": all(x["ok"] for x in checks),
+                          "missed": sum(x["missed"] for x in checks),
+                          "requests_minus_wrk": [min(x["requests_minus_wrk"] for x in checks),
+                                                 max(x["requests_minus_wrk"] for x in checks)],
+                          "responses_minus_wrk": [min(x["responses_minus_wrk"] for x in checks),
+                                                  max(x["responses_minus_wrk"] for x in checks)],
+                          "unanswered": sum(x["hm_unanswered"] for x in checks),
+                          "self_metrics_nonzero": dict(sum((Counter(x["self_metrics_nonzero"])
+                                                            for x in checks), Counter())),
+                          "per_round": checks}
+        res["accuracy"] = acc
+        prof = {}
+        for r in vr:
+            if r["kind"] == "profile" and "profile_file" in r:
+                p = parse_profile(r["profile_file"])
+                if p:
+                    prof[r["config"]] = p
+        res["profile"] = prof
+        out[v] = res
+    return out
+
+
+def targets(res, meta):
+    t = []
+    for v, r in res.items():
+        tc = r["configs"].get("tc", {})
+        if v in SATURATION_VARIANTS and "ratio_requests_per_s" in tc:
+            m = tc["ratio_requests_per_s"]["median"]
+            t.append({"target": "throughput ratio >= %.2f" % THROUGHPUT_RATIO_TARGET, "variant": v,
+                      "config": "tc", "value": m, "met": m >= THROUGHPUT_RATIO_TARGET,
+                      "missed_by": None if m >= THROUGHPUT_RATIO_TARGET
+                      else round(THROUGHPUT_RATIO_TARGET - m, 4)})
+        c = r["cost"].get("tc", {})
+        if "net_ns_per_run" in c:
+            n = c["net_ns_per_run"]
+            t.append({"target": "BPF cost <= %d ns per run net of the empty program"
+                      % NET_NS_PER_RUN_TARGET, "variant": v, "config": "tc", "value": n,
+                      "met": n <= NET_NS_PER_RUN_TARGET,
+                      "missed_by": None if n <= NET_NS_PER_RUN_TARGET
+                      else round(n - NET_NS_PER_RUN_TARGET, 1)})
+        for cfg, a in r["accuracy"].items():
+            t.append({"target": "zero requests missed", "variant": v, "config": cfg,
+                      "value": a["missed"], "met": a["ok"],
+                      "missed_by": None if a["ok"] else a["missed"]})
+    return t
+
+
+def fmt(x, spec="{:,.0f}"):
+    return "-" if x is None else spec.format(x)
+
+
+def span(s, spec="{:.3f}"):
+    if not s:
+        return "-"
+    return (spec + " [" + spec + "-" + spec + "]").format(s["median"], s["min"], s["max"])
+
+
+def table(res, tg, meta):
+    lines = []
+    w = lines.append
+    w("httpmon overhead benchmark, %s (%s CPUs, %s, kernel %s)" % (
+        meta.get("start", "?"), meta.get("nproc", "?"), meta.get("cpu", "?"), meta.get("kernel", "?")))
+    w("command: %s; load average %s at start, %s at end; %s, nginx %s, %s" % (
+        meta.get("command"), meta.get("load_start"), meta.get("load_end"), meta.get("hm_version"),
+        meta.get("nginx"), meta.get("wrk")))
+    w("ratios are per pair (monitored / base round next to it): median [min-max] of the pairs")
+    w("")
+    hdr = "%-9s %-5s %9s %-20s %8s %-20s %8s %-20s %6s" % (
+        "VARIANT", "CONF", "REQ/S", "RATIO", "P50_US", "P50_RATIO", "P99_US", "P99_RATIO", "BUSY")
+    w(hdr)
+    for v, r in res.items():
+        for c, e in r["configs"].items():
+            w("%-9s %-5s %9s %-20s %8s %-20s %8s %-20s %5s%%" % (
+                v, c, fmt(e["requests_per_s"]["median"]), span(e.get("ratio_requests_per_s")),
+                fmt(e["latency_p50_us"]["median"]), span(e.get("ratio_latency_p50"), "{:.2f}"),
+                fmt(e["latency_p99_us"]["median"]), span(e.get("ratio_latency_p99"), "{:.2f}"),
+                fmt(e["cpu_busy"]["median"] * 100)))
+        if "xdp" not in r["configs"]:
+            w("%-9s %-5s %s" % (v, "xdp", meta.get("xdp_note", "not available")))
+    w("")
+    single = res.get("single", {}).get("configs", {})
+    for c, e in single.items():
+        if "added_latency_mean_us" in e:
+            a = e["added_latency_mean_us"]
+            w("single connection, %s: latency added per request %+.1f us (pairs: %+.1f to %+.1f); "
+              "base mean %.1f us" % (c, a["median"], a["min"], a["max"],
+                                     single["base"]["latency_mean_us"]["median"]))
+    w("")
+    w("%-9s %-5s %10s %10s %10s %9s %11s %11s  %s" % (
+        "VARIANT", "CONF", "NS/RUN", "FLOOR", "NET", "RUNS/TXN", "NET_NS/TXN", "GROSS/TXN",
+        "BY HOOK (ns/run, runs/txn)"))
+    for v, r in res.items():
+        for c, e in r["cost"].items():
+            hooks = ", ".join("%s %.0f x %.2f" % (h, x["ns_per_run"]["median"],
+                                                  x["runs_per_transaction"]["median"])
+                              for h, x in e["by_hook"].items())
+            w("%-9s %-5s %10s %10s %10s %9s %11s %11s  %s" % (
+                v, c, fmt(e["ns_per_run"]["median"], "{:,.1f}"),
+                fmt(e.get("floor_ns_per_run"), "{:,.1f}"), fmt(e.get("net_ns_per_run"), "{:,.1f}"),
+                fmt(e["runs_per_transaction"]["median"], "{:.2f}"),
+                fmt(e.get("net_ns_per_transaction"), "{:,.0f}"),
+                fmt(e.get("gross_ns_per_transaction"), "{:,.0f}"), hooks))
+    w("")
+    w("accuracy (hm-stat against wrk's completed responses, every monitored round):")
+    for v, r in res.items():
+        for c, a in r["accuracy"].items():
+            note = ""
+            if a["self_metrics_nonzero"]:
+                note = "; self-metrics: " + ", ".join(
+                    "%s %d" % kv for kv in sorted(a["self_metrics_nonzero"].items()))
+            w("  %-9s %-4s %s: %d rounds, %d missed, requests - wrk %d..%d, responses - wrk %d..%d "
+              "(<= %d in flight), unanswered %d%s" % (
+                  v, c, "ok  " if a["ok"] else "FAIL", a["rounds"], a["missed"],
+                  a["requests_minus_wrk"][0], a["requests_minus_wrk"][1],
+                  a["responses_minus_wrk"][0], a["responses_minus_wrk"][1],
+                  r["connections"], a["unanswered"], note))
+    w("")
+    w("targets:")
+    for t in tg:
+        if t["met"]:
+            verdict = "met"
+        elif t["target"].startswith("throughput"):
+            verdict = "MISSED by %.3f (%.1f%% of the base)" % (t["missed_by"], t["missed_by"] * 100)
+        elif t["target"].startswith("BPF"):
+            verdict = "MISSED by %.1f ns (%.1fx the target)" % (
+                t["missed_by"], t["value"] / NET_NS_PER_RUN_TARGET)
+        else:
+            verdict = "MISSED: %s" % t["missed_by"]
+        w("  %-52s %-9s %-4s %10s  %s" % (t["target"], t["variant"], t["config"],
+                                           fmt(t["value"], "{:,.3f}" if isinstance(t["value"], float)
+                                               and t["value"] < 10 else "{:,}"), verdict))
+    profs = [(v, c, p) for v, r in res.items() for c, p in r["profile"].items()]
+    if profs:
+        w("")
+        w("profile (perf, cpu-clock, all CPUs, one monitored round per variant): where the "
+          "monitor's time goes")
+        for v, c, p in profs:
+            if not p["monitor_samples"]:
+                w("  %-9s %-4s no samples in httpmon's programs (%d samples)" % (v, c, p["samples"]))
+                continue
+            w("  %-9s %-4s %.1f%% of all CPU time in httpmon's programs (%s); of that:" % (
+                v, c, p["monitor_share_of_cpu"] * 100,
+                ", ".join("%s %.0f%%" % (k, s * 100) for k, s in p["by_entry"].items())))
+            w("      " + ", ".join("%s %.0f%%" % (x["symbol"], x["share"] * 100) for x in p["top"][:8]))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", required=True)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--meta", nargs="*", default=[])
+    a = ap.parse_args()
+    meta = dict(m.partition("=")[::2] for m in a.meta)
+    rounds = read_rounds(a.rounds)
+    if not rounds:
+        print("report.py: no rounds in %s" % a.rounds, file=sys.stderr)
+        return 1
+    res = analyse(rounds, meta)
+    tg = targets(res, meta)
+    accuracy_ok = all(t["met"] for t in tg if t["target"] == "zero requests missed")
+    doc = {"schema": 1, "meta": meta, "accuracy_ok": accuracy_ok, "targets": tg,
+           "variants": res, "rounds": [{k: v for k, v in r.items() if k != "profile_file"}
+                                       for r in rounds]}
+    with open(a.json, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print(table(res, tg, meta))
+    print("\nJSON: %s" % a.json)
+    return 0 if accuracy_ok else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -33,7 +33,7 @@ KERN_HDRS := $(wildcard kern/*.h)
 .DELETE_ON_ERROR:
 .PHONY: all clean test deps install uninstall dist lab verifier-stats bench
 
-all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse
+all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats
 
 $(BUILD):
 	$(Q)mkdir -p $@
@@ -63,6 +63,15 @@ $(BUILD)/hm-%: $(BUILD)/hm_%.o $(COMMON)
 $(BUILD)/test_parse: tests/unit/test_parse.c tests/unit/pkt.h kern/httpmon.h $(COMMON) $(BUILD)/httpmon.o
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) tests/unit/test_parse.c $(COMMON) -o $@ $(USER_LDLIBS)
+
+$(BUILD)/verifier_stats: tests/tools/verifier_stats.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ $(USER_LDLIBS)
+
+# Instructions the verifier processed per program, against the budget the tests enforce.
+VERIFIER_BUDGET ?= 400000
+verifier-stats: $(BUILD)/httpmon.o $(BUILD)/verifier_stats
+	$(Q)$(BUILD)/verifier_stats --budget $(VERIFIER_BUDGET) $(BUILD)/httpmon.o
 
 deps:
 	$(Q)scripts/deps.sh

@@ -14,8 +14,9 @@
  * of a line up to LF, or a single byte where the grammar needs one (the start
  * line's first bytes, header names and numbers).  The callback is verified
  * once, whatever the number of steps.  Bytes are read through a per-CPU
- * window filled with bpf_skb_load_bytes(), which works on non-linear and GSO
- * skbs alike.
+ * window (hm_datapath.h fills it with bpf_skb_load_bytes() or
+ * bpf_xdp_load_bytes(), which work on non-linear, GSO and multi-buffer
+ * packets alike).  Nothing in this file depends on the program type.
  *
  * The includer provides hm_count(counter, n), hm_sample(walk, family, ns,
  * route) (a latency sample for the histograms), hm_route_row(id) (a route's
@@ -61,7 +62,7 @@ struct hm_scratch {
 
 /* The pointers one step needs; the bpf_loop context, on the caller's stack. */
 struct hm_walk {
-	struct __sk_buff *skb;
+	void *ctx; /* struct __sk_buff or struct xdp_md: only hm_datapath.h reads packets */
 	struct hm_scratch *s;
 	struct hm_conn *conn;
 	struct hm_dir *d;
@@ -832,159 +833,6 @@ static __always_inline void hm_byte(struct hm_walk *w, __u8 c)
 		}
 		break;
 	}
-}
-
-static __always_inline int hm_win_load(struct hm_walk *w, __u32 off)
-{
-	struct hm_scratch *s = w->s;
-	__u64 len = w->s->end - off;
-
-	if (len > HM_WIN)
-		len = HM_WIN;
-	/* Keep the clamped value in a register: clang would otherwise pass the
-	 * unclamped one and rely on the compare, which the verifier cannot see. */
-	asm volatile("" : "+r"(len));
-	if (len == 0 || len > HM_WIN || bpf_skb_load_bytes(w->skb, off, s->win, len) < 0) {
-		hm_lost(w->d, HM_MON_LOAD_ERRORS);
-		return -1;
-	}
-	s->win_off = off;
-	s->win_len = len;
-	return 0;
-}
-
-/* bpf_loop callback: one step of the walk; returns 1 to stop. */
-static long hm_step(__u32 i, void *ctx)
-{
-	struct hm_walk *w = ctx;
-	struct hm_dir *d = w->d;
-	struct hm_scratch *s = w->s;
-	__u32 off = w->s->off, idx, k, n;
-	__u64 avail;
-
-	if (off >= w->s->end)
-		return 1;
-	avail = w->s->end - off;
-
-	switch (d->state) {
-	case HM_P_BODY:
-	case HM_P_CHUNK_DATA:
-		n = avail < d->remaining ? avail : d->remaining;
-		w->s->off = off + n;
-		hm_consume(w, n);
-		d->remaining -= n;
-		if (d->remaining)
-			return 0;
-		if (d->state == HM_P_BODY)
-			hm_msg_end(w);
-		else
-			d->state = HM_P_CHUNK_CRLF;
-		return 0;
-	case HM_P_UNTIL_CLOSE:
-		w->s->off = w->s->end;
-		hm_consume(w, avail);
-		return 1;
-	case HM_P_LOST:
-		return 1;
-	}
-
-	/* The first bytes of a target were taken with the start line: replay them. */
-	if (d->state == HM_P_TARGET && d->replay < d->start_len) {
-		hm_target_byte(w, d->start[d->replay++ & 15]);
-		return 0;
-	}
-
-	if (off < s->win_off || off - s->win_off >= s->win_len)
-		if (hm_win_load(w, off))
-			return 1;
-	idx = (off - s->win_off) & (HM_WIN - 1);
-
-	if (hm_to_lf_state(d->state)) {
-		/*
-		 * Look for LF one 8-byte word per step: a bounded loop here would
-		 * multiply the verifier's states by the window size.  The
-		 * zero-byte test on w ^ 0x0a.. says whether the word holds a LF
-		 * at all; only then are its bytes looked at one by one.
-		 */
-		__u64 v, x, ones = 0x0101010101010101ULL;
-		__u32 valid = s->win_len - idx;
-
-		if (valid > 8)
-			valid = 8;
-		__builtin_memcpy(&v, &s->win[idx], sizeof(v));
-		x = v ^ (ones * '\n');
-		if ((x - ones) & ~x & (ones * 0x80)) {
-#pragma unroll
-			for (k = 0; k < 8; k++) {
-				if (k < valid && (__u8)(v >> (k * 8)) == '\n') {
-					w->s->off = off + k + 1;
-					hm_consume(w, k + 1);
-					hm_line_done(d);
-					return 0;
-				}
-			}
-		}
-		w->s->off = off + valid;
-		hm_consume(w, valid);
-		d->line_len += valid;
-		if (d->line_len > HM_MAX_LINE)
-			hm_lost(d, HM_MON_TRUNCATED);
-		return 0;
-	}
-
-	/* A message start with all its classifying bytes at hand: take them at once. */
-	if (d->state == HM_P_IDLE && avail >= HM_START_LEN &&
-	    idx + HM_START_LEN > s->win_len) {
-		if (hm_win_load(w, off))
-			return 1;
-		idx = 0;
-	}
-	if (d->state == HM_P_IDLE && idx + HM_START_LEN <= s->win_len &&
-	    s->win[idx] != '\r' && s->win[idx] != '\n') {
-		__builtin_memcpy(d->start, &s->win[idx], sizeof(d->start));
-		d->start_len = HM_START_LEN;
-		w->s->off = off + HM_START_LEN;
-		hm_start_done(w);
-		return 0;
-	}
-
-	w->s->off = off + 1;
-	if (d->state == HM_P_TARGET) {
-		hm_consume(w, 1);
-		hm_target_byte(w, s->win[idx]);
-		return 0;
-	}
-	hm_byte(w, s->win[idx]);
-	return 0;
-}
-
-/*
- * Parses the new payload bytes [s->off, s->end) that side s->side sent on
- * connection c.  On return s->bytes holds how many belonged to HTTP messages
- * and s->delta what the segment adds to the client's rows.
- */
-static __always_inline void hm_http_walk(struct __sk_buff *skb, struct hm_conn *c,
-					 struct hm_scratch *s, struct hm_config *cfg)
-{
-	struct hm_walk w = {
-		.skb = skb,
-		.s = s,
-		.conn = c,
-		.d = s->side ? &c->dir[1] : &c->dir[0],
-		.cfg = cfg,
-	};
-	struct hm_dir *d = w.d;
-
-	if (d->state == HM_P_LOST) {
-		/* Framing was lost: a segment that starts a message resumes it. */
-		d->state = HM_P_IDLE;
-		d->flags |= HM_DF_PROBE;
-	}
-	bpf_loop(HM_MAX_STEPS, hm_step, &w, 0);
-	if (s->off < s->end && d->state != HM_P_LOST)
-		hm_lost(d, HM_MON_PARSE_BUDGET);
-	d->flags &= ~HM_DF_PROBE;
-	hm_route_flush(&w); /* the rest of the message follows in later segments */
 }
 
 #endif /* HM_HTTP_H */

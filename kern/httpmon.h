@@ -46,6 +46,7 @@
 #define HM_MAP_OVERFLOW "hm_overflow"
 #define HM_MAP_MONITOR "hm_monitor"
 #define HM_MAP_LINKS "hm_links"
+#define HM_MAP_IFACES "hm_ifaces"
 #define HM_MAP_HIST "hm_hist"
 #define HM_MAP_HIST_PORTS "hm_hist_ports"
 #define HM_MAP_ROUTES "hm_routes"
@@ -59,6 +60,7 @@
 #define HM_MAX_CLIENTS 16384
 #define HM_MAX_PORTS 1024
 #define HM_MAX_PORT_CLIENTS 16384
+#define HM_MAX_IFACES 256      /* interfaces with their own row */
 #define HM_MAX_HIST_PORTS 256 /* ports with their own latency histograms */
 #define HM_MAX_ROUTES 1024     /* distinct routes, _other and _unknown included */
 #define HM_MAX_HIST_ROUTES 256 /* routes with their own latency histograms */
@@ -232,6 +234,11 @@ struct hm_port_key {
 	__u16 _pad;
 };
 
+/* The interface (ifindex) a segment was seen on: the TC device or the XDP ingress device. */
+struct hm_iface_key {
+	__u32 ifindex;
+};
+
 struct hm_port_client_key {
 	struct hm_addr ip;
 	__u16 port;
@@ -247,6 +254,7 @@ enum hm_overflow_row {
 	HM_OVF_CLIENTS,
 	HM_OVF_PORTS,
 	HM_OVF_PORT_CLIENTS,
+	HM_OVF_IFACES,
 	HM_OVF_ROWS,
 };
 
@@ -362,6 +370,7 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(CLIENTS_FULL, "clients_full", "updates sent to the overflow row: client map full") \
 	X(PORTS_FULL, "ports_full", "updates sent to the overflow row: port map full")    \
 	X(PORT_CLIENTS_FULL, "port_clients_full", "updates sent to the overflow row: port/client map full") \
+	X(IFACES_FULL, "ifaces_full", "updates sent to the overflow row: interface map full") \
 	X(HIST_PORTS_FULL, "hist_ports_full", "latency samples sent to the overflow histogram: port histogram map full") \
 	X(ROUTES_FULL, "routes_full", "requests counted under _other: route map full")       \
 	X(ROUTE_TRUNCATED, "route_truncated", "route labels cut at 64 bytes")               \

@@ -321,6 +321,7 @@ static int do_load(const struct load_opts *o, int ifindex)
 	/* libbpf 1.1 does not know the tc/ingress and tc/egress section names. */
 	bpf_program__set_type(skel->progs.hm_tc_ingress, BPF_PROG_TYPE_SCHED_CLS);
 	bpf_program__set_type(skel->progs.hm_tc_egress, BPF_PROG_TYPE_SCHED_CLS);
+	bpf_program__set_autoload(skel->progs.hm_xdp_ingress, false);
 	err = httpmon__load(skel);
 	if (err) {
 		hm_err("cannot load the BPF programs or reuse the maps pinned in '%s': %s%s",

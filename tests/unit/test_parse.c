@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -27,7 +28,8 @@
 #include "pkt.h"
 
 static struct bpf_object *obj;
-static int prog_in, prog_eg;
+static int prog_in, prog_eg, prog_xdp;
+static bool via_xdp; /* client-to-server frames go through the XDP program */
 static int fd_clients, fd_ports, fd_port_clients, fd_monitor, fd_conns, fd_config, fd_overflow;
 static int fd_routes, fd_route_ids, fd_route_pats, fd_route_seq;
 static int ncpus, failures, checks;
@@ -113,12 +115,14 @@ static void reset_maps(void)
 static void run(bool egress, const uint8_t *frame, size_t len)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .repeat = 1);
-	int err = bpf_prog_test_run_opts(egress ? prog_eg : prog_in, &opts);
+	bool xdp = via_xdp && !egress;
+	int err = bpf_prog_test_run_opts(xdp ? prog_xdp : egress ? prog_eg : prog_in, &opts);
+	int want = xdp ? XDP_PASS : TC_ACT_UNSPEC;
 
-	if (err || (int)opts.retval != TC_ACT_UNSPEC) {
+	if (err || (int)opts.retval != want) {
 		failures++;
-		printf("not ok - %s: test_run err=%d retval=%d (must be TC_ACT_UNSPEC)\n", current,
-		       err, (int)opts.retval);
+		printf("not ok - %s: test_run err=%d retval=%d (must be %s)\n", current, err,
+		       (int)opts.retval, xdp ? "XDP_PASS" : "TC_ACT_UNSPEC");
 	}
 }
 
@@ -867,14 +871,18 @@ int main(int argc, char **argv)
 	int err;
 
 	hm_prog_name = "test_parse";
+	if (getenv("HM_TEST_VERBOSE")) /* show libbpf's messages and the verifier log */
+		hm_log_max = HM_LOG_DEBUG + 1;
 	hm_libbpf_logging();
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj) {
 		printf("not ok - open %s: %s\n", path, strerror(errno));
 		return 1;
 	}
+	/* libbpf 1.1 does not know the tc/ingress and tc/egress section names. */
 	bpf_object__for_each_program(prog, obj)
-		bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+		if (!strncmp(bpf_program__name(prog), "hm_tc_", 6))
+			bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
 	bpf_object__for_each_map(map, obj)
 		bpf_map__set_pin_path(map, NULL); /* private maps: never touch real pins */
 	err = bpf_object__load(obj);
@@ -884,6 +892,7 @@ int main(int argc, char **argv)
 	}
 	prog_in = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_tc_ingress"));
 	prog_eg = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_tc_egress"));
+	prog_xdp = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_xdp_ingress"));
 	fd_clients = map_fd(HM_MAP_CLIENTS);
 	fd_ports = map_fd(HM_MAP_PORTS);
 	fd_port_clients = map_fd(HM_MAP_PORT_CLIENTS);
@@ -897,12 +906,19 @@ int main(int argc, char **argv)
 	fd_route_seq = map_fd(HM_MAP_ROUTE_SEQ);
 	ncpus = libbpf_num_possible_cpus();
 
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (only && !strstr(tests[i].name, only))
-			continue;
-		current = tests[i].name;
-		reset_maps();
-		tests[i].fn();
+	/* Every case twice: requests through TC ingress, then through XDP. */
+	for (int pass = 0; pass < 2; pass++) {
+		via_xdp = pass == 1;
+		for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%s%s", tests[i].name, via_xdp ? "_xdp" : "");
+			if (only && !strstr(name, only))
+				continue;
+			current = name;
+			reset_maps();
+			tests[i].fn();
+		}
 	}
 	bpf_object__close(obj);
 	fprintf(stderr, "test_parse: %d checks, %d failed\n", checks, failures);

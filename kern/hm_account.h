@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * hm_account.h - httpmon's bookkeeping: latency histograms, routes, operator
+ * patterns and the per-CPU aggregate rows.  Independent of the program type;
+ * included by httpmon.bpf.c after the maps.
+ */
+#ifndef HM_ACCOUNT_H
+#define HM_ACCOUNT_H
+
+/*
+ * A global (not static) function is verified once on its own, with ns
+ * unknown.  Inlined, the branches of the bucket computation would multiply
+ * the verifier's states at every call site inside the bpf_loop callback.
+ */
+__noinline int hm_hist_add(struct hm_hist *h, __u64 ns)
+{
+	__u32 b = hm_hist_bucket(ns);
+
+	if (!h)
+		return 0;
+	h->count++;
+	h->sum_ns += ns;
+	if (b < HM_HIST_BUCKETS)
+		h->buckets[b]++;
+	return 0;
+}
+
+/* Finds or creates the histogram of key in map; when the map is full, the overflow row. */
+static __always_inline struct hm_hist *hm_hist_of(void *map, const void *key, struct hm_scratch *s,
+						  __u32 ovf_row, __u32 family,
+						  enum hm_monitor_counter full)
+{
+	struct hm_hist *h = bpf_map_lookup_elem(map, key);
+	__u32 row;
+
+	if (!h) {
+		bpf_map_update_elem(map, key, &s->zero_hist, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(map, key);
+	}
+	if (!h) {
+		hm_count(full, 1);
+		row = ovf_row * HM_LAT_FAMILIES + family;
+		h = bpf_map_lookup_elem(&hm_hist, &row);
+	}
+	return h;
+}
+
+/* One latency sample of the response being parsed: total, its port's and its route's histograms. */
+static __always_inline void hm_sample(struct hm_walk *w, __u32 family, __u64 ns, __u32 route)
+{
+	struct hm_hist_route_key rk = { .route = route, .family = family };
+	struct hm_hist_port_key pk = { .family = family };
+	__u32 row = HM_HIST_ROW_TOTAL * HM_LAT_FAMILIES + family;
+
+	hm_hist_add(bpf_map_lookup_elem(&hm_hist, &row), ns);
+	pk.port = w->s->port[w->s->side & 1]; /* the response's sender is the server */
+	hm_hist_add(hm_hist_of(&hm_hist_ports, &pk, w->s, HM_HIST_ROW_PORTS_OVF, family,
+			       HM_MON_HIST_PORTS_FULL), ns);
+	hm_hist_add(hm_hist_of(&hm_hist_routes, &rk, w->s, HM_HIST_ROW_ROUTES_OVF, family,
+			       HM_MON_HIST_ROUTES_FULL), ns);
+}
+
+static __always_inline struct hm_stats *hm_route_row(__u32 id)
+{
+	return bpf_map_lookup_elem(&hm_routes, &id);
+}
+
+/*
+ * The id of the route whose key is in s->rkey.  A new label takes the next
+ * id (an atomic add on hm_route_seq, only on first sight of a label);
+ * past the bound, or when the id map is full, it is counted as _other.
+ */
+static __always_inline __u32 hm_route_find(struct hm_walk *w)
+{
+	struct hm_route_key *key = &w->s->rkey;
+	struct hm_route_val *v = bpf_map_lookup_elem(&hm_route_ids, key);
+	struct hm_route_val nv;
+	__u32 zero = 0, max, *seq;
+	long err;
+
+	if (v)
+		return v->id;
+	seq = bpf_map_lookup_elem(&hm_route_seq, &zero);
+	if (!seq)
+		return HM_ROUTE_OTHER;
+	max = w->cfg->max_routes;
+	if (!max || max > HM_MAX_ROUTES)
+		max = HM_MAX_ROUTES;
+	if (*seq + HM_ROUTE_FIRST >= max)
+		goto full;
+	nv.id = __sync_fetch_and_add(seq, 1) + HM_ROUTE_FIRST;
+	if (nv.id >= max)
+		goto full;
+	err = bpf_map_update_elem(&hm_route_ids, key, &nv, BPF_NOEXIST);
+	if (!err)
+		return nv.id;
+	if (err == -EEXIST) { /* another CPU named it first; our id stays unused */
+		v = bpf_map_lookup_elem(&hm_route_ids, key);
+		if (v)
+			return v->id;
+	}
+full:
+	hm_count(HM_MON_ROUTES_FULL, 1);
+	return HM_ROUTE_OTHER;
+}
+
+/*
+ * Operator patterns, segment by segment: the path segment that just ended
+ * (number rb->segs, hash rb->seg_hash) removes the patterns it does not
+ * match from rb->pat_cand.  A global function: verified once, on its own.
+ */
+__noinline int hm_patterns_step(struct hm_route_build *rb, __u32 npatterns)
+{
+	__u32 idx;
+
+	if (!rb || !rb->segs)
+		return 0;
+	idx = rb->segs - 1;
+	for (__u32 i = 0; i < HM_MAX_PATTERNS && i < npatterns; i++) {
+		struct hm_route_pattern *p;
+		__u32 key = i, j = idx;
+
+		if (!(rb->pat_cand & (1U << i)))
+			continue;
+		p = bpf_map_lookup_elem(&hm_route_pats, &key);
+		if (!p || (idx >= p->nsegs && !p->prefix)) {
+			rb->pat_cand &= ~(1U << i);
+			continue;
+		}
+		if (idx >= p->nsegs || idx >= HM_PATTERN_SEGS || (p->wild & (1U << idx)))
+			continue;
+		/* Hide j's range from clang so the mask stays for the verifier. */
+		asm volatile("" : "+r"(j));
+		if (p->seg_hash[j & (HM_PATTERN_SEGS - 1)] != rb->seg_hash)
+			rb->pat_cand &= ~(1U << i);
+	}
+	return 0;
+}
+
+/* The first pattern that matched the whole target: its label goes to key.  1 if any. */
+__noinline int hm_patterns_match(struct hm_route_build *rb, struct hm_route_key *key)
+{
+	if (!rb || !key)
+		return 0;
+	for (__u32 i = 0; i < HM_MAX_PATTERNS; i++) {
+		struct hm_route_pattern *p;
+		__u32 k = i;
+
+		if (!(rb->pat_cand & (1U << i)))
+			continue;
+		p = bpf_map_lookup_elem(&hm_route_pats, &k);
+		if (!p || (p->method && p->method != rb->method))
+			continue;
+		if (p->prefix ? rb->segs >= p->nsegs : rb->segs == p->nsegs) {
+			__builtin_memcpy(key->label, p->label, HM_ROUTE_LEN);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The segment being looked at, after the L2-L4 walk. */
+struct hm_pkt {
+	struct hm_addr src, dst;
+	__u16 sport, dport;
+	__u32 seq;
+	__u32 payload_off; /* packet offset of the TCP payload */
+	__u32 payload_end; /* from the IP length: Ethernet padding excluded */
+	__u8 fin, rst;
+};
+
+#define HM_VLAN_MAX 2     /* 802.1Q / 802.1ad tags followed in the packet */
+#define HM_IPV6_EXT_MAX 8 /* IPv6 extension headers followed */
+
+#define IPV6_NH_HOP 0
+#define IPV6_NH_ROUTING 43
+#define IPV6_NH_FRAGMENT 44
+#define IPV6_NH_AH 51
+#define IPV6_NH_NONE 59
+#define IPV6_NH_DSTOPTS 60
+
+static __always_inline bool hm_port_watched(struct hm_config *cfg, __u16 port)
+{
+	return cfg->ports[(port >> 6) & (HM_PORT_WORDS - 1)] & (1ULL << (port & 63));
+}
+
+/* Orders the endpoints so both directions share a key; returns the sender's side. */
+static __always_inline __u32 hm_conn_key_of(const struct hm_pkt *p, struct hm_conn_key *k)
+{
+	__u64 s0, s1, d0, d1;
+	bool src_first;
+
+	__builtin_memcpy(&s0, &p->src.a[0], 8);
+	__builtin_memcpy(&s1, &p->src.a[8], 8);
+	__builtin_memcpy(&d0, &p->dst.a[0], 8);
+	__builtin_memcpy(&d1, &p->dst.a[8], 8);
+	/* Any total order works; this one compares raw words. */
+	if (s0 != d0)
+		src_first = s0 < d0;
+	else if (s1 != d1)
+		src_first = s1 < d1;
+	else
+		src_first = p->sport < p->dport;
+
+	if (src_first) {
+		k->addr[0] = p->src;
+		k->addr[1] = p->dst;
+		k->port[0] = p->sport;
+		k->port[1] = p->dport;
+		return 0;
+	}
+	k->addr[0] = p->dst;
+	k->addr[1] = p->src;
+	k->port[0] = p->dport;
+	k->port[1] = p->sport;
+	return 1;
+}
+
+/* Are the n (< HM_START_LEN) bytes at b the beginning of lit? */
+static __always_inline bool hm_begins(const __u8 *b, __u32 n, const char *lit, int len)
+{
+	for (int i = 0; i < len; i++)
+		if (i < n && b[i] != (__u8)lit[i])
+			return false;
+	return true;
+}
+
+static __always_inline void hm_latency_merge(struct hm_latency *dst, const struct hm_latency *d)
+{
+	if (!d->count)
+		return;
+	if (!dst->count || d->min_ns < dst->min_ns)
+		dst->min_ns = d->min_ns;
+	if (d->max_ns > dst->max_ns)
+		dst->max_ns = d->max_ns;
+	dst->count += d->count;
+	dst->sum_ns += d->sum_ns;
+}
+
+static __always_inline void hm_stats_merge(struct hm_stats *dst, const struct hm_stats *d)
+{
+	dst->requests += d->requests;
+	dst->responses += d->responses;
+	dst->unanswered += d->unanswered;
+#pragma unroll
+	for (int i = 0; i < HM_STATUS_CLASSES; i++)
+		dst->status[i] += d->status[i];
+	hm_latency_merge(&dst->lat, &d->lat);
+	hm_latency_merge(&dst->lat_ok, &d->lat_ok);
+	hm_latency_merge(&dst->lat_fail, &d->lat_fail);
+	hm_latency_merge(&dst->lat_last, &d->lat_last);
+	dst->bytes_in += d->bytes_in;
+	dst->bytes_out += d->bytes_out;
+}
+
+/*
+ * Adds delta to one aggregate row.  A new key is inserted with delta itself
+ * as its first value (per-CPU maps zero the other CPUs' copies).  When the map
+ * is full the delta goes to the map's overflow row, so totals stay exact.
+ */
+static __always_inline void hm_row_add(void *map, const void *key, const struct hm_stats *delta,
+				       __u32 ovf_row, enum hm_monitor_counter full)
+{
+	struct hm_stats *row = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (!row) {
+		err = bpf_map_update_elem(map, key, delta, BPF_NOEXIST);
+		if (!err)
+			return;
+		if (err == -EEXIST) /* inserted by another CPU meanwhile */
+			row = bpf_map_lookup_elem(map, key);
+		if (!row) {
+			hm_count(full, 1);
+			row = bpf_map_lookup_elem(&hm_overflow, &ovf_row);
+			if (!row)
+				return;
+		}
+	}
+	hm_stats_merge(row, delta);
+}
+
+int hm_unanswered_routes(struct hm_conn *c);
+
+/* Keeps the first bits of a 64-bit word stored in network order. */
+static __always_inline __u64 hm_prefix_word(__u64 be_word, __u32 bits)
+{
+	__u64 mask = bits >= 64 ? ~0ULL : bits ? ~0ULL << (64 - bits) : 0;
+
+	return bpf_cpu_to_be64(bpf_be64_to_cpu(be_word) & mask);
+}
+
+/* --client-prefix / --client-prefix6: fold a client address into its network. */
+static __always_inline void hm_fold_client(struct hm_addr *a, const struct hm_config *cfg)
+{
+	__u64 w0, w1;
+	__u32 bits;
+
+	__builtin_memcpy(&w0, &a->a[0], 8);
+	__builtin_memcpy(&w1, &a->a[8], 8);
+	/* v4-mapped ::ffff:a.b.c.d: the IPv4 prefix starts 96 bits in. */
+	if (!w0 && a->a[8] == 0 && a->a[9] == 0 && a->a[10] == 0xff && a->a[11] == 0xff)
+		bits = cfg->client_prefix4 ? 96 + (cfg->client_prefix4 & 31) : 128;
+	else
+		bits = cfg->client_prefix6 ? cfg->client_prefix6 & 127 : 128;
+	if (bits >= 128)
+		return;
+	w0 = hm_prefix_word(w0, bits);
+	w1 = hm_prefix_word(w1, bits > 64 ? bits - 64 : 0);
+	__builtin_memcpy(&a->a[0], &w0, 8);
+	__builtin_memcpy(&a->a[8], &w1, 8);
+}
+
+static __always_inline void hm_account(const struct hm_conn_key *k, const struct hm_conn *c,
+				       const struct hm_config *cfg, const struct hm_stats *delta,
+				       __u32 ifindex)
+{
+	struct hm_iface_key ik = { .ifindex = ifindex };
+	struct hm_port_client_key pck = {};
+	struct hm_client_key ck = {};
+	struct hm_port_key pk = {};
+	/* Branches, not k->addr[c->client]: a variable stack index does not verify. */
+	if (c->client) {
+		ck.ip = k->addr[1];
+		pk.port = k->port[0];
+	} else {
+		ck.ip = k->addr[0];
+		pk.port = k->port[1];
+	}
+	if (cfg->client_prefix4 || cfg->client_prefix6)
+		hm_fold_client(&ck.ip, cfg);
+	pck.ip = ck.ip;
+	pck.port = pk.port;
+	hm_row_add(&hm_clients, &ck, delta, HM_OVF_CLIENTS, HM_MON_CLIENTS_FULL);
+	hm_row_add(&hm_ports, &pk, delta, HM_OVF_PORTS, HM_MON_PORTS_FULL);
+	hm_row_add(&hm_port_clients, &pck, delta, HM_OVF_PORT_CLIENTS, HM_MON_PORT_CLIENTS_FULL);
+	hm_row_add(&hm_ifaces, &ik, delta, HM_OVF_IFACES, HM_MON_IFACES_FULL);
+}
+
+static __always_inline bool hm_delta_empty(const struct hm_stats *d)
+{
+	return !d->requests && !d->responses && !d->unanswered && !d->bytes_in &&
+	       !d->bytes_out;
+}
+
+/*
+ * FIN or RST.  Requests still pending can no longer be answered once the
+ * server side closes or either side resets; a client's FIN (half-close) with
+ * requests in flight waits for the server.
+ */
+static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt *p, __u32 side,
+					 struct hm_stats *delta)
+{
+	__s32 pending = c->nreq - c->nresp;
+
+	if (p->fin && !p->rst && side == c->client && pending > 0) {
+		c->client_fin = 1;
+		return false;
+	}
+	if (pending > 0 && c->client != HM_SIDE_UNKNOWN) {
+		delta->unanswered += pending;
+		hm_unanswered_routes(c);
+	}
+	return true;
+}
+
+/* Requests pending when the connection ends are unanswered, on their routes too. */
+__noinline int hm_unanswered_routes(struct hm_conn *c)
+{
+	if (!c)
+		return 0;
+	for (__u32 i = 0; i < HM_PIPELINE_DEPTH; i++) {
+		__u32 n = c->nresp + i;
+		struct hm_pending *p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
+		struct hm_stats *row;
+
+		if ((__s32)(c->nreq - n) <= 0)
+			break;
+		if (p->reqno != n || !(p->flags & HM_REQ_ROUTED))
+			continue;
+		row = hm_route_row(p->route);
+		if (row)
+			row->unanswered++;
+	}
+	return 0;
+}
+
+#endif /* HM_ACCOUNT_H */

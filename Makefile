@@ -31,7 +31,7 @@ COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_common.o $(BUILD)/hm_route.o
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test deps install uninstall dist lab verifier-stats bench
+.PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz
 
 all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats
 
@@ -72,6 +72,21 @@ $(BUILD)/verifier_stats: tests/tools/verifier_stats.c | $(BUILD)
 VERIFIER_BUDGET ?= 400000
 verifier-stats: $(BUILD)/httpmon.o $(BUILD)/verifier_stats
 	$(Q)$(BUILD)/verifier_stats --budget $(VERIFIER_BUDGET) $(BUILD)/httpmon.o
+
+# The datapath compiled as userspace C (tests/fuzz/bpf_shim.h) under libFuzzer,
+# AddressSanitizer and UBSan.  `make fuzz FUZZ_SECONDS=N` fuzzes for N seconds.
+FUZZ_SECONDS ?= 300
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-I kern -I tests/fuzz -I /usr/include/$(MULTIARCH)
+$(BUILD)/fuzz_datapath: tests/fuzz/fuzz_datapath.c tests/fuzz/bpf_shim.c tests/fuzz/bpf_shim.h \
+		$(KERN_HDRS) | $(BUILD)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_datapath.c tests/fuzz/bpf_shim.c -o $@
+
+fuzz: $(BUILD)/fuzz_datapath
+	$(Q)mkdir -p $(BUILD)/fuzz-corpus
+	$(Q)$(BUILD)/fuzz_datapath -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-artifact_prefix=$(BUILD)/ $(BUILD)/fuzz-corpus tests/fuzz/corpus
 
 deps:
 	$(Q)scripts/deps.sh

@@ -13,6 +13,10 @@
  * because the verifier allows each helper in its own program types only.
  */
 
+#ifndef HM_CAT
+#define HM_CAT_(a, b) a##_##b
+#define HM_CAT(a, b) HM_CAT_(a, b)
+#endif
 #define HM_FN(name) HM_CAT(name, HM_CTX_NAME)
 
 static __always_inline int HM_FN(hm_win_load)(struct hm_walk *w, __u32 off)

@@ -10,6 +10,8 @@ set -euo pipefail
 PACKAGES=(
 	# BPF object: compiler, llvm-strip/objdump, libbpf headers, skeletons
 	clang llvm libbpf-dev bpftool
+	# the fuzzer's runtime (libFuzzer, sanitizers)
+	libclang-rt-14-dev
 	# user-space tools
 	gcc make pkg-config libelf-dev zlib1g-dev libxdp-dev
 	# attach and inspect: ip/tc, xdp-loader, nsenter (util-linux)

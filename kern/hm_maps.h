@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * hm_maps.h - the maps of the httpmon classifier, and hm_count().
+ *
+ * Included once by httpmon.bpf.c (and by the userspace fuzz harness, which
+ * backs the same definitions with maps of its own).  Maps declared
+ * LIBBPF_PIN_BY_NAME are the pinned set described in httpmon.h.
+ */
+#ifndef HM_MAPS_H
+#define HM_MAPS_H
+
+#include "httpmon.h"
+#include "hm_state.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hm_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HM_MAX_CONNS);
+	__type(key, struct hm_conn_key);
+	__type(value, struct hm_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_CLIENTS);
+	__type(key, struct hm_client_key);
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_clients SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_PORTS);
+	__type(key, struct hm_port_key);
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_PORT_CLIENTS);
+	__type(key, struct hm_port_client_key);
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_port_clients SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_IFACES);
+	__type(key, struct hm_iface_key);
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_OVF_ROWS);
+	__type(key, __u32); /* enum hm_overflow_row (array keys must be plain u32 in BTF) */
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_overflow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_MON_MAX);
+	__type(key, __u32); /* enum hm_monitor_counter */
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_monitor SEC(".maps");
+
+/* Latency histograms: totals and per-port overflow (enum hm_hist_row), and per port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_HIST_ROWS * HM_LAT_FAMILIES);
+	__type(key, __u32);
+	__type(value, struct hm_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_HIST_PORTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* 3 KiB per CPU per entry: only for ports in use */
+	__type(key, struct hm_hist_port_key);
+	__type(value, struct hm_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_hist_ports SEC(".maps");
+
+/* Routes: label -> id, id -> stats, operator patterns, per-route histograms. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_MAX_ROUTES);
+	__type(key, struct hm_route_key);
+	__type(value, struct hm_route_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_route_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_MAX_ROUTES);
+	__type(key, __u32); /* route id */
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32); /* route ids handed out */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_route_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HM_MAX_PATTERNS);
+	__type(key, __u32);
+	__type(value, struct hm_route_pattern);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_route_pats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HM_MAX_HIST_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hm_hist_route_key);
+	__type(value, struct hm_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_hist_routes SEC(".maps");
+
+/*
+ * Loader bookkeeping, keyed by ifindex: which interfaces hm-load attached to
+ * and whether it created their clsact qdisc.  The program never touches it;
+ * it is declared here so that it is pinned with the rest of the set.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_MAX_LINKS);
+	__type(key, __u32);
+	__type(value, struct hm_link);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_links SEC(".maps");
+
+static __always_inline void hm_count(enum hm_monitor_counter idx, __u64 n);
+
+#include "hm_http.h"
+
+/* Per-CPU working memory of one program run; never pinned, never read outside. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hm_scratch);
+} hm_scratch SEC(".maps");
+
+static __always_inline void hm_count(enum hm_monitor_counter idx, __u64 n)
+{
+	__u32 key = idx;
+	__u64 *v = bpf_map_lookup_elem(&hm_monitor, &key);
+
+	if (v)
+		*v += n;
+}
+
+#endif /* HM_MAPS_H */

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * fuzz_datapath - libFuzzer harness for httpmon's datapath, compiled from the
+ * kernel sources (kern/hm_*.h) as userspace C over bpf_shim.h.
+ *
+ * An input is a conversation on one TCP connection: a first byte choosing the
+ * address family, then records of
+ *   [flags:1][len:2, little endian][payload:len]
+ * flags bit 0: sent by the server (else the client); 1: FIN; 2: RST;
+ * 3: the payload is a whole frame from the Ethernet header on (header
+ * parsing gets fuzzed too); 4: resend the previous segment's bytes first
+ * (a retransmission); 5: skip 100 sequence numbers (a loss); 6-7: VLAN tags.
+ * Every frame goes through the same entry point as the TC and XDP programs.
+ * After each input the harness checks invariants the maps must keep.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+
+#include "bpf_shim.h"
+#include "hm_maps.h"
+#include "hm_account.h"
+
+struct fuzz_ctx {
+	const __u8 *data;
+	__u32 len;
+};
+
+static long fuzz_load(struct fuzz_ctx *ctx, __u32 off, void *buf, __u32 len)
+{
+	if ((__u64)off + len > ctx->len)
+		return -EFAULT;
+	memcpy(buf, ctx->data + off, len);
+	return 0;
+}
+
+#define HM_CTX_NAME fuzz
+#define HM_CTX_T struct fuzz_ctx
+#define HM_CTX_LOAD fuzz_load
+#define HM_CTX_LEN(ctx) ((ctx)->len)
+#include "hm_datapath.h"
+
+#define FRAME_MAX 2048
+
+static void register_maps(void)
+{
+	shim_map_register(hm_config);
+	shim_map_register(hm_conns);
+	shim_map_register(hm_clients);
+	shim_map_register(hm_ports);
+	shim_map_register(hm_port_clients);
+	shim_map_register(hm_ifaces);
+	shim_map_register(hm_overflow);
+	shim_map_register(hm_monitor);
+	shim_map_register(hm_hist);
+	shim_map_register(hm_hist_ports);
+	shim_map_register(hm_route_ids);
+	shim_map_register(hm_routes);
+	shim_map_register(hm_route_seq);
+	shim_map_register(hm_route_pats);
+	shim_map_register(hm_hist_routes);
+	shim_map_register(hm_links);
+	shim_map_register(hm_scratch);
+}
+
+struct conv {
+	bool v6;
+	__u32 seq[2];
+	__u8 last[2][FRAME_MAX]; /* each side's previous payload, for retransmissions */
+	__u16 last_len[2];
+};
+
+static size_t build(__u8 *f, struct conv *cv, int flags, const __u8 *payload, size_t len)
+{
+	static const __u8 cli4[4] = { 10, 9, 0, 2 }, srv4[4] = { 10, 9, 0, 1 };
+	static const __u8 cli6[16] = { 0xfd, 0, [15] = 2 }, srv6[16] = { 0xfd, 0, [15] = 1 };
+	int server = flags & 1, tags = flags >> 6;
+	size_t off = 12;
+	__u16 proto = htons(cv->v6 ? ETH_P_IPV6 : ETH_P_IP);
+	struct tcphdr *tcp;
+
+	memset(f, 0, 64);
+	for (int i = 0; i < tags && i < 2; i++) {
+		__u16 tpid = htons(i == 0 && tags == 2 ? ETH_P_8021AD : ETH_P_8021Q);
+
+		memcpy(f + off, &tpid, 2);
+		off += 4;
+	}
+	memcpy(f + off, &proto, 2);
+	off += 2;
+	if (cv->v6) {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(f + off);
+
+		ip6->version = 6;
+		ip6->nexthdr = IPPROTO_TCP;
+		ip6->payload_len = htons(sizeof(*tcp) + len);
+		memcpy(&ip6->saddr, server ? srv6 : cli6, 16);
+		memcpy(&ip6->daddr, server ? cli6 : srv6, 16);
+		off += sizeof(*ip6);
+	} else {
+		struct iphdr *ip = (struct iphdr *)(f + off);
+
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->protocol = IPPROTO_TCP;
+		ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp) + len);
+		memcpy(&ip->saddr, server ? srv4 : cli4, 4);
+		memcpy(&ip->daddr, server ? cli4 : srv4, 4);
+		off += sizeof(*ip);
+	}
+	tcp = (struct tcphdr *)(f + off);
+	memset(tcp, 0, sizeof(*tcp));
+	tcp->source = htons(server ? 8080 : 40000);
+	tcp->dest = htons(server ? 40000 : 8080);
+	tcp->doff = 5;
+	tcp->ack = 1;
+	tcp->fin = !!(flags & 2);
+	tcp->rst = !!(flags & 4);
+	if (flags & 32)
+		cv->seq[server] += 100;
+	tcp->seq = htonl(cv->seq[server]);
+	off += sizeof(*tcp);
+	memcpy(f + off, payload, len);
+	cv->seq[server] += len;
+	return off + len;
+}
+
+static void run(const __u8 *frame, size_t len)
+{
+	struct fuzz_ctx ctx = { .data = frame, .len = len };
+
+	shim_clock_ns += 1000 + len;
+	hm_handle_fuzz(&ctx, 1);
+}
+
+static __u64 sum_requests(void *map, __u32 ovf_row)
+{
+	struct shim_map *m = shim_map_of(map);
+	struct hm_stats *ovf = bpf_map_lookup_elem(&hm_overflow, &ovf_row);
+	__u64 n = ovf ? ovf->requests : 0;
+
+	for (unsigned int i = 0; i < m->max_entries; i++)
+		if (m->used[i])
+			n += ((struct hm_stats *)(m->values + (size_t)i * m->value_size))->requests;
+	return n;
+}
+
+static void check_invariants(void)
+{
+	struct shim_map *conns = shim_map_of(&hm_conns);
+
+	for (unsigned int i = 0; i < conns->max_entries; i++) {
+		struct hm_conn *c = (struct hm_conn *)(conns->values + (size_t)i * conns->value_size);
+
+		if (conns->used[i])
+			assert((__s32)(c->nreq - c->nresp) >= 0); /* never more answers than questions */
+	}
+	/* Every delta goes to a client row and a port row (or their overflow rows). */
+	assert(sum_requests(&hm_clients, HM_OVF_CLIENTS) == sum_requests(&hm_ports, HM_OVF_PORTS));
+}
+
+int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
+{
+	static bool ready;
+	/* +2, like NET_IP_ALIGN: the IP header after 14 bytes of Ethernet is aligned. */
+	static __u8 buf[FRAME_MAX + 128] __attribute__((aligned(8)));
+	__u8 *frame = buf + 2;
+	static struct conv cv;
+	size_t pos = 1;
+
+	if (!ready) {
+		register_maps();
+		ready = true;
+	}
+	shim_maps_reset();
+	if (!size)
+		return 0;
+	memset(&cv, 0, sizeof(cv));
+	cv.seq[0] = 1000;
+	cv.seq[1] = 500000;
+	cv.v6 = data[0] & 1;
+	while (pos + 3 <= size) {
+		int flags = data[pos];
+		size_t len = data[pos + 1] | (data[pos + 2] << 8), n;
+		int side = flags & 1;
+
+		pos += 3;
+		if (len > size - pos)
+			len = size - pos;
+		if (len > FRAME_MAX)
+			len = FRAME_MAX;
+		if (flags & 8) {
+			run(data + pos, len); /* a raw frame */
+		} else {
+			if ((flags & 16) && cv.last_len[side]) {
+				/* retransmit the previous segment of this side, then continue */
+				__u32 saved = cv.seq[side];
+
+				cv.seq[side] -= cv.last_len[side];
+				n = build(frame, &cv, side, cv.last[side], cv.last_len[side]);
+				run(frame, n);
+				cv.seq[side] = saved;
+			}
+			n = build(frame, &cv, flags, data + pos, len);
+			run(frame, n);
+			memcpy(cv.last[side], data + pos, len);
+			cv.last_len[side] = len;
+		}
+		pos += len;
+	}
+	check_invariants();
+	return 0;
+}

@@ -138,6 +138,7 @@ void hm_stats_sum(struct hm_stats *out, const struct hm_stats *percpu, int ncpus
 		hm_latency_add(&out->lat, &s->lat);
 		hm_latency_add(&out->lat_ok, &s->lat_ok);
 		hm_latency_add(&out->lat_fail, &s->lat_fail);
+		hm_latency_add(&out->lat_last, &s->lat_last);
 		out->bytes_in += s->bytes_in;
 		out->bytes_out += s->bytes_out;
 	}

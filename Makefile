@@ -33,7 +33,8 @@ KERN_HDRS := $(wildcard kern/*.h)
 .DELETE_ON_ERROR:
 .PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz
 
-all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats
+all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats \
+	$(BUILD)/test_hist
 
 $(BUILD):
 	$(Q)mkdir -p $@
@@ -59,6 +60,12 @@ $(BUILD)/%.o: user/%.c $(wildcard user/*.h) pin/hm_pin.h kern/httpmon.h | $(BUIL
 $(BUILD)/hm-%: $(BUILD)/hm_%.o $(COMMON)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(USER_LDLIBS)
+
+$(BUILD)/hm-stat: $(BUILD)/hm_hist.o
+
+$(BUILD)/test_hist: tests/unit/test_hist.c $(BUILD)/hm_hist.o
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@
 
 $(BUILD)/test_parse: tests/unit/test_parse.c tests/unit/pkt.h kern/httpmon.h $(COMMON) $(BUILD)/httpmon.o
 	$(call msg,CC,$@)

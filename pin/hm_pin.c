@@ -32,6 +32,20 @@ const struct hm_map_desc hm_map_descs[] = {
 	       sizeof(__u32), sizeof(struct hm_stats), HM_OVF_ROWS),
 	HM_MAP(monitor, HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY,
 	       sizeof(__u32), sizeof(__u64), HM_MON_MAX),
+	HM_MAP(ifaces, HM_MAP_IFACES, BPF_MAP_TYPE_PERCPU_HASH,
+	       sizeof(struct hm_iface_key), sizeof(struct hm_stats), 0),
+	HM_MAP(hist, HM_MAP_HIST, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	       sizeof(struct hm_hist), HM_HIST_ROWS * HM_LAT_FAMILIES),
+	HM_MAP(hist_ports, HM_MAP_HIST_PORTS, BPF_MAP_TYPE_PERCPU_HASH,
+	       sizeof(struct hm_hist_port_key), sizeof(struct hm_hist), 0),
+	HM_MAP(routes, HM_MAP_ROUTES, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	       sizeof(struct hm_stats), 0),
+	HM_MAP(route_ids, HM_MAP_ROUTE_IDS, BPF_MAP_TYPE_HASH,
+	       sizeof(struct hm_route_key), sizeof(struct hm_route_val), 0),
+	HM_MAP(route_seq, HM_MAP_ROUTE_SEQ, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
+	       sizeof(__u32), 1),
+	HM_MAP(hist_routes, HM_MAP_HIST_ROUTES, BPF_MAP_TYPE_PERCPU_HASH,
+	       sizeof(struct hm_hist_route_key), sizeof(struct hm_hist), 0),
 };
 const size_t hm_map_descs_len = sizeof(hm_map_descs) / sizeof(hm_map_descs[0]);
 
@@ -347,4 +361,40 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 fail:
 	hm_maps_close(maps);
 	return ret;
+}
+
+static __u32 hm_map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+int hm_maps_check_pins(const char *dir, const struct hm_maps *maps)
+{
+	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
+	char path[4096];
+	__u32 pinned;
+	size_t i;
+	int fd, ret;
+
+	for (i = 0; i < hm_map_descs_len; i++) {
+		const struct hm_map_desc *d = &hm_map_descs[i];
+		int open_fd = *hm_maps_fd((struct hm_maps *)maps, d);
+
+		if (open_fd < 0)
+			continue;
+		ret = hm_pin_path(path, sizeof(path), dir, d->name);
+		if (ret)
+			return ret;
+		fd = bpf_obj_get_opts(path, &opts);
+		if (fd < 0)
+			return errno == ENOENT ? -ENOENT : -errno;
+		pinned = hm_map_id(fd);
+		close(fd);
+		if (!pinned || pinned != hm_map_id(open_fd))
+			return -ESTALE;
+	}
+	return 0;
 }

@@ -24,6 +24,13 @@ struct hm_maps {
 	int port_clients;
 	int overflow;
 	int monitor;
+	int ifaces;
+	int hist;        /* latency histograms: total and overflow rows */
+	int hist_ports;  /* latency histograms per server port */
+	int routes;      /* route id -> stats */
+	int route_ids;   /* (method, label) -> route id */
+	int route_seq;   /* route ids handed out */
+	int hist_routes; /* latency histograms per route */
 };
 
 /* Pin directory to use: the explicit one, else $HTTPMON_PIN_PATH, else the default. */
@@ -46,6 +53,15 @@ int hm_bpffs_ensure(char *err, size_t errlen);
 int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 		 size_t errlen);
 void hm_maps_close(struct hm_maps *maps);
+
+/*
+ * Are the maps open in maps still the ones pinned in dir?  0 when every pin
+ * names the same map (same id); -ENOENT when a pin is gone (the monitor was
+ * detached), -ESTALE when a pin names another map (detached and loaded
+ * again), another negative errno when a pin cannot be checked.  Readers that
+ * poll (hm-stat --watch) call it between polls.
+ */
+int hm_maps_check_pins(const char *dir, const struct hm_maps *maps);
 
 /* Name and expected geometry of each map, for loops over the set. */
 struct hm_map_desc {

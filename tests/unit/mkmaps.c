@@ -44,6 +44,18 @@ static struct spec specs[] = {
 	     sizeof(struct hm_stats), HM_OVF_ROWS),
 	SPEC(HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(__u64),
 	     HM_MON_MAX),
+	SPEC(HM_MAP_HIST, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_hist),
+	     HM_HIST_ROWS * HM_LAT_FAMILIES),
+	SPEC(HM_MAP_HIST_PORTS, BPF_MAP_TYPE_PERCPU_HASH,
+	     sizeof(struct hm_hist_port_key), sizeof(struct hm_hist), 16),
+	SPEC(HM_MAP_IFACES, BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct hm_iface_key),
+	     sizeof(struct hm_stats), 16),
+	SPEC(HM_MAP_ROUTES, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats), 64),
+	SPEC(HM_MAP_ROUTE_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_route_key),
+	     sizeof(struct hm_route_val), 64),
+	SPEC(HM_MAP_ROUTE_SEQ, BPF_MAP_TYPE_ARRAY, 4, 4, 1),
+	SPEC(HM_MAP_HIST_ROUTES, BPF_MAP_TYPE_PERCPU_HASH,
+	     sizeof(struct hm_hist_route_key), sizeof(struct hm_hist), 16),
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -328,6 +340,176 @@ static void fill_monitor(void)
 	free(v);
 }
 
+/*
+ * One histogram with samples a on CPU 0 and b on CPU cpu_b (dropped with one
+ * CPU), recorded the way the classifier's hm_hist_add() does.  The samples
+ * are printed: the checker computes the percentiles from them.
+ */
+#define SAMPLES(...) ((const __u64[]){ __VA_ARGS__ }), \
+	sizeof((const __u64[]){ __VA_ARGS__ }) / sizeof(__u64)
+
+static void put_hist(struct spec *sp, const void *key, const char *what,
+		     const __u64 *a, size_t na, const __u64 *b, size_t nb)
+{
+	struct hm_hist *v = calloc(ncpus, sizeof(*v));
+	const __u64 *src[2] = { a, b };
+	size_t n[2] = { na, cpu_b ? nb : 0 }, i;
+	int side, cpu;
+
+	if (!v)
+		die("calloc");
+	printf("%s\n    {%s, \"percpu_samples\": [", first_entry ? "" : ",", what);
+	first_entry = false;
+	for (side = 0; side < 2; side++) {
+		cpu = side ? cpu_b : 0;
+		printf("%s[", side ? ", " : "");
+		for (i = 0; i < n[side]; i++) {
+			v[cpu].count++;
+			v[cpu].sum_ns += src[side][i];
+			v[cpu].buckets[hm_hist_bucket(src[side][i])]++;
+			printf("%s%llu", i ? ", " : "", (unsigned long long)src[side][i]);
+		}
+		printf("]");
+	}
+	printf("]}");
+	if (bpf_map_update_elem(sp->fd, key, v, BPF_ANY))
+		die(sp->name);
+	free(v);
+}
+
+/*
+ * Port 8080's first-byte samples are exactly those of its hm_ports row (so
+ * the reader may clamp to its min/max), 443's include bucket 0, and the
+ * ports overflow row has one sample beyond 68.7 s.  The total row holds them
+ * all.
+ */
+static void fill_hists(void)
+{
+	struct spec *hp = spec(HM_MAP_HIST_PORTS), *h = spec(HM_MAP_HIST);
+	struct hm_hist_port_key k = { 0 };
+	__u32 row;
+
+	begin("hists");
+	k.port = 8080;
+	k.family = HM_LAT_FIRST;
+	put_hist(hp, &k, "\"map\": \"hm_hist_ports\", \"port\": 8080, \"family\": 0",
+		 SAMPLES(1500000, 1500000, 2000000, 3000000, 9876000),
+		 SAMPLES(1001200, 3998800, 4000000, 2500000));
+	k.family = HM_LAT_LAST;
+	put_hist(hp, &k, "\"map\": \"hm_hist_ports\", \"port\": 8080, \"family\": 1",
+		 SAMPLES(2000000, 5000000), SAMPLES(3000000));
+	k.port = 443;
+	k.family = HM_LAT_FIRST;
+	put_hist(hp, &k, "\"map\": \"hm_hist_ports\", \"port\": 443, \"family\": 0",
+		 SAMPLES(50000000), SAMPLES(700, 1000, 1300));
+	row = HM_HIST_ROW_PORTS_OVF * HM_LAT_FAMILIES + HM_LAT_FIRST;
+	put_hist(h, &row, "\"map\": \"hm_hist\", \"row\": 1, \"family\": 0",
+		 SAMPLES(70000000000ULL), SAMPLES(1));
+	row = HM_HIST_ROW_TOTAL * HM_LAT_FAMILIES + HM_LAT_FIRST;
+	put_hist(h, &row, "\"map\": \"hm_hist\", \"row\": 0, \"family\": 0",
+		 SAMPLES(1500000, 1500000, 2000000, 3000000, 9876000, 50000000,
+			 70000000000ULL),
+		 SAMPLES(1001200, 3998800, 4000000, 2500000, 700, 1000, 1300, 1));
+	row = HM_HIST_ROW_TOTAL * HM_LAT_FAMILIES + HM_LAT_LAST;
+	put_hist(h, &row, "\"map\": \"hm_hist\", \"row\": 0, \"family\": 1",
+		 SAMPLES(2000000, 5000000), SAMPLES(3000000));
+	end();
+}
+
+/*
+ * Routes: ids 2-4 named in hm_route_ids (4's label needs escaping in every
+ * format), rows for _other (0), _unknown (1) and 2-4, and histograms for
+ * route 2 (the same samples as its row: clamped) and 4, and the routes
+ * overflow row.
+ */
+#define WEIRD_LABEL "/weird \"label\",x\\\xff"
+
+static void fill_routes(void)
+{
+	static const struct {
+		__u8 method;
+		const char *label;
+		__u32 id;
+	} names[] = {
+		{ HM_METHOD_GET, "/api/users/{id}", 2 },
+		{ HM_METHOD_POST, "/api/orders", 3 },
+		{ HM_METHOD_GET, WEIRD_LABEL, 4 },
+	};
+	struct spec *ids = spec(HM_MAP_ROUTE_IDS), *rows = spec(HM_MAP_ROUTES);
+	struct spec *hr = spec(HM_MAP_HIST_ROUTES), *h = spec(HM_MAP_HIST);
+	struct spec *seq = spec(HM_MAP_ROUTE_SEQ);
+	struct hm_hist_route_key hk = { 0 };
+	struct hm_route_key rk;
+	struct hm_route_val rv;
+	__u32 k, n = 3;
+	size_t i;
+
+	printf(",\n  \"route_names\": [");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		memset(&rk, 0, sizeof(rk));
+		rk.method = names[i].method;
+		strncpy(rk.label, names[i].label, sizeof(rk.label));
+		rv.id = names[i].id;
+		if (bpf_map_update_elem(ids->fd, &rk, &rv, BPF_ANY))
+			die(ids->name);
+		printf("%s{\"id\": %u, \"method\": %u, \"label_hex\": ", i ? ", " : "",
+		       rv.id, rk.method);
+		print_hex(names[i].label, strlen(names[i].label));
+		printf("}");
+	}
+	printf("]");
+	k = 0;
+	if (bpf_map_update_elem(seq->fd, &k, &n, BPF_ANY))
+		die(seq->name);
+
+	begin("routes");
+	k = HM_ROUTE_OTHER;
+	put_stats(rows, &k, sizeof(k),
+		  st(3, 3, 0, 0, 3, 0, 0, 0, LAT(3, 3000000, 900000, 1100000), none, 30, 300),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	k = HM_ROUTE_UNKNOWN;
+	put_stats(rows, &k, sizeof(k),
+		  st(0, 1, 0, 0, 1, 0, 0, 0, none, none, 0, 50),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	k = 2;
+	put_stats(rows, &k, sizeof(k),
+		  st(4, 4, 0, 0, 4, 0, 0, 0, LAT(4, 8000000, 1500000, 3000000), none, 400, 4000),
+		  st(2, 2, 0, 0, 1, 0, 0, 1, LAT(1, 1001200, 1001200, 1001200),
+		     LAT(1, 9876000, 9876000, 9876000), 200, 2000));
+	k = 3;
+	put_stats(rows, &k, sizeof(k),
+		  st(1, 0, 1, 0, 0, 0, 0, 0, none, none, 120, 0),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	k = 4;
+	put_stats(rows, &k, sizeof(k),
+		  st(2, 2, 0, 0, 0, 0, 2, 0, LAT(2, 40000, 20000, 20000), none, 22, 33),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	end();
+
+	begin("route_hists");
+	hk.route = 2;
+	hk.family = HM_LAT_FIRST;
+	put_hist(hr, &hk, "\"route\": 2, \"family\": 0",
+		 SAMPLES(1500000, 1500000, 2000000, 3000000),
+		 SAMPLES(1001200, 9876000));
+	hk.route = 4;
+	put_hist(hr, &hk, "\"route\": 4, \"family\": 0", SAMPLES(20000, 20000), SAMPLES(1));
+	k = HM_HIST_ROW_ROUTES_OVF * HM_LAT_FAMILIES + HM_LAT_FIRST;
+	put_hist(h, &k, "\"map\": \"hm_hist\", \"row\": 2, \"family\": 0", SAMPLES(3000000000ULL), SAMPLES(1));
+	end();
+}
+
+static void fill_ifaces(void)
+{
+	struct hm_iface_key k = { .ifindex = 7 };
+
+	begin("ifaces");
+	put_stats(spec(HM_MAP_IFACES), &k, sizeof(k),
+		  st(5, 5, 0, 0, 5, 0, 0, 0, none, none, 50, 500),
+		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	end();
+}
+
 static void fill_conns(void)
 {
 	struct spec *sp = spec(HM_MAP_CONNS);
@@ -427,6 +609,13 @@ int main(int argc, char **argv)
 			fill_overflow();
 		if (fillable(HM_MAP_MONITOR))
 			fill_monitor();
+		if (fillable(HM_MAP_HIST) && fillable(HM_MAP_HIST_PORTS))
+			fill_hists();
+		if (fillable(HM_MAP_ROUTES) && fillable(HM_MAP_ROUTE_IDS) &&
+		    fillable(HM_MAP_HIST_ROUTES))
+			fill_routes();
+		if (fillable(HM_MAP_IFACES))
+			fill_ifaces();
 		if (fillable(HM_MAP_CONNS))
 			fill_conns();
 	}

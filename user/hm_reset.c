@@ -17,12 +17,15 @@ static void usage(FILE *f)
 "Usage: hm-reset [--pin-path DIR] [-v]\n"
 "       hm-reset --help | --version\n"
 "\n"
-"Removes every row of the per-client, per-port and per-port-and-client maps\n"
-"and zeroes the overflow rows and the monitor counters, on every CPU. Rows\n"
-"are removed rather than zeroed, so readers show no rows until traffic comes\n"
-"again. Connection state is kept: requests in flight when the counters are\n"
-"reset get their responses and latency counted afterwards. The classifier\n"
-"stays attached. Needs write access to the pins (normally root).\n"
+"Removes every row of the per-client, per-port, per-port-and-client and\n"
+"per-interface maps and the per-port and per-route latency histograms,\n"
+"forgets the route labels seen so far (so the route limit counts afresh),\n"
+"and zeroes the route rows, the overflow rows, the total latency histograms\n"
+"and the monitor counters, on every CPU. Rows are removed rather than\n"
+"zeroed, so readers show no rows until traffic comes again. Connection state\n"
+"is kept: requests in flight when the counters are reset get their\n"
+"responses and latency counted afterwards. The classifier stays attached.\n"
+"Needs write access to the pins (normally root).\n"
 "\n"
 "Options:\n"
 "  --pin-path DIR  reset the maps pinned in DIR instead of $HTTPMON_PIN_PATH\n"
@@ -44,7 +47,9 @@ static void usage(FILE *f)
 "\n"
 "Examples:\n"
 "  hm-reset                   start counting afresh\n"
-"  hm-stat && hm-reset        print the counters, then clear them\n"
+"  hm-stat && hm-reset        print the counters, then clear them (requests\n"
+"                             counted in between are lost: hm-stat --reset\n"
+"                             reads and clears in one step)\n"
 "  0 * * * * root hm-stat >>/var/log/httpmon.log && hm-reset\n"
 "                             crontab line: hourly figures\n",
 		HM_EXIT_OK, HM_EXIT_FAIL, HM_EXIT_USAGE, HM_EXIT_NOMAPS,
@@ -123,6 +128,31 @@ out:
 	return ret;
 }
 
+/*
+ * Routes: the labels are forgotten (hm_route_ids emptied, hm_route_seq back
+ * to 0) before their rows are zeroed.  The ids are emptied again after the
+ * counter is reset: a label the classifier named in between got an id from
+ * the old count, which the new count would hand out again.
+ */
+static int clear_routes(struct hm_maps *maps, int ncpus)
+{
+	__u32 key = 0, zero = 0;
+	int ret;
+
+	ret = clear_hash(maps->route_ids, HM_MAP_ROUTE_IDS);
+	if (!ret && bpf_map_update_elem(maps->route_seq, &key, &zero, BPF_EXIST)) {
+		ret = -errno;
+		hm_err("cannot zero map %s: %s", HM_MAP_ROUTE_SEQ, strerror(-ret));
+	}
+	if (!ret)
+		ret = clear_hash(maps->route_ids, HM_MAP_ROUTE_IDS);
+	if (!ret)
+		ret = zero_percpu_array(maps->routes, HM_MAP_ROUTES, ncpus);
+	if (!ret)
+		ret = clear_hash(maps->hist_routes, HM_MAP_HIST_ROUTES);
+	return ret;
+}
+
 static int reset(struct hm_maps *maps)
 {
 	int ncpus, ret;
@@ -139,6 +169,14 @@ static int reset(struct hm_maps *maps)
 		ret = clear_hash(maps->port_clients, HM_MAP_PORT_CLIENTS);
 	if (!ret)
 		ret = zero_percpu_array(maps->overflow, HM_MAP_OVERFLOW, ncpus);
+	if (!ret)
+		ret = clear_hash(maps->ifaces, HM_MAP_IFACES);
+	if (!ret)
+		ret = clear_routes(maps, ncpus);
+	if (!ret)
+		ret = clear_hash(maps->hist_ports, HM_MAP_HIST_PORTS);
+	if (!ret)
+		ret = zero_percpu_array(maps->hist, HM_MAP_HIST, ncpus);
 	if (!ret)
 		ret = zero_percpu_array(maps->monitor, HM_MAP_MONITOR, ncpus);
 	if (ret == -ENOMEM)

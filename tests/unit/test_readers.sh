@@ -322,6 +322,333 @@ elif mode == "top":
     result("--top 1: one row per view plus the other rows",
            lens == {"clients": 2, "ports": 1, "port_clients": 2}
            and got["clients"][-1]["ip"] == "other", repr(lens))
+
+elif mode in ("hist", "csv", "prom", "cleared", "routes"):
+    import csv, math
+
+    def header_int(name):
+        return int(re.search(r"#define %s (\d+)" % name, open(args[0]).read()).group(1))
+
+    SUBBITS, MINS, MAXS = (header_int(n) for n in
+                           ("HM_HIST_SUB_BITS", "HM_HIST_MIN_SHIFT", "HM_HIST_MAX_SHIFT"))
+    SUB = 1 << SUBBITS
+    NB = 2 + (MAXS - MINS) * SUB
+
+    def bucket(ns):
+        if ns < 1 << MINS:
+            return 0
+        if ns >= 1 << MAXS:
+            return NB - 1
+        k = ns.bit_length() - 1
+        return 1 + (k - MINS) * SUB + ((ns >> (k - SUBBITS)) & (SUB - 1))
+
+    def lower(b):
+        if b == 0:
+            return 0
+        if b >= NB - 1:
+            return 1 << MAXS
+        k, j = MINS + (b - 1) // SUB, (b - 1) % SUB
+        return (1 << k) + (j << (k - SUBBITS))
+
+    def expected_quantile(samples, per10k, bounds):
+        """The documented rule: nearest rank, bucket midpoint, clamped to bounds."""
+        n = len(samples)
+        if not n:
+            return None
+        rank = max(1, min(n, (n * per10k + 9999) // 10000))
+        b = bucket(sorted(samples)[rank - 1])
+        if b == NB - 1:
+            v = bounds[1] if bounds else lower(b)
+        else:
+            v = lower(b) + (lower(b + 1) - lower(b)) // 2
+        if bounds:
+            v = min(max(v, bounds[0]), bounds[1])
+        return v
+
+    QS = (("p50", 5000), ("p90", 9000), ("p99", 9900), ("p99_9", 9990))
+    truth = json.load(open(args[1]))
+    hists = {}
+    for h in truth.get("hists", []) + truth.get("route_hists", []):
+        if "route" in h:
+            key = ("route", h["route"])
+        else:
+            key = ("port", h["port"]) if h["map"] == "hm_hist_ports" else ("row", h["row"])
+        hists[key + (h["family"],)] = [s for cpu in h["percpu_samples"] for s in cpu]
+
+    def route_text(label):
+        """The documented encoding: bytes outside printable ASCII as %XX."""
+        return "".join(chr(c) if 0x20 < c < 0x7f else "%%%02X" % c for c in label)
+
+    METHODS = ["", "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"]
+    route_keys = {0: (None, "_other"), 1: (None, "_unknown")}
+    for n in truth.get("route_names", []):
+        route_keys[n["id"]] = (METHODS[n["method"]], route_text(bytes.fromhex(n["label_hex"])))
+
+    def prom_unescape(v):
+        return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), v)
+
+def check_quantiles(where, got, samples, bounds):
+    bad = []
+    for name, q in QS:
+        want = expected_quantile(samples, q, bounds)
+        g = got.get(name, "missing")
+        if want is None:
+            if g is not None:
+                bad.append("%s %s: want null got %r" % (where, name, g))
+            continue
+        if not isinstance(g, (int, float)) or abs(g - want / 1e3) > 0.05 + 1e-9:
+            bad.append("%s %s: want %.1f got %r" % (where, name, want / 1e3, g))
+            continue
+        exact = sorted(samples)[max(1, min(len(samples), (len(samples) * q + 9999) // 10000)) - 1]
+        if (1 << MINS) <= exact < (1 << MAXS) and abs(g * 1e3 - exact) > exact / 32 + 50:
+            bad.append("%s %s: %r us is more than 1/32 from the sample %d ns" % (where, name, g, exact))
+    return bad
+
+def sparse(samples):
+    counts = {}
+    for s in samples:
+        counts[bucket(s)] = counts.get(bucket(s), 0) + 1
+    return [[None if b == NB - 1 else round(lower(b + 1) / 1e3, 3), n]
+            for b, n in sorted(counts.items())]
+
+if mode == "hist":
+    got = json.load(open(args[2]))
+    ports = {r["port"]: r for r in got["ports"]}
+    bad = []
+    for port in (8080, 443):
+        row = ports[port]
+        lat = row["latency_us"]
+        samples = hists[("port", port, 0)]
+        # the stats row and the histogram hold the same samples: clamped
+        bounds = (round(lat["min"] * 1e3), round(lat["max"] * 1e3)) if lat["min"] is not None else None
+        bad += check_quantiles("port %d latency_us" % port, lat, samples, bounds)
+        bad += check_quantiles("port %d latency_last_us" % port, row["latency_last_us"],
+                               hists.get(("port", port, 1), []), None)
+    result("percentiles: port rows follow the documented rule and error bound",
+           not bad, "; ".join(bad))
+    bad = []
+    for port in (8080, 443):
+        for fam, name in ((0, "first"), (1, "last")):
+            want = hists.get(("port", port, fam))
+            h = ports[port]["latency_hist"][name]
+            if want is None:  # a port with a histogram has both families
+                ok = h == {"count": 0, "sum_us": 0.0, "buckets": []}
+            else:
+                ok = h is not None and h["count"] == len(want) and h["buckets"] == sparse(want) \
+                    and abs(h["sum_us"] - sum(want) / 1e3) <= 0.05
+            if not ok:
+                bad.append("port %d %s: want %r got %r" % (port, name, want and sparse(want), h))
+    result("histogram: sparse [upper_us, count] pairs of the non-empty buckets, "
+           "an empty family as such", not bad,
+           "; ".join(bad))
+    tot = got.get("total", {})
+    samples = hists[("row", 0, 0)]
+    bad = check_quantiles("total latency_us", tot.get("latency_us", {}), samples, None)
+    bad += check_quantiles("total latency_last_us", tot.get("latency_last_us", {}),
+                           hists[("row", 0, 1)], None)
+    sums = {f: sum(r[f] for r in got["ports"]) for f in ("requests", "responses", "bytes_out")}
+    result("total: counts of every port row, percentiles of the total histogram "
+           "(overflow bucket: 68.7 s without bounds)",
+           not bad and all(tot.get(f) == v for f, v in sums.items())
+           and tot.get("latency_hist", {}).get("first", {}).get("buckets") == sparse(samples),
+           "; ".join(bad) + " " + repr({f: tot.get(f) for f in sums}))
+    other = got.get("ports_other_latency", {})
+    bad = check_quantiles("ports_other_latency", other.get("latency_us", {}),
+                          hists[("row", 1, 0)], None)
+    result("ports_other_latency: the ports overflow histogram", not bad, "; ".join(bad))
+    leaks = [r for v in ("clients", "port_clients") for r in got[v]
+             if "p50" in r["latency_us"] or "latency_hist" in r]
+    result("percentiles: none in client and port,client rows (no histograms there)",
+           not leaks, repr(leaks[:1]))
+
+elif mode == "csv":
+    got = json.load(open(args[2]))
+    bad = []
+    for view, jname, keys in (("client", "clients", ("ip",)), ("port", "ports", ("port",)),
+                              ("port,client", "port_clients", ("port", "ip")),
+                              ("route", "routes", ("method", "route"))):
+        text = open(args[3] + "." + view).read()
+        rows = list(csv.DictReader(text.splitlines()))
+        if not text.startswith(",".join(keys) + ",requests,"):
+            bad.append("%s: header %r" % (view, text.splitlines()[0]))
+        jrows = {tuple("" if r[k] is None else str(r[k]) for k in keys): r for r in got[jname]}
+        if sorted(tuple(r[k] for k in keys) for r in rows) != sorted(jrows):
+            bad.append("%s: keys %r vs %r" % (view, [tuple(r[k] for k in keys) for r in rows],
+                                              sorted(jrows)))
+            continue
+        for r in rows:
+            j = jrows[tuple(r[k] for k in keys)]
+            want = {"requests": j["requests"], "responses": j["responses"],
+                    "unanswered": j["unanswered"], "bytes_in": j["bytes_in"],
+                    "bytes_out": j["bytes_out"], "success_rate": j["success_rate"],
+                    "response_rate": j["response_rate"]}
+            for c in ("1xx", "2xx", "3xx", "4xx", "5xx"):
+                want["status_" + c] = j["status"][c]
+            for jl, cl in (("latency_us", "latency"), ("latency_ok_us", "latency_ok"),
+                           ("latency_fail_us", "latency_fail"),
+                           ("latency_last_us", "latency_last")):
+                for f in ("avg", "min", "max", "p50", "p90", "p99", "p99_9"):
+                    col = "%s_%s_us" % (cl, f)
+                    if col in r:
+                        want[col] = j[jl].get(f)
+            for col, w in want.items():
+                cell = r.get(col)
+                g = None if cell in ("", None) else float(cell)
+                if (w is None) != (g is None) or (w is not None and abs(w - g) > 1e-9):
+                    bad.append("%s %s %s: csv %r json %r" % (view, tuple(r[k] for k in keys),
+                                                            col, cell, w))
+    result("csv: one header line, the rows of each view, equal to the JSON", not bad,
+           "; ".join(bad[:5]))
+
+elif mode == "prom":
+    got = json.load(open(args[2]))
+    text = open(args[3]).read()
+    samples, types, helped, order_bad = {}, {}, set(), []
+    line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helped.add(line.split()[2])
+            continue
+        if line.startswith("# TYPE "):
+            types[line.split()[2]] = line.split()[3]
+            continue
+        m = line_re.match(line)
+        if not m:
+            order_bad.append("unparsed: " + line)
+            continue
+        name, labels, value = m.groups()
+        fam = re.sub(r"_(bucket|sum|count)$", "", name) if re.sub(r"_(bucket|sum|count)$", "", name) in types and types[re.sub(r"_(bucket|sum|count)$", "", name)] == "histogram" else name
+        if fam not in types or fam not in helped:
+            order_bad.append("sample before HELP/TYPE: " + line)
+        samples[(name, tuple(sorted((k, prom_unescape(v))
+                                    for k, v in label_re.findall(labels or ""))))] = float(value)
+    result("prometheus: every line parses, HELP and TYPE before each family",
+           not order_bad, "; ".join(order_bad[:3]))
+
+    def val(name, **labels):
+        return samples.get((name, tuple(sorted(labels.items()))))
+
+    bad = []
+    for r in got["ports"]:
+        p = str(r["port"])
+        if val("httpmon_requests_total", port=p) != r["requests"] or \
+           val("httpmon_bytes_out_total", port=p) != r["bytes_out"] or \
+           val("httpmon_unanswered_total", port=p) != r["unanswered"] or \
+           any(val("httpmon_responses_total", port=p, **{"class": c}) != r["status"][c]
+               for c in r["status"]):
+            bad.append("port " + p)
+    for r in got["clients"]:
+        if val("httpmon_client_requests_total", ip=r["ip"]) != r["requests"] or \
+           val("httpmon_client_bytes_in_total", ip=r["ip"]) != r["bytes_in"]:
+            bad.append("client " + r["ip"])
+    for r in got["routes"]:
+        lab = {"method": r["method"] or "", "route": r["route"]}
+        if val("httpmon_route_requests_total", **lab) != r["requests"] or \
+           val("httpmon_route_responses_total", **dict(lab, **{"class": "4xx"})) != r["status"]["4xx"]:
+            bad.append("route %r" % (lab,))
+    for k, v in got["monitor"].items():
+        n = "httpmon_monitor_%s" % k if k == "conns_live" else "httpmon_monitor_%s_total" % k
+        if val(n) != v:
+            bad.append("monitor " + k)
+    result("prometheus: counters per port (by class), per client and of the monitor "
+           "equal the JSON", not bad, ", ".join(bad))
+
+    bad = []
+    for (name, fam) in (("httpmon_request_duration_seconds", 0),
+                        ("httpmon_response_complete_duration_seconds", 1)):
+        series = [(("port", "8080"),), (("port", "443"),), ()] if fam == 0 else [(("port", "8080"),), ()]
+        for lab in series:
+            key = ("port", int(lab[0][1]), fam) if lab else ("row", 0, fam)
+            want = hists.get(key, [])
+            les = sorted(((dict(l)["le"], v) for (n, l), v in samples.items()
+                          if n == name + "_bucket" and tuple(x for x in l if x[0] != "le") == lab),
+                         key=lambda x: math.inf if x[0] == "+Inf" else float(x[0]))
+            if len(les) > 30 or les[-1][0] != "+Inf":
+                bad.append("%s%r: %d le values" % (name, lab, len(les)))
+            for le, v in les[:-1]:
+                ns = round(float(le) * 1e9)
+                if lower(bucket(ns)) != ns or v != sum(1 for s in want if s < ns):
+                    bad.append("%s%r le=%s: %r, want %d" % (name, lab, le, v,
+                                                           sum(1 for s in want if s < ns)))
+            if [v for _, v in les] != sorted(v for _, v in les) or les[-1][1] != len(want) or \
+               samples.get((name + "_count", lab)) != len(want) or \
+               abs(samples.get((name + "_sum", lab), -1) - sum(want) / 1e9) > 1e-9:
+                bad.append("%s%r: count/sum/+Inf" % (name, lab))
+    for rid in (2, 4):
+        method, route = route_keys[rid]
+        lab = (("method", method or ""), ("route", route))
+        if samples.get(("httpmon_route_request_duration_seconds_count", lab)) != \
+           len(hists[("route", rid, 0)]) or \
+           samples.get(("httpmon_route_request_duration_seconds_bucket",
+                        tuple(sorted(lab + (("le", "+Inf"),))))) != \
+           len(hists[("route", rid, 0)]):
+            bad.append("route %d histogram" % rid)
+    ovf = val("httpmon_request_duration_seconds_count", port="other")
+    result("prometheus: histograms cumulative and exact at every le (each a fine bucket "
+           "boundary), _count, _sum in seconds, total without a port label, other row",
+           not bad and ovf == len(hists[("row", 1, 0)]), "; ".join(bad[:4]) + " other=%r" % ovf)
+    typed = {n: t for n, t in types.items() if n.startswith("httpmon_")}
+    result("prometheus: counters end in _total, port and route histograms",
+           all(n.endswith("_total") for n, t in typed.items() if t == "counter")
+           and sorted(n for n, t in typed.items() if t == "histogram") ==
+           ["httpmon_request_duration_seconds", "httpmon_response_complete_duration_seconds",
+            "httpmon_route_request_duration_seconds",
+            "httpmon_route_response_complete_duration_seconds"],
+           repr(typed))
+
+elif mode == "routes":
+    got = json.load(open(args[2]))
+    want = {}
+    for e in truth["routes"]:
+        want[route_keys[int.from_bytes(bytes.fromhex(e["key"]), sys.byteorder)]] = \
+            expected_row(total(e["percpu"]))
+    rows = got.get("routes", [])
+    keys = [(r["method"], r["route"]) for r in rows]
+    result("routes: one row per named route, _unknown and _other, labels encoded",
+           sorted(map(str, keys)) == sorted(map(str, want)) and keys[-1] == (None, "_other"),
+           "want %r got %r" % (sorted(want, key=str), keys))
+    diffs = []
+    for r in rows:
+        k = (r["method"], r["route"])
+        if k in want:
+            diffs += ["%s %s" % (k, d) for d in row_diff(want[k], r)]
+    result("routes: sums, rates and latency match the per-CPU values", not diffs,
+           "; ".join(diffs))
+    bad = []
+    by_key = {(r["method"], r["route"]): r for r in rows}
+    for rid in (2, 4):
+        r = by_key[route_keys[rid]]
+        samples = hists[("route", rid, 0)]
+        lat = r["latency_us"]
+        # mkmaps keeps a route's samples equal to its latency count unless a CPU is missing
+        bounds = (round(lat["min"] * 1e3), round(lat["max"] * 1e3)) \
+            if len(samples) == r["responses"] else None
+        bad += check_quantiles("route %d" % rid, lat, samples, bounds)
+    none = [k for k, r in by_key.items() if k[1] in ("_other", "_unknown", "/api/orders")
+            and r["latency_us"]["p50"] is not None]
+    other = got.get("routes_other_latency", {})
+    bad += check_quantiles("routes_other_latency", other.get("latency_us", {}),
+                           hists[("row", 2, 0)], None)
+    result("routes: percentiles per route (clamped where the row holds the same samples), "
+           "none without a histogram, routes_other_latency", not bad and not none,
+           "; ".join(bad) + repr(none))
+
+elif mode == "cleared":
+    before, removed, after = (json.load(open(f)) for f in args[2:5])
+    strip = lambda d: {v: d[v] for v in ("clients", "ports", "port_clients", "routes", "total",
+                                         "ports_other_latency", "routes_other_latency")}
+    result("--reset: prints what was there (equal to a plain read just before)",
+           strip(before) == strip(removed), "")
+    mon = dict(after["monitor"])
+    live = mon.pop("conns_live")
+    result("--reset: afterwards no rows, empty histograms, monitor zero, connections kept",
+           after["clients"] == [] and after["ports"] == [] and after["port_clients"] == []
+           and after["routes"] == [] and after["total"]["latency_hist"]["first"]["count"] == 0
+           and after["routes_other_latency"]["latency_hist"]["first"]["count"] == 0
+           and after["ports_other_latency"]["latency_hist"]["first"]["count"] == 0
+           and set(mon.values()) == {0} and live == removed["monitor"]["conns_live"],
+           repr(after)[:600])
 EOF
 
 hdr=$HM_ROOT/kern/httpmon.h
@@ -444,12 +771,174 @@ expect_fail "bad --sort field: exit 2" 2 "see hm-stat --help" "$stat" --sort spe
 expect_fail "hm-reset unknown option: exit 2" 2 "^hm-reset: unknown option '-x'; see hm-reset --help$" \
 	"$reset" -x
 
+# --- percentiles, histograms and the export formats ---------------------------------
+"$stat" --pin-path "$fs/good" --json >"$tmp/good.hist.json" 2>&1
+pycheck hist "$hdr" "$tmp/good.json" "$tmp/good.hist.json"
+
+pycheck routes "$hdr" "$tmp/good.json" "$tmp/good.hist.json"
+run "$stat" --pin-path "$fs/good" --by route
+[ "$rc" -eq 0 ] && grep -Eq '^METHOD +ROUTE +REQS .* P50_MS +P90_MS +P99_MS +P99\.9_MS' <<<"$out" &&
+	grep -Eq '^GET +/api/users/\{id\} +6 +6 ' <<<"$out" &&
+	grep -Eq '^GET +/weird%20"label",x\\%FF +2 ' <<<"$out" &&
+	grep -B1 -E '^ +total ' <<<"$out" | grep -Eq '^ +_other +3 '
+judge "--by route: method and route columns, encoded label, _other last" "exit $rc: $err" "$out"
+
+csv_ok=1
+for by in client port port,client route; do
+	"$stat" --pin-path "$fs/good" --format csv --by "$by" >"$tmp/good.csv.$by" 2>"$tmp/stderr" || csv_ok=0
+done
+[ "$csv_ok" -eq 1 ]
+judge "hm-stat --format csv exits 0 for every view" "$(cat "$tmp/stderr")"
+pycheck csv "$hdr" "$tmp/good.json" "$tmp/good.hist.json" "$tmp/good.csv"
+
+run "$stat" --pin-path "$fs/good" --format prometheus
+printf '%s\n' "$out" >"$tmp/good.prom"
+[ "$rc" -eq 0 ] && [ -z "$err" ]
+judge "hm-stat --format prometheus exits 0 quietly" "exit $rc: $err"
+pycheck prom "$hdr" "$tmp/good.json" "$tmp/good.hist.json" "$tmp/good.prom"
+if command -v promtool >/dev/null; then
+	if promtool check metrics <"$tmp/good.prom" >"$tmp/promtool.out" 2>&1; then
+		hm_ok "promtool check metrics accepts the output"
+	else
+		hm_not_ok "promtool check metrics accepts the output" "$(head -20 "$tmp/promtool.out")"
+	fi
+else
+	hm_skip "promtool check metrics accepts the output" "promtool not installed (Debian package prometheus)"
+fi
+
+run "$stat" --pin-path "$fs/good" --by port --latency last
+[ "$rc" -eq 0 ] && grep -q 'latency to the last response byte' <<<"$out" &&
+	grep -Eq '^PORT +REQS .* P50_MS +P90_MS +P99_MS +P99\.9_MS' <<<"$out" &&
+	grep -Eq '^8080 +13 .* +- +- +- +2\.949 +5\.112 ' <<<"$out"
+judge "--by port --latency last: the last-byte family, its percentiles" "exit $rc: $err" "$out"
+
+# --- --output: atomic replacement ---------------------------------------------------
+mkdir "$tmp/out"
+echo old >"$tmp/out/httpmon.prom"
+ino=$(stat -c %i "$tmp/out/httpmon.prom")
+run "$stat" --pin-path "$fs/good" --format prometheus --output "$tmp/out/httpmon.prom"
+[ "$rc" -eq 0 ] && [ -z "$out$err" ] && cmp -s "$tmp/out/httpmon.prom" "$tmp/good.prom" &&
+	[ "$(stat -c %a "$(realpath "$tmp/out/httpmon.prom")")" = 644 ] &&
+	[ "$(stat -c %i "$tmp/out/httpmon.prom")" != "$ino" ] && [ "$(ls -A "$tmp/out")" = httpmon.prom ]
+judge "--output: the file is replaced by a new one (rename), mode 0644, no temporary file left" \
+	"exit $rc: $err" "$(ls -lia "$tmp/out")"
+# A reader racing 40 rewrites must only ever see a whole file.
+(for _ in $(seq 40); do "$stat" --pin-path "$fs/good" --format prometheus --output "$tmp/out/httpmon.prom"; done) &
+writer=$!
+torn=0 reads=0
+while kill -0 "$writer" 2>/dev/null && [ "$reads" -lt 20000 ]; do
+	reads=$((reads + 1))
+	cmp -s "$tmp/out/httpmon.prom" "$tmp/good.prom" || torn=$((torn + 1))
+done
+wait "$writer"
+[ "$torn" -eq 0 ] && [ "$(ls -A "$tmp/out")" = httpmon.prom ]
+judge "--output: $reads reads during 40 rewrites never saw a partial file" "$torn torn reads"
+expect_fail "--output into a missing directory: exit 1, one line" 1 \
+	"^hm-stat: cannot create a temporary file for $tmp/nodir/x.prom: No such file or directory$" \
+	"$stat" --pin-path "$fs/good" --format prometheus --output "$tmp/nodir/x.prom"
+run "$stat" --pin-path "$fs/nowhere" --output "$tmp/out/httpmon.prom"
+[ "$rc" -eq 3 ] && cmp -s "$tmp/out/httpmon.prom" "$tmp/good.prom" && [ "$(ls -A "$tmp/out")" = httpmon.prom ]
+judge "--output: a failed read leaves the old file alone" "exit $rc: $err"
+
+# --- option conflicts ------------------------------------------------------------------
+expect_fail "--count without --watch: exit 2" 2 "^hm-stat: --count needs --watch; see hm-stat --help$" \
+	"$stat" --count 2
+expect_fail "--watch with --format json: exit 2" 2 "^hm-stat: --watch shows a table" \
+	"$stat" --watch 1 --format json
+expect_fail "--watch 0: exit 2" 2 "^hm-stat: bad --watch interval '0'" "$stat" --watch 0
+expect_fail "--json with --format csv: exit 2" 2 "^hm-stat: --json and --format csv contradict" \
+	"$stat" --json --format csv
+expect_fail "unknown --format: exit 2" 2 "^hm-stat: unknown --format 'xml'" "$stat" --format xml
+expect_fail "--watch with --reset: exit 2" 2 "do not go together" "$stat" --watch 1 --reset
+run "$stat" --pin-path "$fs/good" --format json
+[ "$rc" -eq 0 ] && [ "$out" = "$(cat "$tmp/good.hist.json")" ]
+judge "--format json prints what --json prints" "exit $rc: $err"
+
+# --- --watch --------------------------------------------------------------------------
+run timeout 20 "$stat" --pin-path "$fs/good" --watch 1 --count 2 --by port
+[ "$rc" -eq 0 ] && [ "$(grep -c '^httpmon HTTP rates by server port over' <<<"$out")" -eq 2 ] &&
+	[ "$(grep -c '^no HTTP traffic in this interval$' <<<"$out")" -eq 2 ] && ! grep -q $'\e' <<<"$out"
+judge "--watch 1 --count 2, not a terminal: two plain blocks, exit 0" "exit $rc: $err" "$out"
+if command -v script >/dev/null; then
+	run timeout 20 script -qfec "$stat --pin-path $fs/good --watch 1 --count 1" /dev/null
+	[ "$rc" -eq 0 ] && grep -qF $'\e[H\e[2J' <<<"$out" && grep -q 'httpmon HTTP rates' <<<"$out"
+	judge "--watch on a terminal clears and redraws the screen" "exit $rc" "$out"
+else
+	hm_skip "--watch on a terminal clears and redraws the screen" "script not installed"
+fi
+for sig in INT TERM; do
+	timeout 20 "$stat" --pin-path "$fs/good" --watch 1 >"$tmp/watch.$sig" 2>&1 &
+	pid=$!
+	sleep 1.5
+	kill -"$sig" "$pid"
+	wait "$pid"
+	rc=$?
+	[ "$rc" -eq 0 ] && [ "$(grep -c '^httpmon HTTP rates' "$tmp/watch.$sig")" -eq 1 ] &&
+		tail -n 1 "$tmp/watch.$sig" | grep -q '^  [a-z_]* *[0-9]*$'
+	judge "--watch ends cleanly on SIG$sig: exit 0, whole blocks" "exit $rc" "$(cat "$tmp/watch.$sig")"
+done
+mkset gone >/dev/null
+timeout 20 "$stat" --pin-path "$fs/gone" --watch 1 >"$tmp/watch.gone" 2>&1 &
+pid=$!
+sleep 0.5
+rm -f "$fs/gone"/hm_*
+wait "$pid"
+rc=$?
+[ "$rc" -eq 3 ] && grep -q "^hm-stat: the maps in $fs/gone were removed (monitor detached)$" "$tmp/watch.gone"
+judge "--watch: pins removed meanwhile: says so, exit 3" "exit $rc" "$(cat "$tmp/watch.gone")"
+mkset again >/dev/null
+timeout 20 "$stat" --pin-path "$fs/again" --watch 1 --count 2 >"$tmp/watch.again" 2>&1 &
+pid=$!
+sleep 0.5
+rm -f "$fs/again"/hm_*
+"$bin/mkmaps" "$fs/again" >/dev/null
+wait "$pid"
+rc=$?
+[ "$rc" -eq 0 ] && grep -q "^hm-stat: warning: the maps in $fs/again were replaced (monitor reloaded): rates start again$" "$tmp/watch.again" &&
+	[ "$(grep -c '^httpmon HTTP rates' "$tmp/watch.again")" -eq 2 ]
+judge "--watch: pins replaced meanwhile: says so, reopens, goes on" "exit $rc" "$(cat "$tmp/watch.again")"
+
+# --- hm-stat --reset --------------------------------------------------------------------
+mkset rs >/dev/null
+"$stat" --pin-path "$fs/rs" --json >"$tmp/rs.before.json"
+expect_fail "--reset with read-only access: exit 5" 5 \
+	'hm-stat: cannot open .*/rs/hm_[a-z_]+ for writing: Permission denied' \
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$stat" --pin-path "$fs/rs" --reset
+run "$stat" --pin-path "$fs/rs" --reset --json
+printf '%s\n' "$out" >"$tmp/rs.removed.json"
+[ "$rc" -eq 0 ]
+judge "hm-stat --reset --json exits 0" "exit $rc: $err"
+"$stat" --pin-path "$fs/rs" --json >"$tmp/rs.after.json"
+pycheck cleared "$hdr" "$tmp/good.json" "$tmp/rs.before.json" "$tmp/rs.removed.json" "$tmp/rs.after.json"
+# entries MAP: the number of keys bpftool lists in pinned map MAP of set $1.
+entries() { bpftool -j map dump pinned "$fs/$1/$2" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
+if command -v bpftool >/dev/null; then
+	[ "$(entries rs hm_route_ids)" = 3 ]
+	judge "--reset keeps the route labels (hm_route_ids)" "$(entries rs hm_route_ids) entries"
+else
+	hm_skip "--reset keeps the route labels (hm_route_ids)" "bpftool not installed"
+fi
+run "$stat" --pin-path "$fs/rs" --reset
+[ "$rc" -eq 0 ] && grep -q '^httpmon HTTP stats by client at .*, cleared$' <<<"$out" &&
+	grep -q '^no HTTP traffic seen yet$' <<<"$out"
+judge "--reset on cleared maps: the header says cleared, no traffic" "exit $rc: $err" "$out"
+
 # --- hm-reset ---------------------------------------------------------------------
 run "$reset" --pin-path "$fs/good"
 [ "$rc" -eq 0 ] && [ -z "$out$err" ]
 judge "hm-reset exits 0 quietly" "exit $rc" "$out" "$err"
 "$stat" --pin-path "$fs/good" --json >"$tmp/reset.json" 2>&1
 pycheck reset "$tmp/good.json" "$tmp/reset.json"
+if command -v bpftool >/dev/null; then
+	[ "$(entries good hm_route_ids)" = 0 ] && [ "$(entries good hm_ifaces)" = 0 ] &&
+		[ "$(entries good hm_hist_routes)" = 0 ] &&
+		bpftool -j map dump pinned "$fs/good/hm_route_seq" | grep -q '"value":0' &&
+		[ "$(jq '.routes | length' "$tmp/reset.json")" = 0 ]
+	judge "hm-reset forgets the route labels, zeroes routes and their counter, removes interface rows" \
+		"$(bpftool map dump pinned "$fs/good/hm_route_seq")"
+else
+	hm_skip "hm-reset forgets the route labels" "bpftool not installed"
+fi
 run "$stat" --pin-path "$fs/good"
 [ "$rc" -eq 0 ] && grep -q '^no HTTP traffic seen yet$' <<<"$out"
 judge "after reset the table says no traffic" "exit $rc" "$out"

@@ -13,7 +13,7 @@
 #                         [--cost-rounds N] [--json FILE] [--no-profile]
 #                         [--smoke] [-h]
 #   --pairs N        throughput rounds per configuration, interleaved
-#                    base, tc[, xdp], base, tc, ... (default 10)
+#                    base tc[ xdp], [xdp ]tc base, base tc... (default 10)
 #   --seconds S      length of a round (default 5)
 #   --variants LIST  any of keepalive,close,large,single (default: all)
 #   --cost-rounds N  BPF cost rounds per configuration (default 3)
@@ -43,6 +43,9 @@
 # /sys/fs/bpf/hmbench-<pid>; leftovers of a crashed run are removed by the
 # next run (and by the tests' own stale-lab cleanup).
 set -uo pipefail
+# The whole script is one compound command, read before it runs: editing
+# or checking out the file during a run cannot change what runs.
+{
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_LIB=$ROOT/scripts/bench
@@ -225,6 +228,8 @@ detach() {
 	in_server tc qdisc del dev "$IFACE" clsact 2>/dev/null
 	in_server ip link set dev "$IFACE" xdp off 2>/dev/null
 	[ -e "$PIN" ] && rm -rf "$PIN"
+	# the programs and maps are freed by deferred work: not in the next round
+	[ "$1" = base ] || sleep 0.3
 	return 0
 }
 
@@ -241,6 +246,26 @@ prog_stats() {
 		bpftool prog show id "$id" -j 2>/dev/null |
 			jq -r --arg h "$hook" '"\($h) \(.run_time_ns // 0) \(.run_cnt // 0)"'
 	done <"$1"
+}
+
+# bpf_frames: from `perf script -F ip,sym` of a -g recording, for every
+# sample with a BPF program in its stack, the innermost BPF frame: "ADDR
+# leaf" when the sample hit the program itself, "ADDR ret" when it hit a
+# helper or kernel function the program called (ADDR is then the return
+# address in the program).  Input for jitlines.
+bpf_frames() {
+	awk 'BEGIN { RS = ""; FS = "\n" }
+	{
+		first = 1
+		for (i = 1; i <= NF; i++) {
+			line = $i
+			sub(/^[ \t]+/, "", line)
+			if (line == "") continue
+			split(line, w, " ")
+			if (w[2] ~ /^bpf_prog_/) { print w[1], (first ? "leaf" : "ret"); break }
+			first = 0
+		}
+	}'
 }
 
 # cpu_ticks: busy and total jiffies of all CPUs, and steal.
@@ -270,8 +295,12 @@ run_wrk() {
 # hm_totals: hm-stat's totals (all ports, overflow row included) and its
 # self-metrics, as key=value words.
 hm_totals() {
+	local t0 t1
+	t0=$(date +%s%N)
 	"$TMP/hm-stat" --json --pin-path "$PIN" >"$TMP/stat.json" 2>"$TMP/stat.err" ||
 		die "hm-stat failed: $(cat "$TMP/stat.err")"
+	t1=$(date +%s%N)
+	printf "hm_stat_us=%d " $(((t1 - t0) / 1000))
 	jq -r '
 		"hm_requests=\([.ports[].requests] | add // 0)",
 		"hm_responses=\([.ports[].responses] | add // 0)",
@@ -307,6 +336,14 @@ round() {
 		PERF_PID=
 		perf script -i "$TMP/perf.data" -F ip,sym 2>/dev/null >"$TMP/profile.$variant.$config.txt"
 		extra="profile_file=$TMP/profile.$variant.$config.txt"
+		# by source line, while the programs are still loaded
+		if [ -x "$TMP/jitlines" ]; then
+			# shellcheck disable=SC2046  # one argument per program id
+			bpf_frames <"$TMP/profile.$variant.$config.txt" |
+				"$TMP/jitlines" $(awk '{print $2}' "$TMP/ids") \
+					>"$TMP/lines.$variant.$config.txt" 2>"$TMP/jitlines.err" &&
+				extra="$extra profile_lines=$TMP/lines.$variant.$config.txt"
+		fi
 	fi
 	# let the answers to requests in flight when wrk stopped go out
 	sleep 0.3
@@ -337,6 +374,9 @@ if [ "$PROFILE" -eq 1 ] && command -v perf >/dev/null &&
 	PERF_OK=1
 fi
 rm -f "$TMP/perf.test"
+if [ "$PERF_OK" -eq 1 ] && ! gcc -O2 -Wall -o "$TMP/jitlines" "$BENCH_LIB/jitlines.c" -lbpf 2>"$TMP/gcc.err"; then
+	say "profile by source line not available: $(head -3 "$TMP/gcc.err")"
+fi
 START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 say "configurations: ${CONFIGS[*]}; xdp: $XDP_NOTE"
@@ -351,7 +391,13 @@ for v in "${VARIANT_LIST[@]}"; do
 	run_wrk "$WARMUP_SECONDS" "$TMP/wrk.rec"
 	for ((i = 1; i <= PAIRS; i++)); do
 		say "$v: pair $i/$PAIRS"
-		for c in "${CONFIGS[@]}"; do round tput "$v" "$c" "$i"; done
+		# odd pairs base first, even pairs base last: a drift of the
+		# machine's speed during the run does not favour either side
+		order=("${CONFIGS[@]}")
+		if ((i % 2 == 0)); then
+			for ((j = ${#CONFIGS[@]} - 1, k = 0; j >= 0; j--, k++)); do order[k]=${CONFIGS[j]}; done
+		fi
+		for c in "${order[@]}"; do round tput "$v" "$c" "$i"; done
 	done
 	for ((i = 1; i <= COST_ROUNDS; i++)); do
 		say "$v: cost round $i/$COST_ROUNDS"
@@ -377,3 +423,4 @@ python3 "$BENCH_LIB/report.py" --rounds "$ROUNDS" --json "$JSON_OUT" \
 	git="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
 	nginx="$(nginx -v 2>&1 | sed 's/.*: //')" wrk="$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 exit $?
+}

@@ -120,13 +120,16 @@ def accuracy_of(r):
             "self_metrics_nonzero": loss}
 
 
-BPF_SYM = re.compile(r"^bpf_prog_[0-9a-f]+_(\w+)")
+BPF_SYM = re.compile(r"^bpf_prog_([0-9a-f]+)_(\w+)")
 
 
-def parse_profile(path):
+def parse_profile(path, ranges=None):
     """perf script -F ip,sym of a -a -g cpu-clock recording: one block of
     frames per sample (leaf first).  Samples with an httpmon entry point
-    (hm_tc_*, hm_xdp*) in their stack are the monitor's."""
+    (hm_tc_*, hm_xdp*) in their stack are the monitor's; with ranges (JIT
+    address ranges of the benchmark's own programs, from jitlines) only
+    those inside them: other tests on the machine may run programs of the
+    same names."""
     try:
         text = open(path).read()
     except OSError:
@@ -140,20 +143,21 @@ def parse_profile(path):
             parts = line.split(None, 1)
             if len(parts) == 2 and re.fullmatch(r"[0-9a-f]+", parts[0]):
                 sym = re.sub(r"\+0x[0-9a-f]+$", "", parts[1].strip())
-                frames.append(sym)
+                frames.append((int(parts[0], 16), sym))
         if not frames:
             continue
         total += 1
         entry = None
-        for sym in frames:
+        for addr, sym in frames:
             m = BPF_SYM.match(sym)
-            if m and re.match(r"hm_(tc|xdp)", m.group(1)):
-                entry = m.group(1)
+            if m and re.match(r"hm_(tc|xdp)", m.group(2)) and (
+                    not ranges or any(lo <= addr < hi for lo, hi in ranges)):
+                entry = m.group(2)
         if entry is None:
             continue
         entries[entry] += 1
-        m = BPF_SYM.match(frames[0])
-        leaves[(m.group(1) + " (BPF)") if m else frames[0]] += 1
+        m = BPF_SYM.match(frames[0][1])
+        leaves[(m.group(2) + " (BPF)") if m else frames[0][1]] += 1
     inside = sum(entries.values())
     return {
         "samples": total,
@@ -163,6 +167,42 @@ def parse_profile(path):
         "top": [{"symbol": s, "share": round(c / inside, 4)} for s, c in leaves.most_common(12)]
         if inside else [],
     }
+
+
+def parse_lines(path):
+    """jitlines' output: samples per source line of the programs, callees
+    (helpers, map code) included in the line that called them."""
+    try:
+        rows = open(path).read().splitlines()
+    except OSError:
+        return None
+    m = re.match(r"total (\d+) unmatched (\d+)", rows[0] if rows else "")
+    if not m:
+        return None
+    total, unmatched = int(m.group(1)), int(m.group(2))
+    lines, funcs, ranges = [], Counter(), []
+    for row in rows[1:]:
+        parts = row.split("\t", 3)
+        if parts[0] == "range" and len(parts) == 4:
+            ranges.append((int(parts[1], 16), int(parts[2], 16)))
+            continue
+        if parts[0] == "func" and len(parts) == 3:
+            funcs[parts[1]] += int(parts[2])
+            continue
+        if len(parts) < 3:
+            continue
+        hits = int(parts[0])
+        lines.append({"samples": hits, "function": parts[1], "line": parts[2],
+                      "source": parts[3].strip() if len(parts) > 3 else ""})
+    matched = total - unmatched
+    if not matched:
+        return None
+    lines.sort(key=lambda x: -x["samples"])
+    for x in lines:
+        x["share"] = round(x["samples"] / matched, 4)
+    return {"samples": matched, "unmatched": unmatched, "ranges": ranges,
+            "by_function": {f: round(c / matched, 4) for f, c in funcs.most_common()},
+            "top_lines": lines[:30]}
 
 
 def analyse(rounds, meta):
@@ -243,6 +283,8 @@ def analyse(rounds, meta):
                           "responses_minus_wrk": [min(x["responses_minus_wrk"] for x in checks),
                                                   max(x["responses_minus_wrk"] for x in checks)],
                           "unanswered": sum(x["hm_unanswered"] for x in checks),
+                          "hm_stat_read_us": summary([r["hm_stat_us"] for r in vr if r["config"] == c
+                                                      and "hm_stat_us" in r], 0),
                           "self_metrics_nonzero": dict(sum((Counter(x["self_metrics_nonzero"])
                                                             for x in checks), Counter())),
                           "per_round": checks}
@@ -250,8 +292,11 @@ def analyse(rounds, meta):
         prof = {}
         for r in vr:
             if r["kind"] == "profile" and "profile_file" in r:
-                p = parse_profile(r["profile_file"])
+                bl = parse_lines(r["profile_lines"]) if "profile_lines" in r else None
+                p = parse_profile(r["profile_file"], bl.pop("ranges") if bl else None)
                 if p:
+                    if bl:
+                        p["by_source_line"] = bl
                     prof[r["config"]] = p
         res["profile"] = prof
         out[v] = res
@@ -346,6 +391,8 @@ def table(res, tg, meta):
             if a["self_metrics_nonzero"]:
                 note = "; self-metrics: " + ", ".join(
                     "%s %d" % kv for kv in sorted(a["self_metrics_nonzero"].items()))
+            if a.get("hm_stat_read_us"):
+                note += "; hm-stat --json took %.1f ms" % (a["hm_stat_read_us"]["median"] / 1000)
             w("  %-9s %-4s %s: %d rounds, %d missed, requests - wrk %d..%d, responses - wrk %d..%d "
               "(<= %d in flight), unanswered %d%s" % (
                   v, c, "ok  " if a["ok"] else "FAIL", a["rounds"], a["missed"],
@@ -380,6 +427,13 @@ def table(res, tg, meta):
                 v, c, p["monitor_share_of_cpu"] * 100,
                 ", ".join("%s %.0f%%" % (k, s * 100) for k, s in p["by_entry"].items())))
             w("      " + ", ".join("%s %.0f%%" % (x["symbol"], x["share"] * 100) for x in p["top"][:8]))
+            bl = p.get("by_source_line")
+            if bl:
+                w("      by function (callees included): " + ", ".join(
+                    "%s %.0f%%" % (f, s * 100) for f, s in list(bl["by_function"].items())[:6]))
+                w("      by source line (callees included):")
+                for x in bl["top_lines"][:10]:
+                    w("        %4.1f%%  %-22s %s" % (x["share"] * 100, x["line"], x["source"][:70]))
     return "\n".join(lines)
 
 
@@ -398,7 +452,7 @@ def main():
     tg = targets(res, meta)
     accuracy_ok = all(t["met"] for t in tg if t["target"] == "zero requests missed")
     doc = {"schema": 1, "meta": meta, "accuracy_ok": accuracy_ok, "targets": tg,
-           "variants": res, "rounds": [{k: v for k, v in r.items() if k != "profile_file"}
+           "variants": res, "rounds": [{k: v for k, v in r.items() if not k.startswith("profile_")}
                                        for r in rounds]}
     with open(a.json, "w") as f:
         json.dump(doc, f, indent=1)

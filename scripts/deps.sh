@@ -20,6 +20,8 @@ PACKAGES=(
 	python3 jq curl
 	# docs, packaging and the compose check: man pages, completion, unit file
 	groff-base man-db bash-completion docker-compose systemd
+	# the exports' tests: promtool and a real node_exporter
+	prometheus prometheus-node-exporter
 )
 
 missing=()
@@ -45,5 +47,10 @@ if ! { $SUDO apt-get update -qq && \
 	cat "$log" >&2
 	echo "deps.sh: apt-get failed" >&2
 	exit 1
+fi
+# On a host booted with systemd the two Prometheus packages start their
+# daemons; the tests run their own node_exporter on a free loopback port.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+	$SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
 fi
 echo "deps.sh: done"

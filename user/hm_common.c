@@ -13,8 +13,7 @@
 const char *hm_prog_name = "httpmon";
 enum hm_log_level hm_log_max = HM_LOG_WARN;
 
-static void hm_vlog(enum hm_log_level lvl, const char *prefix, const char *fmt,
-		    va_list ap)
+void hm_vlog(enum hm_log_level lvl, const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	size_t n;
@@ -38,19 +37,27 @@ void hm_log(enum hm_log_level lvl, const char *fmt, ...)
 	va_end(ap);
 }
 
+static bool hm_libbpf_quiet_now;
+
 static int hm_libbpf_print(enum libbpf_print_level level, const char *fmt,
 			   va_list ap)
 {
-	enum hm_log_level lvl =
-		level == LIBBPF_WARN ? HM_LOG_INFO : HM_LOG_DEBUG;
+	enum hm_log_level lvl = level == LIBBPF_WARN && !hm_libbpf_quiet_now
+					? HM_LOG_INFO
+					: HM_LOG_DEBUG;
 
-	hm_vlog(lvl, "libbpf: ", fmt, ap);
+	hm_vlog(lvl, "", fmt, ap); /* libbpf's messages begin with "libbpf: " */
 	return 0;
 }
 
 void hm_libbpf_logging(void)
 {
 	libbpf_set_print(hm_libbpf_print);
+}
+
+void hm_libbpf_quiet(bool quiet)
+{
+	hm_libbpf_quiet_now = quiet;
 }
 
 int hm_exit_code(int err)

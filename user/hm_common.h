@@ -3,6 +3,7 @@
 #ifndef HM_COMMON_H
 #define HM_COMMON_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include "httpmon.h"
@@ -25,6 +26,8 @@ extern enum hm_log_level hm_log_max;
 
 void hm_log(enum hm_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* hm_log() for a library's print callback: "PROG: PREFIXmessage". */
+void hm_vlog(enum hm_log_level lvl, const char *prefix, const char *fmt, va_list ap);
 #define hm_err(...) hm_log(HM_LOG_ERR, __VA_ARGS__)
 #define hm_warn(...) hm_log(HM_LOG_WARN, __VA_ARGS__)
 #define hm_info(...) hm_log(HM_LOG_INFO, __VA_ARGS__)
@@ -32,6 +35,8 @@ void hm_log(enum hm_log_level lvl, const char *fmt, ...)
 
 /* Routes libbpf's own messages through hm_log (warnings only unless -v). */
 void hm_libbpf_logging(void);
+/* While quiet, libbpf's warnings are debug messages too (for calls whose failure is expected). */
+void hm_libbpf_quiet(bool quiet);
 
 /* Maps a negative errno from hm_maps_open() and friends to an exit code. */
 int hm_exit_code(int err);

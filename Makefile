@@ -53,6 +53,10 @@ $(BUILD)/%.o: pin/%.c pin/hm_pin.h kern/httpmon.h | $(BUILD)
 
 $(BUILD)/hm_load.o: $(BUILD)/httpmon.skel.h
 
+# hm-load also attaches: tc filters over rtnetlink, XDP through libxdp.
+$(BUILD)/hm-load: $(BUILD)/hm_tc.o $(BUILD)/hm_xdp.o
+$(BUILD)/hm-load: USER_LDLIBS += -lxdp
+
 $(BUILD)/%.o: user/%.c $(wildcard user/*.h) pin/hm_pin.h kern/httpmon.h | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@

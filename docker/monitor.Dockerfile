@@ -6,7 +6,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev gcc libc6-dev make \
+      clang llvm bpftool libbpf-dev libxdp-dev libelf-dev zlib1g-dev gcc libc6-dev make \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -15,7 +15,7 @@ RUN make PREFIX=/usr \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g iproute2 \
+ && apt-get install -y --no-install-recommends libbpf1 libxdp1 libelf1 zlib1g iproute2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /
 COPY docker/monitor.sh /usr/local/bin/httpmon-monitor

@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * hm-load - attach the httpmon classifier to an interface and exit.
+ * hm-load - attach the httpmon classifier to an interface and exit; detach
+ * it; say what is attached where.
  *
- * The programs stay attached through their tc filters and the maps stay
- * pinned, so monitoring goes on with no process running.
+ * Ingress is counted by a tc filter on clsact ingress or, with --xdp, by an
+ * XDP program in libxdp's dispatcher; egress always by a tc filter.  They
+ * stay attached through the filters and the dispatcher's pins, the maps stay
+ * pinned, so monitoring goes on with no process running.  Every run that
+ * changes the pin directory holds an exclusive flock on it (lock_pin_dir()),
+ * so concurrent runs take turns.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -13,13 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <linux/if_ether.h>
-#include <linux/netlink.h>
-#include <linux/pkt_cls.h>
-#include <linux/rtnetlink.h>
-#include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -27,24 +28,49 @@
 #include "hm_common.h"
 #include "hm_pin.h"
 #include "hm_route.h"
+#include "hm_tc.h"
+#include "hm_xdp.h"
 #include "httpmon.skel.h"
 
-/* Our filters' identity on clsact: a fixed handle and priority, so a reload replaces. */
-#define HM_TC_HANDLE 0x484d
-#define HM_TC_PRIO 0x484d
-#define HM_PROG_PREFIX "hm_tc_"
+/* hm_link flags not yet in kern/httpmon.h. */
+#ifndef HM_LINK_XDP_NATIVE
+#define HM_LINK_XDP_NATIVE (1U << 1) /* ingress counted by XDP in native (driver) mode */
+#endif
+#ifndef HM_LINK_XDP_SKB
+#define HM_LINK_XDP_SKB (1U << 2) /* ingress counted by XDP in generic (skb) mode */
+#endif
+#ifndef HM_LINK_CREATED_XDP_DIR
+/* libxdp's bpffs directory did not exist before hm-load's first XDP attach */
+#define HM_LINK_CREATED_XDP_DIR (1U << 3)
+#endif
+#define HM_LINK_XDP (HM_LINK_XDP_NATIVE | HM_LINK_XDP_SKB)
+
+/* How long a run waits for another one's lock on the pin directory. */
+#define HM_LOCK_WAIT_S 60
+/* How long detach waits for detached programs to be freed before unpinning. */
+#define HM_UNUSED_WAIT_MS 2000
 
 static const char usage_text[] =
-	"Usage: hm-load [OPTIONS] IFACE\n"
-	"       hm-load --detach [OPTIONS] IFACE\n"
+	"Usage: hm-load [OPTIONS] [--xdp[=MODE]] IFACE\n"
+	"       hm-load --detach [--pin-path DIR] IFACE | --detach --all\n"
+	"       hm-load --status [--json] [--pin-path DIR]\n"
 	"\n"
-	"Attach the httpmon HTTP/1.x monitor to IFACE (clsact ingress and egress),\n"
-	"pin its maps and exit.  Monitoring goes on with no process running; read it\n"
-	"with hm-stat, clear it with hm-reset.  Loading on more interfaces shares one\n"
-	"set of maps.  Loading again on the same interface replaces the programs, so\n"
-	"nothing is counted twice.\n"
+	"Attach the httpmon HTTP/1.x monitor to IFACE (clsact ingress and egress,\n"
+	"or XDP ingress and clsact egress), pin its maps and exit.  Monitoring goes\n"
+	"on with no process running; read it with hm-stat, clear it with hm-reset.\n"
+	"Loading on more interfaces shares one set of maps (hm-stat --by iface\n"
+	"splits it).  Loading again on the same interface replaces the programs, so\n"
+	"nothing is counted twice.  Runs that change one pin directory take turns\n"
+	"(a lock on the directory).\n"
 	"\n"
 	"Options:\n"
+	"      --xdp[=MODE]       count ingress with an XDP program instead of tc\n"
+	"                         ingress, attached through libxdp's dispatcher so\n"
+	"                         other XDP programs keep running (xdp-loader status\n"
+	"                         lists it); egress stays on tc.  MODE is native (the\n"
+	"                         default; generic when the driver has no XDP) or\n"
+	"                         generic.  For a physical NIC's ingress: on a veth,\n"
+	"                         XDP turns off GRO and costs bulk throughput\n"
 	"  -p, --ports LIST       watch only these TCP ports (comma-separated, e.g.\n"
 	"                         80,8080); the filter is a pinned map and applies at\n"
 	"                         once to every interface sharing the maps\n"
@@ -70,34 +96,48 @@ static const char usage_text[] =
 	"      --client-prefix6 N\n"
 	"                         count IPv6 clients per /N network (1-128)\n"
 	"                         (0 for either: per address again)\n"
-	"  -d, --detach           remove httpmon's filters from IFACE; the clsact\n"
-	"                         qdisc too if hm-load created it and it is now empty;\n"
-	"                         and the pinned maps once no httpmon program uses them\n"
+	"  -d, --detach           remove httpmon's filters and XDP program from IFACE\n"
+	"                         (other programs keep running); the clsact qdisc too\n"
+	"                         if hm-load created it and it is now empty; and the\n"
+	"                         pinned maps once no httpmon program uses them\n"
+	"      --all              with --detach, instead of IFACE: every interface of\n"
+	"                         this network namespace, then unpin the maps and\n"
+	"                         remove what hm-load created in bpffs\n"
+	"      --status           what is attached where (tc, XDP mode, program ids),\n"
+	"                         the pin directory and how full each map is\n"
+	"      --json             --status as JSON\n"
 	"  -P, --pin-path DIR     where the maps are pinned (default: $HTTPMON_PIN_PATH\n"
 	"                         or " HM_PIN_DIR_DEFAULT ", where tc pins them)\n"
 	"  -g, --reader-group GRP let members of group GRP read the maps (hm-stat as a\n"
 	"                         non-root user): pins become root:GRP mode 0640\n"
-	"  -v, --verbose          more messages (twice: libbpf's too)\n"
+	"  -v, --verbose          more messages (twice: libbpf's and libxdp's too)\n"
 	"  -V, --version          print the version and the map layout version\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status:\n"
-	"  0 success, 1 the kernel refused (message says why), 2 bad usage,\n"
-	"  3 --detach: nothing of httpmon on IFACE, 5 permission denied (run as root),\n"
-	"  6 no such interface\n"
+	"  0 success, 1 the kernel refused (message says why) or another hm-load held\n"
+	"  the lock too long, 2 bad usage, 3 --detach: nothing of httpmon on IFACE\n"
+	"  (--all: anywhere), --status: nothing loaded, 5 permission denied (run as\n"
+	"  root), 6 no such interface\n"
 	"\n"
 	"Environment:\n"
 	"  HTTPMON_PIN_PATH  pin directory when --pin-path is not given\n"
+	"  LIBXDP_BPFFS      where libxdp keeps its dispatcher pins (default\n"
+	"                    /sys/fs/bpf; they go in its xdp/ directory)\n"
 	"\n"
 	"Examples:\n"
 	"  hm-load br-2b4e89c112d8            monitor a docker bridge\n"
+	"  hm-load --xdp eth0                 a physical NIC: ingress through XDP\n"
+	"  hm-load br-one && hm-load br-two   two bridges, one set of maps\n"
 	"  hm-load --ports 8080,8888 eth0     only two services on eth0\n"
 	"  hm-load --reader-group adm eth0    let group adm run hm-stat\n"
 	"  hm-load --group-by query:s eth0    routes by the value of ?s=\n"
 	"  hm-load --route '/api/users/{id}' --route-prefix /static eth0\n"
 	"                                     operator-chosen route labels\n"
 	"  hm-load --client-prefix 24 eth0    clients per /24 network\n"
+	"  hm-load --status                   what is attached where\n"
 	"  hm-load --detach br-2b4e89c112d8   stop monitoring it\n"
+	"  hm-load --detach --all             remove httpmon everywhere\n"
 	"\n"
 	"The same object also loads with iproute2 alone:\n"
 	"  tc qdisc add dev IFACE clsact\n"
@@ -108,7 +148,11 @@ struct load_opts {
 	const char *ifname;
 	const char *pin_dir;
 	const char *group;
+	enum xdp_attach_mode xdp_mode; /* XDP_MODE_UNSPEC: tc ingress */
 	bool detach;
+	bool all;
+	bool status;
+	bool json;
 	bool set_ports;
 	bool all_ports;
 	bool set_group_by;    /* route_mode/depth/query below are to be written */
@@ -280,47 +324,484 @@ out:
 	return err;
 }
 
-static int attach_one(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
+/* The embedded object, opened (not loaded) with its maps to be reused from or pinned in dir. */
+static struct httpmon *open_object(const char *dir)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = HM_TC_HANDLE,
-			    .priority = HM_TC_PRIO, .prog_fd = prog_fd,
-			    .flags = BPF_TC_F_REPLACE);
+	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = dir);
+	struct httpmon *skel = httpmon__open_opts(&open_opts);
 
-	return bpf_tc_attach(&hook, &opts);
+	if (!skel)
+		return NULL;
+	/* libbpf 1.1 does not know the tc/ingress and tc/egress section names. */
+	bpf_program__set_type(skel->progs.hm_tc_ingress, BPF_PROG_TYPE_SCHED_CLS);
+	bpf_program__set_type(skel->progs.hm_tc_egress, BPF_PROG_TYPE_SCHED_CLS);
+	return skel;
+}
+
+/* -- the lock on the pin directory ----------------------------------------- */
+
+static int lock_wait(int fd, const char *path)
+{
+	bool told = false;
+
+	for (int waited_ms = 0;; waited_ms += 50) {
+		int err;
+
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return 0;
+		err = -errno;
+		if (err != -EWOULDBLOCK && err != -EINTR) {
+			hm_err("cannot lock '%s': %s", path, strerror(-err));
+			return err;
+		}
+		if (waited_ms >= HM_LOCK_WAIT_S * 1000) {
+			hm_err("another hm-load has held the lock on '%s' for %d s; giving up", path,
+			       HM_LOCK_WAIT_S);
+			return -EBUSY;
+		}
+		if (!told)
+			hm_info("waiting for another hm-load to finish (lock on %s)", path);
+		told = true;
+		usleep(50 * 1000);
+	}
+}
+
+/* True while fd is still the directory path names (it was not removed meanwhile). */
+static bool still_there(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return !fstat(fd, &a) && a.st_nlink > 0 && !stat(path, &b) && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* Opens the nearest existing parent directory of path; its name goes to buf. */
+static int open_parent(const char *path, char *buf, size_t len)
+{
+	if (snprintf(buf, len, "%s", path) >= (int)len)
+		return -ENAMETOOLONG;
+	for (;;) {
+		char *slash = strrchr(buf, '/');
+		int fd;
+
+		if (!slash)
+			snprintf(buf, len, ".");
+		else if (slash == buf)
+			buf[1] = '\0';
+		else
+			*slash = '\0';
+		fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT || !slash || slash == buf)
+			return fd >= 0 ? fd : -errno;
+	}
+}
+
+/*
+ * Takes the exclusive lock of the pin directory, creating the directory
+ * when create is set.  While the directory does not exist the lock is on its
+ * nearest existing parent, held until the directory exists and is locked,
+ * so a run that finds the directory and one that creates it still take
+ * turns.  A directory removed while we waited (the last --detach) is
+ * noticed and the lock taken again.  Returns the fd holding the lock (close
+ * it to unlock).
+ */
+static int lock_pin_dir(const char *dir, bool create)
+{
+	char parent[PATH_MAX];
+	int fd, pfd, err;
+
+	for (int tries = 0; tries < 20; tries++) {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			err = lock_wait(fd, dir);
+			if (!err && still_there(fd, dir))
+				return fd;
+			close(fd);
+			if (err)
+				return err;
+			continue;
+		}
+		if (errno != ENOENT) {
+			err = -errno;
+			hm_err("cannot open pin directory '%s': %s", dir, strerror(-err));
+			return err;
+		}
+		pfd = open_parent(dir, parent, sizeof(parent));
+		if (pfd < 0) {
+			hm_err("cannot open a parent of pin directory '%s': %s", dir, strerror(-pfd));
+			return pfd;
+		}
+		err = lock_wait(pfd, parent);
+		if (err) {
+			close(pfd);
+			return err;
+		}
+		if (!access(dir, F_OK)) {
+			close(pfd);
+			continue; /* created meanwhile: lock it instead */
+		}
+		if (!create)
+			return pfd; /* nothing to create: the parent's lock serves */
+		err = mkdir_p(dir);
+		if (!err) {
+			fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			err = fd < 0 ? -errno : 0;
+		}
+		if (err) {
+			hm_err("cannot create pin directory '%s': %s", dir, strerror(-err));
+			close(pfd);
+			return err;
+		}
+		err = lock_wait(fd, dir);
+		close(pfd);
+		if (err) {
+			close(fd);
+			return err;
+		}
+		return fd;
+	}
+	hm_err("pin directory '%s' keeps appearing and disappearing; try again", dir);
+	return -EBUSY;
+}
+
+/* -- programs and maps ------------------------------------------------------ */
+
+static __u32 map_id_of(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static bool prog_uses_map(__u32 prog_id, __u32 map_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 ids[64], len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(prog_id);
+	bool uses = false;
+
+	if (fd < 0)
+		return false;
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		for (__u32 i = 0; i < info.nr_map_ids && i < 64; i++)
+			uses |= ids[i] == map_id;
+	close(fd);
+	return uses;
+}
+
+/* True when some loaded program (attached anywhere) still uses the map with this id. */
+static bool map_in_use(__u32 map_id)
+{
+	__u32 id = 0;
+
+	while (!bpf_prog_get_next_id(id, &id))
+		if (prog_uses_map(id, map_id))
+			return true;
+	return false;
+}
+
+/* The hm_links entries: returns how many, stores up to max. */
+static int links_read(int links_fd, struct hm_link *out, int max)
+{
+	__u32 key, next;
+	int n = 0;
+	bool first = true;
+
+	while (!bpf_map_get_next_key(links_fd, first ? NULL : &key, &next)) {
+		first = false;
+		key = next;
+		if (n < max && !bpf_map_lookup_elem(links_fd, &key, &out[n]))
+			n++;
+	}
+	return n;
+}
+
+static bool links_have_flag(int links_fd, __u32 flag)
+{
+	struct hm_link links[HM_MAX_LINKS];
+	int n = links_read(links_fd, links, HM_MAX_LINKS);
+
+	for (int i = 0; i < n; i++)
+		if (links[i].flags & flag)
+			return true;
+	return false;
+}
+
+/*
+ * libxdp's directory in bpffs goes once it is empty, when hm-load created it
+ * (the flag passes on to each later XDP link, so the last one removes it).
+ */
+static void release_libxdp_dir(__u32 flags)
+{
+	char dir[PATH_MAX];
+
+	if (!(flags & HM_LINK_CREATED_XDP_DIR))
+		return;
+	if (!rmdir(hm_libxdp_dir(dir, sizeof(dir))))
+		hm_dbg("removed %s (hm-load's XDP attach had created it)", dir);
+}
+
+static int unpin_one(const char *path, void *arg)
+{
+	(void)arg;
+	if (unlink(path) && errno != ENOENT)
+		hm_warn("cannot unpin '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/*
+ * Unpins the map set once no program uses it (force: in any case).
+ * Detached programs are freed after an RCU grace period, so wait a little
+ * for them to go.  Returns true when there was a map set to unpin.
+ */
+static bool unpin_maps(const char *dir, bool force)
+{
+	int fd = open_pinned(dir, HM_MAP_CONFIG);
+	__u32 id = fd >= 0 ? map_id_of(fd) : 0;
+	bool used = true;
+
+	if (fd >= 0)
+		close(fd);
+	if (!id)
+		return false;
+	hm_xdp_close_stray_fds();
+	for (int ms = 0; ms < HM_UNUSED_WAIT_MS && (used = map_in_use(id)); ms += 50)
+		usleep(50 * 1000);
+	if (used && !force) {
+		hm_info("maps in %s stay pinned: other httpmon programs still use them", dir);
+		return true;
+	}
+	if (used)
+		hm_warn("httpmon programs outside this network namespace still use the maps in %s; "
+			"they keep counting into maps no tool can open any more (run hm-load "
+			"--detach --all in their namespace)", dir);
+	for_each_pin(dir, unpin_one, NULL);
+	if (strcmp(dir, HM_PIN_DIR_DEFAULT))
+		rmdir(dir); /* only when empty; tc's own globals directory is left alone */
+	hm_info("unpinned the maps in %s", dir);
+	return true;
+}
+
+/* -- load ------------------------------------------------------------------- */
+
+/* One attempt: our XDP program from a second instance of the object, maps shared by pin. */
+static int xdp_attach_once(const struct load_opts *o, int ifindex, enum xdp_attach_mode mode,
+			   __u32 *prog_id)
+{
+	struct httpmon *skel = open_object(o->pin_dir);
+	int err;
+
+	if (!skel)
+		return -errno;
+	bpf_program__set_autoload(skel->progs.hm_tc_ingress, false);
+	bpf_program__set_autoload(skel->progs.hm_tc_egress, false);
+	err = hm_xdp_attach(skel->obj, ifindex, mode, prog_id);
+	httpmon__destroy(skel);
+	return err;
+}
+
+/* Native mode falls back to generic, with one warning, when the driver has no XDP. */
+static int xdp_attach(const struct load_opts *o, int ifindex, enum xdp_attach_mode *mode,
+		      __u32 *prog_id)
+{
+	int err = xdp_attach_once(o, ifindex, *mode, prog_id);
+
+	if (err == -EOPNOTSUPP && *mode == XDP_MODE_NATIVE) {
+		hm_warn("the driver of '%s' has no native XDP: attaching in generic mode, which "
+			"runs once the kernel has built the packet's skb and costs more per packet",
+			o->ifname);
+		*mode = XDP_MODE_SKB;
+		err = xdp_attach_once(o, ifindex, *mode, prog_id);
+	}
+	if (err)
+		hm_err("cannot attach the XDP program to '%s' in %s mode: %s (hm-load -v shows "
+		       "libbpf's and libxdp's messages)",
+		       o->ifname, hm_xdp_mode_str(*mode), strerror(-err));
+	return err;
+}
+
+/*
+ * XDP programs of others decide the mode (the kernel runs one mode per
+ * interface) and whether ours can join at all (not next to a program
+ * attached without libxdp's dispatcher).  Returns 0 with *mode possibly
+ * changed, or -EBUSY with the reason told.
+ */
+static int xdp_check_others(const struct load_opts *o, const struct hm_xdp_state *st,
+			    enum xdp_attach_mode *mode)
+{
+	int others = st->mode == XDP_MODE_UNSPEC ? 0 : st->nprogs - (st->prog_id != 0);
+
+	if (!others)
+		return 0;
+	if (!st->dispatcher) {
+		hm_err("'%s' already runs XDP program '%s' (id %u) attached without libxdp's "
+		       "dispatcher, so no other program can join it: detach it, or load it with "
+		       "xdp-loader",
+		       o->ifname, st->main_name, st->main_id);
+		return -EBUSY;
+	}
+	if (st->mode == *mode)
+		return 0;
+	if (*mode == XDP_MODE_NATIVE && st->mode == XDP_MODE_SKB) {
+		hm_info("'%s' runs its XDP programs in generic mode: joining them there", o->ifname);
+		*mode = XDP_MODE_SKB;
+		return 0;
+	}
+	hm_err("'%s' runs its XDP programs in %s mode, and an interface has one mode: "
+	       "use --xdp=%s",
+	       o->ifname, hm_xdp_mode_str(st->mode), hm_xdp_mode_str(st->mode));
+	return -EBUSY;
+}
+
+/* Ingress on tc: our XDP program goes first, so for a moment nothing counts rather than both. */
+static int load_tc(const struct load_opts *o, int ifindex, struct httpmon *skel, __u32 *flags)
+{
+	int err = hm_xdp_detach(ifindex);
+
+	if (err < 0) {
+		hm_err("cannot remove httpmon's XDP program from '%s': %s", o->ifname,
+		       strerror(-err));
+		return err;
+	}
+	if (err > 0) {
+		hm_info("removed httpmon's XDP program from %s: tc ingress counts from now on",
+			o->ifname);
+		release_libxdp_dir(*flags);
+		*flags &= ~HM_LINK_CREATED_XDP_DIR;
+	}
+	err = hm_tc_attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(skel->progs.hm_tc_ingress));
+	if (!err)
+		err = hm_tc_attach(ifindex, BPF_TC_EGRESS,
+				   bpf_program__fd(skel->progs.hm_tc_egress));
+	if (err) {
+		hm_err("cannot attach to '%s': %s", o->ifname, strerror(-err));
+		return err;
+	}
+	*flags &= ~HM_LINK_XDP;
+	hm_info("attached to %s (tc ingress+egress), maps pinned in %s", o->ifname, o->pin_dir);
+	return 0;
+}
+
+/*
+ * Ingress on XDP, egress on tc.  Our XDP program already there in the same
+ * mode on the same maps is kept (rebuilding the dispatcher around a new one
+ * would run both for a moment); otherwise it is removed before the new one
+ * goes on, and so is a tc ingress filter of ours.
+ */
+static int load_xdp(const struct load_opts *o, int ifindex, struct httpmon *skel, int links_fd,
+		    __u32 *flags)
+{
+	enum xdp_attach_mode mode = o->xdp_mode;
+	int fd_in = bpf_program__fd(skel->progs.hm_tc_ingress), tc_removed, left, found, err;
+	struct hm_xdp_state st;
+	char dir[PATH_MAX];
+	__u32 prog_id = 0;
+	bool keep, dir_existed;
+
+	if (hm_iface_is_veth(o->ifname))
+		hm_warn("'%s' is a veth: XDP on a veth turns off its GRO path, which was measured "
+			"to cut bulk receive throughput by about 85%%; tc ingress (hm-load "
+			"without --xdp) is the right choice there, XDP is for a physical NIC",
+			o->ifname);
+	found = hm_xdp_find(ifindex, &st);
+	if (found < 0) {
+		hm_err("cannot list the XDP programs of '%s': %s", o->ifname, strerror(-found));
+		return found;
+	}
+	if (mode == XDP_MODE_NATIVE && hm_xdp_native_supported(ifindex) == 0) {
+		hm_warn("the driver of '%s' has no native XDP: attaching in generic mode, which "
+			"runs once the kernel has built the packet's skb and costs more per packet",
+			o->ifname);
+		mode = XDP_MODE_SKB;
+	}
+	err = xdp_check_others(o, &st, &mode);
+	if (err)
+		return err;
+	keep = found && st.mode == mode &&
+	       prog_uses_map(st.prog_id, map_id_of(bpf_map__fd(skel->maps.hm_config)));
+
+	tc_removed = hm_tc_detach(ifindex, BPF_TC_INGRESS, &left);
+	if (tc_removed < 0) {
+		hm_err("cannot remove httpmon's tc ingress filter from '%s': %s", o->ifname,
+		       strerror(-tc_removed));
+		return tc_removed;
+	}
+	if (keep) {
+		prog_id = st.prog_id;
+		hm_info("httpmon's XDP program already runs on %s (%s mode, id %u): kept",
+			o->ifname, hm_xdp_mode_str(mode), prog_id);
+	} else {
+		if (found) {
+			err = hm_xdp_detach(ifindex);
+			if (err < 0) {
+				hm_err("cannot replace httpmon's XDP program on '%s': %s",
+				       o->ifname, strerror(-err));
+				goto restore;
+			}
+			hm_info("replacing httpmon's XDP program on %s (%s mode, id %u)",
+				o->ifname, hm_xdp_mode_str(st.mode), st.prog_id);
+		}
+		dir_existed = !access(hm_libxdp_dir(dir, sizeof(dir)), F_OK);
+		err = xdp_attach(o, ifindex, &mode, &prog_id);
+		if (err)
+			goto restore;
+		if ((!dir_existed && !access(dir, F_OK)) ||
+		    links_have_flag(links_fd, HM_LINK_CREATED_XDP_DIR))
+			*flags |= HM_LINK_CREATED_XDP_DIR;
+		if (hm_xdp_find(ifindex, &st) > 0 && !st.dispatcher)
+			hm_warn("libxdp's dispatcher does not run on this kernel (it needs freplace "
+				"programs, BPF_PROG_TYPE_EXT): httpmon's XDP program is attached "
+				"to %s alone, and no other XDP program can join it there",
+				o->ifname);
+	}
+	if (tc_removed)
+		hm_info("removed httpmon's tc ingress filter from %s: XDP counts ingress now",
+			o->ifname);
+
+	err = hm_tc_attach(ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.hm_tc_egress));
+	if (err) {
+		hm_err("cannot attach to '%s' (tc egress): %s", o->ifname, strerror(-err));
+		if (!keep)
+			hm_xdp_detach(ifindex);
+		goto restore;
+	}
+	*flags = (*flags & ~HM_LINK_XDP) |
+		 (mode == XDP_MODE_NATIVE ? HM_LINK_XDP_NATIVE : HM_LINK_XDP_SKB);
+	hm_info("attached to %s (xdp %s ingress, program id %u; tc egress), maps pinned in %s",
+		o->ifname, hm_xdp_mode_str(mode), prog_id, o->pin_dir);
+	return 0;
+
+restore:
+	if (tc_removed > 0 && !hm_tc_attach(ifindex, BPF_TC_INGRESS, fd_in))
+		hm_info("httpmon's tc ingress filter on %s is back", o->ifname);
+	return err;
 }
 
 static int do_load(const struct load_opts *o, int ifindex)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = o->pin_dir);
-	struct hm_link link = { .ifindex = ifindex };
+	struct hm_link link = { .ifindex = ifindex }, old;
 	struct httpmon *skel = NULL;
-	bool created_qdisc = false;
-	char err_msg[256];
-	int err, links_fd;
+	bool created_qdisc = false, new_maps;
+	int err, links_fd, lock_fd, fd;
 
-	err = hm_bpffs_ensure(err_msg, sizeof(err_msg));
-	if (err) {
-		hm_err("%s", err_msg);
-		return err;
-	}
-	err = mkdir_p(o->pin_dir);
-	if (err) {
-		hm_err("cannot create pin directory '%s': %s", o->pin_dir, strerror(-err));
-		return err;
-	}
-
-	skel = httpmon__open_opts(&open_opts);
+	lock_fd = lock_pin_dir(o->pin_dir, true);
+	if (lock_fd < 0)
+		return lock_fd;
+	fd = open_pinned(o->pin_dir, HM_MAP_CONFIG);
+	new_maps = fd < 0;
+	if (fd >= 0)
+		close(fd);
+	skel = open_object(o->pin_dir);
 	if (!skel) {
 		err = -errno;
 		hm_err("cannot open the BPF object: %s", strerror(-err));
-		return err;
+		goto out;
 	}
-	/* libbpf 1.1 does not know the tc/ingress and tc/egress section names. */
-	bpf_program__set_type(skel->progs.hm_tc_ingress, BPF_PROG_TYPE_SCHED_CLS);
-	bpf_program__set_type(skel->progs.hm_tc_egress, BPF_PROG_TYPE_SCHED_CLS);
 	bpf_program__set_autoload(skel->progs.hm_xdp_ingress, false);
 	err = httpmon__load(skel);
 	if (err) {
@@ -334,26 +815,26 @@ static int do_load(const struct load_opts *o, int ifindex)
 	if (err)
 		goto out;
 
+	links_fd = bpf_map__fd(skel->maps.hm_links);
+	if (!bpf_map_lookup_elem(links_fd, &ifindex, &old))
+		link.flags = old.flags; /* a reload keeps what the first load created */
+
+	hm_libbpf_quiet(true); /* libbpf tells of an existing qdisc as a warning */
 	err = bpf_tc_hook_create(&hook);
+	hm_libbpf_quiet(false);
 	if (err && err != -EEXIST) {
 		hm_err("cannot add a clsact qdisc to '%s': %s", o->ifname, strerror(-err));
 		goto out;
 	}
 	created_qdisc = !err;
 
-	err = attach_one(ifindex, BPF_TC_INGRESS, bpf_program__fd(skel->progs.hm_tc_ingress));
-	if (!err)
-		err = attach_one(ifindex, BPF_TC_EGRESS,
-				 bpf_program__fd(skel->progs.hm_tc_egress));
-	if (err) {
-		hm_err("cannot attach to '%s': %s", o->ifname, strerror(-err));
+	if (o->xdp_mode != XDP_MODE_UNSPEC)
+		err = load_xdp(o, ifindex, skel, links_fd, &link.flags);
+	else
+		err = load_tc(o, ifindex, skel, &link.flags);
+	if (err)
 		goto out;
-	}
 
-	links_fd = bpf_map__fd(skel->maps.hm_links);
-	struct hm_link old;
-	if (!bpf_map_lookup_elem(links_fd, &ifindex, &old))
-		link.flags = old.flags; /* a reload keeps what the first load created */
 	if (created_qdisc)
 		link.flags |= HM_LINK_CREATED_CLSACT;
 	snprintf(link.ifname, sizeof(link.ifname), "%s", o->ifname);
@@ -361,278 +842,450 @@ static int do_load(const struct load_opts *o, int ifindex)
 		hm_warn("cannot record '%s' in map '%s': %s", o->ifname, HM_MAP_LINKS,
 			strerror(errno));
 
-	if (o->group) {
+	if (o->group)
 		err = set_reader_group(o->pin_dir, o->group);
-		if (err)
-			goto out;
-	}
-	hm_info("attached to %s (tc ingress+egress), maps pinned in %s", o->ifname, o->pin_dir);
 out:
 	if (err && created_qdisc) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		bpf_tc_hook_destroy(&hook);
 	}
 	httpmon__destroy(skel);
+	if (err && new_maps)
+		unpin_maps(o->pin_dir, false); /* a failed first load leaves bpffs as it was */
+	close(lock_fd);
 	return err;
 }
 
-/* A filter on one of IFACE's clsact hooks, as reported by an RTM_GETTFILTER dump. */
-struct tc_filter {
-	__u32 parent;
-	__u32 handle;
-	__u32 prio;
-	__u32 prog_id;
-};
+/* -- detach ----------------------------------------------------------------- */
 
 /*
- * Lists the filters on IFACE's clsact ingress or egress hook with rtnetlink:
- * libbpf can only query a filter whose handle and priority are known, and the
- * filters added by plain tc have ones we did not choose.  Returns the number
- * of filters (all of them, ours or not) and stores up to max of them.
+ * Removes httpmon's XDP program and tc filters from one interface, the
+ * clsact qdisc when hm-load created it and nothing else is on it, and the
+ * interface's hm_links entry.  Returns how many programs it removed; the
+ * entry's flags are ORed into *flags.
  */
-static int tc_list_filters(int ifindex, __u32 parent, struct tc_filter *out, int max)
-{
-	struct {
-		struct nlmsghdr nh;
-		struct tcmsg tc;
-	} req = {
-		.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)),
-		.nh.nlmsg_type = RTM_GETTFILTER,
-		.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-		.nh.nlmsg_seq = (__u32)time(NULL),
-		.tc.tcm_family = AF_UNSPEC,
-		.tc.tcm_ifindex = ifindex,
-		.tc.tcm_parent = parent,
-	};
-	char buf[16384];
-	int fd, n = 0, err = 0;
-	bool done = false;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
-		err = -errno;
-		goto out;
-	}
-	while (!done) {
-		ssize_t len = recv(fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *nh;
-
-		if (len < 0) {
-			err = -errno;
-			goto out;
-		}
-		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
-			struct tcmsg *tc = NLMSG_DATA(nh);
-			struct rtattr *rta;
-			int alen;
-			__u32 prog_id = 0;
-
-			if (nh->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (nh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(nh);
-
-				err = e->error;
-				goto out;
-			}
-			if (nh->nlmsg_type != RTM_NEWTFILTER || tc->tcm_parent != parent ||
-			    !tc->tcm_handle)
-				continue; /* handle 0: the per-priority header, not a filter */
-			alen = nh->nlmsg_len - NLMSG_LENGTH(sizeof(*tc));
-			for (rta = (struct rtattr *)((char *)tc + NLMSG_ALIGN(sizeof(*tc)));
-			     RTA_OK(rta, alen); rta = RTA_NEXT(rta, alen)) {
-				struct rtattr *opt;
-				int olen;
-
-				if (rta->rta_type != TCA_OPTIONS)
-					continue;
-				olen = RTA_PAYLOAD(rta);
-				for (opt = RTA_DATA(rta); RTA_OK(opt, olen); opt = RTA_NEXT(opt, olen))
-					if (opt->rta_type == TCA_BPF_ID)
-						prog_id = *(__u32 *)RTA_DATA(opt);
-			}
-			if (n < max) {
-				out[n].parent = parent;
-				out[n].handle = tc->tcm_handle;
-				out[n].prio = TC_H_MAJ(tc->tcm_info) >> 16;
-				out[n].prog_id = prog_id;
-			}
-			n++;
-		}
-	}
-out:
-	close(fd);
-	return err ? err : n;
-}
-
-static bool prog_is_ours(__u32 prog_id)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	int fd = bpf_prog_get_fd_by_id(prog_id);
-	bool ours;
-
-	if (fd < 0)
-		return false;
-	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	       !strncmp(info.name, HM_PROG_PREFIX, strlen(HM_PROG_PREFIX));
-	close(fd);
-	return ours;
-}
-
-/* Removes every httpmon filter (ours or plain tc's) from one hook; returns how many. */
-static int detach_hook(const struct load_opts *o, int ifindex, enum bpf_tc_attach_point where,
-		       __u32 parent, int *remaining)
-{
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	struct tc_filter f[64];
-	int n, removed = 0;
-
-	n = tc_list_filters(ifindex, parent, f, 64);
-	if (n < 0) {
-		*remaining = 0;
-		return n == -EINVAL || n == -ENOENT ? 0 : n; /* no clsact qdisc */
-	}
-	*remaining = n;
-	for (int i = 0; i < n && i < 64; i++) {
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = f[i].handle,
-				    .priority = f[i].prio);
-		int err;
-
-		if (!prog_is_ours(f[i].prog_id))
-			continue;
-		err = bpf_tc_detach(&hook, &opts);
-		if (err) {
-			hm_err("cannot detach from '%s': %s", o->ifname, strerror(-err));
-			return err;
-		}
-		removed++;
-		(*remaining)--;
-	}
-	return removed;
-}
-
-static __u32 map_id_of(int fd)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
-}
-
-/* True when some loaded program (attached anywhere) still uses the map with this id. */
-static bool map_in_use(__u32 map_id)
-{
-	__u32 id = 0;
-
-	while (!bpf_prog_get_next_id(id, &id)) {
-		__u32 ids[64], nr = 64, len;
-		struct bpf_prog_info info = {};
-		int fd = bpf_prog_get_fd_by_id(id);
-
-		if (fd < 0)
-			continue;
-		info.nr_map_ids = nr;
-		info.map_ids = (__u64)(unsigned long)ids;
-		len = sizeof(info);
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			for (__u32 i = 0; i < info.nr_map_ids && i < nr; i++) {
-				if (ids[i] == map_id) {
-					close(fd);
-					return true;
-				}
-			}
-		}
-		close(fd);
-	}
-	return false;
-}
-
-static int unpin_one(const char *path, void *arg)
-{
-	(void)arg;
-	if (unlink(path) && errno != ENOENT)
-		hm_warn("cannot unpin '%s': %s", path, strerror(errno));
-	return 0;
-}
-
-/*
- * Unpins the map set once no program uses it.  Detached programs are freed
- * after an RCU grace period, so wait a little for them to go.
- */
-static void unpin_if_unused(const char *dir)
-{
-	int fd = open_pinned(dir, HM_MAP_CONFIG);
-	__u32 id = fd >= 0 ? map_id_of(fd) : 0;
-	bool used = true;
-
-	if (fd >= 0)
-		close(fd);
-	if (!id)
-		return;
-	for (int tries = 0; tries < 40 && (used = map_in_use(id)); tries++)
-		usleep(50 * 1000);
-	if (used) {
-		hm_info("maps in %s stay pinned: other httpmon programs still use them", dir);
-		return;
-	}
-	for_each_pin(dir, unpin_one, NULL);
-	if (strcmp(dir, HM_PIN_DIR_DEFAULT))
-		rmdir(dir); /* only when empty; tc's own globals directory is left alone */
-	hm_info("unpinned the maps in %s", dir);
-}
-
-static int do_detach(const struct load_opts *o, int ifindex)
+static int detach_iface(const char *ifname, int ifindex, int links_fd, __u32 *flags)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	struct hm_link link = {};
-	int in_left, eg_left, in_rm, eg_rm, links_fd;
-	char err_msg[256];
-	bool created = false;
+	int xdp, in_rm, eg_rm, in_left, eg_left;
+	bool recorded = false;
 
-	if (hm_bpffs_ensure(err_msg, sizeof(err_msg)) == 0) {
-		links_fd = open_pinned(o->pin_dir, HM_MAP_LINKS);
-		if (links_fd >= 0) {
-			created = !bpf_map_lookup_elem(links_fd, &ifindex, &link) &&
-				  (link.flags & HM_LINK_CREATED_CLSACT);
-			bpf_map_delete_elem(links_fd, &ifindex);
-			close(links_fd);
-		}
+	if (links_fd >= 0 && !bpf_map_lookup_elem(links_fd, &ifindex, &link) &&
+	    !strncmp(link.ifname, ifname, sizeof(link.ifname))) {
+		recorded = true;
+		*flags |= link.flags;
 	}
-
-	in_rm = detach_hook(o, ifindex, BPF_TC_INGRESS,
-			    TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &in_left);
-	if (in_rm < 0)
-		return in_rm;
-	eg_rm = detach_hook(o, ifindex, BPF_TC_EGRESS,
-			    TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &eg_left);
-	if (eg_rm < 0)
-		return eg_rm;
-
-	if (created && !in_left && !eg_left) {
+	xdp = hm_xdp_detach(ifindex);
+	if (xdp < 0) {
+		hm_err("cannot remove httpmon's XDP program from '%s': %s", ifname, strerror(-xdp));
+		return xdp;
+	}
+	in_rm = hm_tc_detach(ifindex, BPF_TC_INGRESS, &in_left);
+	eg_rm = in_rm < 0 ? 0 : hm_tc_detach(ifindex, BPF_TC_EGRESS, &eg_left);
+	if (in_rm < 0 || eg_rm < 0) {
+		hm_err("cannot detach from '%s': %s", ifname, strerror(-(in_rm < 0 ? in_rm : eg_rm)));
+		return in_rm < 0 ? in_rm : eg_rm;
+	}
+	if (recorded && (link.flags & HM_LINK_CREATED_CLSACT) && !in_left && !eg_left) {
 		int err = bpf_tc_hook_destroy(&hook);
 
 		if (err && err != -ENOENT && err != -EINVAL)
-			hm_warn("cannot remove the clsact qdisc of '%s': %s", o->ifname,
-				strerror(-err));
+			hm_warn("cannot remove the clsact qdisc of '%s': %s", ifname, strerror(-err));
 	}
-	unpin_if_unused(o->pin_dir);
-	if (!in_rm && !eg_rm) {
+	if (recorded)
+		bpf_map_delete_elem(links_fd, &ifindex);
+	if (xdp + in_rm + eg_rm)
+		hm_info("detached from %s (%s)", ifname,
+			xdp ? (in_rm ? "xdp and tc ingress, tc egress" : "xdp ingress, tc egress")
+			    : "tc ingress+egress");
+	return xdp + in_rm + eg_rm;
+}
+
+static int do_detach(const struct load_opts *o, int ifindex)
+{
+	int lock_fd, links_fd, removed;
+	__u32 flags = 0;
+
+	lock_fd = lock_pin_dir(o->pin_dir, false);
+	if (lock_fd < 0)
+		return lock_fd;
+	links_fd = open_pinned(o->pin_dir, HM_MAP_LINKS);
+	removed = detach_iface(o->ifname, ifindex, links_fd, &flags);
+	if (links_fd >= 0)
+		close(links_fd);
+	if (removed > 0)
+		release_libxdp_dir(flags);
+	if (removed >= 0)
+		unpin_maps(o->pin_dir, false);
+	close(lock_fd);
+	if (removed == 0) {
 		hm_err("httpmon is not attached to '%s'", o->ifname);
 		return -ENOENT;
 	}
-	hm_info("detached from %s", o->ifname);
+	return removed < 0 ? removed : 0;
+}
+
+/*
+ * Every interface of this network namespace, whether hm_links names it or
+ * not (plain tc's filters, an earlier pin directory), then the pins, also
+ * when programs elsewhere still use them.
+ */
+static int do_detach_all(const struct load_opts *o)
+{
+	struct hm_link links[HM_MAX_LINKS];
+	struct if_nameindex *ifs, *i;
+	int lock_fd, links_fd, n, removed = 0, err = 0, r;
+	__u32 flags = 0;
+	bool unpinned;
+
+	lock_fd = lock_pin_dir(o->pin_dir, false);
+	if (lock_fd < 0)
+		return lock_fd;
+	ifs = if_nameindex();
+	if (!ifs) {
+		err = -errno;
+		hm_err("cannot list the interfaces: %s", strerror(-err));
+		close(lock_fd);
+		return err;
+	}
+	links_fd = open_pinned(o->pin_dir, HM_MAP_LINKS);
+	for (i = ifs; i->if_index; i++) {
+		r = detach_iface(i->if_name, i->if_index, links_fd, &flags);
+		if (r < 0)
+			err = r;
+		else
+			removed += r;
+	}
+	if_freenameindex(ifs);
+	if (links_fd >= 0) {
+		n = links_read(links_fd, links, HM_MAX_LINKS);
+		for (int k = 0; k < n; k++) {
+			hm_info("%s (ifindex %u) is gone or in another network namespace: "
+				"forgetting it", links[k].ifname, links[k].ifindex);
+			flags |= links[k].flags & HM_LINK_CREATED_XDP_DIR;
+			bpf_map_delete_elem(links_fd, &links[k].ifindex);
+		}
+		close(links_fd);
+	}
+	if (err) {
+		close(lock_fd);
+		return err;
+	}
+	unpinned = unpin_maps(o->pin_dir, true);
+	release_libxdp_dir(flags);
+	close(lock_fd);
+	if (!removed && !unpinned) {
+		hm_err("httpmon is attached nowhere in this network namespace and has no maps in %s",
+		       o->pin_dir);
+		return -ENOENT;
+	}
 	return 0;
+}
+
+/* -- status ----------------------------------------------------------------- */
+
+#define HM_STATUS_IDS 4
+
+struct iface_status {
+	char ifname[IF_NAMESIZE];
+	__u32 ifindex;
+	bool present;  /* an interface of this network namespace */
+	bool recorded; /* hm_links has it */
+	__u32 flags;   /* its hm_links flags */
+	int n_in, n_eg;
+	__u32 tc_in[HM_STATUS_IDS], tc_eg[HM_STATUS_IDS];
+	bool xdp;
+	struct hm_xdp_state x;
+};
+
+struct map_status {
+	char name[BPF_OBJ_NAME_LEN];
+	__u32 type, max_entries;
+	long long entries; /* -1: an array (always full) */
+};
+
+struct status {
+	struct iface_status ifs[HM_MAX_LINKS];
+	int nifs;
+	struct map_status maps[32];
+	int nmaps;
+	__u32 layout; /* the version in hm_config, 0 when unknown */
+};
+
+static void query_iface(struct iface_status *s)
+{
+	s->n_in = hm_tc_our_ids(s->ifindex, BPF_TC_INGRESS, s->tc_in, HM_STATUS_IDS);
+	s->n_eg = hm_tc_our_ids(s->ifindex, BPF_TC_EGRESS, s->tc_eg, HM_STATUS_IDS);
+	s->n_in = s->n_in < 0 ? 0 : s->n_in;
+	s->n_eg = s->n_eg < 0 ? 0 : s->n_eg;
+	s->xdp = hm_xdp_find(s->ifindex, &s->x) > 0;
+}
+
+static bool is_hash(__u32 type)
+{
+	return type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+static long long count_keys(int fd, __u32 key_size)
+{
+	char *key = malloc(key_size), *next = malloc(key_size);
+	long long n = 0;
+
+	if (!key || !next) {
+		free(key);
+		free(next);
+		return -1;
+	}
+	while (!bpf_map_get_next_key(fd, n ? key : NULL, next)) {
+		memcpy(key, next, key_size);
+		n++;
+	}
+	free(key);
+	free(next);
+	return n;
+}
+
+static int add_map_status(const char *path, void *arg)
+{
+	struct status *st = arg;
+	struct bpf_map_info info = {};
+	struct map_status *m;
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	if (st->nmaps < (int)(sizeof(st->maps) / sizeof(st->maps[0])) &&
+	    !bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		m = &st->maps[st->nmaps++];
+		snprintf(m->name, sizeof(m->name), "%s", strrchr(path, '/') + 1);
+		m->type = info.type;
+		m->max_entries = info.max_entries;
+		m->entries = is_hash(info.type) ? count_keys(fd, info.key_size) : -1;
+		if (!strcmp(m->name, HM_MAP_CONFIG) && info.value_size >= sizeof(__u32)) {
+			void *val = calloc(1, info.value_size);
+			__u32 zero = 0;
+
+			if (val && !bpf_map_lookup_elem(fd, &zero, val))
+				st->layout = *(__u32 *)val;
+			free(val);
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static struct iface_status *find_row(struct status *st, __u32 ifindex, const char *ifname)
+{
+	for (int i = 0; i < st->nifs; i++)
+		if (st->ifs[i].ifindex == ifindex && !strcmp(st->ifs[i].ifname, ifname))
+			return &st->ifs[i];
+	return NULL;
+}
+
+static void collect_status(const char *dir, struct status *st)
+{
+	struct hm_link links[HM_MAX_LINKS];
+	struct if_nameindex *ifs, *i;
+	int fd = open_pinned(dir, HM_MAP_LINKS), n = 0;
+
+	if (fd >= 0) {
+		n = links_read(fd, links, HM_MAX_LINKS);
+		close(fd);
+	}
+	for (int k = 0; k < n && st->nifs < HM_MAX_LINKS; k++) {
+		struct iface_status *s = &st->ifs[st->nifs++];
+
+		memcpy(s->ifname, links[k].ifname, sizeof(s->ifname) - 1);
+		s->ifindex = links[k].ifindex;
+		s->recorded = true;
+		s->flags = links[k].flags;
+	}
+	ifs = if_nameindex();
+	for (i = ifs; i && i->if_index; i++) {
+		struct iface_status probe = { .ifindex = i->if_index, .present = true }, *s;
+
+		snprintf(probe.ifname, sizeof(probe.ifname), "%s", i->if_name);
+		query_iface(&probe);
+		s = find_row(st, i->if_index, i->if_name);
+		if (s) {
+			probe.recorded = true;
+			probe.flags = s->flags;
+			*s = probe;
+		} else if ((probe.n_in || probe.n_eg || probe.xdp) && st->nifs < HM_MAX_LINKS) {
+			st->ifs[st->nifs++] = probe;
+		}
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	for_each_pin(dir, add_map_status, st);
+}
+
+static const char *ids_str(const __u32 *ids, int n, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (!n)
+		return "-";
+	buf[0] = '\0';
+	for (int i = 0; i < n && i < HM_STATUS_IDS && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%u", i ? "," : "", ids[i]);
+	return buf;
+}
+
+static const char *iface_note(const struct iface_status *s)
+{
+	if (!s->present)
+		return "gone, or in another network namespace";
+	if (s->xdp && s->n_in)
+		return "xdp and tc ingress both count: load again";
+	if (!s->recorded)
+		return "not loaded by hm-load with this pin directory";
+	if (!s->xdp && !s->n_in && !s->n_eg)
+		return "nothing attached any more";
+	return "";
+}
+
+static void print_status_text(const char *dir, const struct status *st)
+{
+	char in[64], eg[64], disp[32], xid[16];
+
+	if (st->nmaps)
+		printf("httpmon maps in %s (map layout %u)\n", dir, st->layout);
+	else
+		printf("no httpmon maps in %s\n", dir);
+	if (st->nifs) {
+		printf("\n%-15s %7s  %-10s  %-10s  %-7s  %6s  %-14s  %-7s  %s\n", "IFACE", "IFINDEX",
+		       "TC_INGRESS", "TC_EGRESS", "XDP", "XDP_ID", "DISPATCHER", "CLSACT", "NOTE");
+		for (int i = 0; i < st->nifs; i++) {
+			const struct iface_status *s = &st->ifs[i];
+
+			snprintf(xid, sizeof(xid), "%u", s->x.prog_id);
+			if (s->x.dispatcher)
+				snprintf(disp, sizeof(disp), "%u (%d prog%s)", s->x.main_id,
+					 s->x.nprogs, s->x.nprogs == 1 ? "" : "s");
+			else
+				snprintf(disp, sizeof(disp), "%s", s->xdp ? "none" : "-");
+			printf("%-15s %7u  %-10s  %-10s  %-7s  %6s  %-14s  %-7s  %s\n", s->ifname,
+			       s->ifindex, ids_str(s->tc_in, s->n_in, in, sizeof(in)),
+			       ids_str(s->tc_eg, s->n_eg, eg, sizeof(eg)),
+			       s->xdp ? hm_xdp_mode_str(s->x.mode) : "-", s->xdp ? xid : "-", disp,
+			       s->flags & HM_LINK_CREATED_CLSACT ? "hm-load" : "-", iface_note(s));
+		}
+	}
+	if (st->nmaps) {
+		printf("\n%-16s %-16s %8s %8s  %s\n", "MAP", "TYPE", "ENTRIES", "MAX", "FILL");
+		for (int i = 0; i < st->nmaps; i++) {
+			const struct map_status *m = &st->maps[i];
+			const char *type = libbpf_bpf_map_type_str(m->type);
+
+			if (m->entries < 0)
+				printf("%-16s %-16s %8s %8u  %s\n", m->name, type ? type : "?", "-",
+				       m->max_entries, "array");
+			else
+				printf("%-16s %-16s %8lld %8u  %.1f%%\n", m->name, type ? type : "?",
+				       m->entries, m->max_entries,
+				       m->max_entries ? 100.0 * m->entries / m->max_entries : 0.0);
+		}
+	}
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void json_ids(const __u32 *ids, int n)
+{
+	putchar('[');
+	for (int i = 0; i < n && i < HM_STATUS_IDS; i++)
+		printf("%s%u", i ? ", " : "", ids[i]);
+	putchar(']');
+}
+
+static void print_status_json(const char *dir, const struct status *st)
+{
+	printf("{\"pin_path\": ");
+	json_str(dir);
+	printf(", \"pinned\": %s, \"layout_version\": ", st->nmaps ? "true" : "false");
+	if (st->layout)
+		printf("%u", st->layout);
+	else
+		printf("null");
+	printf(",\n \"interfaces\": [");
+	for (int i = 0; i < st->nifs; i++) {
+		const struct iface_status *s = &st->ifs[i];
+
+		printf("%s\n  {\"iface\": ", i ? "," : "");
+		json_str(s->ifname);
+		printf(", \"ifindex\": %u, \"present\": %s, \"recorded\": %s, \"tc_ingress\": ",
+		       s->ifindex, s->present ? "true" : "false", s->recorded ? "true" : "false");
+		json_ids(s->tc_in, s->n_in);
+		printf(", \"tc_egress\": ");
+		json_ids(s->tc_eg, s->n_eg);
+		printf(", \"xdp\": ");
+		if (s->xdp)
+			printf("{\"mode\": \"%s\", \"prog_id\": %u, \"dispatcher_id\": %u, "
+			       "\"programs\": %d}",
+			       hm_xdp_mode_str(s->x.mode), s->x.prog_id,
+			       s->x.dispatcher ? s->x.main_id : 0, s->x.nprogs);
+		else
+			printf("null");
+		printf(", \"created_clsact\": %s}",
+		       s->flags & HM_LINK_CREATED_CLSACT ? "true" : "false");
+	}
+	printf("%s],\n \"maps\": [", st->nifs ? "\n " : "");
+	for (int i = 0; i < st->nmaps; i++) {
+		const struct map_status *m = &st->maps[i];
+		const char *type = libbpf_bpf_map_type_str(m->type);
+
+		printf("%s\n  {\"name\": ", i ? "," : "");
+		json_str(m->name);
+		printf(", \"type\": ");
+		json_str(type ? type : "unknown");
+		if (m->entries < 0)
+			printf(", \"entries\": null");
+		else
+			printf(", \"entries\": %lld", m->entries);
+		printf(", \"max_entries\": %u}", m->max_entries);
+	}
+	printf("%s]}\n", st->nmaps ? "\n " : "");
+}
+
+static int do_status(const struct load_opts *o)
+{
+	struct status *st = calloc(1, sizeof(*st));
+	bool loaded;
+
+	if (!st)
+		return -ENOMEM;
+	collect_status(o->pin_dir, st);
+	if (o->json)
+		print_status_json(o->pin_dir, st);
+	else
+		print_status_text(o->pin_dir, st);
+	loaded = st->nmaps > 0 || st->nifs > 0;
+	free(st);
+	return loaded ? 0 : -ENOENT;
 }
 
 int main(int argc, char **argv)
 {
+	enum { OPT_XDP = 256, OPT_ALL, OPT_STATUS, OPT_JSON };
 	static const struct option longopts[] = {
+		{ "xdp", optional_argument, NULL, OPT_XDP },
 		{ "ports", required_argument, NULL, 'p' },
 		{ "group-by", required_argument, NULL, 'r' },
 		{ "route", required_argument, NULL, 'R' },
@@ -643,6 +1296,9 @@ int main(int argc, char **argv)
 		{ "client-prefix6", required_argument, NULL, '6' },
 		{ "all-ports", no_argument, NULL, 'A' },
 		{ "detach", no_argument, NULL, 'd' },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "status", no_argument, NULL, OPT_STATUS },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "pin-path", required_argument, NULL, 'P' },
 		{ "reader-group", required_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -653,13 +1309,23 @@ int main(int argc, char **argv)
 	static struct load_opts o;
 	unsigned long num;
 	char msg[256];
-	int c, err, ifindex;
+	int c, err, ifindex = 0;
+	bool settings;
 
 	hm_prog_name = "hm-load";
 	hm_log_max = HM_LOG_INFO;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "p:r:dP:g:vVh", longopts, NULL)) != -1) {
 		switch (c) {
+		case OPT_XDP:
+			if (!optarg || !strcmp(optarg, "native"))
+				o.xdp_mode = XDP_MODE_NATIVE;
+			else if (!strcmp(optarg, "generic") || !strcmp(optarg, "skb"))
+				o.xdp_mode = XDP_MODE_SKB;
+			else
+				return hm_usage_error("invalid --xdp mode '%s' (native or generic)",
+						      optarg);
+			break;
 		case 'p':
 			err = parse_ports(optarg, &o);
 			if (err)
@@ -709,6 +1375,15 @@ int main(int argc, char **argv)
 		case 'd':
 			o.detach = true;
 			break;
+		case OPT_ALL:
+			o.all = true;
+			break;
+		case OPT_STATUS:
+			o.status = true;
+			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
 		case 'P':
 			o.pin_dir = optarg;
 			break;
@@ -728,29 +1403,57 @@ int main(int argc, char **argv)
 			return hm_bad_option(argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1)
+	settings = o.set_ports || o.all_ports || o.group || o.set_group_by || o.set_patterns ||
+		   o.set_max_routes || o.set_prefix4 || o.set_prefix6 ||
+		   o.xdp_mode != XDP_MODE_UNSPEC;
+	if (o.status && (o.detach || o.all || settings))
+		return hm_usage_error("--status takes no options but --json, --pin-path and -v");
+	if (o.json && !o.status)
+		return hm_usage_error("--json goes with --status");
+	if (o.all && !o.detach)
+		return hm_usage_error("--all goes with --detach");
+	if (o.detach && settings)
+		return hm_usage_error("--detach takes no options but --all, --pin-path and -v");
+	if (o.status || o.all) {
+		if (optind != argc)
+			return hm_usage_error("%s takes no interface name",
+					      o.status ? "--status" : "--detach --all");
+	} else if (optind != argc - 1) {
 		return hm_usage_error(optind >= argc ? "missing interface name"
 						     : "expected one interface name");
+	}
 	if (o.set_ports && o.all_ports)
 		return hm_usage_error("--ports and --all-ports exclude each other");
-	if (o.detach && (o.set_ports || o.all_ports || o.group || o.set_group_by ||
-			 o.set_patterns || o.set_max_routes || o.set_prefix4 || o.set_prefix6))
-		return hm_usage_error("--detach takes no options but --pin-path and -v");
-	o.ifname = argv[optind];
+	o.ifname = optind < argc ? argv[optind] : NULL;
 	o.pin_dir = hm_pin_dir(o.pin_dir);
 	hm_libbpf_logging();
+	hm_libxdp_logging();
 
 	if (geteuid() != 0) {
 		hm_err("must run as root (needs CAP_BPF, CAP_NET_ADMIN and bpffs write access)");
 		return HM_EXIT_PERM;
 	}
-	ifindex = if_nametoindex(o.ifname);
-	if (!ifindex) {
-		hm_err("no such interface '%s'", o.ifname);
-		return HM_EXIT_NODEV;
+	if (o.ifname) {
+		ifindex = if_nametoindex(o.ifname);
+		if (!ifindex) {
+			hm_err("no such interface '%s'", o.ifname);
+			return HM_EXIT_NODEV;
+		}
 	}
-	err = o.detach ? do_detach(&o, ifindex) : do_load(&o, ifindex);
-	if (o.detach && err == -ENOENT)
+	err = hm_bpffs_ensure(msg, sizeof(msg));
+	if (err) {
+		hm_err("%s", msg);
+		return hm_exit_code(err);
+	}
+	if (o.status)
+		err = do_status(&o);
+	else if (o.all)
+		err = do_detach_all(&o);
+	else if (o.detach)
+		err = do_detach(&o, ifindex);
+	else
+		err = do_load(&o, ifindex);
+	if ((o.detach || o.status) && err == -ENOENT)
 		return HM_EXIT_NOMAPS;
 	return err ? hm_exit_code(err == -ENOENT ? -EIO : err) : HM_EXIT_OK;
 }

@@ -87,8 +87,12 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	/*
+	 * Preallocated: an element allocated on demand inside the program can
+	 * fail while the allocator's per-CPU cache refills, which cost the first
+	 * samples of new ports.  3.3 KiB per CPU per entry, so the maps are small.
+	 */
 	__uint(max_entries, HM_MAX_HIST_PORTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC); /* 3 KiB per CPU per entry: only for ports in use */
 	__type(key, struct hm_hist_port_key);
 	__type(value, struct hm_hist);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -129,8 +133,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, HM_MAX_HIST_ROUTES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, HM_MAX_HIST_ROUTES); /* preallocated, see hm_hist_ports */
 	__type(key, struct hm_hist_route_key);
 	__type(value, struct hm_hist);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

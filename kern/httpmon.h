@@ -61,9 +61,11 @@
 #define HM_MAX_PORTS 1024
 #define HM_MAX_PORT_CLIENTS 16384
 #define HM_MAX_IFACES 256      /* interfaces with their own row */
-#define HM_MAX_HIST_PORTS 256 /* ports with their own latency histograms */
+#define HM_HIST_PORTS 32        /* ports with latency histograms of their own */
+#define HM_MAX_HIST_PORTS (HM_HIST_PORTS * HM_LAT_FAMILIES) /* (port, family) entries */
 #define HM_MAX_ROUTES 1024     /* distinct routes, _other and _unknown included */
-#define HM_MAX_HIST_ROUTES 256 /* routes with their own latency histograms */
+#define HM_HIST_ROUTES 128       /* routes with latency histograms of their own */
+#define HM_MAX_HIST_ROUTES (HM_HIST_ROUTES * HM_LAT_FAMILIES) /* (route, family) entries */
 
 /* Pending requests remembered per connection (HTTP/1.1 pipelining depth). */
 #define HM_PIPELINE_DEPTH 8

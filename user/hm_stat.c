@@ -271,7 +271,7 @@ static void usage(FILE *f)
 "                             (elsewhere: --collector.textfile.directory=$D)\n"
 "  0 * * * * root hm-stat --reset --json --output /var/lib/httpmon/hour.json\n"
 "                             crontab line: exact hourly counts\n",
-		HM_JSON_SCHEMA, WATCH_MAX_SECONDS, HM_MAX_HIST_PORTS, HM_EXIT_OK,
+		HM_JSON_SCHEMA, WATCH_MAX_SECONDS, HM_HIST_PORTS, HM_EXIT_OK,
 		HM_EXIT_FAIL, HM_EXIT_USAGE, HM_EXIT_NOMAPS, HM_EXIT_LAYOUT,
 		HM_EXIT_PERM);
 }
@@ -1726,7 +1726,7 @@ static void prom_port_hists(FILE *f, const struct snapshot *snap)
 		snprintf(help, sizeof(help), "%s; per server port, port=\"other\": "
 			 "ports beyond the %d with a histogram of their own; the "
 			 "series without a port label counts every response",
-			 prom_fams[fam].help, HM_MAX_HIST_PORTS);
+			 prom_fams[fam].help, HM_HIST_PORTS);
 		prom_family(f, name, "histogram", help);
 		prom_hist_series(f, name, none, &snap->total[fam]);
 		for (i = 0; i < snap->ports.n; i++) {
@@ -1759,7 +1759,7 @@ static void prom_route_hists(FILE *f, const struct snapshot *snap)
 		snprintf(help, sizeof(help), "%s; per method and route, "
 			 "route=\"_overflow\": routes beyond the %d with a "
 			 "histogram of their own", prom_fams[fam].help,
-			 HM_MAX_HIST_ROUTES);
+			 HM_HIST_ROUTES);
 		prom_family(f, name, "histogram", help);
 		for (i = 0; i < snap->routes.n; i++) {
 			for (r = NULL, j = 0; j < t->len && !r; j++)

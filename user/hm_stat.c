@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,7 +23,7 @@
 #define HM_JSON_SCHEMA 1
 #define WATCH_MAX_SECONDS 86400
 
-enum view { VIEW_CLIENT, VIEW_PORT, VIEW_PORT_CLIENT, VIEW_ROUTE, VIEWS };
+enum view { VIEW_CLIENT, VIEW_PORT, VIEW_PORT_CLIENT, VIEW_ROUTE, VIEW_IFACE, VIEWS };
 
 static const struct {
 	const char *name;   /* --by value */
@@ -37,6 +38,7 @@ static const struct {
 			       "by server port and client",
 			       HM_OVF_PORT_CLIENTS, false },
 	[VIEW_ROUTE] = { "route", "routes", "by route", -1, true },
+	[VIEW_IFACE] = { "iface", "ifaces", "by interface", HM_OVF_IFACES, false },
 };
 
 enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_PROMETHEUS, FORMATS };
@@ -80,6 +82,7 @@ static const char *const family_names[HM_LAT_FAMILIES] = {
 struct row {
 	struct hm_addr ip;
 	__u16 port;
+	__u32 ifindex; /* interfaces: the index the segments were seen on */
 	bool other; /* the overflow row: keys that did not fit in the map */
 	__u8 method; /* routes: enum hm_method */
 	__u32 route; /* routes: id */
@@ -147,22 +150,25 @@ static void usage(FILE *f)
 	fprintf(f,
 "hm-stat - show the HTTP statistics collected by the httpmon classifier\n"
 "\n"
-"Usage: hm-stat [--by client|port|port,client|route] [--sort FIELD] [--top N]\n"
-"               [--format table|json|csv|prometheus] [--json] [--output FILE]\n"
-"               [--latency first|last] [--reset] [--pin-path DIR] [-v]\n"
+"Usage: hm-stat [--by client|port|port,client|route|iface] [--sort FIELD]\n"
+"               [--top N] [--format table|json|csv|prometheus] [--json]\n"
+"               [--output FILE] [--latency first|last] [--reset]\n"
+"               [--pin-path DIR] [-v]\n"
 "       hm-stat --watch SECONDS [--count N] [--by VIEW] [--sort FIELD]\n"
 "               [--top N] [--latency first|last] [--pin-path DIR]\n"
 "       hm-stat --help | --version\n"
 "\n"
 "Reads the maps that the httpmon TC classifier pins in bpffs, sums their\n"
 "per-CPU copies and prints one row per client IP, per server port, per\n"
-"server port and client, or per route (method and normalised request\n"
-"target, grouped as hm-load was told), as a table, JSON, CSV or Prometheus\n"
-"text. Nothing is changed unless --reset is given (hm-reset clears the\n"
-"counters). Read access to the pins is enough; root is not needed.\n"
+"server port and client, per route (method and normalised request\n"
+"target, grouped as hm-load was told) or per interface, as a table, JSON,\n"
+"CSV or Prometheus text. Nothing is changed unless --reset is given\n"
+"(hm-reset clears the counters). Read access to the pins is enough; root is\n"
+"not needed.\n"
 "\n"
 "Options:\n"
-"  --by VIEW       rows per client (default), port, port,client or route\n"
+"  --by VIEW       rows per client (default), port, port,client, route or\n"
+"                  iface (the interface the traffic was seen on)\n"
 "  --sort FIELD    order of the rows: requests (default), responses, success,\n"
 "                  4xx, 5xx, unanswered, avg, min, max, bytes_in, bytes_out\n"
 "                  (largest first), ip or port (ascending)\n"
@@ -203,6 +209,8 @@ static void usage(FILE *f)
 "  --version       show the version and the map layout it reads\n"
 "\n"
 "Columns:\n"
+"  IFACE, IFINDEX  --by iface: the interface's name (as hm-load recorded it,\n"
+"                  else in this network namespace; \"?\": unknown) and index\n"
 "  IP, PORT        client address, server port. The row \"other\" holds the\n"
 "                  traffic of keys that did not fit in a full map, so totals\n"
 "                  stay exact; it is listed last and not cut by --top\n"
@@ -402,6 +410,7 @@ out:
 }
 
 union agg_key {
+	struct hm_iface_key iface;
 	struct hm_client_key client;
 	struct hm_port_key port;
 	struct hm_port_client_key port_client;
@@ -429,6 +438,9 @@ static int add_stats_entry(const void *k, const void *percpu, void *arg)
 		break;
 	case VIEW_PORT:
 		r->port = key->port.port;
+		break;
+	case VIEW_IFACE:
+		r->ifindex = key->iface.ifindex;
 		break;
 	default:
 		r->ip = key->port_client.ip;
@@ -509,6 +521,7 @@ static int read_views(struct hm_maps *maps, int ncpus, bool clear,
 		{ VIEW_PORT, offsetof(struct hm_maps, ports), HM_MAP_PORTS },
 		{ VIEW_PORT_CLIENT, offsetof(struct hm_maps, port_clients),
 		  HM_MAP_PORT_CLIENTS },
+		{ VIEW_IFACE, offsetof(struct hm_maps, ifaces), HM_MAP_IFACES },
 	};
 	struct hm_stats *percpu, sum;
 	struct hash_ctx c = { .ncpus = ncpus, .snap = snap };
@@ -755,6 +768,8 @@ static int cmp_key(const struct row *a, const struct row *b)
 		return a->other ? 1 : -1;
 	if (a->port != b->port)
 		return a->port < b->port ? -1 : 1;
+	if (a->ifindex != b->ifindex)
+		return a->ifindex < b->ifindex ? -1 : 1;
 	c = memcmp(a->ip.a, b->ip.a, sizeof(a->ip.a));
 	if (c)
 		return c;
@@ -1152,6 +1167,50 @@ static void total_row(struct row *total, const struct snapshot *snap, enum view 
 		total->hist[f] = &snap->total[f];
 }
 
+/* ---- interface names ---- */
+
+/* Where hm-load records the interfaces it attached to (hm_links), set by main(). */
+static const char *links_pin_dir;
+
+/*
+ * The name of interface ifindex: as hm-load recorded it in hm_links (the
+ * network namespace it attached in), else as this namespace has it; NULL
+ * when neither knows it.
+ */
+static const char *iface_name(__u32 ifindex, char *buf)
+{
+	LIBBPF_OPTS(bpf_obj_get_opts, ro, .file_flags = BPF_F_RDONLY);
+	static struct hm_link links[HM_MAX_LINKS];
+	static int nlinks = -1;
+	char path[4096];
+	__u32 key, next;
+	int fd, i;
+
+	if (nlinks < 0) {
+		nlinks = 0;
+		fd = links_pin_dir && !hm_pin_path(path, sizeof(path), links_pin_dir,
+						   HM_MAP_LINKS)
+			     ? bpf_obj_get_opts(path, &ro)
+			     : -1;
+		for (i = 0; fd >= 0 && nlinks < HM_MAX_LINKS &&
+			    !bpf_map_get_next_key(fd, i ? &key : NULL, &next);
+		     i++) {
+			key = next;
+			if (!bpf_map_lookup_elem(fd, &key, &links[nlinks]))
+				nlinks++;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	for (i = 0; i < nlinks; i++) {
+		if (links[i].ifindex == ifindex && links[i].ifname[0]) {
+			snprintf(buf, IF_NAMESIZE, "%.*s", IF_NAMESIZE - 1, links[i].ifname);
+			return buf;
+		}
+	}
+	return if_indextoname(ifindex, buf);
+}
+
 /* ---- route labels ---- */
 
 #define ROUTE_TEXT (HM_ROUTE_LEN * 3 + 1)
@@ -1330,7 +1389,18 @@ static void json_row(FILE *f, enum view v, const struct row *r)
 	char ip[INET6_ADDRSTRLEN], route[ROUTE_TEXT];
 
 	fputc('{', f);
-	if (v == VIEW_ROUTE) {
+	if (v == VIEW_IFACE) {
+		char name[IF_NAMESIZE];
+
+		if (r->other)
+			fputs("\"ifindex\": \"other\", \"iface\": null", f);
+		else
+			fprintf(f, "\"ifindex\": %u, \"iface\": ", r->ifindex);
+		if (!r->other && iface_name(r->ifindex, name))
+			json_str(f, name);
+		else if (!r->other)
+			fputs("null", f);
+	} else if (v == VIEW_ROUTE) {
 		fputs("\"method\": ", f);
 		if (r->method)
 			json_str(f, route_method(r));
@@ -1441,6 +1511,8 @@ static void csv_header(FILE *f, enum view v)
 
 	if (v == VIEW_CLIENT)
 		fputs("ip", f);
+	else if (v == VIEW_IFACE)
+		fputs("ifindex,iface", f);
 	else if (v == VIEW_PORT)
 		fputs("port", f);
 	else if (v == VIEW_ROUTE)
@@ -1481,7 +1553,16 @@ static void csv_row(FILE *f, enum view v, const struct row *r)
 	double rate;
 	int c;
 
-	if (v == VIEW_ROUTE) {
+	if (v == VIEW_IFACE) {
+		char name[IF_NAMESIZE];
+
+		if (r->other)
+			fputs("other,", f);
+		else if (iface_name(r->ifindex, name))
+			fprintf(f, "%u,%s", r->ifindex, name);
+		else
+			fprintf(f, "%u,", r->ifindex);
+	} else if (v == VIEW_ROUTE) {
 		fprintf(f, "%s,", route_method(r));
 		csv_field(f, route_text(r->label, route, sizeof(route)));
 	} else if (v != VIEW_CLIENT) {
@@ -1814,20 +1895,20 @@ static void print_prometheus(FILE *f, const struct snapshot *snap,
 /* ---- table ---- */
 
 enum col {
-	COL_METHOD, COL_ROUTE, COL_PORT, COL_IP, COL_REQS, COL_RESPS, COL_SUCC, COL_2XX, COL_3XX,
+	COL_IFACE, COL_IFINDEX, COL_METHOD, COL_ROUTE, COL_PORT, COL_IP, COL_REQS, COL_RESPS, COL_SUCC, COL_2XX, COL_3XX,
 	COL_4XX, COL_5XX, COL_UNANS, COL_AVG, COL_MIN, COL_MAX, COL_P50,
 	COL_P90, COL_P99, COL_P999, COL_BYTES_IN, COL_BYTES_OUT, COLS,
 };
 
 static const char *const col_names[COLS] = {
-	"METHOD", "ROUTE", "PORT", "IP", "REQS", "RESPS", "SUCC%", "2XX", "3XX", "4XX", "5XX",
+	"IFACE", "IFINDEX", "METHOD", "ROUTE", "PORT", "IP", "REQS", "RESPS", "SUCC%", "2XX", "3XX", "4XX", "5XX",
 	"UNANS", "AVG_MS", "MIN_MS", "MAX_MS", "P50_MS", "P90_MS", "P99_MS",
 	"P99.9_MS", "BYTES_IN", "BYTES_OUT",
 };
 
 /* --watch: the same slots, other headings, MIN/MAX unused. */
 static const char *const rate_col_names[COLS] = {
-	"METHOD", "ROUTE", "PORT", "IP", "REQ/S", "RESP/S", "SUCC%", "-", "-", "4XX/S", "ERR/S",
+	"IFACE", "IFINDEX", "METHOD", "ROUTE", "PORT", "IP", "REQ/S", "RESP/S", "SUCC%", "-", "-", "4XX/S", "ERR/S",
 	"UNANS/S", "AVG_MS", "-", "-", "P50_MS", "P90_MS", "P99_MS",
 	"P99.9_MS", "IN_B/S", "OUT_B/S",
 };
@@ -1837,6 +1918,8 @@ typedef char cells_t[COLS][CELL];
 
 static bool col_used(enum view v, bool interval, int c)
 {
+	if (c == COL_IFACE || c == COL_IFINDEX)
+		return v == VIEW_IFACE;
 	if (c == COL_METHOD || c == COL_ROUTE)
 		return v == VIEW_ROUTE;
 	if (c == COL_PORT)
@@ -1880,8 +1963,20 @@ static void fmt_row(cells_t cells, enum view v, const struct row *r,
 	int q;
 
 	if (label) {
-		snprintf(cells[v == VIEW_CLIENT ? COL_IP : v == VIEW_ROUTE ? COL_ROUTE
-			       : COL_PORT], CELL, "%s", label);
+		snprintf(cells[v == VIEW_CLIENT  ? COL_IP
+			       : v == VIEW_ROUTE ? COL_ROUTE
+			       : v == VIEW_IFACE ? COL_IFACE
+						 : COL_PORT],
+			 CELL, "%s", label);
+	} else if (v == VIEW_IFACE) {
+		char name[IF_NAMESIZE];
+
+		snprintf(cells[COL_IFACE], CELL, "%s",
+			 r->other ? "other" : iface_name(r->ifindex, name) ?: "?");
+		if (r->other)
+			snprintf(cells[COL_IFINDEX], CELL, "-");
+		else
+			snprintf(cells[COL_IFINDEX], CELL, "%u", r->ifindex);
 	} else if (v == VIEW_ROUTE) {
 		char route[ROUTE_TEXT];
 
@@ -2332,7 +2427,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 				i = VIEW_PORT_CLIENT;
 			if (i == VIEWS)
 				return hm_usage_error("unknown --by view '%s' "
-						   "(client, port, port,client)",
+						   "(client, port, port,client, route, iface)",
 						   optarg);
 			o->view = i;
 			break;
@@ -2455,6 +2550,7 @@ int main(int argc, char **argv)
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret;
+	links_pin_dir = o.pin_dir;
 	hm_libbpf_logging();
 
 	ret = hm_maps_open(o.pin_dir, o.reset, &maps, err, sizeof(err));

@@ -249,6 +249,7 @@ if [ "$rc" -eq 0 ]; then
 	if "$HM_BUILD/hm-stat" --pin-path "$PIN" --by iface >"$TMP/iface.txt" 2>&1 &&
 		grep -q "^$B1 " "$TMP/iface.txt" && grep -q "^$B2 " "$TMP/iface.txt"; then
 		hm_ok "hm-stat --by iface table names both bridges"
+		hm_note "$(sed -n 2,5p "$TMP/iface.txt" | cut -c1-100 | tr '\n' '|')"
 	else
 		hm_not_ok "hm-stat --by iface table names both bridges" "$(cat "$TMP/iface.txt")"
 	fi

@@ -73,6 +73,9 @@
 /* Interfaces hm-load attached to, and what it created there (hm_links). */
 #define HM_MAX_LINKS 256
 #define HM_LINK_CREATED_CLSACT (1U << 0) /* hm-load added the clsact qdisc */
+#define HM_LINK_XDP_NATIVE (1U << 1)     /* ingress counted by XDP in native (driver) mode */
+#define HM_LINK_XDP_SKB (1U << 2)        /* ingress counted by XDP in generic (skb) mode */
+#define HM_LINK_CREATED_XDP_DIR (1U << 3) /* libxdp's bpffs directory was made by hm-load */
 
 struct hm_link {
 	__u32 ifindex;

@@ -32,17 +32,7 @@
 #include "hm_xdp.h"
 #include "httpmon.skel.h"
 
-/* hm_link flags not yet in kern/httpmon.h. */
-#ifndef HM_LINK_XDP_NATIVE
-#define HM_LINK_XDP_NATIVE (1U << 1) /* ingress counted by XDP in native (driver) mode */
-#endif
-#ifndef HM_LINK_XDP_SKB
-#define HM_LINK_XDP_SKB (1U << 2) /* ingress counted by XDP in generic (skb) mode */
-#endif
-#ifndef HM_LINK_CREATED_XDP_DIR
-/* libxdp's bpffs directory did not exist before hm-load's first XDP attach */
-#define HM_LINK_CREATED_XDP_DIR (1U << 3)
-#endif
+/* Either XDP mode: ingress is counted by XDP, not by the tc ingress filter. */
 #define HM_LINK_XDP (HM_LINK_XDP_NATIVE | HM_LINK_XDP_SKB)
 
 /* How long a run waits for another one's lock on the pin directory. */

@@ -7,21 +7,26 @@
 # the server namespace, wrk in the client namespace, one veth pair between
 # them.  The monitor goes on the server-side veth.  Configurations, run back
 # to back in one invocation: base (no monitor), tc (hm-load), and xdp
-# (hm-load --xdp) when hm-load's --help offers it.
+# (hm-load --xdp) when hm-load's --help offers it; in variant large also
+# xdp-cl (hm-load --xdp on the client's veth, which receives the downloads)
+# and noop-cl (an XDP program that does nothing there, with xdp-loader): XDP
+# on a veth's receiving side costs bulk traffic whatever the program does.
 #
 # Usage: scripts/bench.sh [--pairs N] [--seconds S] [--variants LIST]
 #                         [--cost-rounds N] [--json FILE] [--no-profile]
 #                         [--smoke] [-h]
 #   --pairs N        throughput rounds per configuration, interleaved
 #                    base tc[ xdp], [xdp ]tc base, base tc... (default 10)
-#   --seconds S      length of a round (default 5)
+#   --seconds S      length of a round (default 3)
 #   --variants LIST  any of keepalive,close,large,single (default: all)
-#   --cost-rounds N  BPF cost rounds per configuration (default 3)
+#   --cost-rounds N  BPF cost rounds per configuration (default 2)
 #   --json FILE      the results as JSON (default build/bench.json)
 #   --no-profile     skip the perf profile round of each variant
 #   --smoke          2 s rounds, 1 pair, 1 cost round, keepalive, no profile
-# Exit status: 0 done and every accuracy check held, 1 error, 2 bad usage,
-# 3 done but an accuracy check failed.  Needs root, nginx, wrk, clang.
+# Exit status: 0 done and every accuracy check of tc and xdp held, 1 error,
+# 2 bad usage, 3 done but such an accuracy check failed.
+# Needs root, nginx, wrk, clang, bpftool; xdp-loader (xdp-tools) for the XDP
+# floor; perf for the profile.
 # Environment: HM_BUILD the tools' directory (default build/), HM_BENCH_KEEP=1
 # keeps the temp dir (rounds, perf samples), HM_BENCH_NET=A.B.C the /24.
 #
@@ -33,14 +38,16 @@
 # Throughput rounds run with kernel.bpf_stats_enabled=0.  Cost rounds run
 # with it on and read run_time_ns and run_cnt of the attached programs
 # (bpftool); they also measure an empty TC program (scripts/bench/empty.bpf.c,
-# attached with plain tc at the same place): httpmon's ns per run is
-# reported net of that floor.  After each monitored round hm-stat's request
+# attached with plain tc at the same place; for XDP an empty XDP program,
+# scripts/bench/empty_xdp.bpf.c, through libxdp's dispatcher like hm-load's):
+# httpmon's ns per run is reported net of those floors.  After each monitored round hm-stat's request
 # and response totals are compared with wrk's count of completed responses.
 # scripts/bench/report.py turns the rounds into the table and the JSON.
 #
 # Everything lives in namespaces hm-be<pid>h (server) and hm-be<pid>c1
 # (client), addresses 10.231.240.1 and .2 inside them, pins in
-# /sys/fs/bpf/hmbench-<pid>; leftovers of a crashed run are removed by the
+# /sys/fs/bpf/hmbench-<pid> (libxdp's in /sys/fs/bpf/hmbench-<pid>-libxdp);
+# leftovers of a crashed run are removed by the
 # next run (and by the tests' own stale-lab cleanup).
 set -uo pipefail
 # The whole script is one compound command, read before it runs: editing
@@ -54,9 +61,9 @@ BENCH_LIB=$ROOT/scripts/bench
 BUILD=${HM_BUILD:-$ROOT/build}
 
 PAIRS=10
-SECONDS_PER_ROUND=5
+SECONDS_PER_ROUND=3
 VARIANTS=keepalive,close,large,single
-COST_ROUNDS=3
+COST_ROUNDS=2
 JSON_OUT=$BUILD/bench.json
 PROFILE=1
 SMOKE=0
@@ -65,7 +72,7 @@ NET=${HM_BENCH_NET:-10.231.240}
 SERVER_IP=$NET.1
 CLIENT_IP=$NET.2
 
-usage() { sed -n 's/^# \{0,1\}//; 12,31p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n 's/^# \{0,1\}//; 12,33p' "${BASH_SOURCE[0]}"; }
 say() { printf '# %s\n' "$*" >&2; }
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 posint() { [[ $1 =~ ^[1-9][0-9]{0,3}$ ]]; }
@@ -109,6 +116,9 @@ SNS=${P}h
 CNS=${P}c1
 IFACE=${P}v1
 PIN=/sys/fs/bpf/hmbench-$$
+# libxdp's dispatcher pins, private: they are named by ifindex, which
+# repeats across network namespaces
+export LIBXDP_BPFFS=/sys/fs/bpf/hmbench-$$-libxdp
 TMP=$(mktemp -d /tmp/hmbench.XXXXXX)
 chmod 0755 "$TMP" # nginx's workers (nobody) read the files below it
 ROUNDS=$TMP/rounds.txt
@@ -125,7 +135,7 @@ cleanup() {
 		[ -s "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null
 	fi
 	hm_lab_down "$P"
-	rm -rf "$PIN"
+	rm -rf "$PIN" "$LIBXDP_BPFFS"
 	if [ -n "${HM_BENCH_KEEP:-}" ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -134,6 +144,15 @@ trap 'exit 130' INT TERM
 # in_server CMD...: CMD in the server namespace's network only, so that
 # /sys/fs/bpf (the pins) stays visible (`ip netns exec` would hide it).
 in_server() { nsenter --net="/run/netns/$SNS" -- "$@"; }
+# in_side CONFIG CMD...: CMD where CONFIG goes (the *-cl ones: the client).
+in_side() {
+	local ns=$SNS
+	[[ $1 == *-cl ]] && ns=$CNS
+	shift
+	nsenter --net="/run/netns/$ns" -- "$@"
+}
+# dev_of CONFIG: the interface CONFIG goes on.
+dev_of() { if [[ $1 == *-cl ]]; then echo eth0; else echo "$IFACE"; fi; }
 in_client() { ip netns exec "$CNS" "$@"; }
 
 # -- the lab --------------------------------------------------------------------
@@ -141,6 +160,7 @@ hm_lab_cleanup_stale
 for d in /sys/fs/bpf/hmbench-*; do
 	[ -d "$d" ] || continue
 	pid=${d##*/hmbench-}
+	pid=${pid%-libxdp}
 	[[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null && { say "removing stale pins $d"; rm -rf "$d"; }
 done
 
@@ -150,6 +170,9 @@ cp "$BUILD/hm-load" "$BUILD/hm-stat" "$TMP/" || die "cannot copy the tools"
 clang -O2 -g -target bpf -Wall -Werror -I "/usr/include/$(gcc -print-multiarch 2>/dev/null)" \
 	-c "$BENCH_LIB/empty.bpf.c" -o "$TMP/empty.o" 2>"$TMP/clang.err" ||
 	die "cannot build scripts/bench/empty.bpf.c: $(cat "$TMP/clang.err")"
+clang -O2 -g -target bpf -Wall -Werror -I "/usr/include/$(gcc -print-multiarch 2>/dev/null)" \
+	-c "$BENCH_LIB/empty_xdp.bpf.c" -o "$TMP/empty_xdp.o" 2>"$TMP/clang.err" ||
+	die "cannot build scripts/bench/empty_xdp.bpf.c: $(cat "$TMP/clang.err")"
 
 mkdir -p "$HM_LAB_RUN" && echo $$ >"$HM_LAB_RUN/$P"
 {
@@ -199,45 +222,90 @@ ip netns exec "$SNS" nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/logs/error.lo
 hm_wait_port "$P" "$SERVER_IP" 80 10 || die "nginx does not listen on $SERVER_IP:80"
 
 # -- configurations ---------------------------------------------------------------
-CONFIGS=(base tc)
+XDP=0
 XDP_NOTE="not available: hm-load --help does not offer --xdp"
 if "$TMP/hm-load" --help 2>&1 | grep -q -- '--xdp'; then
-	CONFIGS+=(xdp)
-	XDP_NOTE="XDP on a veth's receiving side turns the peer's transmit into NAPI mode without GRO aggregation of TSO traffic; bulk downloads (variant large) pay for it"
+	XDP=1
+	XDP_NOTE="xdp: hm-load --xdp on the server's veth, whose ingress carries the requests; variant large also: xdp-cl, hm-load --xdp on the client's veth, which receives the 200 KiB responses, and noop-cl, an XDP program that does nothing there"
+	command -v xdp-loader >/dev/null || say "xdp-loader is not installed (Debian: xdp-tools): no XDP floor, no noop-cl"
 fi
+# configs_for KIND VARIANT: the configurations of a kind of round, in order.
+configs_for() {
+	local c=()
+	case $1 in
+	tput) c=(base tc) ;;
+	cost) c=(empty tc) ;;
+	profile) c=(tc) ;;
+	esac
+	if [ "$XDP" -eq 1 ]; then
+		case $1 in
+		tput | profile) c+=(xdp) ;;
+		cost) command -v xdp-loader >/dev/null && c+=(empty-xdp); c+=(xdp) ;;
+		esac
+		if [ "$2" = large ]; then
+			case $1 in
+			tput) command -v xdp-loader >/dev/null && c+=(noop-cl); c+=(xdp-cl) ;;
+			cost) command -v xdp-loader >/dev/null && c+=(noop-cl); c+=(xdp-cl) ;;
+			profile) c+=(xdp-cl) ;;
+			esac
+		fi
+	fi
+	echo "${c[*]}"
+}
 
-# attach CONFIG / detach CONFIG: put a configuration on $IFACE, and take it
-# off again so that the next round starts from a bare veth (no clsact).
+# attach CONFIG / detach CONFIG: put a configuration on its veth, and take
+# it off again so that the next round starts from bare veths (no clsact, no
+# XDP).
 attach() {
+	local dev
+	dev=$(dev_of "$1")
+	: >"$TMP/attach.log"
 	case $1 in
 	base) return 0 ;;
-	tc) in_server "$TMP/hm-load" "$IFACE" --pin-path "$PIN" >"$TMP/attach.log" 2>&1 ;;
-	xdp) in_server "$TMP/hm-load" --xdp "$IFACE" --pin-path "$PIN" >"$TMP/attach.log" 2>&1 ;;
+	tc) in_side "$1" "$TMP/hm-load" "$dev" --pin-path "$PIN" ;;
+	xdp | xdp-cl) in_side "$1" "$TMP/hm-load" --xdp "$dev" --pin-path "$PIN" ;;
 	empty)
-		in_server tc qdisc add dev "$IFACE" clsact &&
-			in_server tc filter add dev "$IFACE" ingress bpf da obj "$TMP/empty.o" sec tc &&
-			in_server tc filter add dev "$IFACE" egress bpf da obj "$TMP/empty.o" sec tc
+		in_side "$1" tc qdisc add dev "$dev" clsact &&
+			in_side "$1" tc filter add dev "$dev" ingress bpf da obj "$TMP/empty.o" sec tc &&
+			in_side "$1" tc filter add dev "$dev" egress bpf da obj "$TMP/empty.o" sec tc
 		;;
-	esac || die "attaching $1 failed: $(cat "$TMP/attach.log" 2>/dev/null)"
+	empty-xdp | noop-cl) in_side "$1" xdp-loader load -m native "$dev" "$TMP/empty_xdp.o" ;;
+	esac >>"$TMP/attach.log" 2>&1 || die "attaching $1 failed: $(cat "$TMP/attach.log")"
 }
 detach() {
+	local dev
+	dev=$(dev_of "$1")
 	case $1 in
-	tc | xdp) in_server "$TMP/hm-load" --detach "$IFACE" --pin-path "$PIN" >/dev/null 2>&1 ||
-		say "hm-load --detach $IFACE failed" ;;
+	tc | xdp | xdp-cl) in_side "$1" "$TMP/hm-load" --detach "$dev" --pin-path "$PIN" >/dev/null 2>&1 ||
+		say "hm-load --detach $dev failed" ;;
+	empty-xdp | noop-cl) in_side "$1" xdp-loader unload "$dev" --all >/dev/null 2>&1 ||
+		say "xdp-loader unload $dev failed" ;;
 	esac
-	in_server tc qdisc del dev "$IFACE" clsact 2>/dev/null
-	in_server ip link set dev "$IFACE" xdp off 2>/dev/null
+	in_side "$1" tc qdisc del dev "$dev" clsact 2>/dev/null
+	in_side "$1" ip link set dev "$dev" xdp off 2>/dev/null
 	[ -e "$PIN" ] && rm -rf "$PIN"
 	# the programs and maps are freed by deferred work: not in the next round
 	[ "$1" = base ] || sleep 0.3
 	return 0
 }
 
-# prog_ids: "ingress ID", "egress ID", "xdp ID" for what is attached now.
+# prog_ids CONFIG: "ingress ID", "egress ID", "xdp ID" for what is attached
+# now (for XDP the program the hook runs: libxdp's dispatcher, whose run
+# time includes the programs it calls).
 prog_ids() {
-	in_server bpftool net show dev "$IFACE" -j 2>/dev/null | jq -r '.[0] |
+	in_side "$1" bpftool net show dev "$(dev_of "$1")" -j 2>/dev/null | jq -r '.[0] |
 		(.tc[]? | "\(.kind | sub("^clsact/"; "")) \(.id)"),
 		(.xdp[]? | .. | objects | select(has("id")) | "xdp \(.id)")'
+}
+# ext_ids CONFIG: programs the hooks run indirectly (hm-load --xdp's
+# program behind the dispatcher), for the profile by source line.
+ext_ids() {
+	case $1 in
+	xdp | xdp-cl)
+		in_side "$1" "$TMP/hm-load" --status --json --pin-path "$PIN" 2>/dev/null |
+			jq -r '.interfaces[]? | .xdp.prog_id? // empty'
+		;;
+	esac
 }
 # prog_stats IDS_FILE: "hook run_time_ns run_cnt" per program.
 prog_stats() {
@@ -266,6 +334,15 @@ bpf_frames() {
 			first = 0
 		}
 	}'
+}
+
+# veth_drops: packets both ends of the veth pair dropped so far (rx + tx;
+# a veth with XDP drops what does not fit its ring, before the program).
+veth_drops() {
+	{
+		nsenter --net="/run/netns/$SNS" ip -s -j link show dev "$IFACE"
+		nsenter --net="/run/netns/$CNS" ip -s -j link show dev eth0
+	} 2>/dev/null | jq -s '[.[][] | .stats64.rx.dropped + .stats64.tx.dropped] | add // 0'
 }
 
 # cpu_ticks: busy and total jiffies of all CPUs, and steal.
@@ -313,9 +390,9 @@ hm_totals() {
 #   cost     bpf stats on, program run times
 #   profile  perf samples while the monitor runs (stats off)
 round() {
-	local kind=$1 variant=$2 config=$3 n=$4 rec t0 t1 load1 extra=
+	local kind=$1 variant=$2 config=$3 n=$4 rec t0 t1 load1 drops0 drops1 extra=
 	attach "$config"
-	prog_ids >"$TMP/ids"
+	prog_ids "$config" >"$TMP/ids"
 	if [ "$kind" = cost ]; then
 		sysctl -qw kernel.bpf_stats_enabled=1
 		prog_stats "$TMP/ids" >"$TMP/before"
@@ -328,9 +405,11 @@ round() {
 		PERF_PID=$!
 	fi
 	load1=$(cut -d' ' -f1 /proc/loadavg)
+	drops0=$(veth_drops)
 	t0=$(cpu_ticks)
 	run_wrk "$SECONDS_PER_ROUND" "$TMP/wrk.rec"
 	t1=$(cpu_ticks)
+	drops1=$(veth_drops)
 	if [ "$kind" = profile ]; then
 		wait "$PERF_PID"
 		PERF_PID=
@@ -340,7 +419,7 @@ round() {
 		if [ -x "$TMP/jitlines" ]; then
 			# shellcheck disable=SC2046  # one argument per program id
 			bpf_frames <"$TMP/profile.$variant.$config.txt" |
-				"$TMP/jitlines" $(awk '{print $2}' "$TMP/ids") \
+				"$TMP/jitlines" $(awk '{print $2}' "$TMP/ids") $(ext_ids "$config") \
 					>"$TMP/lines.$variant.$config.txt" 2>"$TMP/jitlines.err" &&
 				extra="$extra profile_lines=$TMP/lines.$variant.$config.txt"
 		fi
@@ -352,16 +431,16 @@ round() {
 		sysctl -qw kernel.bpf_stats_enabled=0
 		extra=$(join "$TMP/before" "$TMP/after" 2>/dev/null |
 			awk '{printf "runtime_%s=%d runs_%s=%d ", $1, $4 - $2, $1, $5 - $3}')
-	elif [ "$config" != base ]; then
+	elif [ "$config" != base ] && [ -s "$TMP/ids" ]; then
 		# with stats off these stay 0, unless someone else turned stats on
 		extra="$extra $(prog_stats "$TMP/ids" | awk '{s += $2} END {printf "stats_leak_ns=%d", s}')"
 	fi
-	if [ "$config" = tc ] || [ "$config" = xdp ]; then
+	if [ "$config" = tc ] || [ "$config" = xdp ] || [ "$config" = xdp-cl ]; then
 		hm_totals >"$TMP/totals"
 		extra="$extra $(cat "$TMP/totals")"
 	fi
 	rec="kind=$kind variant=$variant config=$config n=$n threads=$THREADS connections=$CONNS"
-	rec="$rec seconds=$SECONDS_PER_ROUND load1=$load1 $(cat "$TMP/wrk.rec")"
+	rec="$rec seconds=$SECONDS_PER_ROUND load1=$load1 veth_drops=$((drops1 - drops0)) $(cat "$TMP/wrk.rec")"
 	rec="$rec $(echo "$t0 $t1" | awk '{printf "cpu_busy=%.4f steal=%.4f", ($4-$1)/($5-$2), ($6-$3)/($5-$2)}')"
 	echo "$rec $extra" >>"$ROUNDS"
 	detach "$config"
@@ -379,7 +458,7 @@ if [ "$PERF_OK" -eq 1 ] && ! gcc -O2 -Wall -o "$TMP/jitlines" "$BENCH_LIB/jitlin
 fi
 START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-say "configurations: ${CONFIGS[*]}; xdp: $XDP_NOTE"
+say "configurations: $(configs_for tput large); $XDP_NOTE"
 say "variants $VARIANTS, $PAIRS pairs of ${SECONDS_PER_ROUND}s rounds, $COST_ROUNDS cost rounds; load average $START_LOAD"
 sysctl -qw kernel.bpf_stats_enabled=0
 [ "$STATS_ORIG" = 0 ] || say "kernel.bpf_stats_enabled was $STATS_ORIG: set to 0 for throughput rounds, restored at exit"
@@ -389,22 +468,23 @@ for v in "${VARIANT_LIST[@]}"; do
 	variant_args "$v"
 	say "$v: warm-up"
 	run_wrk "$WARMUP_SECONDS" "$TMP/wrk.rec"
+	read -r -a configs <<<"$(configs_for tput "$v")"
 	for ((i = 1; i <= PAIRS; i++)); do
 		say "$v: pair $i/$PAIRS"
 		# odd pairs base first, even pairs base last: a drift of the
 		# machine's speed during the run does not favour either side
-		order=("${CONFIGS[@]}")
+		order=("${configs[@]}")
 		if ((i % 2 == 0)); then
-			for ((j = ${#CONFIGS[@]} - 1, k = 0; j >= 0; j--, k++)); do order[k]=${CONFIGS[j]}; done
+			for ((j = ${#configs[@]} - 1, k = 0; j >= 0; j--, k++)); do order[k]=${configs[j]}; done
 		fi
 		for c in "${order[@]}"; do round tput "$v" "$c" "$i"; done
 	done
 	for ((i = 1; i <= COST_ROUNDS; i++)); do
 		say "$v: cost round $i/$COST_ROUNDS"
-		for c in empty "${CONFIGS[@]:1}"; do round cost "$v" "$c" "$i"; done
+		for c in $(configs_for cost "$v"); do round cost "$v" "$c" "$i"; done
 	done
 	if [ "$PERF_OK" -eq 1 ]; then
-		for c in "${CONFIGS[@]:1}"; do
+		for c in $(configs_for profile "$v"); do
 			say "$v: profile ($c)"
 			round profile "$v" "$c" 1
 		done
@@ -418,7 +498,7 @@ python3 "$BENCH_LIB/report.py" --rounds "$ROUNDS" --json "$JSON_OUT" \
 	cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
 	load_start="$START_LOAD" load_end="$(cut -d' ' -f1-3 /proc/loadavg)" \
 	command="scripts/bench.sh${ARGS[*]:+ ${ARGS[*]}}" smoke="$SMOKE" \
-	configs="${CONFIGS[*]}" xdp_note="$XDP_NOTE" perf="$PERF_OK" \
+	xdp="$XDP" xdp_note="$XDP_NOTE" perf="$PERF_OK" \
 	hm_version="$("$TMP/hm-load" --version 2>/dev/null | head -1)" \
 	git="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
 	nginx="$(nginx -v 2>&1 | sed 's/.*: //')" wrk="$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"

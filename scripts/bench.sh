@@ -245,7 +245,7 @@ configs_for() {
 		if [ "$2" = large ]; then
 			case $1 in
 			tput) command -v xdp-loader >/dev/null && c+=(noop-cl); c+=(xdp-cl) ;;
-			cost) command -v xdp-loader >/dev/null && c+=(noop-cl); c+=(xdp-cl) ;;
+			cost) c+=(xdp-cl) ;;
 			profile) c+=(xdp-cl) ;;
 			esac
 		fi

@@ -212,16 +212,15 @@ def parse_lines(path):
 ADVISED_AGAINST = ("xdp-cl",)
 
 # Cost-only configurations: the empty programs whose ns per run is the floor.
-FLOOR_CONFIGS = ("empty", "empty-xdp", "noop-cl")
+FLOOR_CONFIGS = ("empty", "empty-xdp", "noop-cl")  # noop-cl: throughput only
 
 
 def floor_config(config, hook):
     """Where the floor of CONFIG's program on HOOK was measured: the empty TC
-    program for tc hooks, the empty XDP program behind libxdp's dispatcher on
-    the same veth for XDP."""
-    if hook == "xdp":
-        return "noop-cl" if config.endswith("-cl") else "empty-xdp"
-    return "empty"
+    program for tc hooks, the empty XDP program behind libxdp's dispatcher
+    (on the server's veth) for XDP.  noop-cl is not a floor: on the veth
+    that receives the downloads it sees only what its ring did not drop."""
+    return "empty-xdp" if hook == "xdp" else "empty"
 
 
 def analyse(rounds, meta):
@@ -493,12 +492,46 @@ def table(res, tg, meta):
     return "\n".join(lines)
 
 
+def markdown(doc):
+    """The README's tables, from a bench.json: one row per variant and
+    monitored configuration."""
+    m, out = doc["meta"], []
+    w = out.append
+    w("| variant | config | req/s (no monitor) | req/s ratio | p50 ratio | p99 ratio "
+      "| BPF ns/run, net | runs/txn | BPF ns/txn, net | accuracy: missed, extra requests |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for v, r in doc["variants"].items():
+        base = r["configs"].get("base", {})
+        for c, e in r["configs"].items():
+            if c == "base":
+                continue
+            cost = r["cost"].get(c, {})
+            acc = r["accuracy"].get(c)
+            sp = lambda s, d: "%.*f (%.*f-%.*f)" % (d, s["median"], d, s["min"], d, s["max"]) if s else "-"
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                v, c, fmt(base.get("requests_per_s", {}).get("median")),
+                sp(e.get("ratio_requests_per_s"), 2), sp(e.get("ratio_latency_p50"), 2),
+                sp(e.get("ratio_latency_p99"), 2), fmt(cost.get("net_ns_per_run")),
+                fmt(cost.get("runs_per_transaction", {}).get("median"), "{:.2f}"),
+                fmt(cost.get("net_ns_per_transaction")),
+                "%d, %d-%d" % (acc["missed"], acc["requests_minus_wrk"][0], acc["requests_minus_wrk"][1])
+                if acc else "-"))
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", required=True)
-    ap.add_argument("--json", required=True)
+    ap.add_argument("--rounds")
+    ap.add_argument("--json", required=True, help="output; with --markdown, the input")
     ap.add_argument("--meta", nargs="*", default=[])
+    ap.add_argument("--markdown", action="store_true", help="print the README's table of --json")
     a = ap.parse_args()
+    if a.markdown:
+        with open(a.json) as f:
+            print(markdown(json.load(f)))
+        return 0
+    if not a.rounds:
+        ap.error("--rounds is required")
     meta = dict(m.partition("=")[::2] for m in a.meta)
     rounds = read_rounds(a.rounds)
     if not rounds:

@@ -429,7 +429,7 @@ round() {
 	if [ "$kind" = cost ]; then
 		prog_stats "$TMP/ids" >"$TMP/after"
 		sysctl -qw kernel.bpf_stats_enabled=0
-		extra=$(join "$TMP/before" "$TMP/after" 2>/dev/null |
+		extra=$(join <(sort "$TMP/before") <(sort "$TMP/after") |
 			awk '{printf "runtime_%s=%d runs_%s=%d ", $1, $4 - $2, $1, $5 - $3}')
 	elif [ "$config" != base ] && [ -s "$TMP/ids" ]; then
 		# with stats off these stay 0, unless someone else turned stats on

@@ -498,7 +498,7 @@ def markdown(doc):
     m, out = doc["meta"], []
     w = out.append
     w("| variant | config | req/s (no monitor) | req/s ratio | p50 ratio | p99 ratio "
-      "| BPF ns/run, net | runs/txn | BPF ns/txn, net | accuracy: missed, extra requests |")
+      "| BPF ns/run, net | runs/txn | BPF ns/txn, net | missed; extra requests |")
     w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for v, r in doc["variants"].items():
         base = r["configs"].get("base", {})
@@ -514,7 +514,7 @@ def markdown(doc):
                 sp(e.get("ratio_latency_p99"), 2), fmt(cost.get("net_ns_per_run")),
                 fmt(cost.get("runs_per_transaction", {}).get("median"), "{:.2f}"),
                 fmt(cost.get("net_ns_per_transaction")),
-                "%d, %d-%d" % (acc["missed"], acc["requests_minus_wrk"][0], acc["requests_minus_wrk"][1])
+                "%d; %d-%d" % (acc["missed"], acc["requests_minus_wrk"][0], acc["requests_minus_wrk"][1])
                 if acc else "-"))
     return "\n".join(out)
 

@@ -22,6 +22,8 @@ PACKAGES=(
 	groff-base man-db bash-completion docker-compose systemd
 	# the exports' tests: promtool and a real node_exporter
 	prometheus prometheus-node-exporter
+	# make bench and its smoke test: a real origin, the load, the profile
+	nginx-light wrk linux-perf
 )
 
 missing=()
@@ -48,9 +50,10 @@ if ! { $SUDO apt-get update -qq && \
 	echo "deps.sh: apt-get failed" >&2
 	exit 1
 fi
-# On a host booted with systemd the two Prometheus packages start their
-# daemons; the tests run their own node_exporter on a free loopback port.
+# On a host booted with systemd the Prometheus and nginx packages start their
+# daemons; the tests and the bench run their own, in their own namespaces or
+# on a free loopback port.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-	$SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+	$SUDO systemctl disable --now prometheus prometheus-node-exporter nginx >/dev/null 2>&1 || true
 fi
 echo "deps.sh: done"

@@ -95,41 +95,16 @@ done
 # averages inside the 15% window even then.
 PATHS='/,/delay/10,/status/404?delay=10,/,/bytes/20000?delay=10,/status/302?delay=10,/'
 
-# run_clients ROUND NAME:CLIENT:ARGS...: runs the clients in parallel, one
-# "ok" per client that exits 0; their JSON is $TMP/ROUND-NAME.json.
-run_clients() {
-	local round=$1 spec name i args pids=() names=() k rc
-	local - # the set -f below ends with the function
-	set -f  # $args is split into words but its '?' must not glob
-	shift
-	for spec in "$@"; do
-		IFS=: read -r name i args <<<"$spec"
-		# shellcheck disable=SC2086  # args is a word list
-		hm_in_client "$P" "$i" timeout 90 python3 "$HM_LIB/client.py" $args \
-			--max-seconds 60 --out "$TMP/$round-$name.json" >"$TMP/$round-$name.log" 2>&1 &
-		pids+=($!)
-		names+=("$name")
-	done
-	for k in "${!pids[@]}"; do
-		wait "${pids[$k]}"
-		rc=$?
-		if [ "$rc" -eq 0 ]; then
-			hm_ok "traffic $round ${names[$k]}: $(jq -r '"\(.total.requests) requests, \(.total.responses) responses"' "$TMP/$round-${names[$k]}.json")"
-		else
-			hm_not_ok "traffic $round ${names[$k]} (exit $rc)" "$(cat "$TMP/$round-${names[$k]}.log")"
-		fi
-	done
-}
 
 T4="$H4:8080,$H4:8888"
 T6="[$H6]:8080,[$H6]:8888"
 # Two waves of two client processes each (one per client namespace): more
 # processes than cores would add the clients' scheduling delays to what they
 # measure.
-run_clients r1 \
+hm_run_clients "$P" r1 \
 	"c1-keepalive:1:--target $T4 --requests 200 --connections 4 --paths $PATHS" \
 	"c2-pipelined:2:--target $T4 --requests 160 --connections 2 --pipeline 4 --paths $PATHS"
-run_clients r1 \
+hm_run_clients "$P" r1 \
 	"c1-close:1:--target $T4 --requests 40 --connections 2 --close --paths $PATHS" \
 	"c2-ipv6:2:--target $T6 --requests 80 --connections 2 --pipeline 2 --paths $PATHS"
 R1=("$TMP"/r1-*.json)
@@ -171,7 +146,7 @@ done
 hm_check "after hm-reset, the pinned maps are zero" \
 	python3 "$HM_LIB/compare.py" maps --zero --pin-dir "$PIN" --expected "${R1[@]}"
 
-run_clients r2 "c1-again:1:--target $T4 --requests 30 --connections 2 --paths $PATHS"
+hm_run_clients "$P" r2 "c1-again:1:--target $T4 --requests 30 --connections 2 --paths $PATHS"
 R2=("$TMP"/r2-*.json)
 sleep 0.5
 check_stat "after hm-reset, counting starts again from zero" port,client --expected "${R2[@]}"

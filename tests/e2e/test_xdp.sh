@@ -58,31 +58,6 @@ hm_lab_cleanup_stale
 hm_pins_cleanup_stale hmtest-xdp-
 
 # -- helpers ------------------------------------------------------------------
-# run_clients PREFIX ROUND NAME:CLIENT:ARGS...: the clients in parallel, one
-# "ok" per client that exits 0; their JSON is $TMP/ROUND-NAME.json.
-run_clients() {
-	local p=$1 round=$2 spec name i args pids=() names=() k rc
-	local -
-	set -f # $args is split into words but its '?' must not glob
-	shift 2
-	for spec in "$@"; do
-		IFS=: read -r name i args <<<"$spec"
-		# shellcheck disable=SC2086  # args is a word list
-		hm_in_client "$p" "$i" timeout 90 python3 "$HM_LIB/client.py" $args \
-			--max-seconds 60 --out "$TMP/$round-$name.json" >"$TMP/$round-$name.log" 2>&1 &
-		pids+=($!)
-		names+=("$name")
-	done
-	for k in "${!pids[@]}"; do
-		wait "${pids[$k]}"
-		rc=$?
-		if [ "$rc" -eq 0 ]; then
-			hm_ok "traffic $round ${names[$k]}: $(jq -r '"\(.total.requests) requests, \(.total.responses) responses"' "$TMP/$round-${names[$k]}.json")"
-		else
-			hm_not_ok "traffic $round ${names[$k]} (exit $rc)" "$(cat "$TMP/$round-${names[$k]}.log")"
-		fi
-	done
-}
 
 # check_stat NAME BY COMPARE-ARGS...: hm-stat --json --by BY vs the clients.
 check_stat() {
@@ -182,10 +157,10 @@ fi
 
 T4="$H4:8080,$H4:8888"
 T6="[$H6]:8080,[$H6]:8888"
-run_clients "$P" r1 \
+hm_run_clients "$P" r1 \
 	"c1-keepalive:1:--target $T4 --requests 200 --connections 4 --paths $PATHS" \
 	"c2-pipelined:2:--target $T4 --requests 160 --connections 2 --pipeline 4 --paths $PATHS"
-run_clients "$P" r1 \
+hm_run_clients "$P" r1 \
 	"c1-close:1:--target $T4 --requests 40 --connections 2 --close --paths $PATHS" \
 	"c2-ipv6:2:--target $T6 --requests 80 --connections 2 --pipeline 2 --paths $PATHS"
 R1=("$TMP"/r1-*.json)
@@ -199,7 +174,7 @@ hm_check "xdp generic: pinned maps (bpftool, BTF) equal the ground truth, overfl
 
 hm_check "hm-reset --pin-path" "$HM_BUILD/hm-reset" --pin-path "$PIN"
 check_stat "xdp generic: after hm-reset, rows by port,client are zero or gone" port,client --zero --expected "${R1[@]}"
-run_clients "$P" r2 "c1-again:1:--target $T4 --requests 30 --connections 2 --paths $PATHS"
+hm_run_clients "$P" r2 "c1-again:1:--target $T4 --requests 30 --connections 2 --paths $PATHS"
 sleep 0.5
 check_stat "xdp generic: after hm-reset, counting starts again from zero" port,client --expected "$TMP"/r2-*.json
 
@@ -292,7 +267,7 @@ else
 fi
 TV4="$V4:8080,$V4:8888"
 TV6="[$V6]:8080,[$V6]:8888"
-run_clients "$Q" v1 \
+hm_run_clients "$Q" v1 \
 	"vlan-keepalive:1:--target $TV4 --requests 120 --connections 3 --paths $PATHS" \
 	"vlan-ipv6:1:--target $TV6 --requests 60 --connections 2 --pipeline 3 --paths $PATHS"
 sleep 0.5
@@ -341,7 +316,7 @@ if [ "$DISPATCHER" -eq 1 ]; then
 		hm_not_ok "hm-load --xdp joins hm_test_pass in libxdp's dispatcher" "$out" \
 			"$(hm_in_host "$Q" xdp-loader status "$SV" 2>&1)"
 	fi
-	run_clients "$Q" v2 "vlan-shared:1:--target $TV4 --requests 60 --connections 2 --paths $PATHS"
+	hm_run_clients "$Q" v2 "vlan-shared:1:--target $TV4 --requests 60 --connections 2 --paths $PATHS"
 	sleep 0.5
 	check_stat "next to hm_test_pass: hm-stat by port,client equals the ground truth" port,client \
 		--expected "$TMP"/v2-*.json

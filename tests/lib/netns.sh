@@ -180,3 +180,31 @@ hm_offload_off() {
 	command -v ethtool >/dev/null || return 1
 	hm_in_client "$1" "$2" ethtool -K eth0 tso off gso off gro off >/dev/null
 }
+
+# hm_run_clients PREFIX ROUND NAME:CLIENT:ARGS...: runs client.py in the lab's
+# client namespaces in parallel, one per spec (ARGS are client.py's options,
+# split into words), and prints an "ok"/"not ok" line per client.  Each one's
+# ground truth goes to $TMP/ROUND-NAME.json (TMP: the test's temp directory).
+hm_run_clients() {
+	local p=$1 round=$2 spec name i args pids=() names=() k rc
+	local -
+	set -f # $args is split into words but its '?' must not glob
+	shift 2
+	for spec in "$@"; do
+		IFS=: read -r name i args <<<"$spec"
+		# shellcheck disable=SC2086  # args is a word list
+		hm_in_client "$p" "$i" timeout 90 python3 "$HM_LIB/client.py" $args \
+			--max-seconds 60 --out "$TMP/$round-$name.json" >"$TMP/$round-$name.log" 2>&1 &
+		pids+=($!)
+		names+=("$name")
+	done
+	for k in "${!pids[@]}"; do
+		wait "${pids[$k]}"
+		rc=$?
+		if [ "$rc" -eq 0 ]; then
+			hm_ok "traffic $round ${names[$k]}: $(jq -r '"\(.total.requests) requests, \(.total.responses) responses"' "$TMP/$round-${names[$k]}.json")"
+		else
+			hm_not_ok "traffic $round ${names[$k]} (exit $rc)" "$(cat "$TMP/$round-${names[$k]}.log")"
+		fi
+	done
+}

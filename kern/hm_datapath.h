@@ -84,34 +84,84 @@ static long HM_FN(hm_step)(__u32 i, void *arg)
 			return 1;
 	idx = (off - s->win_off) & (HM_WIN - 1);
 
+	/*
+	 * The start of a header line with its first 24 bytes at hand: the two
+	 * names the framing needs are compared as words, lower-cased with 0x20
+	 * (which only confuses them with lines no peer sends), and any other
+	 * line goes straight to the LF scan below, in this same step.
+	 */
+	if (d->state == HM_P_HDR && avail >= HM_LF_SPAN && idx + HM_LF_SPAN > s->win_len) {
+		if (HM_FN(hm_win_load)(w, off))
+			return 1;
+		idx = 0;
+	}
+	if (d->state == HM_P_HDR && idx + HM_LF_SPAN <= s->win_len &&
+	    s->win[idx] != '\r' && s->win[idx] != '\n') {
+		__u64 w0, w1, w2, lower = 0x2020202020202020ULL;
+
+		__builtin_memcpy(&w0, &s->win[idx], 8);
+		__builtin_memcpy(&w1, &s->win[idx + 8], 8);
+		__builtin_memcpy(&w2, &s->win[idx + 16], 8);
+		w0 |= lower;
+		w1 |= lower;
+		w2 |= lower;
+		if (w0 == HM_C8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
+		    (w1 & 0x00ffffffffffffffULL) == HM_C8('l', 'e', 'n', 'g', 't', 'h', ':', 0)) {
+			w->s->off = off + HM_HDR_CL_LEN;
+			hm_consume(w, HM_HDR_CL_LEN);
+			d->line_len = HM_HDR_CL_LEN;
+			d->acc = 0;
+			d->flags &= ~HM_DF_DIGITS;
+			d->state = HM_P_HDR_CL;
+			return 0;
+		}
+		if (w0 == HM_C8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
+		    w1 == HM_C8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n') &&
+		    (w2 & 0xffff) == HM_C8('g', ':', 0, 0, 0, 0, 0, 0)) {
+			w->s->off = off + HM_HDR_TE_LEN;
+			hm_consume(w, HM_HDR_TE_LEN);
+			d->line_len = HM_HDR_TE_LEN;
+			d->te_match = 0;
+			d->state = HM_P_HDR_TE;
+			return 0;
+		}
+		d->line_len = 0;
+		d->state = HM_P_HDR_SKIP;
+	}
+
 	if (hm_to_lf_state(d->state)) {
 		/*
-		 * Look for LF one 8-byte word per step: a bounded loop here would
-		 * multiply the verifier's states by the window size.  The
-		 * zero-byte test on w ^ 0x0a.. says whether the word holds a LF
-		 * at all; only then are its bytes looked at one by one.
+		 * Look for LF up to HM_LF_SPAN bytes per step, a word at a time:
+		 * the zero-byte test on w ^ 0x0a.. says whether a word holds a
+		 * LF at all; only then are its bytes looked at one by one.  A
+		 * loop over the whole window here would multiply the verifier's
+		 * states by the window size.
 		 */
 		__u64 v, x, ones = 0x0101010101010101ULL;
-		__u32 valid = s->win_len - idx;
+		__u32 have = s->win_len - idx, n;
 
-		if (valid > 8)
-			valid = 8;
-		__builtin_memcpy(&v, &s->win[idx], sizeof(v));
-		x = v ^ (ones * '\n');
-		if ((x - ones) & ~x & (ones * 0x80)) {
+#pragma unroll
+		for (int j = 0; j < HM_LF_SPAN / 8; j++) {
+			if (j * 8 >= have)
+				break;
+			__builtin_memcpy(&v, &s->win[idx + j * 8], sizeof(v));
+			x = v ^ (ones * '\n');
+			if (!((x - ones) & ~x & (ones * 0x80)))
+				continue;
 #pragma unroll
 			for (k = 0; k < 8; k++) {
-				if (k < valid && (__u8)(v >> (k * 8)) == '\n') {
-					w->s->off = off + k + 1;
-					hm_consume(w, k + 1);
+				if (j * 8 + k < have && (__u8)(v >> (k * 8)) == '\n') {
+					w->s->off = off + j * 8 + k + 1;
+					hm_consume(w, j * 8 + k + 1);
 					hm_line_done(d);
 					return 0;
 				}
 			}
 		}
-		w->s->off = off + valid;
-		hm_consume(w, valid);
-		d->line_len += valid;
+		n = have < HM_LF_SPAN ? have : HM_LF_SPAN;
+		w->s->off = off + n;
+		hm_consume(w, n);
+		d->line_len += n;
 		if (d->line_len > HM_MAX_LINE)
 			hm_lost(d, HM_MON_TRUNCATED);
 		return 0;

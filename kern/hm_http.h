@@ -33,6 +33,7 @@
 #include "hm_state.h"
 
 #define HM_WIN 256          /* window bytes read per load; a power of two */
+#define HM_LF_SPAN 24       /* bytes a step scans for LF (three words) */
 #define HM_MAX_STEPS 8192   /* walk steps per segment (~100 pipelined messages) */
 #define HM_MAX_CL (1ULL << 50)    /* larger Content-Length values are refused */
 #define HM_MAX_CHUNK (1ULL << 40) /* larger chunk sizes are refused */
@@ -54,8 +55,8 @@ struct hm_scratch {
 	__u16 port[2]; /* TCP port of each side */
 	__u32 win_off; /* packet offset of win[0] */
 	__u32 win_len; /* valid bytes in win */
-	/* +16: fixed-size reads at any masked index stay inside the buffer */
-	__u8 win[HM_WIN + 16];
+	/* +32: fixed-size reads of up to 24 bytes at any masked index stay inside */
+	__u8 win[HM_WIN + 32];
 	struct hm_hist zero_hist; /* never written: initial value of a new histogram */
 	struct hm_route_key rkey; /* key of the route being looked up */
 };

@@ -304,6 +304,86 @@ static void test_pipeline_overflow(void)
 	CHECK_EQ("overflow counted", monitor(HM_MON_PIPELINE_OVERFLOW), 2);
 }
 
+/* One write of len bytes, cut into MSS-sized segments as TCP would (test_run takes < 4 KiB). */
+static void send_write(struct flow *f, bool from_client, const char *buf)
+{
+	size_t len = strlen(buf);
+
+	for (size_t off = 0; off < len; off += 1448)
+		send_seg(f, from_client, 0, buf + off, len - off < 1448 ? len - off : 1448);
+}
+
+/*
+ * Issue 6, case 3: bursts of 2, 10 and 100 pipelined requests in one write
+ * (messages cut across segment boundaries), answered in one write.
+ */
+static void test_pipeline_bursts(void)
+{
+	static const int sizes[] = { 2, 10, 100 };
+	static char reqs[100 * sizeof(REQ_A)], resps[100 * sizeof(RESP_OK)];
+	struct flow f;
+	struct hm_stats s;
+
+	for (int t = 0; t < 3; t++) {
+		int n = sizes[t], kept = n < HM_PIPELINE_DEPTH ? n : HM_PIPELINE_DEPTH;
+		char name[64];
+		__u64 ovf0 = monitor(HM_MON_PIPELINE_OVERFLOW);
+
+		reqs[0] = resps[0] = 0;
+		for (int i = 0; i < n; i++) {
+			strcat(reqs, REQ_A);
+			strcat(resps, RESP_OK);
+		}
+		flow_v4(&f, "10.0.2.1", 42000 + t, "10.0.0.1", 8080);
+		send_write(&f, true, reqs);
+		send_write(&f, false, resps);
+		client_stats(&f, &s);
+		snprintf(name, sizeof(name), "burst of %d: requests and responses", n);
+		check(s.requests == (__u64)n && s.responses == (__u64)n, name,
+		      "requests=%llu responses=%llu", (unsigned long long)s.requests,
+		      (unsigned long long)s.responses);
+		snprintf(name, sizeof(name), "burst of %d: latency only for the %d remembered", n, kept);
+		CHECK_EQ(name, s.lat.count, kept);
+		snprintf(name, sizeof(name), "burst of %d: the rest counted as pipeline_overflow", n);
+		CHECK_EQ(name, monitor(HM_MON_PIPELINE_OVERFLOW) - ovf0, n - kept);
+		snprintf(name, sizeof(name), "burst of %d: bytes both ways", n);
+		check(s.bytes_in == strlen(reqs) && s.bytes_out == strlen(resps), name,
+		      "in=%llu out=%llu", (unsigned long long)s.bytes_in,
+		      (unsigned long long)s.bytes_out);
+		reset_maps();
+	}
+}
+
+/* Issue 6, case 2: status line alone, then headers, then the body: counted once. */
+static void test_response_in_pieces(void)
+{
+	struct flow f;
+	struct hm_stats s;
+	uint64_t t_req, t_status;
+
+	flow_v4(&f, "10.0.2.2", 42010, "10.0.0.1", 8080);
+	t_req = now_ns();
+	send_str(&f, true, REQ_A);
+	usleep(2000);
+	send_str(&f, false, "HTTP/1.1 200 OK\r\n");
+	t_status = now_ns();
+	usleep(3000);
+	send_str(&f, false, "Content-Type: text/plain\r\nContent-Length: 10\r\n\r\n");
+	send_str(&f, false, "0123456789");
+	client_stats(&f, &s);
+	CHECK_EQ("counted once", s.responses, 1);
+	check(s.lat.max_ns >= 2000000 && s.lat.max_ns <= t_status - t_req,
+	      "latency ends at the status line, not at the headers or the body",
+	      "%llu ns not in [2000000, %llu]", (unsigned long long)s.lat.max_ns,
+	      (unsigned long long)(t_status - t_req));
+	CHECK_EQ("one last-byte sample", s.lat_last.count, 1);
+	check(s.lat_last.max_ns >= s.lat.max_ns + 3000000,
+	      "last-byte latency includes the wait for the body", "last=%llu first=%llu",
+	      (unsigned long long)s.lat_last.max_ns, (unsigned long long)s.lat.max_ns);
+	CHECK_EQ("bytes_out", s.bytes_out,
+		 strlen("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n0123456789"));
+}
+
 static void test_ipv6_ext(void)
 {
 	struct flow f;
@@ -836,6 +916,8 @@ static const struct {
 	{ "status_classes", test_status_classes },
 	{ "pipelined", test_pipelined },
 	{ "pipeline_overflow", test_pipeline_overflow },
+	{ "pipeline_bursts", test_pipeline_bursts },
+	{ "response_in_pieces", test_response_in_pieces },
 	{ "ipv6_ext", test_ipv6_ext },
 	{ "vlan", test_vlan },
 	{ "split_request_line", test_split_request_line },

@@ -384,6 +384,63 @@ static void test_response_in_pieces(void)
 		 strlen("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n0123456789"));
 }
 
+static __u64 sum_rows(int fd, __u32 ovf_row, __u64 *rows)
+{
+	struct hm_stats *percpu = calloc(ncpus, sizeof(*percpu)), sum;
+	char key[64], next[64];
+	void *prev = NULL;
+	__u64 total = 0;
+
+	*rows = 0;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		if (!bpf_map_lookup_elem(fd, key, percpu)) {
+			hm_stats_sum(&sum, percpu, ncpus);
+			total += sum.requests;
+			(*rows)++;
+		}
+	}
+	if (!bpf_map_lookup_elem(fd_overflow, &ovf_row, percpu)) {
+		hm_stats_sum(&sum, percpu, ncpus);
+		total += sum.requests;
+	}
+	free(percpu);
+	return total;
+}
+
+/*
+ * Issue 6, case 20: far more clients than the maps hold.  Totals survive
+ * through the overflow row, the full maps say so, and the first keys stay
+ * exact.
+ */
+static void test_map_pressure(void)
+{
+	const int n = 100000;
+	struct hm_stats s;
+	struct flow f;
+	__u64 rows, total;
+	char ip[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(ip, sizeof(ip), "11.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		flow_v4(&f, ip, 40000, "10.0.0.1", 8080);
+		send_str(&f, true, REQ_A);
+	}
+	total = sum_rows(fd_clients, HM_OVF_CLIENTS, &rows);
+	CHECK_EQ("client rows + overflow row hold every request", total, n);
+	CHECK_EQ("the client map is full, not larger", rows, HM_MAX_CLIENTS);
+	CHECK_EQ("clients_full counts the rest", monitor(HM_MON_CLIENTS_FULL), n - HM_MAX_CLIENTS);
+	total = sum_rows(fd_port_clients, HM_OVF_PORT_CLIENTS, &rows);
+	CHECK_EQ("port/client rows + overflow row hold every request", total, n);
+	check(port_stats(8080, &s) && s.requests == (__u64)n, "the port row counts all", "requests=%llu",
+	      (unsigned long long)s.requests);
+	flow_v4(&f, "11.0.0.0", 40000, "10.0.0.1", 8080);
+	check(client_stats(&f, &s) && s.requests == 1, "the first client is exact", "missing");
+	check(live_conns() <= HM_MAX_CONNS, "connection state bounded by its LRU map",
+	      "%llu entries", (unsigned long long)live_conns());
+}
+
 static void test_ipv6_ext(void)
 {
 	struct flow f;
@@ -918,6 +975,7 @@ static const struct {
 	{ "pipeline_overflow", test_pipeline_overflow },
 	{ "pipeline_bursts", test_pipeline_bursts },
 	{ "response_in_pieces", test_response_in_pieces },
+	{ "map_pressure", test_map_pressure },
 	{ "ipv6_ext", test_ipv6_ext },
 	{ "vlan", test_vlan },
 	{ "split_request_line", test_split_request_line },

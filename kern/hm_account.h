@@ -353,10 +353,8 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 {
 	__s32 pending = c->nreq - c->nresp;
 
-	if (p->fin && !p->rst && side == c->client && pending > 0) {
-		c->client_fin = 1;
+	if (p->fin && !p->rst && side == c->client && pending > 0)
 		return false;
-	}
 	if (pending > 0 && c->client != HM_SIDE_UNKNOWN) {
 		delta->unanswered += pending;
 		hm_unanswered_routes(c);

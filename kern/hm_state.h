@@ -161,8 +161,7 @@ struct hm_conn {
 	__u32 nreq;  /* requests seen (client side writes) */
 	__u32 nresp; /* final responses seen (server side writes) */
 	__u8 client; /* side that sends requests, or HM_SIDE_UNKNOWN */
-	__u8 client_fin;
-	__u8 _pad[6];
+	__u8 _pad[7];
 	struct hm_route_build rb; /* route of the client's current request */
 };
 

@@ -509,6 +509,13 @@ static int add_route_hist(const void *k, const void *percpu, void *arg)
 	return add_hist(c, &c->snap->routes, key->route, key->family, percpu);
 }
 
+/* A row with nothing in it: an untouched overflow row or route slot. */
+static bool stats_empty(const struct hm_stats *s)
+{
+	return !s->requests && !s->responses && !s->unanswered && !s->bytes_in &&
+	       !s->bytes_out && !s->lat.count && !s->lat_last.count;
+}
+
 static int read_views(struct hm_maps *maps, int ncpus, bool clear,
 		      struct snapshot *snap)
 {
@@ -549,9 +556,7 @@ static int read_views(struct hm_maps *maps, int ncpus, bool clear,
 		if (ret)
 			break;
 		hm_stats_sum(&sum, percpu, ncpus);
-		if (!sum.requests && !sum.responses && !sum.unanswered &&
-		    !sum.bytes_in && !sum.bytes_out && !sum.lat.count &&
-		    !sum.lat_last.count)
+		if (stats_empty(&sum))
 			continue;
 		r = table_add(&snap->tables[i]);
 		if (!r) {
@@ -635,9 +640,7 @@ static int read_routes(struct hm_maps *maps, int ncpus, bool clear,
 		if (ret)
 			break;
 		hm_stats_sum(&sum, percpu, ncpus);
-		if (!sum.requests && !sum.responses && !sum.unanswered &&
-		    !sum.bytes_in && !sum.bytes_out && !sum.lat.count &&
-		    !sum.lat_last.count)
+		if (stats_empty(&sum))
 			continue;
 		r = table_add(&snap->tables[VIEW_ROUTE]);
 		if (!r) {

@@ -34,7 +34,7 @@ KERN_HDRS := $(wildcard kern/*.h)
 .PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz
 
 all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats \
-	$(BUILD)/test_hist
+	$(BUILD)/test_hist $(BUILD)/drop.bpf.o
 
 $(BUILD):
 	$(Q)mkdir -p $@
@@ -78,6 +78,11 @@ $(BUILD)/test_parse: tests/unit/test_parse.c tests/unit/pkt.h kern/httpmon.h $(C
 $(BUILD)/verifier_stats: tests/tools/verifier_stats.c | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ $(USER_LDLIBS)
+
+# Test-only BPF programs: real packet loss for tests/e2e/test_loss.sh.
+$(BUILD)/drop.bpf.o: tests/tools/drop.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Instructions the verifier processed per program, against the budget the tests enforce.
 VERIFIER_BUDGET ?= 400000

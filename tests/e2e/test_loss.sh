@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# test_loss.sh - end to end: real packet loss behind the monitor.
+#
+# The lab (tests/lib/netns.sh) with the origin on ports 8080 and 8888 (IPv4
+# and IPv6) and hm-load on the bridge (pins in /sys/fs/bpf/hmloss-<pid>).
+# tests/tools/drop.bpf.c (build/drop.bpf.o, loaded once with bpftool, pins
+# in /sys/fs/bpf/hmlossd-<pid>) drops a share of the TCP segments that carry
+# payload, after the monitor has seen them, so that the kernel's own TCP
+# retransmits them past the monitor again:
+#   - requests: a second tc filter on the bridge's ingress, at a later
+#     priority than httpmon's (httpmon returns TC_ACT_UNSPEC, so it runs
+#     next); the client retransmits;
+#   - responses: tc ingress of each client namespace's eth0, beyond the
+#     bridge's egress where the monitor saw them; the origin retransmits.
+# Clients send keep-alive, Connection: close, pipelined, POST (bodies of
+# several segments) and IPv6 traffic, with small answers and bodies of up to
+# 100 KB, a bounded number of requests (500, about 10 s); HM_LOSS_PERMILLE
+# sets the drop rate (default 80 per mille each way).  Then:
+#   - the drop program dropped segments in both directions, and hm-stat's
+#     retrans_segments is above zero;
+#   - hm-stat by client, by port and by (port, client), and the pinned maps,
+#     equal the clients' truth exactly: requests, responses, status classes,
+#     unanswered (0), bytes in and out, latency sample counts; latency never
+#     above the client's (the monitor's interval lies inside the client's);
+#     the lower latency bound of compare.py is not checked: a response lost
+#     behind the monitor keeps the client waiting for a retransmission the
+#     monitor does not time;
+#   - orphan_responses, unparseable and seq_gaps are 0;
+#   - the latency histograms hold one sample per response: per port, in
+#     total and summed over the routes (hm-stat --json: the sum of the bucket
+#     counts), and the Prometheus _count and le="+Inf" series per port and
+#     in total;
+#   - the origin's own counts equal the clients' (the harness itself).
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+. "$HM_LIB/netns.sh"
+
+hm_require_root
+hm_require_cmds nsenter tc bpftool python3 jq timeout
+hm_require_build httpmon.o hm-load hm-stat hm-reset drop.bpf.o
+hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
+
+P=$(hm_lab_prefix lo)
+BR=$(hm_bridge "$P")
+PIN=/sys/fs/bpf/hmloss-$$
+DPIN=/sys/fs/bpf/hmlossd-$$
+TMP=$(mktemp -d /tmp/hmtest-loss.XXXXXX)
+ORIGIN_PID=
+ATTACHED=0
+DROP_PERMILLE=${HM_LOSS_PERMILLE:-80} # 8% of the payload segments, each direction
+DROP_PRIO=65000                       # after httpmon's filter (hm_tc.h: 0x484d)
+
+cleanup() {
+	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
+	if [ "$ATTACHED" -eq 1 ]; then
+		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
+	fi
+	hm_lab_down "$P" # the namespaces go, and with them the drop filters
+	rm -rf "$PIN" "$DPIN" "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+hm_lab_cleanup_stale
+hm_pins_cleanup_stale hmloss-
+hm_pins_cleanup_stale hmlossd-
+
+# in_net NS CMD...: CMD in namespace NS's network only (bpffs stays visible).
+in_net() {
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$ns" -- "$@"
+}
+
+# le32 N...: each N as four little-endian bytes, for bpftool map update.
+le32() {
+	local n
+	for n in "$@"; do
+		printf '%d %d %d %d ' $((n & 255)) $((n >> 8 & 255)) $((n >> 16 & 255)) $((n >> 24 & 255))
+	done
+}
+
+# drop_config PERMILLE_TO PERMILLE_FROM PORT_LO PORT_HI (drop.bpf.c's struct drop_cfg)
+drop_config() {
+	# shellcheck disable=SC2046  # a list of bytes
+	bpftool map update pinned "$DPIN/hm_drop_cfg" key 0 0 0 0 value $(le32 "$@")
+}
+
+# drop_stat INDEX: drop.bpf.c's counter (enum drop_counter).
+DROP_SEEN_TO=0 DROP_SEEN_FROM=1 DROP_PKTS_TO=2 DROP_PKTS_FROM=3
+DROP_SEGS_TO=4 DROP_SEGS_FROM=5 DROP_BYTES_TO=6 DROP_BYTES_FROM=7
+drop_stat() {
+	bpftool -j map dump pinned "$DPIN/hm_drop_stats" |
+		jq -r --argjson k "$1" '.[] | select(.formatted.key == $k) | .formatted.value'
+}
+
+# run_clients ROUND NAME:CLIENT:ARGS...: like hm_run_clients, with a tighter
+# bound (this test must stay under a minute).
+run_clients() {
+	local round=$1 spec name i args pids=() names=() k rc
+	local -
+	set -f
+	shift
+	for spec in "$@"; do
+		IFS=: read -r name i args <<<"$spec"
+		# shellcheck disable=SC2086  # args is a word list
+		hm_in_client "$P" "$i" timeout 45 python3 "$HM_LIB/client.py" $args \
+			--max-seconds 35 --timeout 10 --out "$TMP/$round-$name.json" \
+			>"$TMP/$round-$name.log" 2>&1 &
+		pids+=($!)
+		names+=("$name")
+	done
+	for k in "${!pids[@]}"; do
+		wait "${pids[$k]}"
+		rc=$?
+		if [ "$rc" -eq 0 ]; then
+			hm_ok "traffic $round ${names[$k]}: $(jq -r '"\(.total.requests) requests, \(.total.responses) responses, \(.total.bytes_in) bytes in, \(.total.bytes_out) out in \(.elapsed_s) s"' "$TMP/$round-${names[$k]}.json")"
+		else
+			hm_not_ok "traffic $round ${names[$k]} (exit $rc)" "$(cat "$TMP/$round-${names[$k]}.log")"
+		fi
+	done
+}
+
+# -- lab, origin, monitor -----------------------------------------------------
+if hm_lab_up "$P" 2 >"$TMP/lab.log" 2>&1; then
+	hm_ok "lab up: bridge $BR with 2 client namespaces"
+else
+	hm_not_ok "lab up" "$(cat "$TMP/lab.log")"
+	hm_done
+fi
+H4=$(hm_host_ip "$P" 4)
+H6=$(hm_host_ip "$P" 6)
+
+# Short server delays: the latency figures are not what this test is about.
+ip netns exec "${P}h" python3 "$HM_LIB/origin.py" --seed 6 --min-delay-ms 0 --max-delay-ms 2 \
+	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
+	--stats "$TMP/origin.json" >"$TMP/origin.out" 2>&1 &
+ORIGIN_PID=$!
+if hm_wait_line "$TMP/origin.out" ready 10; then
+	hm_ok "origin serves 8080 and 8888 on $H4 and $H6"
+else
+	hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"
+	hm_done
+fi
+
+if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" "$BR" --pin-path "$PIN" 2>&1); then
+	ATTACHED=1
+	hm_ok "hm-load attaches to $BR (pins in $PIN)"
+else
+	hm_not_ok "hm-load attaches to $BR" "$out"
+	hm_done
+fi
+
+# -- the drop program: after the monitor, in both directions ----------------------
+mkdir -p "$DPIN"
+if ! out=$(bpftool prog load "$HM_BUILD/drop.bpf.o" "$DPIN/prog" pinmaps "$DPIN" 2>&1); then
+	hm_not_ok "bpftool loads build/drop.bpf.o" "$out"
+	hm_done
+fi
+# attach_drop: the pinned program on $BR's ingress after httpmon, and on each
+# client's eth0 ingress (a clsact qdisc of its own there).
+attach_drop() {
+	local i
+	hm_in_host "$P" tc filter add dev "$BR" ingress prio "$DROP_PRIO" handle 1 \
+		bpf da object-pinned "$DPIN/prog" || return 1
+	for i in 1 2; do
+		in_net "${P}c$i" tc qdisc add dev eth0 clsact &&
+			in_net "${P}c$i" tc filter add dev eth0 ingress prio 1 handle 1 \
+				bpf da object-pinned "$DPIN/prog" || return 1
+	done
+}
+if ! out=$(attach_drop 2>&1); then
+	hm_not_ok "drop program attached" "$out"
+	hm_done
+fi
+# On the bridge's ingress, httpmon's filter must come first (a lower pref).
+order=$(hm_in_host "$P" tc -j filter show dev "$BR" ingress |
+	jq -r '[.[] | select(.options.prog.name? != null) | "\(.options.prog.name)@\(.pref)"] | join(" ")')
+clients=$(for i in 1 2; do in_net "${P}c$i" tc -j filter show dev eth0 ingress |
+	jq -r '.[] | .options.prog.name? // empty'; done | tr '\n' ' ')
+if [[ $order =~ ^hm_tc_ingress@[0-9]+\ hm_test_drop@$DROP_PRIO$ ]] &&
+	[ "$clients" = "hm_test_drop hm_test_drop " ]; then
+	hm_ok "drop program after httpmon on $BR ingress ($order) and on the clients' eth0 ingress"
+else
+	hm_not_ok "drop program after httpmon on $BR ingress and on the clients' eth0 ingress" \
+		"$BR ingress, in order: $order" "clients' eth0 ingress: $clients"
+fi
+drop_config "$DROP_PERMILLE" "$DROP_PERMILLE" 8080 8888 ||
+	{ hm_not_ok "drop program configured"; hm_done; }
+hm_note "dropping $DROP_PERMILLE per mille of the payload segments to and from ports 8080-8888"
+
+# -- traffic ----------------------------------------------------------------------
+# Small answers (the seed's random handler, 404, 302, 503) and bodies of 4,
+# 30 and 100 KB (GSO super-packets on the bridge, many segments on the wire).
+PATHS='/,/bytes/30000,/status/404,/bytes/4000,/,/status/302,/bytes/100000,/status/503'
+T4="$H4:8080,$H4:8888"
+T6="[$H6]:8080,[$H6]:8888"
+t0=$SECONDS
+run_clients r1 \
+	"c1-keepalive:1:--target $T4 --requests 240 --connections 4 --paths $PATHS" \
+	"c2-close:2:--target $T4 --requests 80 --connections 4 --close --paths $PATHS"
+run_clients r1 \
+	"c1-post:1:--target $T4 --requests 60 --connections 2 --pipeline 3 --method POST --body-bytes 6000 --paths $PATHS" \
+	"c2-ipv6:2:--target $T6 --requests 120 --connections 2 --pipeline 2 --paths $PATHS"
+hm_note "traffic took $((SECONDS - t0)) s"
+drop_config 0 0 8080 8888 # nothing more is dropped
+sleep 0.5                 # let the last FINs pass the bridge
+R1=("$TMP"/r1-*.json)
+
+# -- loss really happened, and the monitor saw retransmissions --------------------------
+seen_to=$(drop_stat $DROP_SEEN_TO) seen_from=$(drop_stat $DROP_SEEN_FROM)
+pkts_to=$(drop_stat $DROP_PKTS_TO) pkts_from=$(drop_stat $DROP_PKTS_FROM)
+segs_to=$(drop_stat $DROP_SEGS_TO) segs_from=$(drop_stat $DROP_SEGS_FROM)
+bytes_to=$(drop_stat $DROP_BYTES_TO) bytes_from=$(drop_stat $DROP_BYTES_FROM)
+hm_note "requests:  dropped $pkts_to of $seen_to payload packets ($segs_to segments, $bytes_to bytes)"
+hm_note "responses: dropped $pkts_from of $seen_from payload packets ($segs_from segments, $bytes_from bytes)"
+if [ "${pkts_to:-0}" -gt 0 ] 2>/dev/null; then
+	hm_ok "request segments dropped behind the monitor ($pkts_to)"
+else
+	hm_not_ok "request segments dropped behind the monitor" "dropped: '$pkts_to' of '$seen_to'"
+fi
+if [ "${pkts_from:-0}" -gt 0 ] 2>/dev/null; then
+	hm_ok "response segments dropped behind the monitor ($pkts_from)"
+else
+	hm_not_ok "response segments dropped behind the monitor" "dropped: '$pkts_from' of '$seen_from'"
+fi
+
+stat() { "$HM_BUILD/hm-stat" --pin-path "$PIN" "$@"; }
+if ! stat --json >"$TMP/stat.json" 2>"$TMP/stat.err"; then
+	hm_not_ok "hm-stat --json" "$(cat "$TMP/stat.err")"
+	hm_done
+fi
+mon() { jq -r --arg k "$1" '.monitor[$k]' "$TMP/stat.json"; }
+hm_note "monitor: $(jq -r '.monitor | to_entries | map(select(.value != 0)) | map("\(.key)=\(.value)") | join(" ")' "$TMP/stat.json")"
+retrans=$(mon retrans_segments)
+if [ "${retrans:-0}" -gt 0 ] 2>/dev/null; then
+	hm_ok "the monitor saw the retransmissions: retrans_segments $retrans, retrans_bytes $(mon retrans_bytes)"
+else
+	hm_not_ok "the monitor saw the retransmissions (retrans_segments > 0)" "retrans_segments: $retrans"
+fi
+# The drops are behind the monitor: it saw every byte, in order.
+for k in orphan_responses unparseable seq_gaps; do
+	v=$(mon "$k")
+	if [ "$v" = 0 ]; then
+		hm_ok "$k is 0"
+	else
+		hm_not_ok "$k is 0" "$k: $v"
+	fi
+done
+
+# -- counts against the clients' truth ----------------------------------------------
+# The monitor's latency is never above the client's, and it has one sample per
+# response; the lower bound (--min-samples) does not apply under loss.
+CMP=(--min-samples 1000000000)
+for by in client port port,client; do
+	if ! stat --json --by "$by" >"$TMP/stat.$by.json" 2>"$TMP/stat.err"; then
+		hm_not_ok "hm-stat --by $by" "$(cat "$TMP/stat.err")"
+		continue
+	fi
+	if out=$(python3 "$HM_LIB/compare.py" check --by "$by" --actual "$TMP/stat.$by.json" \
+		--expected "${R1[@]}" "${CMP[@]}" 2>&1); then
+		hm_ok "under loss, hm-stat by $by equals the clients' truth"
+		hm_note "  $out"
+	else
+		hm_not_ok "under loss, hm-stat by $by equals the clients' truth" "$out" \
+			"hm-stat said: $(head -c 2000 "$TMP/stat.$by.json")"
+	fi
+done
+hm_check "under loss, the pinned maps (bpftool) equal the clients' truth" \
+	python3 "$HM_LIB/compare.py" maps --pin-dir "$PIN" --expected "${R1[@]}" "${CMP[@]}"
+
+# -- latency histograms: one sample per response --------------------------------------
+stat --format prometheus >"$TMP/metrics.prom" 2>"$TMP/prom.err" ||
+	hm_not_ok "hm-stat --format prometheus" "$(cat "$TMP/prom.err")"
+if out=$(python3 - "$TMP/stat.json" "$TMP/metrics.prom" "${R1[@]}" <<'EOF'
+import json, re, sys
+doc = json.load(open(sys.argv[1]))
+prom = open(sys.argv[2]).read()
+want = {}
+for path in sys.argv[3:]:
+    for port, agg in json.load(open(path))["per_port"].items():
+        want[port] = want.get(port, 0) + agg["responses"]
+total = sum(want.values())
+bad, seen = [], []
+
+def hist_sum(h, where, fam):
+    if h is None:
+        bad.append(f"{where} {fam}: no histogram")
+        return None
+    s = sum(n for _, n in h["buckets"])
+    if s != h["count"]:
+        bad.append(f"{where} {fam}: buckets sum to {s}, count says {h['count']}")
+    return s
+
+for fam in ("first", "last"):
+    ports = {str(r["port"]): r for r in doc["ports"]}
+    for port, n in sorted(want.items()):
+        r = ports.get(port)
+        s = hist_sum(r and r["latency_hist"][fam], f"port {port}", fam)
+        if s is not None and s != n:
+            bad.append(f"port {port} {fam}: histogram holds {s} samples, clients got {n} responses")
+    s = hist_sum(doc["total"]["latency_hist"][fam], "total", fam)
+    if s is not None and s != total:
+        bad.append(f"total {fam}: histogram holds {s} samples, clients got {total} responses")
+    o = hist_sum(doc["ports_other_latency"]["latency_hist"][fam], "ports_other", fam)
+    if o:
+        bad.append(f"ports_other {fam}: {o} samples, no port should overflow")
+    # A route without a histogram (null: _unknown, whose replies have no
+    # request to time) holds no samples; those beyond the first 128 routes
+    # are in routes_other_latency.
+    s = sum(hist_sum(r["latency_hist"][fam], f"route {r['method']} {r['route']}", fam) or 0
+            for r in doc["routes"] if r["latency_hist"][fam] is not None)
+    s += hist_sum(doc["routes_other_latency"]["latency_hist"][fam], "routes_other", fam) or 0
+    if s != total:
+        bad.append(f"routes {fam}: histograms hold {s} samples, clients got {total} responses")
+    seen.append(f"{fam}: {total}")
+
+# Prometheus: per port, _count and the +Inf bucket; buckets cumulative.
+series = {}
+for line in prom.splitlines():
+    m = re.match(r'^(httpmon_(?:request|response_complete)_duration_seconds_(?:bucket|count))'
+                 r'(?:\{(.*)\})? (\S+)$', line)
+    if m:
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        series.setdefault((m.group(1), labels.get("port", "")), []).append(
+            (labels.get("le"), float(m.group(3))))
+for name in ("httpmon_request_duration_seconds", "httpmon_response_complete_duration_seconds"):
+    for port, n in sorted(want.items()) + [("", total)]:
+        where = f"{name}{{port=\"{port}\"}}"
+        count = series.get((name + "_count", port))
+        buckets = series.get((name + "_bucket", port), [])
+        if not count or count[0][1] != n:
+            bad.append(f"{where}_count: {count and count[0][1]}, clients got {n} responses")
+        inf = [v for le, v in buckets if le == "+Inf"]
+        if inf != [n]:
+            bad.append(f"{where} le=+Inf: {inf}, clients got {n} responses")
+        vals = [v for _, v in buckets]
+        if vals != sorted(vals):
+            bad.append(f"{where}: buckets not cumulative")
+print("; ".join(bad) if bad else
+      f"responses per port {want}; JSON per port, total and routes, Prometheus per port and total")
+sys.exit(1 if bad else 0)
+EOF
+); then
+	hm_ok "latency histograms (first and last byte) hold one sample per response: $out"
+else
+	hm_not_ok "latency histograms hold one sample per response" "$out"
+fi
+
+# -- the harness itself: the origin's own counts agree with the clients -----------------
+kill -TERM "$ORIGIN_PID" 2>/dev/null
+wait "$ORIGIN_PID" 2>/dev/null
+ORIGIN_PID=
+hm_check "origin's byte and status counts equal the clients' (harness self-check)" \
+	python3 "$HM_LIB/compare.py" origin --origin "$TMP/origin.json" --expected "${R1[@]}"
+
+hm_done

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* hm_pin.c - where httpmon's maps live in bpffs, and opening them safely. */
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,9 +117,28 @@ void hm_maps_close(struct hm_maps *maps)
 	}
 }
 
+/* The group that hm-load --group gave the pin directory, when it did. */
+static const char *hm_reader_group(const char *dir, char *buf, size_t len)
+{
+	struct group *gr;
+	struct stat st;
+
+	if (stat(dir, &st) || !st.st_gid ||
+	    (st.st_mode & (S_IRGRP | S_IXGRP)) != (S_IRGRP | S_IXGRP))
+		return NULL;
+	gr = getgrgid(st.st_gid);
+	if (gr)
+		snprintf(buf, len, "%s", gr->gr_name);
+	else
+		snprintf(buf, len, "%u", (unsigned int)st.st_gid);
+	return buf;
+}
+
 static void hm_perm_msg(char *err, size_t errlen, const char *pin,
 			const char *dir, int ret, bool write)
 {
+	char group[64];
+
 	if (ret == -EPERM)
 		snprintf(err, errlen,
 			 "cannot open %s: %s (run as root; this kernel may "
@@ -128,18 +148,34 @@ static void hm_perm_msg(char *err, size_t errlen, const char *pin,
 		snprintf(err, errlen,
 			 "cannot open %s for writing: %s (run as root)", pin,
 			 strerror(-ret));
+	else if (hm_reader_group(dir, group, sizeof(group)))
+		snprintf(err, errlen,
+			 "cannot read %s: %s (run as root, or as a member of "
+			 "group %s, which may read them)",
+			 pin, strerror(-ret), group);
 	else
 		snprintf(err, errlen,
 			 "cannot read %s: %s (run as root, or give your group "
-			 "read access: chgrp GROUP %s/hm_* && chmod g+r %s/hm_*)",
-			 pin, strerror(-ret), dir, dir);
+			 "read access: hm-load --group GROUP)",
+			 pin, strerror(-ret));
 }
 
 static void hm_nomaps_msg(char *err, size_t errlen, const char *dir)
 {
-	snprintf(err, errlen,
-		 "no httpmon maps in %s (is the monitor loaded? run: hm-load IFACE)",
-		 dir);
+	size_t root = strlen(HM_BPFFS_ROOT);
+	struct statfs st;
+
+	if (!strncmp(dir, HM_BPFFS_ROOT, root) && dir[root] == '/' &&
+	    (statfs(HM_BPFFS_ROOT, &st) ||
+	     (__u32)st.f_type != (__u32)BPF_FS_MAGIC))
+		snprintf(err, errlen,
+			 "no httpmon maps in %s: bpffs is not mounted on %s, "
+			 "so nothing is loaded (run: hm-load IFACE, which "
+			 "mounts it)", dir, HM_BPFFS_ROOT);
+	else
+		snprintf(err, errlen,
+			 "no httpmon maps in %s (is the monitor loaded? run: "
+			 "hm-load IFACE)", dir);
 }
 
 static bool hm_fd_is_map(int fd)

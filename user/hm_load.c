@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -39,6 +41,11 @@
 #define HM_LOCK_WAIT_S 60
 /* How long detach waits for detached programs to be freed before unpinning. */
 #define HM_UNUSED_WAIT_MS 2000
+/* Modes of the pin directory and the map pins: root only, or readable by --group. */
+#define HM_DIR_MODE 0700
+#define HM_DIR_MODE_GROUP 0750
+#define HM_PIN_MODE 0600
+#define HM_PIN_MODE_GROUP 0640
 
 static const char usage_text[] =
 	"Usage: hm-load [OPTIONS] [--xdp[=MODE]] IFACE\n"
@@ -98,17 +105,29 @@ static const char usage_text[] =
 	"      --json             --status as JSON\n"
 	"  -P, --pin-path DIR     where the maps are pinned (default: $HTTPMON_PIN_PATH\n"
 	"                         or " HM_PIN_DIR_DEFAULT ", where tc pins them)\n"
-	"  -g, --reader-group GRP let members of group GRP read the maps (hm-stat as a\n"
-	"                         non-root user): pins become root:GRP mode 0640\n"
+	"  -g, --group GROUP      let the members of GROUP (a name or a numeric gid)\n"
+	"                         read the maps, to run hm-stat without root: the pin\n"
+	"                         directory becomes root:GROUP mode 0750, the map pins\n"
+	"                         root:GROUP 0640.  Without it a new map set is root's\n"
+	"                         alone (0700 and 0600) and a later load leaves the\n"
+	"                         modes as they are; --group root makes them root's\n"
+	"                         alone again.  Warns when a parent directory keeps\n"
+	"                         the group out (--reader-group is its older name)\n"
 	"  -v, --verbose          more messages (twice: libbpf's and libxdp's too)\n"
 	"  -V, --version          print the version and the map layout version\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status:\n"
-	"  0 success, 1 the kernel refused (message says why) or another hm-load held\n"
-	"  the lock too long, 2 bad usage, 3 --detach: nothing of httpmon on IFACE\n"
-	"  (--all: anywhere), --status: nothing loaded, 5 permission denied (run as\n"
-	"  root), 6 no such interface\n"
+	"  0  success; --detach IFACE also when IFACE is gone but hm-load recorded it\n"
+	"     (deleted, and httpmon's programs with it): the record is dropped\n"
+	"  1  the kernel refused (the message says why), or another hm-load held the\n"
+	"     lock on the pin directory for 60 seconds\n"
+	"  2  bad command line, or no such group for --group\n"
+	"  3  --detach: nothing of httpmon on IFACE (--all: anywhere); --status:\n"
+	"     nothing loaded\n"
+	"  5  permission denied: not run as root (hm-load needs CAP_BPF and\n"
+	"     CAP_NET_ADMIN)\n"
+	"  6  no such interface in this network namespace\n"
 	"\n"
 	"Environment:\n"
 	"  HTTPMON_PIN_PATH  pin directory when --pin-path is not given\n"
@@ -120,7 +139,7 @@ static const char usage_text[] =
 	"  hm-load --xdp eth0                 a physical NIC: ingress through XDP\n"
 	"  hm-load br-one && hm-load br-two   two bridges, one set of maps\n"
 	"  hm-load --ports 8080,8888 eth0     only two services on eth0\n"
-	"  hm-load --reader-group adm eth0    let group adm run hm-stat\n"
+	"  hm-load --group adm eth0           let group adm run hm-stat\n"
 	"  hm-load --group-by query:s eth0    routes by the value of ?s=\n"
 	"  hm-load --route '/api/users/{id}' --route-prefix /static eth0\n"
 	"                                     operator-chosen route labels\n"
@@ -137,7 +156,8 @@ static const char usage_text[] =
 struct load_opts {
 	const char *ifname;
 	const char *pin_dir;
-	const char *group;
+	const char *group; /* --group as given, NULL: pins keep their group and mode */
+	gid_t gid;
 	enum xdp_attach_mode xdp_mode; /* XDP_MODE_UNSPEC: tc ingress */
 	bool detach;
 	bool all;
@@ -178,7 +198,8 @@ static int parse_ports(const char *list, struct load_opts *o)
 	return 0;
 }
 
-static int mkdir_p(const char *path)
+/* Creates path and its missing parents; the parents searchable by all, path itself leaf_mode. */
+static int mkdir_p(const char *path, mode_t leaf_mode)
 {
 	char buf[PATH_MAX];
 	size_t len = strlen(path);
@@ -194,7 +215,7 @@ static int mkdir_p(const char *path)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
+	if (mkdir(buf, leaf_mode) && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -231,36 +252,112 @@ static int open_pinned(const char *dir, const char *name)
 	return bpf_obj_get(path);
 }
 
+/* -- pin permissions -------------------------------------------------------- */
+
+/* One pin: only its group changes (pins are root's: hm-load runs as root). */
 static int give_to_group(const char *path, void *arg)
 {
-	const struct group *gr = arg;
-
-	if (chown(path, 0, gr->gr_gid) || chmod(path, 0640)) {
-		hm_err("cannot set group of '%s': %s", path, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-static int set_reader_group(const char *dir, const char *group)
-{
-	struct group *gr = getgrnam(group);
+	gid_t gid = *(const gid_t *)arg;
 	int err;
 
-	if (!gr) {
-		hm_err("no such group '%s'", group);
-		return -ENOENT;
-	}
-	err = for_each_pin(dir, give_to_group, gr);
-	if (err)
+	if (chown(path, -1, gid) || chmod(path, gid ? HM_PIN_MODE_GROUP : HM_PIN_MODE)) {
+		err = -errno;
+		hm_err("cannot set the group and mode of '%s': %s", path, strerror(-err));
 		return err;
-	if (chown(dir, -1, gr->gr_gid) || chmod(dir, 0750)) {
-		hm_err("cannot set group of '%s': %s", dir, strerror(errno));
-		return -errno;
 	}
 	return 0;
 }
 
+/*
+ * Warns when a parent of the pin directory keeps group gid out: nothing
+ * below a directory without search permission can be opened.  bpffs is
+ * often mounted with mode=0700 and tc creates /sys/fs/bpf/tc 0700.  Telling
+ * is better than opening someone else's directory behind their back.
+ */
+static void check_reachable(const char *dir, const char *group, gid_t gid)
+{
+	char path[PATH_MAX], fix[PATH_MAX] = "";
+	bool bpffs_root = false;
+	struct stat st, up;
+	struct statfs fs;
+	size_t n = 0;
+
+	if (!realpath(dir, path) || stat("/", &up))
+		return;
+	for (char *p = path + 1; (p = strchr(p, '/')); p++, up = st) {
+		*p = '\0';
+		if (stat(path, &st)) {
+			*p = '/';
+			return;
+		}
+		if (!(st.st_mode & S_IXOTH) && !(st.st_gid == gid && st.st_mode & S_IXGRP)) {
+			n += snprintf(fix + n, sizeof(fix) - n, " %s", path);
+			bpffs_root |= st.st_dev != up.st_dev && !statfs(path, &fs) &&
+				      (__u32)fs.f_type == (__u32)BPF_FS_MAGIC;
+		}
+		*p = '/';
+		if (n >= sizeof(fix))
+			return;
+	}
+	if (n)
+		hm_warn("members of group %s cannot reach %s: to let them through, run "
+			"chmod o+x%s%s",
+			group, dir, fix, bpffs_root ? " (or mount bpffs with -o mode=0755)" : "");
+}
+
+/*
+ * Pins are created root-only (the kernel gives a pin 0600, a new pin
+ * directory is made 0700).  --group GROUP hands the directory and every map
+ * pin to GROUP, directory 0750 and pins 0640, so that its members can run
+ * hm-stat; --group root (gid 0) makes them root-only again.  hm-load pins no
+ * programs or links (libxdp pins its dispatcher in a directory of its own,
+ * left alone here), so nothing that could run or detach is opened to a group.
+ */
+static int set_pin_group(const char *dir, const char *group, gid_t gid)
+{
+	int err;
+
+	err = for_each_pin(dir, give_to_group, &gid);
+	if (err)
+		return err;
+	if (chown(dir, -1, gid) || chmod(dir, gid ? HM_DIR_MODE_GROUP : HM_DIR_MODE)) {
+		err = -errno;
+		hm_err("cannot set the group and mode of '%s': %s", dir, strerror(-err));
+		return err;
+	}
+	if (gid)
+		check_reachable(dir, group, gid);
+	return 0;
+}
+
+/* A group name or a numeric gid; a name that is not in the group database is a usage error. */
+static int parse_group(const char *arg, gid_t *gid)
+{
+	struct group *gr;
+	unsigned long num;
+
+	if (hm_parse_ulong(arg, 0, (gid_t)-2, &num)) {
+		*gid = num;
+		return 0;
+	}
+	gr = getgrnam(arg);
+	if (!gr)
+		return hm_usage_error("no such group '%s' in --group (a group name or a "
+				      "numeric gid)",
+				      arg);
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/*
+ * hm_config and hm_route_pats are the maps only hm-load writes, but they are
+ * not frozen (BPF_MAP_FREEZE): every later hm-load rewrites them in place,
+ * which is how --ports, --group-by and --route apply at once to every program
+ * sharing the maps, also to programs in other network namespaces and those
+ * plain tc loaded.  New maps in their place would need every such program
+ * loaded again, and a freeze cannot be undone.  The pins' modes keep writers
+ * out instead: root only.
+ */
 static int write_config(struct httpmon *skel, const struct load_opts *o)
 {
 	struct hm_config *cfg = calloc(1, sizeof(*cfg));
@@ -432,7 +529,7 @@ static int lock_pin_dir(const char *dir, bool create)
 		}
 		if (!create)
 			return pfd; /* nothing to create: the parent's lock serves */
-		err = mkdir_p(dir);
+		err = mkdir_p(dir, HM_DIR_MODE);
 		if (!err) {
 			fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			err = fd < 0 ? -errno : 0;
@@ -833,7 +930,7 @@ static int do_load(const struct load_opts *o, int ifindex)
 			strerror(errno));
 
 	if (o->group)
-		err = set_reader_group(o->pin_dir, o->group);
+		err = set_pin_group(o->pin_dir, o->group, o->gid);
 out:
 	if (err && created_qdisc) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
@@ -915,6 +1012,46 @@ static int do_detach(const struct load_opts *o, int ifindex)
 		return -ENOENT;
 	}
 	return removed < 0 ? removed : 0;
+}
+
+/*
+ * --detach of an interface this network namespace does not have.  When
+ * hm_links records it, it was deleted (its filters and XDP program went with
+ * it) or moved to another namespace: the record goes, and the maps too when
+ * no program uses them any more.  Otherwise the name is wrong.
+ */
+static int do_detach_gone(const struct load_opts *o)
+{
+	struct hm_link links[HM_MAX_LINKS];
+	int lock_fd, links_fd, n, found = 0;
+	__u32 flags = 0;
+
+	lock_fd = lock_pin_dir(o->pin_dir, false);
+	if (lock_fd < 0)
+		return lock_fd;
+	links_fd = open_pinned(o->pin_dir, HM_MAP_LINKS);
+	n = links_fd >= 0 ? links_read(links_fd, links, HM_MAX_LINKS) : 0;
+	for (int k = 0; k < n; k++) {
+		if (strncmp(links[k].ifname, o->ifname, sizeof(links[k].ifname)))
+			continue;
+		hm_info("%s (ifindex %u) is not in this network namespace any more: deleted, and "
+			"httpmon's programs with it, or moved; forgetting it",
+			o->ifname, links[k].ifindex);
+		flags |= links[k].flags;
+		bpf_map_delete_elem(links_fd, &links[k].ifindex);
+		found++;
+	}
+	if (links_fd >= 0)
+		close(links_fd);
+	if (found) {
+		release_libxdp_dir(flags);
+		unpin_maps(o->pin_dir, false);
+	} else {
+		hm_err("no such interface '%s' in this network namespace (ip link lists them)",
+		       o->ifname);
+	}
+	close(lock_fd);
+	return found ? 0 : -ENODEV;
 }
 
 /*
@@ -1290,7 +1427,8 @@ int main(int argc, char **argv)
 		{ "status", no_argument, NULL, OPT_STATUS },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "pin-path", required_argument, NULL, 'P' },
-		{ "reader-group", required_argument, NULL, 'g' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "reader-group", required_argument, NULL, 'g' }, /* --group's first name */
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1378,6 +1516,8 @@ int main(int argc, char **argv)
 			o.pin_dir = optarg;
 			break;
 		case 'g':
+			if (parse_group(optarg, &o.gid))
+				return HM_EXIT_USAGE;
 			o.group = optarg;
 			break;
 		case 'v':
@@ -1425,8 +1565,10 @@ int main(int argc, char **argv)
 	}
 	if (o.ifname) {
 		ifindex = if_nametoindex(o.ifname);
-		if (!ifindex) {
-			hm_err("no such interface '%s'", o.ifname);
+		if (!ifindex && !o.detach) {
+			hm_err("no such interface '%s' in this network namespace (ip link lists "
+			       "them)",
+			       o.ifname);
 			return HM_EXIT_NODEV;
 		}
 	}
@@ -1439,6 +1581,8 @@ int main(int argc, char **argv)
 		err = do_status(&o);
 	else if (o.all)
 		err = do_detach_all(&o);
+	else if (o.detach && !ifindex)
+		err = do_detach_gone(&o);
 	else if (o.detach)
 		err = do_detach(&o, ifindex);
 	else

@@ -234,10 +234,12 @@ if complete_line hm-load "" | grep -qx lo; then
 else
 	hm_not_ok "completion: 'hm-load ' offers interface names (lo)" "$(complete_line hm-load "")"
 fi
-if complete_line hm-load --reader-group ro | grep -qx root; then
-	hm_ok "completion: 'hm-load --reader-group ro' offers the group root"
-else
-	hm_not_ok "completion: 'hm-load --reader-group ro' offers the group root"
-fi
+for o in --group --reader-group; do
+	if complete_line hm-load "$o" ro | grep -qx root; then
+		hm_ok "completion: 'hm-load $o ro' offers the group root"
+	else
+		hm_not_ok "completion: 'hm-load $o ro' offers the group root"
+	fi
+done
 
 hm_done

@@ -164,9 +164,10 @@ struct hm_pkt {
 	struct hm_addr src, dst;
 	__u16 sport, dport;
 	__u32 seq;
+	__u32 ack;
 	__u32 payload_off; /* packet offset of the TCP payload */
 	__u32 payload_end; /* from the IP length: Ethernet padding excluded */
-	__u8 fin, rst;
+	__u8 fin, rst, ack_ok;
 };
 
 #define HM_VLAN_MAX 2     /* 802.1Q / 802.1ad tags followed in the packet */
@@ -216,14 +217,6 @@ static __always_inline __u32 hm_conn_key_of(const struct hm_pkt *p, struct hm_co
 	return 1;
 }
 
-/* Are the n (< HM_START_LEN) bytes at b the beginning of lit? */
-static __always_inline bool hm_begins(const __u8 *b, __u32 n, const char *lit, int len)
-{
-	for (int i = 0; i < len; i++)
-		if (i < n && b[i] != (__u8)lit[i])
-			return false;
-	return true;
-}
 
 static __always_inline void hm_latency_merge(struct hm_latency *dst, const struct hm_latency *d)
 {
@@ -344,22 +337,42 @@ static __always_inline bool hm_delta_empty(const struct hm_stats *d)
 }
 
 /*
- * FIN or RST.  Requests still pending can no longer be answered once the
- * server side closes or either side resets; a client's FIN (half-close) with
- * requests in flight waits for the server.
+ * FIN or RST; true when the connection's state can be freed.
+ *
+ * RST ends everything at once.  Requests still pending can no longer be
+ * answered once the server sends FIN; a client's FIN (half-close) with
+ * requests in flight waits for the server.  The state outlives the first
+ * FIN: a segment lost after the monitor is sent again, and it must be
+ * recognised as a retransmission, not taken for the start of a new
+ * connection.  It is freed when both sides have sent FIN and this FIN
+ * acknowledges the other one, so neither side can send a byte again; a
+ * connection that never gets there is left to the idle sweep.
  */
 static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt *p, __u32 side,
 					 struct hm_stats *delta)
 {
+	struct hm_dir *me = &c->dir[side & 1], *peer = &c->dir[(side ^ 1) & 1];
 	__s32 pending = c->nreq - c->nresp;
+	bool ends;
 
-	if (p->fin && !p->rst && side == c->client && pending > 0)
-		return false;
-	if (pending > 0 && c->client != HM_SIDE_UNKNOWN) {
+	if (p->rst) {
+		if (pending > 0 && c->client != HM_SIDE_UNKNOWN) {
+			delta->unanswered += pending;
+			hm_unanswered_routes(c);
+		}
+		return true;
+	}
+	if (!me->fin) {
+		me->fin = 1;
+		me->fin_seq = p->seq + (p->payload_end - p->payload_off);
+	}
+	ends = peer->fin && p->ack_ok && (__s32)(p->ack - (peer->fin_seq + 1)) >= 0;
+	if ((ends || side != c->client) && c->client != HM_SIDE_UNKNOWN && pending > 0) {
 		delta->unanswered += pending;
 		hm_unanswered_routes(c);
+		c->nresp = c->nreq; /* counted once, even if the FIN is sent again */
 	}
-	return true;
+	return ends;
 }
 
 /* Requests pending when the connection ends are unanswered, on their routes too. */
@@ -381,6 +394,133 @@ __noinline int hm_unanswered_routes(struct hm_conn *c)
 			row->unanswered++;
 	}
 	return 0;
+}
+
+/*
+ * A gap in the responses: the missing bytes may hold the responses to any
+ * request the server had received by then (its ACK covers the request's
+ * first byte), and which of them cannot be known.  Those requests are
+ * written off as unanswered, so a later response is never paired with the
+ * wrong one; requests the server had not yet received keep their place.
+ * Called on the server side only (it is the writer of nresp).
+ */
+__noinline int hm_gap_write_off(struct hm_conn *c, __u32 ack, __u32 ack_ok, struct hm_stats *delta)
+{
+	__u32 n, k = 0;
+
+	if (!c || !delta)
+		return 0;
+	n = c->nresp;
+	for (__u32 i = 0; i < HM_PIPELINE_DEPTH; i++) {
+		struct hm_pending *p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
+		struct hm_stats *row;
+
+		if ((__s32)(c->nreq - n) <= 0)
+			break;
+		if (p->reqno == n) {
+			if (ack_ok && (__s32)(ack - p->seq) <= 0)
+				break; /* not received yet: its response is still to come */
+			if (p->flags & HM_REQ_ROUTED) {
+				row = hm_route_row(p->route);
+				if (row)
+					row->unanswered++;
+			}
+		}
+		n++;
+		k++;
+	}
+	/* Requests beyond the ring kept no sequence number: written off with the rest. */
+	if (k == HM_PIPELINE_DEPTH && (__s32)(c->nreq - n) > 0) {
+		k += c->nreq - n;
+		n = c->nreq;
+	}
+	c->nresp = n;
+	delta->unanswered += k;
+	hm_count(HM_MON_GAP_UNANSWERED, k);
+	return 0;
+}
+
+/*
+ * Idle connections (see HM_IDLE_TIMEOUT_DEFAULT).  A sweep visits every
+ * connection; one idle for longer than the bound is freed, and its pending
+ * requests are counted unanswered on its rows and routes.  A packet racing
+ * with the sweep on a connection idle for exactly that long may see its
+ * state freed under it; it is then treated as the start of a new one.
+ */
+#define HM_CLOCK_MONOTONIC 1
+
+static __always_inline __u64 hm_idle_ns(const struct hm_config *cfg)
+{
+	__u64 t = cfg ? cfg->idle_timeout : 0;
+
+	if (!t)
+		t = HM_IDLE_TIMEOUT_DEFAULT;
+	if (t > HM_IDLE_TIMEOUT_MAX)
+		t = HM_IDLE_TIMEOUT_MAX;
+	return t * 1000000000ULL;
+}
+
+/* bpf_for_each_map_elem's context must live on the stack: it points to the map entry. */
+struct hm_sweep {
+	struct hm_aging *a;
+};
+
+static long hm_age_conn(void *map, struct hm_conn_key *key, struct hm_conn *c,
+			struct hm_sweep *sw)
+{
+	struct hm_aging *a = sw->a;
+	struct hm_config *cfg;
+	__u32 zero = 0;
+	__s32 pending;
+
+	if ((__s64)(a->now - c->last_seen) < (__s64)a->idle_ns) {
+		a->live++;
+		return 0;
+	}
+	pending = c->nreq - c->nresp;
+	cfg = bpf_map_lookup_elem(&hm_config, &zero);
+	if (pending > 0 && c->client != HM_SIDE_UNKNOWN && cfg) {
+		__builtin_memset(&a->delta, 0, sizeof(a->delta));
+		a->delta.unanswered = pending;
+		hm_unanswered_routes(c);
+		hm_account(key, c, cfg, &a->delta, c->ifindex);
+		hm_count(HM_MON_IDLE_UNANSWERED, pending);
+	}
+	if (!bpf_map_delete_elem(&hm_conns, key))
+		hm_count(HM_MON_CONNS_AGED, 1);
+	return 0;
+}
+
+static int hm_aging_fire(void *map, __u32 *key, struct hm_aging *a)
+{
+	struct hm_sweep sw = { .a = a };
+	__u32 zero = 0;
+
+	/* From here on a new connection re-arms the timer itself. */
+	a->armed = 0;
+	a->idle_ns = hm_idle_ns(bpf_map_lookup_elem(&hm_config, &zero));
+	a->now = bpf_ktime_get_ns();
+	a->live = 0;
+	bpf_for_each_map_elem(&hm_conns, hm_age_conn, &sw, 0);
+	/* Sweep again while state is left; an idle monitor stops ticking. */
+	if (a->live && !__sync_val_compare_and_swap(&a->armed, 0, 1))
+		bpf_timer_start(&a->timer, a->idle_ns / 2, 0);
+	return 0;
+}
+
+/* Called when a connection's state is created: makes sure a sweep is scheduled. */
+static __always_inline void hm_aging_arm(const struct hm_config *cfg)
+{
+	struct hm_aging *a;
+	__u32 zero = 0;
+
+	a = bpf_map_lookup_elem(&hm_aging, &zero);
+	if (!a || a->armed || __sync_val_compare_and_swap(&a->armed, 0, 1))
+		return;
+	bpf_timer_init(&a->timer, &hm_aging, HM_CLOCK_MONOTONIC); /* -EBUSY after the first */
+	if (bpf_timer_set_callback(&a->timer, hm_aging_fire) ||
+	    bpf_timer_start(&a->timer, hm_idle_ns(cfg) / 2, 0))
+		a->armed = 0;
 }
 
 #endif /* HM_ACCOUNT_H */

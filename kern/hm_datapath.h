@@ -178,6 +178,7 @@ static long HM_FN(hm_step)(__u32 i, void *arg)
 	    s->win[idx] != '\r' && s->win[idx] != '\n') {
 		__builtin_memcpy(d->start, &s->win[idx], sizeof(d->start));
 		d->start_len = HM_START_LEN;
+		hm_msg_begins(w, off);
 		w->s->off = off + HM_START_LEN;
 		hm_start_done(w);
 		return 0;
@@ -218,6 +219,10 @@ static __always_inline void HM_FN(hm_http_walk)(HM_CTX_T *ctx, struct hm_conn *c
 	bpf_loop(HM_MAX_STEPS, HM_FN(hm_step), &w, 0);
 	if (s->off < s->end && d->state != HM_P_LOST)
 		hm_lost(d, HM_MON_PARSE_BUDGET);
+	/* A probe that ended inside a start line must at least look like one. */
+	if ((d->flags & HM_DF_PROBE) && d->state == HM_P_START &&
+	    !hm_could_start(d->start, d->start_len))
+		d->state = HM_P_LOST;
 	d->flags &= ~HM_DF_PROBE;
 	hm_route_flush(&w); /* the rest of the message follows in later segments */
 }
@@ -344,6 +349,8 @@ __noinline int HM_FN(hm_parse_pkt)(HM_CTX_T *ctx, struct hm_pkt *p)
 	p->sport = bpf_ntohs(tcp.source);
 	p->dport = bpf_ntohs(tcp.dest);
 	p->seq = bpf_ntohl(tcp.seq);
+	p->ack = bpf_ntohl(tcp.ack_seq);
+	p->ack_ok = tcp.ack;
 	p->fin = tcp.fin;
 	p->rst = tcp.rst;
 	p->payload_off = off + tcp.doff * 4;
@@ -374,11 +381,7 @@ static __always_inline bool HM_FN(hm_starts_message)(HM_CTX_T *ctx, const struct
 	if (len == 0 || len >= HM_START_LEN ||
 	    HM_CTX_LOAD(ctx, p->payload_off, b, len) < 0)
 		return false;
-	return hm_begins(b, n, "GET ", 4) || hm_begins(b, n, "POST ", 5) ||
-	       hm_begins(b, n, "PUT ", 4) || hm_begins(b, n, "PATCH ", 6) ||
-	       hm_begins(b, n, "DELETE ", 7) || hm_begins(b, n, "OPTIONS ", 8) ||
-	       hm_begins(b, n, "TRACE ", 6) || hm_begins(b, n, "CONNECT ", 8) ||
-	       hm_begins(b, n, "HEAD ", 5) || hm_begins(b, n, "HTTP/1.", 7);
+	return hm_could_start(b, n);
 }
 
 /* The framing walk of one segment, verified once as a global function. */
@@ -428,6 +431,7 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 		/* The initial value is built in scratch: it is too big for the stack. */
 		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
 		s->fresh.client = HM_SIDE_UNKNOWN;
+		s->fresh.last_seen = bpf_ktime_get_ns(); /* before the sweep can see it */
 		if (bpf_map_update_elem(&hm_conns, &key, &s->fresh, BPF_NOEXIST) &&
 		    bpf_map_update_elem(&hm_conns, &key, &s->fresh, BPF_ANY)) {
 			hm_count(HM_MON_CONN_CREATE_FAILED, 1);
@@ -437,6 +441,7 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 		if (!c)
 			return;
 		hm_count(HM_MON_CONNS_OPENED, 1);
+		hm_aging_arm(cfg);
 	}
 	__builtin_memset(&s->delta, 0, sizeof(s->delta));
 
@@ -447,6 +452,15 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 		if (!d->seq_valid) {
 			d->next_seq = p.seq;
 			d->seq_valid = 1;
+		}
+		/*
+		 * The peer's first byte the monitor will see is the one this
+		 * segment acknowledges next: starting there, a lost first
+		 * segment of the other direction shows as a gap.
+		 */
+		if (!c->dir[(side ^ 1) & 1].seq_valid && p.ack_ok) {
+			c->dir[(side ^ 1) & 1].next_seq = p.ack;
+			c->dir[(side ^ 1) & 1].seq_valid = 1;
 		}
 		/* Serial-number arithmetic: wraps at 2^32 like TCP itself. */
 		delta_seq = p.seq - d->next_seq;
@@ -459,12 +473,28 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 			skip = -delta_seq; /* resent head of a segment with new bytes */
 			hm_count(HM_MON_RETRANS_BYTES, skip);
 		} else if (delta_seq > 0) {
+			/*
+			 * Bytes the monitor never saw: the retransmission that
+			 * fills the hole will look old and be skipped, so the
+			 * framing resynchronises at a later message start.
+			 */
 			hm_count(HM_MON_SEQ_GAPS, 1);
 			d->state = HM_P_LOST;
+			d->req_ts = 0;
+			if (side == c->client)
+				c->gap |= HM_GAP_REQ;
+			else if (c->client != HM_SIDE_UNKNOWN)
+				hm_gap_write_off(c, p.ack, p.ack_ok, &s->delta);
 		}
 		d->next_seq = p.seq + plen;
 
 		s->now = bpf_ktime_get_ns();
+		c->last_seen = s->now;
+		c->ifindex = ifindex;
+		s->seq0 = p.seq - p.payload_off;
+		s->ack = p.ack;
+		s->ack_ok = p.ack_ok;
+		s->gap = delta_seq > 0;
 		s->off = p.payload_off + skip;
 		s->end = p.payload_end;
 		s->side = side;

@@ -53,6 +53,10 @@ struct hm_scratch {
 	__u32 bytes; /* payload bytes that belonged to HTTP messages */
 	__u32 side;  /* side index of the sender */
 	__u16 port[2]; /* TCP port of each side */
+	__u32 seq0;    /* sequence number of packet offset 0 (seq of byte o: seq0 + o) */
+	__u32 ack;     /* the segment's acknowledgment number */
+	__u16 ack_ok;  /* ack is valid: the segment has the ACK flag */
+	__u16 gap;     /* bytes before this segment were never seen */
 	__u32 win_off; /* packet offset of win[0] */
 	__u32 win_len; /* valid bytes in win */
 	/* +32: fixed-size reads of up to 24 bytes at any masked index stay inside */
@@ -230,6 +234,35 @@ static __always_inline __u32 hm_method_len(__u32 method)
 	}
 }
 
+/* Are the n (< HM_START_LEN) bytes at b the beginning of lit? */
+static __always_inline bool hm_begins(const __u8 *b, __u32 n, const char *lit, int len)
+{
+	for (int i = 0; i < len; i++)
+		if (i < n && b[i] != (__u8)lit[i])
+			return false;
+	return true;
+}
+
+/* Could the n (< HM_START_LEN) bytes at b begin a start line? */
+static __always_inline bool hm_could_start(const __u8 *b, __u32 n)
+{
+	return hm_begins(b, n, "GET ", 4) || hm_begins(b, n, "POST ", 5) ||
+	       hm_begins(b, n, "PUT ", 4) || hm_begins(b, n, "PATCH ", 6) ||
+	       hm_begins(b, n, "DELETE ", 7) || hm_begins(b, n, "OPTIONS ", 8) ||
+	       hm_begins(b, n, "TRACE ", 6) || hm_begins(b, n, "CONNECT ", 8) ||
+	       hm_begins(b, n, "HEAD ", 5) || hm_begins(b, n, "HTTP/1.", 7);
+}
+
+/* The current message's first byte is at packet offset off. */
+static __always_inline void hm_msg_begins(struct hm_walk *w, __u32 off)
+{
+	struct hm_dir *d = w->d;
+
+	d->msg_seq = w->s->seq0 + off;
+	d->msg_ack = w->s->ack;
+	d->msg_ack_ok = w->s->ack_ok;
+}
+
 static __always_inline void hm_lost(struct hm_dir *d, enum hm_monitor_counter why)
 {
 	hm_count(why, 1);
@@ -262,6 +295,22 @@ static __always_inline void hm_on_request(struct hm_walk *w, __u32 rflags, __u32
 
 	if (c->client == HM_SIDE_UNKNOWN)
 		c->client = w->s->side;
+	if (n != c->nresp)
+		c->gap |= HM_GAP_PIPELINED;
+	if (c->gap & HM_GAP_REQ) {
+		/*
+		 * Requests lost in a gap are answered before this one, so its
+		 * response cannot be told from theirs.  Timing resumes when
+		 * nothing is pending on a connection that never pipelined:
+		 * such a client sends a request only after the previous
+		 * response, so no unseen request can still be waiting.
+		 */
+		if (n == c->nresp && !(c->gap & HM_GAP_PIPELINED) &&
+		    c->dir[(w->s->side ^ 1) & 1].state == HM_P_IDLE)
+			c->gap &= ~HM_GAP_REQ;
+		else
+			rflags |= HM_REQ_UNTIMED;
+	}
 	/* Slot first, counter second: the response side reads nreq, then the slot. */
 	if (n - c->nresp < HM_PIPELINE_DEPTH) {
 		struct hm_pending *p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
@@ -269,6 +318,7 @@ static __always_inline void hm_on_request(struct hm_walk *w, __u32 rflags, __u32
 		p->ts = w->s->now;
 		p->reqno = n;
 		p->flags = rflags;
+		p->seq = d->msg_seq;
 	} else {
 		hm_count(HM_MON_PIPELINE_OVERFLOW, 1);
 	}
@@ -309,16 +359,30 @@ static __always_inline void hm_on_response(struct hm_walk *w, __u32 status)
 	}
 	if (status == 101)
 		d->flags |= HM_DF_TUNNEL;
-	if ((__s32)(c->nreq - n) <= 0) {
+	p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
+	if ((__s32)(c->nreq - n) > 0 && p->reqno == n && d->msg_ack_ok &&
+	    (__s32)(d->msg_ack - p->seq) <= 0) {
+		/*
+		 * The server sent this before it had received the first byte
+		 * of request n (its ACK does not cover it): it answers a
+		 * request the monitor never saw.
+		 */
+		hm_count(HM_MON_EARLY_RESPONSES, 1);
+		hm_count(HM_MON_ORPHAN_RESPONSES, 1);
+	} else if ((__s32)(c->nreq - n) <= 0) {
 		/* Counted under the _unknown route only: the client rows pair requests. */
 		hm_count(HM_MON_ORPHAN_RESPONSES, 1);
 	} else {
-		p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
 		if (p->reqno == n) {
 			if (p->flags & HM_REQ_HEAD)
 				d->flags |= HM_DF_NOBODY;
 			if ((p->flags & HM_REQ_CONNECT) && status < 300)
 				d->flags |= HM_DF_TUNNEL;
+		}
+		if (p->reqno == n && (p->flags & HM_REQ_UNTIMED)) {
+			/* Possibly the answer to a request lost in a gap: counted, not timed. */
+			hm_count(HM_MON_GAP_UNTIMED, 1);
+		} else if (p->reqno == n) {
 			if (p->flags & HM_REQ_ROUTED)
 				route = p->route;
 			lat = w->s->now - p->ts;
@@ -363,6 +427,9 @@ static __always_inline void hm_start_done(struct hm_walk *w)
 		d->state = HM_P_LOST;
 		return;
 	}
+	/* A request right where a gap ended: the client sent it without waiting. */
+	if ((d->flags & HM_DF_PROBE) && kind == HM_MSG_REQUEST && w->s->gap)
+		w->conn->gap |= HM_GAP_PIPELINED;
 	d->kind = kind;
 	d->flags = 0;
 	d->cl = 0;
@@ -823,6 +890,7 @@ static __always_inline void hm_byte(struct hm_walk *w, __u8 c)
 		d->start[0] = c;
 		d->start_len = 1;
 		d->state = HM_P_START;
+		hm_msg_begins(w, w->s->off - 1);
 		break;
 	case HM_P_START:
 		d->start[d->start_len & 15] = c;

@@ -152,6 +152,32 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_links SEC(".maps");
 
+/*
+ * The idle-connection sweep: one BPF timer and its working memory.  Only the
+ * timer callback writes delta (a timer's callbacks never overlap), so it
+ * needs neither the per-CPU scratch nor a lock.  Pinned so that every
+ * program sharing the map set (tc ingress and egress loaded one at a time by
+ * iproute2, XDP) shares one sweep; hm-load rewrites the entry on detach and
+ * reload, which cancels the timer and releases the program it holds.
+ */
+struct hm_aging {
+	struct bpf_timer timer;
+	__u64 armed;   /* 1 while the timer is scheduled (set by cmpxchg) */
+	__u64 now;     /* time of the sweep in progress */
+	__u64 idle_ns; /* its idle bound */
+	__u32 live;    /* connections the sweep kept */
+	__u32 _pad;
+	struct hm_stats delta; /* requests of the connection being aged */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hm_aging);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_aging SEC(".maps");
+
 static __always_inline void hm_count(enum hm_monitor_counter idx, __u64 n);
 
 #include "hm_http.h"

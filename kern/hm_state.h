@@ -91,7 +91,13 @@ struct hm_dir {
 	__u32 route;     /* route id of the current message (valid with HM_DF_ROUTED) */
 	__u32 rbytes;    /* bytes of the current message not yet added to its route */
 	__u8 replay;     /* next byte of start[] to feed to the target parser */
-	__u8 _pad[7];
+	__u8 msg_ack_ok; /* msg_ack is valid (the segment had the ACK flag) */
+	__u8 fin;        /* this side sent FIN */
+	__u8 _pad;
+	__u32 fin_seq;   /* sequence number of that FIN */
+	__u32 _pad2;
+	__u32 msg_seq;   /* sequence number of the current message's first byte */
+	__u32 msg_ack;   /* acknowledgment number of the segment that started it */
 };
 
 /* Phases of parsing a request target into a route label. */
@@ -146,14 +152,19 @@ struct hm_route_build {
 #define HM_REQ_HEAD (1U << 0)
 #define HM_REQ_CONNECT (1U << 1)
 #define HM_REQ_ROUTED (1U << 2) /* route is set */
+#define HM_REQ_UNTIMED (1U << 3) /* seen after a gap that may have hidden requests */
 
 struct hm_pending {
 	__u64 ts;    /* bpf_ktime_get_ns() of the request's first byte */
 	__u32 reqno; /* nreq when the request was seen */
 	__u32 flags; /* HM_REQ_* */
 	__u32 route; /* route id, set when the request target has been read */
-	__u32 _pad;
+	__u32 seq;   /* sequence number of the request's first byte */
 };
+
+/* hm_conn.gap */
+#define HM_GAP_REQ (1U << 0)       /* requests may have been missed: new ones are not timed */
+#define HM_GAP_PIPELINED (1U << 1) /* the client pipelines (seen, or implied by a gap) */
 
 struct hm_conn {
 	struct hm_dir dir[2];
@@ -161,7 +172,10 @@ struct hm_conn {
 	__u32 nreq;  /* requests seen (client side writes) */
 	__u32 nresp; /* final responses seen (server side writes) */
 	__u8 client; /* side that sends requests, or HM_SIDE_UNKNOWN */
-	__u8 _pad[7];
+	__u8 gap;    /* HM_GAP_*: what gaps in the request stream left behind */
+	__u8 _pad[2];
+	__u32 ifindex;   /* interface of the last segment, for rows written by the aging sweep */
+	__u64 last_seen; /* bpf_ktime_get_ns() of the last segment with payload */
 	struct hm_route_build rb; /* route of the client's current request */
 };
 

@@ -26,7 +26,7 @@
 
 #include <linux/types.h>
 
-#define HM_LAYOUT_VERSION 3
+#define HM_LAYOUT_VERSION 4
 
 /*
  * Pin layout.  iproute2's tc pins LIBBPF_PIN_BY_NAME maps under
@@ -54,6 +54,7 @@
 #define HM_MAP_ROUTE_PATTERNS "hm_route_pats"
 #define HM_MAP_ROUTE_SEQ "hm_route_seq"
 #define HM_MAP_HIST_ROUTES "hm_hist_routes"
+#define HM_MAP_AGING "hm_aging" /* idle-connection sweep: BPF timer, kernel-private */
 
 /* Default capacities; hm-load can change the aggregate ones at load time. */
 #define HM_MAX_CONNS 65536
@@ -69,6 +70,17 @@
 
 /* Pending requests remembered per connection (HTTP/1.1 pipelining depth). */
 #define HM_PIPELINE_DEPTH 8
+
+/*
+ * Idle connections.  A connection that carried no packet for idle_timeout
+ * seconds (hm_config; 0 means HM_IDLE_TIMEOUT_DEFAULT) is aged: its state is
+ * freed and requests still pending on it are counted unanswered.  The sweep
+ * runs from a BPF timer (hm_aging) every idle_timeout / 2 seconds while
+ * connection state exists, so a request is aged between idle_timeout and
+ * 1.5 x idle_timeout after the connection's last packet.
+ */
+#define HM_IDLE_TIMEOUT_DEFAULT 300
+#define HM_IDLE_TIMEOUT_MAX 86400
 
 /* Interfaces hm-load attached to, and what it created there (hm_links). */
 #define HM_MAX_LINKS 256
@@ -117,7 +129,7 @@ struct hm_config {
 	__u8 client_prefix6;  /* fold IPv6 clients to this prefix length; 0 = 128 */
 	__u16 _pad;
 	__u32 max_routes;     /* route ids below this are used; 0: HM_MAX_ROUTES */
-	__u32 _pad2;
+	__u32 idle_timeout;   /* seconds without a packet before a connection is aged; 0: default */
 	char query_name[HM_QUERY_NAME_LEN];
 	__u64 ports[HM_PORT_WORDS]; /* bit p%64 of word p/64: TCP port p is watched */
 };
@@ -220,7 +232,8 @@ enum hm_status_class {
 struct hm_stats {
 	__u64 requests;
 	__u64 responses;
-	__u64 unanswered; /* requests whose connection ended with no response */
+	__u64 unanswered; /* requests never answered as far as the monitor can tell: their
+			   * connection ended or went idle, or a gap may have held the response */
 	__u64 status[HM_STATUS_CLASSES];
 	struct hm_latency lat;
 	struct hm_latency lat_ok;
@@ -379,7 +392,12 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(HIST_PORTS_FULL, "hist_ports_full", "latency samples sent to the overflow histogram: port histogram map full") \
 	X(ROUTES_FULL, "routes_full", "requests counted under _other: route map full")       \
 	X(ROUTE_TRUNCATED, "route_truncated", "route labels cut at 64 bytes")               \
-	X(HIST_ROUTES_FULL, "hist_routes_full", "latency samples sent to the overflow histogram: route histogram map full")
+	X(HIST_ROUTES_FULL, "hist_routes_full", "latency samples sent to the overflow histogram: route histogram map full") \
+	X(CONNS_AGED, "conns_aged", "connections whose state was freed after idle_timeout without a packet") \
+	X(IDLE_UNANSWERED, "idle_unanswered", "pending requests counted unanswered when their connection was aged") \
+	X(GAP_UNANSWERED, "gap_unanswered", "pending requests counted unanswered: a gap in the responses may have held theirs") \
+	X(EARLY_RESPONSES, "early_responses", "responses sent before the server had the pending request (not paired)") \
+	X(GAP_UNTIMED, "gap_untimed", "responses not timed: requests were missed in a gap before theirs")
 
 #define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,
 enum hm_monitor_counter { HM_MONITOR_COUNTERS(HM_MON_ENUM) HM_MON_MAX };

@@ -7,6 +7,12 @@ struct shim_map shim_maps[SHIM_MAX_MAPS];
 int shim_nmaps;
 uint64_t shim_clock_ns;
 
+static struct {
+	struct bpf_timer *timer;
+	void *map, *callback;
+	bool initialised, started;
+} shim_timer;
+
 void shim_map_add(const void *def, unsigned int type, unsigned int key_size,
 		  unsigned int value_size, unsigned int max_entries)
 {
@@ -30,6 +36,8 @@ void shim_map_add(const void *def, unsigned int type, unsigned int key_size,
 
 void shim_maps_reset(void)
 {
+	/* The maps' memory is cleared: so is the timer that lived in it. */
+	memset(&shim_timer, 0, sizeof(shim_timer));
 	for (int i = 0; i < shim_nmaps; i++) {
 		struct shim_map *m = &shim_maps[i];
 
@@ -120,4 +128,66 @@ long bpf_map_delete_elem(void *map, const void *key)
 	m->used[i] = false;
 	m->count--;
 	return 0;
+}
+
+long bpf_for_each_map_elem(void *map, void *callback_fn, void *callback_ctx, __u64 flags)
+{
+	long (*cb)(void *, void *, void *, void *) = (long (*)(void *, void *, void *, void *))callback_fn;
+	struct shim_map *m = shim_map_of(map);
+	long n = 0;
+
+	(void)flags;
+	if (is_array(m))
+		abort(); /* not used by the datapath */
+	for (unsigned int i = 0; i < m->max_entries; i++) {
+		if (!m->used[i])
+			continue;
+		n++;
+		if (cb(map, m->keys + (size_t)i * m->key_size,
+		       m->values + (size_t)i * m->value_size, callback_ctx))
+			break;
+	}
+	return n;
+}
+
+long bpf_timer_init(struct bpf_timer *timer, void *map, __u64 flags)
+{
+	(void)flags;
+	if (shim_timer.initialised && shim_timer.timer == timer)
+		return -EBUSY;
+	shim_timer.timer = timer;
+	shim_timer.map = map;
+	shim_timer.initialised = true;
+	shim_timer.started = false;
+	return 0;
+}
+
+long bpf_timer_set_callback(struct bpf_timer *timer, void *callback_fn)
+{
+	if (!shim_timer.initialised || shim_timer.timer != timer)
+		return -EINVAL;
+	shim_timer.callback = callback_fn;
+	return 0;
+}
+
+long bpf_timer_start(struct bpf_timer *timer, __u64 nsecs, __u64 flags)
+{
+	(void)nsecs;
+	(void)flags;
+	if (!shim_timer.initialised || shim_timer.timer != timer || !shim_timer.callback)
+		return -EINVAL;
+	shim_timer.started = true;
+	return 0;
+}
+
+void shim_timer_fire(void)
+{
+	int (*cb)(void *, __u32 *, void *);
+	__u32 zero = 0;
+
+	if (!shim_timer.started)
+		return;
+	shim_timer.started = false;
+	cb = (int (*)(void *, __u32 *, void *))shim_timer.callback;
+	cb(shim_timer.map, &zero, shim_timer.timer);
 }

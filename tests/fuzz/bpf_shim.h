@@ -74,4 +74,20 @@ static inline long bpf_loop(__u32 nr_loops, void *callback_fn, void *callback_ct
 	return i;
 }
 
+/*
+ * bpf_for_each_map_elem over a hash map (the only kind the datapath walks);
+ * the callback may delete the element it is given.
+ */
+long bpf_for_each_map_elem(void *map, void *callback_fn, void *callback_ctx, __u64 flags);
+
+/*
+ * One BPF timer, fired by the harness (shim_timer_fire) instead of a clock:
+ * it runs the callback once if the timer was started, as the kernel would
+ * after the delay has passed.
+ */
+long bpf_timer_init(struct bpf_timer *timer, void *map, __u64 flags);
+long bpf_timer_set_callback(struct bpf_timer *timer, void *callback_fn);
+long bpf_timer_start(struct bpf_timer *timer, __u64 nsecs, __u64 flags);
+void shim_timer_fire(void);
+
 #endif /* HM_BPF_SHIM_H */

@@ -11,7 +11,9 @@
  * parsing gets fuzzed too); 4: resend the previous segment's bytes first
  * (a retransmission); 5: skip 100 sequence numbers (a loss); 6-7: VLAN tags.
  * Every frame goes through the same entry point as the TC and XDP programs.
- * After each input the harness checks invariants the maps must keep.
+ * After each input the harness checks invariants the maps must keep, fires
+ * the idle sweep's timer as if the connection had gone quiet, and checks
+ * that no connection state is left.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -65,6 +67,7 @@ static void register_maps(void)
 	shim_map_register(hm_hist_routes);
 	shim_map_register(hm_links);
 	shim_map_register(hm_scratch);
+	shim_map_register(hm_aging);
 }
 
 struct conv {
@@ -123,6 +126,7 @@ static size_t build(__u8 *f, struct conv *cv, int flags, const __u8 *payload, si
 	if (flags & 32)
 		cv->seq[server] += 100;
 	tcp->seq = htonl(cv->seq[server]);
+	tcp->ack_seq = htonl(cv->seq[!server]); /* all the peer sent, as a real stack */
 	off += sizeof(*tcp);
 	memcpy(f + off, payload, len);
 	cv->seq[server] += len;
@@ -137,17 +141,24 @@ static void run(const __u8 *frame, size_t len)
 	hm_handle_fuzz(&ctx, 1);
 }
 
-static __u64 sum_requests(void *map, __u32 ovf_row)
-{
-	struct shim_map *m = shim_map_of(map);
-	struct hm_stats *ovf = bpf_map_lookup_elem(&hm_overflow, &ovf_row);
-	__u64 n = ovf ? ovf->requests : 0;
-
-	for (unsigned int i = 0; i < m->max_entries; i++)
-		if (m->used[i])
-			n += ((struct hm_stats *)(m->values + (size_t)i * m->value_size))->requests;
-	return n;
-}
+/* The sum of one field over a map's rows and its overflow row. */
+#define SUM_FIELD(name, field)                                                           \
+	static __u64 name(void *map, __u32 ovf_row)                                      \
+	{                                                                                \
+		struct shim_map *m = shim_map_of(map);                                   \
+		struct hm_stats *ovf = bpf_map_lookup_elem(&hm_overflow, &ovf_row);      \
+		__u64 n = ovf ? ovf->field : 0;                                          \
+                                                                                         \
+		for (unsigned int i = 0; i < m->max_entries; i++)                        \
+			if (m->used[i])                                                  \
+				n += ((struct hm_stats *)(m->values +                    \
+							  (size_t)i * m->value_size))    \
+					     ->field;                                    \
+		return n;                                                        \
+	}
+SUM_FIELD(sum_requests, requests)
+SUM_FIELD(sum_responses, responses)
+SUM_FIELD(sum_unanswered, unanswered)
 
 static void check_invariants(void)
 {
@@ -213,5 +224,14 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		pos += len;
 	}
 	check_invariants();
+	/* Then the connection goes quiet: the idle sweep must age whatever is left. */
+	shim_clock_ns += (__u64)HM_IDLE_TIMEOUT_MAX * 1000000000ULL + 1;
+	shim_timer_fire();
+	assert(shim_map_of(&hm_conns)->count == 0);
+	check_invariants();
+	/* With no state left, every request ended as a response or as unanswered. */
+	assert(sum_requests(&hm_clients, HM_OVF_CLIENTS) ==
+	       sum_responses(&hm_clients, HM_OVF_CLIENTS) +
+		       sum_unanswered(&hm_clients, HM_OVF_CLIENTS));
 	return 0;
 }

@@ -123,6 +123,8 @@ static inline size_t pkt_build(uint8_t *buf, struct flow *f, bool from_client, i
 	tcp->seq = htonl(*seq);
 	tcp->doff = 5;
 	tcp->ack = 1;
+	/* What a real stack acknowledges: every byte the peer has sent so far. */
+	tcp->ack_seq = htonl(from_client ? f->sseq : f->cseq);
 	tcp->fin = !!(flags & PKT_FIN);
 	tcp->rst = !!(flags & PKT_RST);
 	tcp->syn = !!(flags & PKT_SYN);

@@ -11,6 +11,8 @@
  * Prints "ok - NAME" / "not ok - NAME: why" per check; exits 1 on failure.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@ static struct bpf_object *obj;
 static int prog_in, prog_eg, prog_xdp;
 static bool via_xdp; /* client-to-server frames go through the XDP program */
 static int fd_clients, fd_ports, fd_port_clients, fd_monitor, fd_conns, fd_config, fd_overflow;
-static int fd_routes, fd_route_ids, fd_route_pats, fd_route_seq;
+static int fd_routes, fd_route_ids, fd_route_pats, fd_route_seq, fd_aging, fd_hist_ports, fd_hist_routes, fd_hist;
 static int ncpus, failures, checks;
 static const char *current;
 
@@ -94,6 +96,15 @@ static void clear_percpu_array(int fd, __u32 entries, size_t value_size)
 	free(zero);
 }
 
+/* Rewriting the sweep's entry cancels its timer: the next new connection arms a fresh one. */
+static void reset_aging(void)
+{
+	static char zero_value[4096];
+	__u32 zero = 0;
+
+	bpf_map_update_elem(fd_aging, &zero, zero_value, BPF_ANY);
+}
+
 static void reset_maps(void)
 {
 	struct hm_config cfg = {};
@@ -104,11 +115,15 @@ static void reset_maps(void)
 	clear_hash(fd_port_clients);
 	clear_hash(fd_conns);
 	clear_hash(fd_route_ids);
+	clear_hash(fd_hist_ports);
+	clear_hash(fd_hist_routes);
+	clear_percpu_array(fd_hist, HM_HIST_ROWS * HM_LAT_FAMILIES, sizeof(struct hm_hist));
 	bpf_map_update_elem(fd_route_seq, &zero, &zero, BPF_ANY);
 	clear_percpu_array(fd_routes, HM_MAX_ROUTES, sizeof(struct hm_stats));
 	clear_percpu_array(fd_monitor, HM_MON_MAX, sizeof(__u64));
 	clear_percpu_array(fd_overflow, HM_OVF_ROWS, sizeof(struct hm_stats));
 	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+	reset_aging();
 }
 
 /* Runs one frame through the ingress (or egress) program; the verdict must never change. */
@@ -539,18 +554,33 @@ static void test_retransmission(void)
 
 static void test_fin_pending(void)
 {
+	uint32_t resp_seq, fin_seq;
 	struct flow f;
 	struct hm_stats s;
 
 	flow_v4(&f, "10.0.0.8", 40009, "10.0.0.1", 8080);
 	send_str(&f, true, REQ_A REQ_A REQ_A);
+	resp_seq = f.sseq;
 	send_str(&f, false, RESP_OK);
 	send_seg(&f, false, PKT_FIN, "", 0); /* server closes with two requests pending */
 	client_stats(&f, &s);
 	CHECK_EQ("requests", s.requests, 3);
 	CHECK_EQ("responses", s.responses, 1);
 	CHECK_EQ("unanswered", s.unanswered, 2);
-	CHECK_EQ("state freed", live_conns(), 0);
+	CHECK_EQ("state kept after one FIN", live_conns(), 1);
+	/* the response was lost after the monitor: the server sends it again */
+	fin_seq = f.sseq;
+	f.sseq = resp_seq;
+	send_str(&f, false, RESP_OK);
+	send_seg(&f, false, PKT_FIN, "", 0);
+	f.sseq = fin_seq;
+	client_stats(&f, &s);
+	CHECK_EQ("a response resent after FIN is a retransmission", s.responses, 1);
+	CHECK_EQ("and its bytes are not counted twice", s.bytes_out, strlen(RESP_OK));
+	CHECK_EQ("unanswered counted once", s.unanswered, 2);
+	CHECK_EQ("no orphan", monitor(HM_MON_ORPHAN_RESPONSES), 0);
+	send_seg(&f, true, PKT_FIN, "", 0); /* the client's FIN acknowledges the server's */
+	CHECK_EQ("state freed when both sides closed", live_conns(), 0);
 
 	/* a client half-close waits for the answer */
 	flow_v4(&f, "10.0.0.9", 40010, "10.0.0.1", 8080);
@@ -565,6 +595,7 @@ static void test_fin_pending(void)
 	flow_v4(&f, "10.0.0.10", 40011, "10.0.0.1", 8080);
 	send_str(&f, true, REQ_A);
 	send_seg(&f, true, PKT_RST, "", 0);
+	CHECK_EQ("RST frees the state at once", live_conns(), 0);
 	client_stats(&f, &s);
 	CHECK_EQ("RST: unanswered", s.unanswered, 1);
 	CHECK_EQ("all state freed", live_conns(), 0);
@@ -972,6 +1003,291 @@ static void test_client_prefix(void)
 	      "requests=%llu", (unsigned long long)s.requests);
 }
 
+#define REQ_B "GET /b HTTP/1.1\r\nHost: t\r\n\r\n"
+#define REQ_C "GET /c HTTP/1.1\r\nHost: t\r\n\r\n"
+
+/*
+ * Issue 6, case 6: a response segment lost before the monitor.  Two
+ * pipelined requests; the answer to /a never shows, the answer to /b does.
+ * It must not be paired with /a: both requests are written off as
+ * unanswered, and timing resumes with the next request.
+ */
+static void test_gap_response(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.3.1", 43000, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	send_str(&f, true, REQ_B);
+	f.sseq += strlen(RESP_OK); /* the answer to /a is lost on the way */
+	send_str(&f, false, RESP_500);
+	client_stats(&f, &s);
+	CHECK_EQ("requests", s.requests, 2);
+	CHECK_EQ("no response paired across the gap", s.responses, 0);
+	CHECK_EQ("no latency sample", s.lat.count, 0);
+	CHECK_EQ("both requests written off as unanswered", s.unanswered, 2);
+	CHECK_EQ("gap_unanswered", monitor(HM_MON_GAP_UNANSWERED), 2);
+	CHECK_EQ("seq_gaps", monitor(HM_MON_SEQ_GAPS), 1);
+	CHECK_EQ("the response after the gap is an orphan", monitor(HM_MON_ORPHAN_RESPONSES), 1);
+	check(route_stats(HM_METHOD_GET, "/a", &s) && s.responses == 0 && s.unanswered == 1,
+	      "route /a: no response, unanswered", "responses=%llu unanswered=%llu",
+	      (unsigned long long)s.responses, (unsigned long long)s.unanswered);
+
+	send_str(&f, true, REQ_C);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("after the gap: the next request is answered", s.responses, 1);
+	CHECK_EQ("after the gap: and timed", s.lat.count, 1);
+	check(route_stats(HM_METHOD_GET, "/c", &s) && s.responses == 1 && s.status[HM_STATUS_2XX] == 1,
+	      "route /c gets its own 200", "responses=%llu", (unsigned long long)s.responses);
+
+	/*
+	 * The answer to /a is sent before the server has /b (its ACK says so);
+	 * its status line is lost, its body arrives: /a is written off, /b
+	 * keeps its place and is paired with its own answer.
+	 */
+	flow_v4(&f, "10.0.3.2", 43001, "10.0.0.1", 8080);
+	{
+		uint32_t after_a, after_b;
+
+		send_str(&f, true, REQ_A);
+		after_a = f.cseq;
+		send_str(&f, true, REQ_B);
+		after_b = f.cseq;
+		f.cseq = after_a; /* the server acknowledges /a only */
+		f.sseq += strlen(RESP_OK) - 5;
+		send_str(&f, false, "hello");
+		f.cseq = after_b;
+		send_str(&f, false, RESP_500);
+	}
+	client_stats(&f, &s);
+	CHECK_EQ("ack: only the request the server had is written off", s.unanswered, 1);
+	CHECK_EQ("ack: the later request is answered", s.responses, 1);
+	CHECK_EQ("ack: and timed", s.lat.count, 1);
+	check(route_stats(HM_METHOD_GET, "/b", &s) && s.status[HM_STATUS_5XX] == 1,
+	      "ack: route /b gets its own 500", "5xx=%llu", (unsigned long long)s.status[HM_STATUS_5XX]);
+}
+
+/*
+ * Issue 6, case 5: a request body arrives out of order (its middle segment
+ * after its end).  Requests and responses stay exact, and timing goes on:
+ * the client never pipelined, so no request can have hidden in the gap.
+ */
+static void test_out_of_order(void)
+{
+	static const char head[] = "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 20\r\n\r\n";
+	struct flow f;
+	struct hm_stats s;
+	uint32_t mid;
+
+	flow_v4(&f, "10.0.3.3", 43002, "10.0.0.1", 8080);
+	send_str(&f, true, head);
+	mid = f.cseq;
+	f.cseq += 10;
+	send_str(&f, true, "abcdefghij"); /* the end of the body first */
+	f.cseq = mid;
+	send_str(&f, true, "0123456789"); /* then the middle: it fills the hole */
+	f.cseq = mid + 20;
+	send_str(&f, false, RESP_OK);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_500);
+	client_stats(&f, &s);
+	CHECK_EQ("requests", s.requests, 2);
+	CHECK_EQ("responses", s.responses, 2);
+	CHECK_EQ("2xx", s.status[HM_STATUS_2XX], 1);
+	CHECK_EQ("5xx", s.status[HM_STATUS_5XX], 1);
+	CHECK_EQ("both timed", s.lat.count, 2);
+	CHECK_EQ("nothing written off", s.unanswered, 0);
+	CHECK_EQ("the gap is counted", monitor(HM_MON_SEQ_GAPS), 1);
+	CHECK_EQ("no orphan", monitor(HM_MON_ORPHAN_RESPONSES), 0);
+	check(route_stats(HM_METHOD_GET, "/a", &s) && s.status[HM_STATUS_5XX] == 1 && s.lat.count == 1,
+	      "route /a gets its own 500", "5xx=%llu", (unsigned long long)s.status[HM_STATUS_5XX]);
+	check(s.bytes_in <= strlen(REQ_A), "bytes: never more than was sent", "%llu",
+	      (unsigned long long)s.bytes_in);
+}
+
+/*
+ * Issue 6, case 5 with pipelining: /b is lost in a gap between /a and /c.
+ * The answer to /b must not be taken for /c's: after the gap the client's
+ * requests are counted but not timed, for as long as the connection lives.
+ */
+static void test_gap_request_pipelined(void)
+{
+	struct flow f;
+	struct hm_stats s;
+	uint32_t at_b;
+
+	flow_v4(&f, "10.0.3.4", 43003, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	at_b = f.cseq;
+	f.cseq += strlen(REQ_B);
+	send_str(&f, true, REQ_C);
+	f.cseq = at_b;
+	send_str(&f, true, REQ_B); /* the retransmission that fills the hole */
+	f.cseq = at_b + strlen(REQ_B) + strlen(REQ_C);
+	send_str(&f, false, RESP_OK);  /* /a */
+	send_str(&f, false, RESP_500); /* /b */
+	send_str(&f, false, RESP_OK);  /* /c */
+	client_stats(&f, &s);
+	CHECK_EQ("requests seen", s.requests, 2);
+	CHECK_EQ("only /a is timed", s.lat.count, 1);
+	CHECK_EQ("responses after the gap not timed", monitor(HM_MON_GAP_UNTIMED), 1);
+	check(!route_stats(HM_METHOD_GET, "/c", &s) || (s.responses == 0 && s.lat.count == 0),
+	      "the 500 of /b is not given to route /c", "responses=%llu 5xx=%llu",
+	      (unsigned long long)s.responses, (unsigned long long)s.status[HM_STATUS_5XX]);
+	check(route_stats(HM_METHOD_GET, "/a", &s) && s.lat.count == 1 && s.status[HM_STATUS_2XX] == 1,
+	      "route /a timed", "lat=%llu", (unsigned long long)s.lat.count);
+
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("a pipelining connection stays untimed", s.lat.count, 1);
+}
+
+/*
+ * Issue 6, case 7, with a request in flight: the monitor sees /b first, but
+ * the server is still answering a request sent before (its ACK stops short
+ * of /b).  That answer is not paired with /b.
+ */
+static void test_early_response(void)
+{
+	struct flow f;
+	struct hm_stats s;
+	uint32_t after_b;
+
+	flow_v4(&f, "10.0.3.5", 43004, "10.0.0.1", 8080);
+	f.cseq += strlen(REQ_A); /* sent before the monitor was attached */
+	send_str(&f, true, REQ_B);
+	after_b = f.cseq;
+	f.cseq = after_b - strlen(REQ_B);
+	send_str(&f, false, RESP_500);
+	f.cseq = after_b;
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("early_responses", monitor(HM_MON_EARLY_RESPONSES), 1);
+	CHECK_EQ("orphan_responses", monitor(HM_MON_ORPHAN_RESPONSES), 1);
+	CHECK_EQ("responses", s.responses, 1);
+	CHECK_EQ("no 5xx for this client's known request", s.status[HM_STATUS_5XX], 0);
+	CHECK_EQ("timed", s.lat.count, 1);
+}
+
+/* Issue 6, case 6 (second half): requests on an idle connection age out into unanswered. */
+static void test_idle_aging(void)
+{
+	struct hm_config cfg = {};
+	struct flow f1, f2;
+	struct hm_stats s;
+	__u32 zero = 0;
+	uint64_t t0, waited;
+
+	cfg.idle_timeout = 1;
+	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+	flow_v4(&f1, "10.0.3.6", 43005, "10.0.0.1", 8080);
+	flow_v4(&f2, "10.0.3.7", 43006, "10.0.0.1", 8080);
+	t0 = now_ns();
+	send_str(&f1, true, REQ_A); /* never answered */
+	send_str(&f2, true, REQ_A);
+	send_str(&f2, false, RESP_OK); /* answered, then idle */
+	usleep(700000);
+	CHECK_EQ("not aged before idle_timeout", live_conns(), 2);
+	while (live_conns() && now_ns() - t0 < 4000000000ULL)
+		usleep(50000);
+	waited = now_ns() - t0;
+	CHECK_EQ("both idle connections aged", live_conns(), 0);
+	check(waited >= 1000000000ULL && waited <= 2000000000ULL,
+	      "aged between idle_timeout and 1.5 x idle_timeout (+ poll)", "after %llu ms",
+	      (unsigned long long)(waited / 1000000));
+	client_stats(&f1, &s);
+	CHECK_EQ("the pending request is unanswered", s.unanswered, 1);
+	client_stats(&f2, &s);
+	CHECK_EQ("the answered one is not", s.unanswered, 0);
+	check(route_stats(HM_METHOD_GET, "/a", &s) && s.unanswered == 1, "route /a unanswered",
+	      "unanswered=%llu", (unsigned long long)s.unanswered);
+	CHECK_EQ("idle_unanswered", monitor(HM_MON_IDLE_UNANSWERED), 1);
+	CHECK_EQ("conns_aged", monitor(HM_MON_CONNS_AGED), 2);
+
+	send_str(&f1, false, RESP_OK); /* a late answer: nothing left to pair it with */
+	client_stats(&f1, &s);
+	CHECK_EQ("a late answer is not paired", s.responses, 0);
+	CHECK_EQ("it is an orphan", monitor(HM_MON_ORPHAN_RESPONSES), 1);
+}
+
+/*
+ * Issue 6, case 21: both CPUs update the same rows (client, port, route,
+ * histograms) at full speed.  Totals must be exact.
+ */
+struct hammer {
+	int cpu, n, on_cpu;
+	uint16_t cport;
+};
+
+static void *hammer_run(void *arg)
+{
+	struct hammer *h = arg;
+	struct flow f;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(h->cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		return NULL;
+	flow_v4(&f, "10.0.3.8", h->cport, "10.0.0.1", 8080);
+	for (int i = 0; i < h->n; i++) {
+		send_str(&f, true, REQ_A);
+		send_str(&f, false, RESP_OK);
+		if (sched_getcpu() == h->cpu)
+			h->on_cpu++;
+	}
+	return NULL;
+}
+
+static void test_two_cpus(void)
+{
+	struct hammer h[2] = { { .cpu = 0, .n = 20000, .cport = 43010 },
+			       { .cpu = 1, .n = 20000, .cport = 43011 } };
+	struct hm_hist_port_key hk = { .port = 8080, .family = HM_LAT_FIRST };
+	struct hm_hist *percpu;
+	pthread_t t[2];
+	struct flow f;
+	struct hm_stats s;
+	__u64 total = 2 * 20000, count = 0, buckets = 0;
+
+	if (ncpus < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		printf("skip - %s: needs two CPUs\n", current);
+		return;
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, hammer_run, &h[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ("worker 0 ran on CPU 0", h[0].on_cpu, h[0].n);
+	CHECK_EQ("worker 1 ran on CPU 1", h[1].on_cpu, h[1].n);
+	flow_v4(&f, "10.0.3.8", 0, "10.0.0.1", 8080);
+	client_stats(&f, &s);
+	CHECK_EQ("client requests", s.requests, total);
+	CHECK_EQ("client responses", s.responses, total);
+	CHECK_EQ("client latency samples", s.lat.count, total);
+	CHECK_EQ("client bytes_in", s.bytes_in, total * strlen(REQ_A));
+	CHECK_EQ("client bytes_out", s.bytes_out, total * strlen(RESP_OK));
+	port_stats(8080, &s);
+	CHECK_EQ("port requests", s.requests, total);
+	check(route_stats(HM_METHOD_GET, "/a", &s) && s.responses == total && s.lat.count == total,
+	      "route /a responses and samples", "responses=%llu samples=%llu",
+	      (unsigned long long)s.responses, (unsigned long long)s.lat.count);
+	/* Issue 6, case 25: histogram totals equal request totals. */
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!bpf_map_lookup_elem(fd_hist_ports, &hk, percpu))
+		for (int c = 0; c < ncpus; c++) {
+			count += percpu[c].count;
+			for (int b = 0; b < HM_HIST_BUCKETS; b++)
+				buckets += percpu[c].buckets[b];
+		}
+	free(percpu);
+	CHECK_EQ("port histogram count = requests", count, total);
+	CHECK_EQ("port histogram buckets sum to requests", buckets, total);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -1000,6 +1316,12 @@ static const struct {
 	{ "route_split_and_pipelined", test_route_split_and_pipelined },
 	{ "route_unknown_other", test_route_unknown_other },
 	{ "client_prefix", test_client_prefix },
+	{ "gap_response", test_gap_response },
+	{ "out_of_order", test_out_of_order },
+	{ "gap_request_pipelined", test_gap_request_pipelined },
+	{ "early_response", test_early_response },
+	{ "idle_aging", test_idle_aging },
+	{ "two_cpus", test_two_cpus },
 };
 
 static int map_fd(const char *name)
@@ -1051,6 +1373,10 @@ int main(int argc, char **argv)
 	fd_route_ids = map_fd(HM_MAP_ROUTE_IDS);
 	fd_route_pats = map_fd(HM_MAP_ROUTE_PATTERNS);
 	fd_route_seq = map_fd(HM_MAP_ROUTE_SEQ);
+	fd_aging = map_fd(HM_MAP_AGING);
+	fd_hist_ports = map_fd(HM_MAP_HIST_PORTS);
+	fd_hist_routes = map_fd(HM_MAP_HIST_ROUTES);
+	fd_hist = map_fd(HM_MAP_HIST);
 	ncpus = libbpf_num_possible_cpus();
 
 	/* Every case twice: requests through TC ingress, then through XDP. */

@@ -631,6 +631,27 @@ static void release_libxdp_dir(__u32 flags)
 		hm_dbg("removed %s (hm-load's XDP attach had created it)", dir);
 }
 
+/*
+ * The idle-connection sweep's BPF timer holds the program that armed it, and
+ * through it every map of the set, so a detached or replaced program would
+ * stay loaded while the sweep goes on.  Rewriting hm_aging's entry from user
+ * space cancels the timer and releases that program; programs still attached
+ * arm it again with their next new connection.
+ */
+static void release_aging_timer(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), key = 0;
+	void *zero;
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return;
+	zero = calloc(1, info.value_size);
+	if (zero && bpf_map_update_elem(fd, &key, zero, BPF_ANY))
+		hm_dbg("cannot reset map '%s': %s", HM_MAP_AGING, strerror(errno));
+	free(zero);
+}
+
 static int unpin_one(const char *path, void *arg)
 {
 	(void)arg;
@@ -654,6 +675,10 @@ static bool unpin_maps(const char *dir, bool force)
 		close(fd);
 	if (!id)
 		return false;
+	fd = open_pinned(dir, HM_MAP_AGING);
+	release_aging_timer(fd);
+	if (fd >= 0)
+		close(fd);
 	hm_xdp_close_stray_fds();
 	for (int ms = 0; ms < HM_UNUSED_WAIT_MS && (used = map_in_use(id)); ms += 50)
 		usleep(50 * 1000);
@@ -928,6 +953,7 @@ static int do_load(const struct load_opts *o, int ifindex)
 	if (bpf_map_update_elem(links_fd, &ifindex, &link, BPF_ANY))
 		hm_warn("cannot record '%s' in map '%s': %s", o->ifname, HM_MAP_LINKS,
 			strerror(errno));
+	release_aging_timer(bpf_map__fd(skel->maps.hm_aging)); /* the replaced programs' */
 
 	if (o->group)
 		err = set_pin_group(o->pin_dir, o->group, o->gid);

@@ -89,6 +89,10 @@ static const char usage_text[] =
 	"      --clear-routes     remove all --route/--route-prefix patterns\n"
 	"      --max-routes N     routes to tell apart (2-%d, default %d); later new\n"
 	"                         routes are counted as _other\n"
+	"      --idle-timeout SECONDS\n"
+	"                         free the state of a connection that carried no\n"
+	"                         packet for SECONDS (1-%d; 0: the default, %d) and\n"
+	"                         count its pending requests as unanswered (live)\n"
 	"      --client-prefix N  count IPv4 clients per /N network (1-32)\n"
 	"      --client-prefix6 N\n"
 	"                         count IPv6 clients per /N network (1-128)\n"
@@ -169,6 +173,7 @@ struct load_opts {
 	bool set_patterns;    /* the pattern list below replaces the pinned one */
 	bool set_max_routes;
 	bool set_prefix4, set_prefix6;
+	bool set_idle_timeout;
 	struct hm_config route_cfg; /* route_* and client_prefix* fields only */
 	unsigned int npatterns;
 	struct hm_route_pattern patterns[HM_MAX_PATTERNS];
@@ -386,6 +391,8 @@ static int write_config(struct httpmon *skel, const struct load_opts *o)
 	}
 	if (o->set_max_routes)
 		cfg->max_routes = o->route_cfg.max_routes;
+	if (o->set_idle_timeout)
+		cfg->idle_timeout = o->route_cfg.idle_timeout;
 	if (o->set_prefix4)
 		cfg->client_prefix4 = o->route_cfg.client_prefix4;
 	if (o->set_prefix6)
@@ -1436,7 +1443,7 @@ static int do_status(const struct load_opts *o)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_XDP = 256, OPT_ALL, OPT_STATUS, OPT_JSON };
+	enum { OPT_XDP = 256, OPT_ALL, OPT_STATUS, OPT_JSON, OPT_IDLE };
 	static const struct option longopts[] = {
 		{ "xdp", optional_argument, NULL, OPT_XDP },
 		{ "ports", required_argument, NULL, 'p' },
@@ -1445,6 +1452,7 @@ int main(int argc, char **argv)
 		{ "route-prefix", required_argument, NULL, 'X' },
 		{ "clear-routes", no_argument, NULL, 'C' },
 		{ "max-routes", required_argument, NULL, 'M' },
+		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "client-prefix", required_argument, NULL, '4' },
 		{ "client-prefix6", required_argument, NULL, '6' },
 		{ "all-ports", no_argument, NULL, 'A' },
@@ -1514,6 +1522,13 @@ int main(int argc, char **argv)
 			o.route_cfg.max_routes = num;
 			o.set_max_routes = true;
 			break;
+		case OPT_IDLE:
+			if (!hm_parse_ulong(optarg, 0, HM_IDLE_TIMEOUT_MAX, &num))
+				return hm_usage_error("invalid --idle-timeout '%s' (0-%d seconds)",
+						      optarg, HM_IDLE_TIMEOUT_MAX);
+			o.route_cfg.idle_timeout = num;
+			o.set_idle_timeout = true;
+			break;
 		case '4':
 			if (!hm_parse_ulong(optarg, 0, 32, &num))
 				return hm_usage_error("invalid --client-prefix '%s' (0-32)", optarg);
@@ -1553,14 +1568,15 @@ int main(int argc, char **argv)
 			printf("hm-load %s (map layout %d)\n", HM_VERSION, HM_LAYOUT_VERSION);
 			return HM_EXIT_OK;
 		case 'h':
-			printf(usage_text, HM_MAX_PATTERNS, HM_MAX_ROUTES, HM_MAX_ROUTES);
+			printf(usage_text, HM_MAX_PATTERNS, HM_MAX_ROUTES, HM_MAX_ROUTES,
+			       HM_IDLE_TIMEOUT_MAX, HM_IDLE_TIMEOUT_DEFAULT);
 			return HM_EXIT_OK;
 		default:
 			return hm_bad_option(argv[optind - 1]);
 		}
 	}
 	settings = o.set_ports || o.all_ports || o.group || o.set_group_by || o.set_patterns ||
-		   o.set_max_routes || o.set_prefix4 || o.set_prefix6 ||
+		   o.set_max_routes || o.set_prefix4 || o.set_prefix6 || o.set_idle_timeout ||
 		   o.xdp_mode != XDP_MODE_UNSPEC;
 	if (o.status && (o.detach || o.all || settings))
 		return hm_usage_error("--status takes no options but --json, --pin-path and -v");

@@ -508,7 +508,10 @@ static int hm_aging_fire(void *map, __u32 *key, struct hm_aging *a)
 	return 0;
 }
 
-/* Called when a connection's state is created: makes sure a sweep is scheduled. */
+/*
+ * Called for every segment with connection state: makes sure a sweep is
+ * scheduled (after hm-load cancelled the timer, the next segment re-arms it).
+ */
 static __always_inline void hm_aging_arm(const struct hm_config *cfg)
 {
 	struct hm_aging *a;

@@ -441,7 +441,6 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 		if (!c)
 			return;
 		hm_count(HM_MON_CONNS_OPENED, 1);
-		hm_aging_arm(cfg);
 	}
 	__builtin_memset(&s->delta, 0, sizeof(s->delta));
 
@@ -490,6 +489,7 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 
 		s->now = bpf_ktime_get_ns();
 		c->last_seen = s->now;
+		hm_aging_arm(cfg); /* one read of a flag once the sweep is scheduled */
 		c->ifindex = ifindex;
 		s->seq0 = p.seq - p.payload_off;
 		s->ack = p.ack;

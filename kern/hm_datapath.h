@@ -426,8 +426,13 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 	side = hm_conn_key_of(&p, &key);
 	c = bpf_map_lookup_elem(&hm_conns, &key);
 	if (!c) {
-		if (!plen || !HM_FN(hm_starts_message)(ctx, &p))
+		if (!plen)
 			return;
+		if (!HM_FN(hm_starts_message)(ctx, &p)) {
+			/* Not HTTP, or joined in the middle of a message: one short read, no state. */
+			hm_count(HM_MON_IGNORED_SEGMENTS, 1);
+			return;
+		}
 		/* The initial value is built in scratch: it is too big for the stack. */
 		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
 		s->fresh.client = HM_SIDE_UNKNOWN;

@@ -695,6 +695,9 @@ static __always_inline void hm_headers_done(struct hm_walk *w)
 	} else if (d->kind == HM_MSG_RESPONSE && (flags & HM_DF_TUNNEL)) {
 		d->state = HM_P_UNTIL_CLOSE;
 	} else if (flags & HM_DF_CHUNKED) {
+		/* RFC 9112 6.3: chunked wins over a Content-Length, which is suspect. */
+		if (flags & HM_DF_CL)
+			hm_count(HM_MON_TE_AND_CL, 1);
 		d->state = HM_P_CHUNK_SIZE;
 	} else if (flags & HM_DF_CL) {
 		d->remaining = d->cl;

@@ -397,7 +397,9 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(IDLE_UNANSWERED, "idle_unanswered", "pending requests counted unanswered when their connection was aged") \
 	X(GAP_UNANSWERED, "gap_unanswered", "pending requests counted unanswered: a gap in the responses may have held theirs") \
 	X(EARLY_RESPONSES, "early_responses", "responses sent before the server had the pending request (not paired)") \
-	X(GAP_UNTIMED, "gap_untimed", "responses not timed: requests were missed in a gap before theirs")
+	X(GAP_UNTIMED, "gap_untimed", "responses not timed: requests were missed in a gap before theirs") \
+	X(TE_AND_CL, "te_and_cl", "messages with both chunked Transfer-Encoding and Content-Length (framed as chunked)") \
+	X(IGNORED_SEGMENTS, "ignored_segments", "segments of connections without HTTP state that start no HTTP message")
 
 #define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,
 enum hm_monitor_counter { HM_MONITOR_COUNTERS(HM_MON_ENUM) HM_MON_MAX };

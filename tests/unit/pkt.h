@@ -27,6 +27,12 @@ struct flow {
 	uint32_t cseq, sseq;
 	int vlan_tags;     /* 802.1ad/802.1Q tags in the frame: 0, 1 or 2 */
 	int v6_ext;        /* IPv6 destination-options headers before TCP */
+	/* Packet shapes (IPv4): 0 means a plain header. */
+	int ip_opt_words;  /* 4-byte words of IPv4 options (NOPs): IHL 5 + n */
+	int tcp_opt_words; /* 4-byte words of TCP options (NOPs): doff 5 + n */
+	int ihl, doff;     /* forced header-length fields, whatever follows */
+	uint16_t frag_off; /* IPv4 flags and fragment offset, host order */
+	int tot_len_extra; /* added to the IPv4 total length (a lie when > 0) */
 };
 
 enum { PKT_FIN = 1, PKT_RST = 2, PKT_SYN = 4 };
@@ -106,22 +112,27 @@ static inline size_t pkt_build(uint8_t *buf, struct flow *f, bool from_client, i
 		}
 	} else {
 		struct iphdr *ip = (struct iphdr *)(buf + off);
+		size_t opts = f->ip_opt_words * 4, topts = f->tcp_opt_words * 4;
 
 		ip->version = 4;
-		ip->ihl = 5;
+		ip->ihl = f->ihl ? f->ihl : 5 + f->ip_opt_words;
 		ip->ttl = 64;
 		ip->protocol = IPPROTO_TCP;
-		ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp) + len);
+		ip->frag_off = htons(f->frag_off);
+		ip->tot_len = htons(sizeof(*ip) + opts + sizeof(*tcp) + topts + len +
+				    f->tot_len_extra);
 		memcpy(&ip->saddr, src, 4);
 		memcpy(&ip->daddr, dst, 4);
 		off += sizeof(*ip);
+		memset(buf + off, 1, opts); /* IPv4 NOP options */
+		off += opts;
 	}
 
 	tcp = (struct tcphdr *)(buf + off);
 	tcp->source = htons(from_client ? f->cport : f->sport);
 	tcp->dest = htons(from_client ? f->sport : f->cport);
 	tcp->seq = htonl(*seq);
-	tcp->doff = 5;
+	tcp->doff = f->doff ? f->doff : 5 + f->tcp_opt_words;
 	tcp->ack = 1;
 	/* What a real stack acknowledges: every byte the peer has sent so far. */
 	tcp->ack_seq = htonl(from_client ? f->sseq : f->cseq);
@@ -130,6 +141,10 @@ static inline size_t pkt_build(uint8_t *buf, struct flow *f, bool from_client, i
 	tcp->syn = !!(flags & PKT_SYN);
 	tcp->window = htons(65535);
 	off += sizeof(*tcp);
+	if (!f->v6) {
+		memset(buf + off, 1, f->tcp_opt_words * 4); /* TCP NOP options */
+		off += f->tcp_opt_words * 4;
+	}
 	memcpy(buf + off, payload, len);
 	off += len;
 	*seq += len + ((flags & (PKT_FIN | PKT_SYN)) ? 1 : 0);

@@ -1288,6 +1288,280 @@ static void test_two_cpus(void)
 	CHECK_EQ("port histogram buckets sum to requests", buckets, total);
 }
 
+/* Issue 6, case 8: malformed status lines are never counted as a status. */
+static void test_malformed_status(void)
+{
+	static const char *bad[] = {
+		"HTTP/1.1 2 OK\r\n\r\n",  "HTTP/1.1  200 OK\r\n\r\n", "HTP/1.1 200 OK\r\n\r\n",
+		"HTTP/1.1 20x OK\r\n\r\n", "HTTP/1.1 200\n",          "HTTP/1.1 200 OK\n\n",
+		"HTTP/2.0 200 OK\r\n\r\n", "HTTP/1.1 099 Low\r\n\r\n", "HTTP/1.1 600 High\r\n\r\n",
+	};
+	struct flow f;
+	struct hm_stats s;
+	int valid = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		flow_v4(&f, "10.0.5.1", 44000 + i, "10.0.0.1", 8080);
+		send_str(&f, true, REQ_A);
+		send_str(&f, false, bad[i]);
+	}
+	/* "HTTP/1.1 200\n" and "...OK\n\n" (LF only) are valid HTTP: RFC 9112 allows a bare LF. */
+	valid = 2;
+	flow_v4(&f, "10.0.5.1", 0, "10.0.0.1", 8080);
+	client_stats(&f, &s);
+	CHECK_EQ("requests", s.requests, sizeof(bad) / sizeof(bad[0]));
+	CHECK_EQ("only the two well-formed ones are responses", s.responses, valid);
+	CHECK_EQ("with status 2xx", s.status[HM_STATUS_2XX], valid);
+	CHECK_EQ("no other status class", s.status[HM_STATUS_1XX] + s.status[HM_STATUS_3XX] +
+		 s.status[HM_STATUS_4XX] + s.status[HM_STATUS_5XX], 0);
+	CHECK_EQ("the others are unparseable", monitor(HM_MON_UNPARSEABLE),
+		 sizeof(bad) / sizeof(bad[0]) - valid);
+}
+
+/*
+ * Issue 6, case 9: absurd or ambiguous lengths.  Five pipelined requests;
+ * each response below comes in its own segment, so the framing that a bad
+ * length loses is found again at the next one.
+ */
+static void test_lengths(void)
+{
+	static const char dup_same[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello";
+	static const char dup_diff[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
+	static const char te_cl[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+				    "5\r\nhello\r\n0\r\n\r\n" RESP_OK;
+	static const char negative[] = "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n";
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.5.2", 44100, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A REQ_A REQ_A REQ_A REQ_A);
+	send_str(&f, false, dup_same);
+	send_str(&f, false, dup_diff);
+	send_str(&f, false, te_cl);
+	send_str(&f, false, negative);
+	client_stats(&f, &s);
+	CHECK_EQ("every response counted once", s.responses, 5);
+	CHECK_EQ("differing and negative lengths flagged", monitor(HM_MON_BAD_LENGTH), 2);
+	CHECK_EQ("chunked with Content-Length flagged", monitor(HM_MON_TE_AND_CL), 1);
+	CHECK_EQ("identical duplicates are fine: nothing unparseable", monitor(HM_MON_UNPARSEABLE), 0);
+	CHECK_EQ("nothing unanswered", s.unanswered, 0);
+	/* framed by chunked, not by the 3 bytes: the response after it was found */
+	CHECK_EQ("bytes of the well-framed ones", s.bytes_out >= strlen(dup_same) + strlen(te_cl), 1);
+}
+
+/* Issue 6, case 10: a 70,000-byte request line and a 100 KiB header block: bounded, counted. */
+static void test_long_lines(void)
+{
+	static char req[110000];
+	struct flow f;
+	struct hm_stats s;
+	size_t n;
+
+	flow_v4(&f, "10.0.5.3", 44200, "10.0.0.1", 8080);
+	n = snprintf(req, sizeof(req), "GET /");
+	memset(req + n, 'x', 70000);
+	n += 70000;
+	n += snprintf(req + n, sizeof(req) - n, " HTTP/1.1\r\nHost: t\r\n\r\n");
+	send_write(&f, true, req);
+	send_str(&f, false, RESP_OK);
+	send_str(&f, true, REQ_B);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("long request line: requests", s.requests, 2);
+	CHECK_EQ("long request line: responses", s.responses, 2);
+	CHECK_EQ("long request line: the route label is cut, and counted",
+		 monitor(HM_MON_ROUTE_TRUNCATED), 1);
+	CHECK_EQ("long request line: every byte", s.bytes_in, strlen(req) + strlen(REQ_B));
+	check(route_stats(HM_METHOD_GET, "/b", &s) && s.responses == 1,
+	      "long request line: the next request has its own route", "responses=%llu",
+	      (unsigned long long)s.responses);
+
+	/* one header line longer than the parser follows: given up, counted, found again */
+	reset_maps();
+	flow_v4(&f, "10.0.5.3", 44202, "10.0.0.1", 8080);
+	n = snprintf(req, sizeof(req), "GET /big HTTP/1.1\r\nX-Big: ");
+	memset(req + n, 'y', 70000);
+	n += 70000;
+	n += snprintf(req + n, sizeof(req) - n, "\r\n\r\n");
+	send_write(&f, true, req);
+	send_str(&f, false, RESP_OK);
+	send_str(&f, true, REQ_B);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("70,000-byte header line: truncation counted", monitor(HM_MON_TRUNCATED), 1);
+	CHECK_EQ("70,000-byte header line: both requests answered", s.responses, 2);
+	CHECK_EQ("70,000-byte header line: and timed", s.lat.count, 2);
+
+	reset_maps();
+	flow_v4(&f, "10.0.5.4", 44201, "10.0.0.1", 8080);
+	n = snprintf(req, sizeof(req), "GET /h HTTP/1.1\r\n");
+	for (int i = 0; i < 100; i++) {
+		n += snprintf(req + n, sizeof(req) - n, "X-Filler-%03d: ", i);
+		memset(req + n, 'v', 1000);
+		n += 1000;
+		n += snprintf(req + n, sizeof(req) - n, "\r\n");
+	}
+	n += snprintf(req + n, sizeof(req) - n, "\r\n");
+	send_write(&f, true, req);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("100 KiB of headers: one request", s.requests, 1);
+	CHECK_EQ("100 KiB of headers: answered and timed", s.lat.count, 1);
+	CHECK_EQ("100 KiB of headers: every byte", s.bytes_in, n);
+	CHECK_EQ("100 KiB of headers: nothing truncated", monitor(HM_MON_TRUNCATED), 0);
+	CHECK_EQ("100 KiB of headers: within the step budget", monitor(HM_MON_PARSE_BUDGET), 0);
+}
+
+/* Issue 6, cases 11 and 12: non-HTTP and unknown methods open no state and are counted. */
+static void test_methods(void)
+{
+	static const char *junk[] = {
+		"get /lowercase HTTP/1.1\r\n\r\n", "FOO / HTTP/1.1\r\n\r\n", "PROPFIND / HTTP/1.1\r\n\r\n",
+		"GETGETGETGETGETGETGETGET / HTTP/1.1\r\n\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc",
+		"SSH-2.0-OpenSSH_9.2p1\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+	};
+	struct flow f;
+	struct hm_stats s;
+	size_t n = sizeof(junk) / sizeof(junk[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		flow_v4(&f, "10.0.5.5", 44300 + i, "10.0.0.1", 8080);
+		send_str(&f, true, junk[i]);
+	}
+	check(!client_stats(&f, &s), "no phantom requests", "%llu requests",
+	      (unsigned long long)s.requests);
+	CHECK_EQ("no connection state", live_conns(), 0);
+	CHECK_EQ("each counted in ignored_segments", monitor(HM_MON_IGNORED_SEGMENTS), n);
+	/* the same bytes inside an HTTP connection: unparseable, not requests */
+	flow_v4(&f, "10.0.5.5", 44399, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_OK);
+	for (size_t i = 0; i < 4; i++) {
+		send_str(&f, true, junk[i]);
+		send_str(&f, true, REQ_A); /* the next segment that starts a request resumes */
+		send_str(&f, false, RESP_OK);
+	}
+	client_stats(&f, &s);
+	CHECK_EQ("inside a connection: only the real requests", s.requests, 5);
+	CHECK_EQ("inside a connection: each one unparseable", monitor(HM_MON_UNPARSEABLE), 4);
+	CHECK_EQ("inside a connection: every real one timed", s.lat.count, 5);
+}
+
+/* Issue 6, case 14: IPv4 and TCP header shapes. */
+static void test_packet_shapes(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.5.6", 44400, "10.0.0.1", 8080);
+	f.ip_opt_words = 10; /* IHL 15 */
+	f.tcp_opt_words = 10; /* doff 15 */
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("IPv4 and TCP options at their maximum: request", s.requests, 1);
+	CHECK_EQ("IPv4 and TCP options at their maximum: response", s.responses, 1);
+	CHECK_EQ("IPv4 and TCP options at their maximum: payload bytes only", s.bytes_in,
+		 strlen(REQ_A));
+
+	flow_v4(&f, "10.0.5.7", 44401, "10.0.0.1", 8080);
+	f.ihl = 4;
+	send_str(&f, true, REQ_A);
+	check(!client_stats(&f, &s), "IHL < 5: not parsed", "row");
+	flow_v4(&f, "10.0.5.8", 44402, "10.0.0.1", 8080);
+	f.doff = 4;
+	send_str(&f, true, REQ_A);
+	check(!client_stats(&f, &s), "doff < 5: not parsed", "row");
+	flow_v4(&f, "10.0.5.9", 44403, "10.0.0.1", 8080);
+	f.doff = 15; /* options that are not there: the header eats the payload */
+	send_str(&f, true, "GET / HTTP/1.1\r\n\r\n");
+	check(!client_stats(&f, &s), "doff beyond the payload: no phantom request", "row");
+	flow_v4(&f, "10.0.5.10", 44404, "10.0.0.1", 8080);
+	f.tot_len_extra = 1000; /* the IP total length claims more than the frame holds */
+	send_str(&f, true, REQ_A);
+	client_stats(&f, &s);
+	CHECK_EQ("total length beyond the packet: only the bytes present", s.bytes_in,
+		 strlen(REQ_A));
+	CHECK_EQ("no connection state for the malformed ones", live_conns(), 2);
+}
+
+/* Issue 6, case 15: a non-first IPv4 fragment is never parsed as TCP. */
+static void test_fragments(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.5.11", 44500, "10.0.0.1", 8080);
+	f.frag_off = 185; /* offset 1480 bytes: its first bytes look like a TCP header */
+	send_str(&f, true, REQ_A);
+	check(!client_stats(&f, &s), "non-first fragment: no request", "row");
+	CHECK_EQ("ip_fragments", monitor(HM_MON_IP_FRAGMENTS), 1);
+	flow_v4(&f, "10.0.5.12", 44501, "10.0.0.1", 8080);
+	f.frag_off = 0x2000; /* MF, offset 0: the first fragment holds the TCP header */
+	send_str(&f, true, REQ_A);
+	client_stats(&f, &s);
+	CHECK_EQ("first fragment: parsed", s.requests, 1);
+}
+
+/* Issue 6, case 16: 0, 1, 4, 7 and 8 IPv6 extension headers are followed; 9 are not. */
+static void test_ipv6_ext_counts(void)
+{
+	static const int counts[] = { 0, 1, 4, 7, 8 };
+	struct flow f;
+	struct hm_stats s;
+	char name[64];
+
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		flow_v6(&f, "fd00::20", 44600 + i, "fd00::1", 8080);
+		f.v6_ext = counts[i];
+		send_str(&f, true, REQ_A);
+		send_str(&f, false, RESP_OK);
+	}
+	client_stats(&f, &s);
+	snprintf(name, sizeof(name), "every one of %zu exchanges counted",
+		 sizeof(counts) / sizeof(counts[0]));
+	check(s.requests == 5 && s.responses == 5 && s.lat.count == 5, name,
+	      "requests=%llu responses=%llu", (unsigned long long)s.requests,
+	      (unsigned long long)s.responses);
+	CHECK_EQ("no limit hit", monitor(HM_MON_IPV6_EXT_LIMIT), 0);
+}
+
+/*
+ * Issue 6, case 18: a GSO super-packet (gso_size and gso_segs set, as TSO
+ * hands them to egress): one segment for the monitor, bytes exact.
+ */
+static void test_gso(void)
+{
+	static char resp[3600];
+	struct __sk_buff skb = { .gso_segs = 3, .gso_size = 1200 };
+	uint8_t frame[PKT_MAX];
+	struct flow f;
+	struct hm_stats s;
+	size_t n, body = 3000;
+
+	flow_v4(&f, "10.0.5.13", 44700, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", body);
+	memset(resp + n, 'b', body);
+	n += body;
+	n = pkt_build(frame, &f, false, 0, resp, n);
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = n,
+			    .ctx_in = &skb, .ctx_size_in = sizeof(skb), .repeat = 1);
+		int err = bpf_prog_test_run_opts(prog_eg, &opts);
+
+		check(!err && (int)opts.retval == TC_ACT_UNSPEC, "super-packet passes", "err=%d retval=%u",
+		      err, opts.retval);
+	}
+	send_str(&f, true, REQ_B);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("responses", s.responses, 2);
+	CHECK_EQ("bytes_out exact", s.bytes_out, 3000 + strlen(RESP_OK) +
+		 strlen("HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n"));
+	CHECK_EQ("the next response framed right after it", s.lat.count, 2);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -1322,6 +1596,14 @@ static const struct {
 	{ "early_response", test_early_response },
 	{ "idle_aging", test_idle_aging },
 	{ "two_cpus", test_two_cpus },
+	{ "malformed_status", test_malformed_status },
+	{ "lengths", test_lengths },
+	{ "long_lines", test_long_lines },
+	{ "methods", test_methods },
+	{ "packet_shapes", test_packet_shapes },
+	{ "fragments", test_fragments },
+	{ "ipv6_ext_counts", test_ipv6_ext_counts },
+	{ "gso", test_gso },
 };
 
 static int map_fd(const char *name)

@@ -242,4 +242,27 @@ for o in --group --reader-group; do
 	fi
 done
 
+# -- the README's hostile-input table names tests that exist ------------------------
+table=$(sed -n '/^### Hostile input/,/^### \|^## /p' "$HM_ROOT/README.md")
+names=$(printf '%s\n' "$table" | grep -o 'test_parse: [a-z0-9_]*' | sed 's/test_parse: //' | sort -u)
+scripts=$(printf '%s\n' "$table" | grep -o 'tests/[a-z0-9_/]*\.sh' | sort -u)
+cases=$(printf '%s\n' "$table" | grep -c '^| [0-9]* |')
+if [ "$cases" -eq 25 ]; then
+	hm_ok "README: the hostile-input table lists the 25 cases"
+else
+	hm_not_ok "README: the hostile-input table lists the 25 cases" "$cases rows"
+fi
+missing=
+for n in $names; do
+	grep -q "{ \"$n\", test_$n }" "$HM_ROOT/tests/unit/test_parse.c" || missing="$missing test_parse:$n"
+done
+for f in $scripts; do
+	[ -e "$HM_ROOT/$f" ] || missing="$missing $f"
+done
+if [ -n "$names" ] && [ -z "$missing" ]; then
+	hm_ok "README: every test the hostile-input table names exists ($(echo $names $scripts | wc -w))"
+else
+	hm_not_ok "README: every test the hostile-input table names exists" "missing:$missing"
+fi
+
 hm_done

@@ -13,7 +13,11 @@
  * the client side writes ring[nreq % depth] and then bumps nreq, the server
  * side reads ring[nresp % depth] and bumps nresp.  Each field has one writer,
  * so no lock is needed; a slot carries the number of its request, so a
- * response never pairs with a request that did not fit in the ring.
+ * response never pairs with a request that did not fit in the ring.  A slot
+ * also keeps the sequence number of its request's first byte: a response
+ * whose ACK does not cover it was sent before the server had the request
+ * (hm_on_response), and a gap in the responses writes off every request the
+ * server had received by then (hm_gap_write_off).
  */
 #ifndef HM_STATE_H
 #define HM_STATE_H

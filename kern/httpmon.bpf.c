@@ -16,6 +16,8 @@
  *   sequence check (retransmitted bytes skipped) -> HTTP framing walk
  *   (hm_http.h) -> one update per aggregate row (per-CPU maps: no atomics) ->
  *   FIN/RST bookkeeping.
+ * Off the data path, a BPF timer (hm_aging, armed by the first segment that
+ * finds it idle) sweeps hm_conns and ages connections that went quiet.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

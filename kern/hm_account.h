@@ -344,9 +344,9 @@ static __always_inline bool hm_delta_empty(const struct hm_stats *d)
  * requests in flight waits for the server.  The state outlives the first
  * FIN: a segment lost after the monitor is sent again, and it must be
  * recognised as a retransmission, not taken for the start of a new
- * connection.  It is freed when both sides have sent FIN and this FIN
- * acknowledges the other one, so neither side can send a byte again; a
- * connection that never gets there is left to the idle sweep.
+ * connection.  It is freed when both sides have sent FIN and neither can
+ * send a data byte again; a connection that never gets there (a FIN lost
+ * after the monitor, a peer that vanished) is left to the idle sweep.
  */
 static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt *p, __u32 side,
 					 struct hm_stats *delta)
@@ -363,10 +363,20 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 		return true;
 	}
 	if (!me->fin) {
-		me->fin = 1;
+		me->fin = HM_FIN_SEEN | (p->ack_ok ? HM_FIN_ACK : 0);
 		me->fin_seq = p->seq + (p->payload_end - p->payload_off);
+		me->fin_ack = p->ack;
 	}
-	ends = peer->fin && p->ack_ok && (__s32)(p->ack - (peer->fin_seq + 1)) >= 0;
+	/*
+	 * Either this FIN acknowledges the peer's, or the two crossed (each
+	 * sent before the other arrived) and each acknowledges every data byte
+	 * of the other: then only FINs can still be resent, and they carry no
+	 * payload.
+	 */
+	ends = peer->fin && p->ack_ok &&
+	       ((__s32)(p->ack - (peer->fin_seq + 1)) >= 0 ||
+		((__s32)(p->ack - peer->fin_seq) >= 0 && (peer->fin & HM_FIN_ACK) &&
+		 (__s32)(peer->fin_ack - me->fin_seq) >= 0));
 	if ((ends || side != c->client) && c->client != HM_SIDE_UNKNOWN && pending > 0) {
 		delta->unanswered += pending;
 		hm_unanswered_routes(c);

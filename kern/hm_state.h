@@ -71,6 +71,10 @@ enum hm_msg_kind {
 #define HM_DF_PROBE (1U << 6)   /* message start not yet trusted (after loss) */
 #define HM_DF_ROUTED (1U << 7)  /* route holds the current message's route */
 
+/* hm_dir.fin */
+#define HM_FIN_SEEN (1U << 0) /* this side sent FIN */
+#define HM_FIN_ACK (1U << 1)  /* ... with the ACK flag: fin_ack is valid */
+
 /* Bytes of a start line needed to classify it: "HTTP/1.1 200 " is 13. */
 #define HM_START_LEN 13
 /* Longest start or header line followed before declaring the stream lost. */
@@ -96,10 +100,10 @@ struct hm_dir {
 	__u32 rbytes;    /* bytes of the current message not yet added to its route */
 	__u8 replay;     /* next byte of start[] to feed to the target parser */
 	__u8 msg_ack_ok; /* msg_ack is valid (the segment had the ACK flag) */
-	__u8 fin;        /* this side sent FIN */
+	__u8 fin;        /* HM_FIN_* */
 	__u8 _pad;
-	__u32 fin_seq;   /* sequence number of that FIN */
-	__u32 _pad2;
+	__u32 fin_seq;   /* sequence number of this side's FIN */
+	__u32 fin_ack;   /* acknowledgment number it carried (with HM_FIN_ACK) */
 	__u32 msg_seq;   /* sequence number of the current message's first byte */
 	__u32 msg_ack;   /* acknowledgment number of the segment that started it */
 };

@@ -592,6 +592,26 @@ static void test_fin_pending(void)
 	CHECK_EQ("half-closed client still answered", s.responses, 1);
 	CHECK_EQ("nothing unanswered", s.unanswered, 0);
 
+	/* FINs that cross: each acknowledges the other's data, neither the other's FIN */
+	flow_v4(&f, "10.0.0.18", 40012, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_OK);
+	send_seg(&f, false, PKT_FIN, "", 0);
+	f.sseq -= 1; /* the client's FIN left before the server's arrived */
+	send_seg(&f, true, PKT_FIN, "", 0);
+	f.sseq += 1;
+	CHECK_EQ("FINs that cross free the state", live_conns(), 0);
+	/* but not while data is unacknowledged: the server may still resend it */
+	flow_v4(&f, "10.0.0.19", 40013, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_OK);
+	send_seg(&f, false, PKT_FIN, "", 0);
+	f.sseq -= 1 + strlen(RESP_OK); /* the response has not reached the client */
+	send_seg(&f, true, PKT_FIN, "", 0);
+	f.sseq += 1 + strlen(RESP_OK);
+	CHECK_EQ("crossing FINs with data unacknowledged keep the state", live_conns(), 1);
+	clear_hash(fd_conns); /* left to the idle sweep (test idle_aging) */
+
 	flow_v4(&f, "10.0.0.10", 40011, "10.0.0.1", 8080);
 	send_str(&f, true, REQ_A);
 	send_seg(&f, true, PKT_RST, "", 0);

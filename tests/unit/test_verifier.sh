@@ -14,8 +14,10 @@ fail=0
 for prog in hm_tc_ingress hm_tc_egress hm_xdp_ingress; do
 	line=$(echo "$out" | awk -v p="$prog" '$1 == p')
 	insns=$(echo "$line" | awk '{print $3}')
-	if [ -n "$line" ] && [ "$(echo "$line" | awk '{print $NF}')" = ok ]; then
-		echo "ok - $prog verifies in $insns instructions (budget $BUDGET)"
+	stack=$(echo "$line" | awk '{print $5}')
+	if [ -n "$line" ] && [ "$(echo "$line" | awk '{print $NF}')" = ok ] &&
+		[[ $stack =~ ^[1-9][0-9]*/[0-9]+$ ]]; then
+		echo "ok - $prog verifies in $insns instructions (budget $BUDGET), stack ${stack%/*} bytes in its deepest frame"
 	else
 		echo "not ok - $prog verifies within $BUDGET instructions: ${line:-missing}"
 		fail=1

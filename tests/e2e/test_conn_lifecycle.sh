@@ -183,16 +183,9 @@ C4=$(hm_client_ip "$P" 4)
 C5=$(hm_client_ip "$P" 5)
 
 # 10-20 ms per answer (the seed's handler; ?delay= and /delay/ elsewhere).
-ip netns exec "${P}h" python3 "$HM_LIB/origin.py" --seed 13 --min-delay-ms 10 --max-delay-ms 20 \
+hm_origin_up "${P}" "$TMP/origin.out" --seed 13 --min-delay-ms 10 --max-delay-ms 20 \
 	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
-	--stats "$TMP/origin.json" >"$TMP/origin.out" 2>&1 &
-ORIGIN_PID=$!
-if hm_wait_line "$TMP/origin.out" ready 10; then
-	hm_ok "origin serves 8080 and 8888 on $H4 and $H6"
-else
-	hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"
-	hm_done
-fi
+	--stats "$TMP/origin.json"
 
 if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" "$BR" --pin-path "$PIN" --idle-timeout 300 2>&1); then
 	ATTACHED=1

@@ -65,14 +65,8 @@ else
 fi
 H4=$(hm_host_ip "$P" 4)
 # No random delay on top of ?delay= (the seed's 0-10 ms would blur the modes).
-ip netns exec "${P}h" python3 "$HM_LIB/origin.py" --listen "$H4:8080" --listen "$H4:8888" \
-	--max-delay-ms 0 >"$TMP/origin.out" 2>&1 &
-if hm_wait_line "$TMP/origin.out" ready 10; then
-	hm_ok "origin serves 8080 and 8888 on $H4"
-else
-	hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"
-	hm_done
-fi
+hm_origin_up "${P}" "$TMP/origin.out" --listen "$H4:8080" --listen "$H4:8888" \
+	--max-delay-ms 0
 if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" "$BR" --pin-path "$PIN" 2>&1); then
 	ATTACHED=1
 	hm_ok "hm-load attaches to $BR (pins in $PIN)"

@@ -56,14 +56,8 @@ else
 fi
 H4=$(hm_host_ip "$P" 4)
 
-ip netns exec "${P}h" python3 "$HM_LIB/origin.py" --seed 7 --min-delay-ms 10 --max-delay-ms 20 \
-	--listen "$H4:8080" --listen "$H4:8888" >"$TMP/origin.out" 2>&1 &
-if hm_wait_line "$TMP/origin.out" ready 10; then
-	hm_ok "origin serves 8080 and 8888 on $H4"
-else
-	hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"
-	hm_done
-fi
+hm_origin_up "${P}" "$TMP/origin.out" --seed 7 --min-delay-ms 10 --max-delay-ms 20 \
+	--listen "$H4:8080" --listen "$H4:8888"
 
 # The README's iproute2 recipe, verbatim apart from the device.
 hm_check "tc qdisc add dev $BR clsact" hm_in_host "$P" tc qdisc add dev "$BR" clsact || hm_done

@@ -121,13 +121,8 @@ else
 fi
 H4=$(hm_host_ip "$P" 4)
 H6=$(hm_host_ip "$P" 6)
-ip netns exec "${P}h" python3 "$HM_LIB/origin.py" --seed 7 --min-delay-ms 0 --max-delay-ms 2 \
-	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
-	>"$TMP/origin.out" 2>&1 &
-if ! hm_wait_line "$TMP/origin.out" ready 10; then
-	hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"
-	hm_done
-fi
+hm_origin_up "${P}" "$TMP/origin.out" --seed 7 --min-delay-ms 0 --max-delay-ms 2 \
+	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888"
 LAYOUT=$("$HM_BUILD/hm-stat" --version | sed -n 's/.*(map layout \([0-9]*\))$/\1/p')
 if [ -z "$LAYOUT" ]; then
 	hm_not_ok "hm-stat --version names the map layout" "$("$HM_BUILD/hm-stat" --version 2>&1)"

@@ -48,9 +48,8 @@ if ! hm_lab_up "$P" 1 >"$TMP/lab.log" 2>&1; then
 	hm_done
 fi
 H4=$(hm_host_ip "$P" 4)
-ip netns exec "${P}h" python3 "$HM_LIB/origin.py" --seed 7 --max-delay-ms 2 \
-	--listen "$H4:8080" >"$TMP/origin.out" 2>&1 &
-hm_wait_line "$TMP/origin.out" ready 10 || { hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"; hm_done; }
+hm_origin_up "${P}" "$TMP/origin.out" --seed 7 --max-delay-ms 2 \
+	--listen "$H4:8080"
 
 load() {
 	if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" "$BR" --pin-path "$PIN" "$@" 2>&1); then

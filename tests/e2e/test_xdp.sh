@@ -116,15 +116,9 @@ else
 fi
 H4=$(hm_host_ip "$P" 4)
 H6=$(hm_host_ip "$P" 6)
-ip netns exec "${P}h" python3 "$HM_LIB/origin.py" --seed 42 --min-delay-ms 10 --max-delay-ms 20 \
+hm_origin_up "${P}" "$TMP/origin.out" --seed 42 --min-delay-ms 10 --max-delay-ms 20 \
 	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
-	--stats "$TMP/origin.json" >"$TMP/origin.out" 2>&1 &
-if hm_wait_line "$TMP/origin.out" ready 10; then
-	hm_ok "origin serves 8080 and 8888 on $H4 and $H6"
-else
-	hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"
-	hm_done
-fi
+	--stats "$TMP/origin.json"
 
 if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" --xdp=generic "$BR" --pin-path "$PIN" 2>&1); then
 	hm_ok "hm-load --xdp=generic attaches to $BR"
@@ -243,10 +237,8 @@ popped() {
 	[ -n "$map" ] || { echo none; return; }
 	bpftool map dump id "$map" -j | jq -r '.[0].formatted.value.".bss"[0].vlan_popped // "none"'
 }
-ip netns exec "${Q}h" python3 "$HM_LIB/origin.py" --seed 7 --min-delay-ms 10 --max-delay-ms 20 \
-	--listen "$V4:8080" --listen "$V4:8888" --listen "[$V6]:8080" --listen "[$V6]:8888" \
-	>"$TMP/origin2.out" 2>&1 &
-hm_wait_line "$TMP/origin2.out" ready 10 || { hm_not_ok "origin on $V4 starts" "$(cat "$TMP/origin2.out")"; hm_done; }
+hm_origin_up "${Q}" "$TMP/origin2.out" --seed 7 --min-delay-ms 10 --max-delay-ms 20 \
+	--listen "$V4:8080" --listen "$V4:8888" --listen "[$V6]:8080" --listen "[$V6]:8888"
 
 if out=$(hm_in_host "$Q" "$HM_BUILD/hm-load" --xdp=native "$SV" --pin-path "$PIN" 2>&1); then
 	hm_ok "hm-load --xdp=native attaches to the veth $SV"

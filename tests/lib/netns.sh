@@ -174,6 +174,28 @@ hm_wait_line() {
 	return 1
 }
 
+# hm_origin_up PREFIX OUT ORIGIN-ARGS...: starts tests/lib/origin.py with
+# ORIGIN-ARGS in the lab's host namespace (output in OUT), waits until it
+# serves and says so in an "ok" line naming its --listen addresses; if it
+# does not start, a "not ok" line with its output ends the test.  Sets
+# ORIGIN_PID.
+hm_origin_up() {
+	local p=$1 out=$2 a prev= where=
+	shift 2
+	for a in "$@"; do
+		[ "$prev" = --listen ] && where="$where $a"
+		prev=$a
+	done
+	ip netns exec "${p}h" python3 "$HM_LIB/origin.py" "$@" >"$out" 2>&1 &
+	ORIGIN_PID=$!
+	if hm_wait_line "$out" ready 10; then
+		hm_ok "origin serves${where:- its default address} in ${p}h"
+	else
+		hm_not_ok "origin starts in ${p}h" "$(cat "$out")"
+		hm_done
+	fi
+}
+
 # hm_offload_off PREFIX I: turns TSO/GSO/GRO off on client I's eth0 (needs
 # ethtool; returns 1 without it).  Not used by default.
 hm_offload_off() {

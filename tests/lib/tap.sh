@@ -48,6 +48,38 @@ hm_done() {
 	exit 0
 }
 
+# hm_run CMD...: runs CMD; sets rc, out (its stdout) and err (its stderr).
+hm_run() {
+	local f
+	f=$(mktemp /tmp/hmtest-stderr.XXXXXX)
+	out=$("$@" 2>"$f")
+	rc=$?
+	err=$(cat "$f")
+	rm -f "$f"
+}
+
+# hm_judge STATUS NAME [DETAIL...]: ok when STATUS is 0.  Called as
+# "hm_judge $? ...", so the status is taken before command substitutions in
+# DETAIL run.
+hm_judge() {
+	local status=$1 name=$2
+	shift 2
+	if [ "$status" -eq 0 ]; then hm_ok "$name"; else hm_not_ok "$name" "$@"; fi
+}
+
+# hm_expect_fail NAME RC REGEX CMD...: CMD exits RC with one stderr line matching REGEX.
+hm_expect_fail() {
+	local name=$1 want=$2 re=$3
+	shift 3
+	hm_run "$@"
+	if [ "$rc" -eq "$want" ] && [[ $err =~ $re ]] && [ "$(wc -l <<<"$err")" -eq 1 ]; then
+		hm_ok "$name"
+	else
+		hm_not_ok "$name" "command: $*" "exit $rc, wanted $want; stderr matching: $re" \
+			"stderr: $err"
+	fi
+}
+
 # hm_require_root: skips the whole script (exit 77) unless root.
 hm_require_root() {
 	if [ "$(id -u)" -ne 0 ]; then

@@ -49,33 +49,6 @@ LOAD=$BIN/hm-load
 STAT=$BIN/hm-stat
 RESET=$BIN/hm-reset
 
-# run CMD...: sets rc, out (stdout) and err (stderr).
-run() {
-	out=$("$@" 2>"$TMP/stderr")
-	rc=$?
-	err=$(cat "$TMP/stderr")
-}
-
-# judge STATUS NAME [DETAIL...]: ok when STATUS is 0 (call it as "judge $? ...").
-judge() {
-	local status=$1 name=$2
-	shift 2
-	if [ "$status" -eq 0 ]; then hm_ok "$name"; else hm_not_ok "$name" "$@"; fi
-}
-
-# expect_fail NAME RC REGEX CMD...: CMD exits RC with one stderr line matching REGEX.
-expect_fail() {
-	local name=$1 want=$2 re=$3
-	shift 3
-	run "$@"
-	if [ "$rc" -eq "$want" ] && [[ $err =~ $re ]] && [ "$(wc -l <<<"$err")" -eq 1 ]; then
-		hm_ok "$name"
-	else
-		hm_not_ok "$name" "command: $*" "exit $rc, wanted $want; stderr matching: $re" \
-			"stderr: $err"
-	fi
-}
-
 in_ns() { nsenter --net="/run/netns/$NS" -- "$@"; }
 
 setup_net() {
@@ -95,35 +68,35 @@ fi
 # -- not root ------------------------------------------------------------------------
 nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 root_re='^hm-load: must run as root \(needs CAP_BPF, CAP_NET_ADMIN and bpffs write access\)$'
-expect_fail "hm-load as uid 65534: exit 5, says it needs root" 5 "$root_re" \
+hm_expect_fail "hm-load as uid 65534: exit 5, says it needs root" 5 "$root_re" \
 	in_ns "${nobody[@]}" "$LOAD" --pin-path "$PIN" "$IF_A"
-expect_fail "hm-load --status as uid 65534: exit 5" 5 "$root_re" \
+hm_expect_fail "hm-load --status as uid 65534: exit 5" 5 "$root_re" \
 	in_ns "${nobody[@]}" "$LOAD" --pin-path "$PIN" --status
-expect_fail "hm-load --detach as uid 65534: exit 5" 5 "$root_re" \
+hm_expect_fail "hm-load --detach as uid 65534: exit 5" 5 "$root_re" \
 	in_ns "${nobody[@]}" "$LOAD" --pin-path "$PIN" --detach "$IF_A"
 [ ! -e "$PIN" ] && ! in_ns tc qdisc show dev "$IF_A" | grep -q clsact
-judge $? "... and changed nothing (no pins, no clsact qdisc)" "$(ls "$PIN" 2>&1)"
+hm_judge $? "... and changed nothing (no pins, no clsact qdisc)" "$(ls "$PIN" 2>&1)"
 
 # -- no such interface -----------------------------------------------------------------
 nodev_re="^hm-load: no such interface 'hmg${ID}x' in this network namespace \(ip link lists them\)$"
-expect_fail "hm-load on a missing interface: exit 6, one line" 6 "$nodev_re" \
+hm_expect_fail "hm-load on a missing interface: exit 6, one line" 6 "$nodev_re" \
 	in_ns "$LOAD" --pin-path "$PIN" "hmg${ID}x"
-expect_fail "hm-load --detach of a never-seen interface: exit 6, one line" 6 "$nodev_re" \
+hm_expect_fail "hm-load --detach of a never-seen interface: exit 6, one line" 6 "$nodev_re" \
 	in_ns "$LOAD" --pin-path "$PIN" --detach "hmg${ID}x"
 [ ! -e "$PIN" ]
-judge $? "... and no pin directory was created" "$(ls -la "$PIN" 2>&1)"
+hm_judge $? "... and no pin directory was created" "$(ls -la "$PIN" 2>&1)"
 
 # -- no maps: pin directory missing, bpffs not mounted ------------------------------------------
-expect_fail "hm-stat on a missing pin directory: exit 3, says to load" 3 \
+hm_expect_fail "hm-stat on a missing pin directory: exit 3, says to load" 3 \
 	"^hm-stat: no httpmon maps in $PIN/none \(is the monitor loaded\? run: hm-load IFACE\)$" \
 	"$STAT" --pin-path "$PIN/none"
-expect_fail "hm-reset on a missing pin directory: exit 3, says to load" 3 \
+hm_expect_fail "hm-reset on a missing pin directory: exit 3, says to load" 3 \
 	"^hm-reset: no httpmon maps in $PIN/none \(is the monitor loaded\? run: hm-load IFACE\)$" \
 	"$RESET" --pin-path "$PIN/none"
-expect_fail "hm-load --status with no maps: exit 3" 3 '^$' \
+hm_expect_fail "hm-load --status with no maps: exit 3" 3 '^$' \
 	in_ns "$LOAD" --pin-path "$PIN/none" --status
 [ "$out" = "no httpmon maps in $PIN/none" ]
-judge $? "... and says so on stdout" "$out"
+hm_judge $? "... and says so on stdout" "$out"
 
 # In a mount namespace of its own, /sys/fs/bpf unmounted (every stacked mount).
 cat >"$TMP/nobpffs.sh" <<EOF
@@ -139,60 +112,60 @@ if unshare --mount --propagation private bash "$TMP/nobpffs.sh" 2>"$TMP/nb.err";
 	for t in stat reset else; do
 		e=$(cat "$TMP/nb.$t.err")
 		[ "$(cat "$TMP/nb.$t.rc")" = 3 ] && [[ $e =~ $re ]] && [ "$(wc -l <<<"$e")" -eq 1 ]
-		judge $? "bpffs not mounted: hm-${t/else/stat --pin-path} exits 3 and says bpffs is not mounted" \
+		hm_judge $? "bpffs not mounted: hm-${t/else/stat --pin-path} exits 3 and says bpffs is not mounted" \
 			"exit $(cat "$TMP/nb.$t.rc")" "$e"
 	done
 	[ "$(cat "$TMP/nb.load.rc")" = 3 ] && [ "$(cat "$TMP/nb.fstype")" = bpf_fs ] &&
 		grep -qx 'no httpmon maps in /sys/fs/bpf/tc/globals' "$TMP/nb.load.out"
-	judge $? "bpffs not mounted: hm-load --status mounts it, then exits 3 (nothing loaded)" \
+	hm_judge $? "bpffs not mounted: hm-load --status mounts it, then exits 3 (nothing loaded)" \
 		"exit $(cat "$TMP/nb.load.rc"), fs $(cat "$TMP/nb.fstype")" "$(cat "$TMP/nb.load.err")"
 else
 	hm_not_ok "a mount namespace without bpffs on /sys/fs/bpf" "$(cat "$TMP/nb.err")"
 fi
 [ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ]
-judge $? "... and the host's /sys/fs/bpf is still mounted"
+hm_judge $? "... and the host's /sys/fs/bpf is still mounted"
 
 # -- an interface that goes away ----------------------------------------------------------------
-run in_ns "$LOAD" --pin-path "$PIN" "$IF_A"
+hm_run in_ns "$LOAD" --pin-path "$PIN" "$IF_A"
 [ "$rc" -eq 0 ]
-judge $? "hm-load attaches to $IF_A" "exit $rc: $err"
-run in_ns "$LOAD" --pin-path "$PIN" "$IF_C"
+hm_judge $? "hm-load attaches to $IF_A" "exit $rc: $err"
+hm_run in_ns "$LOAD" --pin-path "$PIN" "$IF_C"
 [ "$rc" -eq 0 ]
-judge $? "hm-load attaches to $IF_C (one map set)" "exit $rc: $err"
+hm_judge $? "hm-load attaches to $IF_C (one map set)" "exit $rc: $err"
 ip -n "$NS" link del "$IF_A"
 
-run in_ns "$LOAD" --pin-path "$PIN" --status
+hm_run in_ns "$LOAD" --pin-path "$PIN" --status
 [ "$rc" -eq 0 ] && grep -Eq "^$IF_A +[0-9]+ .*gone, or in another network namespace$" <<<"$out" &&
 	grep -Eq "^$IF_C +[0-9]+ +[0-9]+ +[0-9]+ " <<<"$out"
-judge $? "--status after $IF_A was deleted: exit 0, lists it as gone, $IF_C attached" \
+hm_judge $? "--status after $IF_A was deleted: exit 0, lists it as gone, $IF_C attached" \
 	"exit $rc: $err" "$out"
-run in_ns "$LOAD" --pin-path "$PIN" --status --json
+hm_run in_ns "$LOAD" --pin-path "$PIN" --status --json
 [ "$rc" -eq 0 ] && [ "$(jq -c "[.interfaces[] | select(.iface == \"$IF_A\") | .present]" <<<"$out")" = '[false]' ]
-judge $? "--status --json: $IF_A present false" "exit $rc: $err" "$out"
-run "$STAT" --pin-path "$PIN" --by iface
+hm_judge $? "--status --json: $IF_A present false" "exit $rc: $err" "$out"
+hm_run "$STAT" --pin-path "$PIN" --by iface
 [ "$rc" -eq 0 ] && [ -z "$err" ]
-judge $? "hm-stat --by iface still reads the maps: exit 0" "exit $rc: $err" "$out"
+hm_judge $? "hm-stat --by iface still reads the maps: exit 0" "exit $rc: $err" "$out"
 
-run in_ns "$LOAD" --pin-path "$PIN" --detach "$IF_A"
+hm_run in_ns "$LOAD" --pin-path "$PIN" --detach "$IF_A"
 [ "$rc" -eq 0 ] &&
 	grep -qx "hm-load: $IF_A (ifindex [0-9]*) is not in this network namespace any more: deleted, and httpmon's programs with it, or moved; forgetting it" <<<"$err" &&
 	grep -qx "hm-load: maps in $PIN stay pinned: other httpmon programs still use them" <<<"$err" &&
 	[ -e "$PIN/hm_config" ]
-judge $? "--detach of the deleted $IF_A: exit 0, says so, forgets it, keeps the maps $IF_C uses" \
+hm_judge $? "--detach of the deleted $IF_A: exit 0, says so, forgets it, keeps the maps $IF_C uses" \
 	"exit $rc" "$err"
-run in_ns "$LOAD" --pin-path "$PIN" --status --json
+hm_run in_ns "$LOAD" --pin-path "$PIN" --status --json
 [ "$rc" -eq 0 ] && [ "$(jq -c '[.interfaces[].iface]' <<<"$out")" = "[\"$IF_C\"]" ]
-judge $? "--status no longer lists $IF_A" "$out"
-expect_fail "a second --detach of $IF_A: exit 6, one line" 6 \
+hm_judge $? "--status no longer lists $IF_A" "$out"
+hm_expect_fail "a second --detach of $IF_A: exit 6, one line" 6 \
 	"^hm-load: no such interface '$IF_A' in this network namespace \(ip link lists them\)$" \
 	in_ns "$LOAD" --pin-path "$PIN" --detach "$IF_A"
 
 ip -n "$NS" link del "$IF_C"
-run in_ns "$LOAD" --pin-path "$PIN" --detach "$IF_C"
+hm_run in_ns "$LOAD" --pin-path "$PIN" --detach "$IF_C"
 [ "$rc" -eq 0 ] && grep -qx "hm-load: unpinned the maps in $PIN" <<<"$err" && [ ! -e "$PIN" ]
-judge $? "--detach of the last interface, deleted too: exit 0, unpins the maps" "exit $rc" "$err" \
+hm_judge $? "--detach of the last interface, deleted too: exit 0, unpins the maps" "exit $rc" "$err" \
 	"$(ls "$PIN" 2>&1)"
-expect_fail "hm-stat afterwards: exit 3, says to load" 3 \
+hm_expect_fail "hm-stat afterwards: exit 3, says to load" 3 \
 	"^hm-stat: no httpmon maps in $PIN \(is the monitor loaded\? run: hm-load IFACE\)$" \
 	"$STAT" --pin-path "$PIN"
 

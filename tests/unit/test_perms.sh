@@ -75,34 +75,6 @@ LOAD=$BIN/hm-load
 STAT=$BIN/hm-stat
 RESET=$BIN/hm-reset
 
-# run CMD...: sets rc, out (stdout) and err (stderr).
-run() {
-	out=$("$@" 2>"$TMP/stderr")
-	rc=$?
-	err=$(cat "$TMP/stderr")
-}
-
-# judge STATUS NAME [DETAIL...]: ok when STATUS is 0.  Called as "judge $? ...",
-# so the status is taken before command substitutions in DETAIL run.
-judge() {
-	local status=$1 name=$2
-	shift 2
-	if [ "$status" -eq 0 ]; then hm_ok "$name"; else hm_not_ok "$name" "$@"; fi
-}
-
-# expect_fail NAME RC REGEX CMD...: CMD exits RC with one stderr line matching REGEX.
-expect_fail() {
-	local name=$1 want=$2 re=$3
-	shift 3
-	run "$@"
-	if [ "$rc" -eq "$want" ] && [[ $err =~ $re ]] && [ "$(wc -l <<<"$err")" -eq 1 ]; then
-		hm_ok "$name"
-	else
-		hm_not_ok "$name" "command: $*" "exit $rc, wanted $want; stderr matching: $re" \
-			"stderr: $err"
-	fi
-}
-
 # modes DIR: "MODE UID GID" of DIR, then of every pin in it (sorted, one a line, uniq'd).
 modes() {
 	stat -c '%a %u %g' "$1"
@@ -139,23 +111,23 @@ if ! hm_wait_line "$TMP/origin.out" ready 10; then
 fi
 
 # -- hm-load --group ------------------------------------------------------------------
-run in_srv "$LOAD" --pin-path "$PIN" --group "$gid" "$IF_S"
+hm_run in_srv "$LOAD" --pin-path "$PIN" --group "$gid" "$IF_S"
 [ "$rc" -eq 0 ] && ! grep -q warning <<<"$err"
-judge $? "hm-load --group $gid attaches, no warning on a mode=0755 bpffs" "exit $rc" "$err"
+hm_judge $? "hm-load --group $gid attaches, no warning on a mode=0755 bpffs" "exit $rc" "$err"
 
 [ "$(modes "$PIN")" = "750 0 $gid
 640 0 $gid" ]
-judge $? "--group: pin directory root:$gid 0750, every pin root:$gid 0640" "$(modes "$PIN")"
+hm_judge $? "--group: pin directory root:$gid 0750, every pin root:$gid 0640" "$(modes "$PIN")"
 n=$(find "$PIN" -mindepth 1 | wc -l)
 [ "$n" -ge 14 ] && [ -e "$PIN/hm_config" ] && [ -e "$PIN/hm_clients" ] && [ -e "$PIN/hm_links" ]
-judge $? "the pins are there ($n)" "$(ls "$PIN")"
+hm_judge $? "the pins are there ($n)" "$(ls "$PIN")"
 if command -v bpftool >/dev/null; then
 	notmap=
 	for f in "$PIN"/*; do
 		bpftool map show pinned "$f" >/dev/null 2>&1 || notmap="$notmap ${f##*/}"
 	done
 	[ -z "$notmap" ]
-	judge $? "every pin is a map: no program or link is opened to the group" "not maps:$notmap"
+	hm_judge $? "every pin is a map: no program or link is opened to the group" "not maps:$notmap"
 else
 	hm_skip "every pin is a map" "bpftool not installed"
 fi
@@ -165,97 +137,97 @@ ip netns exec "$NS_C" curl -s --max-time 20 -o /dev/null -o /dev/null -o /dev/nu
 sleep 0.3
 before=$(counts)
 [ "$(jq '.[0].requests' <<<"$before")" = 6 ]
-judge $? "root reads 6 requests from $CLI" "$before"
+hm_judge $? "root reads 6 requests from $CLI" "$before"
 
 # -- a member reads, a stranger does not ----------------------------------------------
 "$STAT" --pin-path "$PIN" --json | jq -S '{clients, ports, monitor}' >"$TMP/root.json"
-run "${member[@]}" "$STAT" --pin-path "$PIN" --json
+hm_run "${member[@]}" "$STAT" --pin-path "$PIN" --json
 printf '%s\n' "$out" | jq -S '{clients, ports, monitor}' >"$TMP/member.json" 2>/dev/null
 [ "$rc" -eq 0 ] && [ -z "$err" ] && [ -s "$TMP/member.json" ] && cmp -s "$TMP/root.json" "$TMP/member.json"
-judge $? "uid 65534 in group $gid: hm-stat --json exits 0 with root's numbers" "exit $rc: $err" \
+hm_judge $? "uid 65534 in group $gid: hm-stat --json exits 0 with root's numbers" "exit $rc: $err" \
 	"$(diff "$TMP/root.json" "$TMP/member.json" | head -20)"
-run "${member[@]}" "$STAT" --pin-path "$PIN" --by iface
+hm_run "${member[@]}" "$STAT" --pin-path "$PIN" --by iface
 [ "$rc" -eq 0 ] && grep -Eq "^$IF_S +[0-9]+ +6 " <<<"$out"
-judge $? "the member's hm-stat --by iface names $IF_S with 6 requests (hm_links is readable)" \
+hm_judge $? "the member's hm-stat --by iface names $IF_S with 6 requests (hm_links is readable)" \
 	"exit $rc: $err" "$out"
 
-expect_fail "uid 65534 outside the group: exit 5, one line naming the group" 5 \
+hm_expect_fail "uid 65534 outside the group: exit 5, one line naming the group" 5 \
 	"^hm-stat: cannot read $PIN/hm_[a-z_]+: Permission denied \(run as root, or as a member of group $gid, which may read them\)$" \
 	"${stranger[@]}" "$STAT" --pin-path "$PIN"
 
 # -- the member cannot write --------------------------------------------------------------
-expect_fail "member's hm-reset: exit 5, one line" 5 \
+hm_expect_fail "member's hm-reset: exit 5, one line" 5 \
 	"^hm-reset: cannot open $PIN/hm_[a-z_]+ for writing: Permission denied \(run as root\)$" \
 	"${member[@]}" "$RESET" --pin-path "$PIN"
-expect_fail "member's hm-stat --reset: exit 5, one line" 5 \
+hm_expect_fail "member's hm-stat --reset: exit 5, one line" 5 \
 	"^hm-stat: cannot open $PIN/hm_[a-z_]+ for writing: Permission denied \(run as root\)$" \
 	"${member[@]}" "$STAT" --pin-path "$PIN" --reset
 if command -v bpftool >/dev/null; then
 	seq() { bpftool -j map dump pinned "$PIN/hm_route_seq" | jq -c '.[0].value'; }
 	seq0=$(seq)
-	run "${member[@]}" bpftool map update pinned "$PIN/hm_route_seq" key 0 0 0 0 value 255 255 255 127
+	hm_run "${member[@]}" bpftool map update pinned "$PIN/hm_route_seq" key 0 0 0 0 value 255 255 255 127
 	[ "$rc" -ne 0 ] && [ -n "$seq0" ] && [ "$(seq)" = "$seq0" ]
-	judge $? "member's bpftool map update of a pin fails, the value stays" "exit $rc: $err" \
+	hm_judge $? "member's bpftool map update of a pin fails, the value stays" "exit $rc: $err" \
 		"$seq0 -> $(seq)"
 else
 	hm_skip "member's bpftool map update of a pin fails" "bpftool not installed"
 fi
-run "${member[@]}" rm -f "$PIN/hm_clients"
+hm_run "${member[@]}" rm -f "$PIN/hm_clients"
 [ "$rc" -ne 0 ] && [ -e "$PIN/hm_clients" ]
-judge $? "member cannot unpin a map (rm fails, the pin stays)" "exit $rc: $err"
+hm_judge $? "member cannot unpin a map (rm fails, the pin stays)" "exit $rc: $err"
 after=$(counts)
 [ "$after" = "$before" ]
-judge $? "the counters are unchanged after the member's attempts" "before $before" "after  $after"
+hm_judge $? "the counters are unchanged after the member's attempts" "before $before" "after  $after"
 
 # -- later loads ------------------------------------------------------------------------
-run in_srv "$LOAD" --pin-path "$PIN" --ports 8080 "$IF_S"
+hm_run in_srv "$LOAD" --pin-path "$PIN" --ports 8080 "$IF_S"
 [ "$rc" -eq 0 ] && [ "$(modes "$PIN")" = "750 0 $gid
 640 0 $gid" ]
-judge $? "a later load without --group (root reconfigures live) leaves the modes" "exit $rc: $err" \
+hm_judge $? "a later load without --group (root reconfigures live) leaves the modes" "exit $rc: $err" \
 	"$(modes "$PIN")"
-expect_fail "--group with an unknown name: exit 2, one line, before anything changes" 2 \
+hm_expect_fail "--group with an unknown name: exit 2, one line, before anything changes" 2 \
 	"^hm-load: no such group 'hm-no-such-group' in --group \(a group name or a numeric gid\); see hm-load --help$" \
 	in_srv "$LOAD" --pin-path "$PIN" --group hm-no-such-group "$IF_S"
 [ "$(modes "$PIN")" = "750 0 $gid
 640 0 $gid" ]
-judge $? "the refused --group changed no mode" "$(modes "$PIN")"
+hm_judge $? "the refused --group changed no mode" "$(modes "$PIN")"
 
-run in_srv "$LOAD" --pin-path "$PIN" --group root "$IF_S"
+hm_run in_srv "$LOAD" --pin-path "$PIN" --group root "$IF_S"
 [ "$rc" -eq 0 ] && [ "$(modes "$PIN")" = "700 0 0
 600 0 0" ]
-judge $? "--group root: root's alone again, 0700 and 0600" "exit $rc: $err" "$(modes "$PIN")"
-expect_fail "after --group root the member gets exit 5 and is told about --group" 5 \
+hm_judge $? "--group root: root's alone again, 0700 and 0600" "exit $rc: $err" "$(modes "$PIN")"
+hm_expect_fail "after --group root the member gets exit 5 and is told about --group" 5 \
 	"^hm-stat: cannot read $PIN/hm_[a-z_]+: Permission denied \(run as root, or give your group read access: hm-load --group GROUP\)$" \
 	"${member[@]}" "$STAT" --pin-path "$PIN"
 
 # -- a new map set without --group ---------------------------------------------------------
-run in_srv "$LOAD" --pin-path "$FS/solo" lo
+hm_run in_srv "$LOAD" --pin-path "$FS/solo" lo
 [ "$rc" -eq 0 ] && [ "$(modes "$FS/solo")" = "700 0 0
 600 0 0" ]
-judge $? "a new map set without --group: 0700 directory, 0600 pins, root's" "exit $rc: $err" \
+hm_judge $? "a new map set without --group: 0700 directory, 0600 pins, root's" "exit $rc: $err" \
 	"$(modes "$FS/solo")"
 in_srv "$LOAD" --pin-path "$FS/solo" --detach lo >/dev/null 2>&1
 
 # -- a parent that keeps the group out --------------------------------------------------------
 mode700=$(stat -c %a "$FS700")
 want="hm-load: warning: members of group $gid cannot reach $FS700/pins: to let them through, run chmod o+x $FS700 (or mount bpffs with -o mode=0755)"
-run in_srv "$LOAD" --pin-path "$FS700/pins" --group "$gid" lo
+hm_run in_srv "$LOAD" --pin-path "$FS700/pins" --group "$gid" lo
 [ "$rc" -eq 0 ] && grep -qxF "$want" <<<"$err"
-judge $? "bpffs mounted mode=0700: hm-load --group warns with the command to run" "exit $rc" \
+hm_judge $? "bpffs mounted mode=0700: hm-load --group warns with the command to run" "exit $rc" \
 	"got:    $err" "wanted: $want"
 [ "$(stat -c %a "$FS700")" = "$mode700" ]
-judge $? "... and leaves the mount point's mode alone" "$mode700 -> $(stat -c %a "$FS700")"
-run "${member[@]}" "$STAT" --pin-path "$FS700/pins"
+hm_judge $? "... and leaves the mount point's mode alone" "$mode700 -> $(stat -c %a "$FS700")"
+hm_run "${member[@]}" "$STAT" --pin-path "$FS700/pins"
 [ "$rc" -eq 5 ] && [ "$(wc -l <<<"$err")" -eq 1 ] && grep -q 'Permission denied' <<<"$err"
-judge $? "the member cannot reach those pins: exit 5, one line" "exit $rc: $err"
+hm_judge $? "the member cannot reach those pins: exit 5, one line" "exit $rc: $err"
 chmod o+x "$FS700"
-run "${member[@]}" "$STAT" --pin-path "$FS700/pins"
+hm_run "${member[@]}" "$STAT" --pin-path "$FS700/pins"
 [ "$rc" -eq 0 ]
-judge $? "after the chmod the warning named, the member reads them" "exit $rc: $err"
+hm_judge $? "after the chmod the warning named, the member reads them" "exit $rc: $err"
 in_srv "$LOAD" --pin-path "$FS700/pins" --detach lo >/dev/null 2>&1
 
-run in_srv "$LOAD" --pin-path "$PIN" --detach "$IF_S"
+hm_run in_srv "$LOAD" --pin-path "$PIN" --detach "$IF_S"
 [ "$rc" -eq 0 ] && [ ! -e "$PIN" ]
-judge $? "hm-load --detach removes the filters and the pins" "exit $rc: $err"
+hm_judge $? "hm-load --detach removes the filters and the pins" "exit $rc: $err"
 
 hm_done

@@ -41,33 +41,6 @@ mkset() {
 	mkdir "$fs/$name" && "$bin/mkmaps" "$fs/$name" "$@" >"$tmp/$name.json"
 }
 
-# judge NAME [DETAIL...]: ok when the command just before succeeded.
-judge() {
-	local status=$? name=$1
-	shift
-	if [ "$status" -eq 0 ]; then hm_ok "$name"; else hm_not_ok "$name" "$@"; fi
-}
-
-# run CMD...: sets rc, out (stdout) and err (stderr).
-run() {
-	out=$("$@" 2>"$tmp/stderr")
-	rc=$?
-	err=$(cat "$tmp/stderr")
-}
-
-# expect_fail NAME RC REGEX CMD...: CMD exits RC with one stderr line matching REGEX.
-expect_fail() {
-	local name=$1 want=$2 re=$3
-	shift 3
-	run "$@"
-	if [ "$rc" -eq "$want" ] && [[ $err =~ $re ]] && [ "$(wc -l <<<"$err")" -eq 1 ]; then
-		hm_ok "$name"
-	else
-		hm_not_ok "$name" "command: $*" "exit $rc, wanted $want; stderr matching: $re" \
-			"stderr: $err"
-	fi
-}
-
 # pycheck MODE ARGS...: runs the checker below; each of its lines is a result.
 pycheck() {
 	local status name detail
@@ -664,9 +637,9 @@ else
 fi
 hm_note "$(python3 -c 'import json,sys; print("%d possible CPUs" % json.load(open(sys.argv[1]))["ncpus"])' "$tmp/good.json")"
 
-run "$stat" --pin-path "$fs/good" --json
+hm_run "$stat" --pin-path "$fs/good" --json
 [ "$rc" -eq 0 ]
-judge "hm-stat --json exits 0" "exit $rc: $err"
+hm_judge $? "hm-stat --json exits 0" "exit $rc: $err"
 printf '%s\n' "$out" >"$tmp/good.out.json"
 pycheck json "$hdr" "$tmp/good.json" "$tmp/good.out.json"
 if python3 -m json.tool "$tmp/good.out.json" >/dev/null 2>&1 &&
@@ -676,20 +649,20 @@ else
 	hm_not_ok "json: parses with json.tool and jq"
 fi
 
-run "$stat" --pin-path "$fs/good"
+hm_run "$stat" --pin-path "$fs/good"
 printf '%s\n' "$out" >"$tmp/good.table"
 [ "$rc" -eq 0 ]
-judge "hm-stat table exits 0" "exit $rc: $err"
+hm_judge $? "hm-stat table exits 0" "exit $rc: $err"
 pycheck table "$tmp/good.json" "$tmp/good.table"
 
-run "$stat" --pin-path "$fs/good" --by port
+hm_run "$stat" --pin-path "$fs/good" --by port
 if [ "$rc" -eq 0 ] && grep -Eq '^PORT +REQS' <<<"$out" && grep -Eq '^8080 +13 ' <<<"$out" &&
 	grep -Eq '^443 +4 ' <<<"$out"; then
 	hm_ok "--by port: one row per port"
 else
 	hm_not_ok "--by port: one row per port" "exit $rc" "$out"
 fi
-run "$stat" --pin-path "$fs/good" --by port,client
+hm_run "$stat" --pin-path "$fs/good" --by port,client
 if [ "$rc" -eq 0 ] && grep -Eq '^PORT +IP +REQS' <<<"$out" &&
 	grep -Eq '^8080 +10\.0\.0\.2 +10 ' <<<"$out" && grep -Eq '^other +other +2 ' <<<"$out"; then
 	hm_ok "--by port,client: port and client columns, other row"
@@ -702,29 +675,29 @@ pycheck order "$tmp/order.json"
 "$stat" --pin-path "$fs/good" --json --top 1 >"$tmp/top.json" 2>&1
 pycheck top "$tmp/top.json"
 
-run env HTTPMON_PIN_PATH="$fs/good" "$stat" --json
+hm_run env HTTPMON_PIN_PATH="$fs/good" "$stat" --json
 [ "$rc" -eq 0 ] && [ "$out" = "$(cat "$tmp/good.out.json")" ]
-judge "HTTPMON_PIN_PATH selects the pin directory" "exit $rc: $err"
+hm_judge $? "HTTPMON_PIN_PATH selects the pin directory" "exit $rc: $err"
 
-run "$stat" --help
+hm_run "$stat" --help
 [ "$rc" -eq 0 ] && grep -q '^Exit status:' <<<"$out" && grep -q '^Examples:' <<<"$out" &&
 	grep -q 'hm-stat --json | jq' <<<"$out"
-judge "hm-stat --help: usage, exit status, examples" "exit $rc"
-run "$stat" --version
+hm_judge $? "hm-stat --help: usage, exit status, examples" "exit $rc"
+hm_run "$stat" --version
 [ "$rc" -eq 0 ] && [[ $out =~ ^hm-stat\ [0-9][^\ ]*\ \(map\ layout\ $layout\)$ ]]
-judge "hm-stat --version names the map layout" "$out"
+hm_judge $? "hm-stat --version names the map layout" "$out"
 
 # --- non-root readers ----------------------------------------------------------
 mkset perm >/dev/null
 chown root:root "$fs/perm"/hm_*
 chmod 0640 "$fs/perm"/hm_*
 nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-expect_fail "non-root without read access: exit 5, says why" 5 \
+hm_expect_fail "non-root without read access: exit 5, says why" 5 \
 	'hm-stat: cannot read .*/perm/hm_[a-z_]+: Permission denied \(run as root, or give your group read access' \
 	"${nobody[@]}" "$stat" --pin-path "$fs/perm"
 gid=$(( 40000 + $$ % 20000 ))
 chgrp "$gid" "$fs/perm"/hm_*
-run setpriv --reuid=65534 --regid=65534 --groups="$gid" "$stat" --pin-path "$fs/perm" --json
+hm_run setpriv --reuid=65534 --regid=65534 --groups="$gid" "$stat" --pin-path "$fs/perm" --json
 printf '%s\n' "$out" >"$tmp/perm.out.json"
 if [ "$rc" -eq 0 ] && python3 -c '
 import json, sys
@@ -735,40 +708,40 @@ sys.exit(a["clients"] != b["clients"] or a["monitor"] != b["monitor"])' \
 else
 	hm_not_ok "non-root in the pins' group reads the same numbers" "exit $rc: $err"
 fi
-expect_fail "hm-reset with read-only access: exit 5" 5 \
+hm_expect_fail "hm-reset with read-only access: exit 5" 5 \
 	'hm-reset: cannot open .*/perm/hm_[a-z_]+ for writing: Permission denied' \
 	setpriv --reuid=65534 --regid=65534 --groups="$gid" "$reset" --pin-path "$fs/perm"
 
 # --- refusals ---------------------------------------------------------------------
-expect_fail "missing directory: exit 3" 3 \
+hm_expect_fail "missing directory: exit 3" 3 \
 	"^hm-stat: no httpmon maps in $fs/nowhere \(is the monitor loaded\? run: hm-load IFACE\)$" \
 	"$stat" --pin-path "$fs/nowhere"
 mkdir "$fs/empty"
-expect_fail "directory without maps: exit 3" 3 "no httpmon maps in $fs/empty" \
+hm_expect_fail "directory without maps: exit 3" 3 "no httpmon maps in $fs/empty" \
 	"$stat" --pin-path "$fs/empty"
 mkset partial --omit hm_ports >/dev/null
-expect_fail "partial map set: exit 3 naming the missing map" 3 \
+hm_expect_fail "partial map set: exit 3 naming the missing map" 3 \
 	"incomplete httpmon map set in $fs/partial: missing hm_ports " \
 	"$stat" --pin-path "$fs/partial"
 mkset newer --layout 99 >/dev/null
-expect_fail "layout version 99: exit 4" 4 \
+hm_expect_fail "layout version 99: exit 4" 4 \
 	"maps in $fs/newer have layout version 99, this hm-stat reads version $layout: use tools of the same release" \
 	"$stat" --pin-path "$fs/newer"
-expect_fail "hm-reset refuses layout version 99: exit 4" 4 "layout version 99" \
+hm_expect_fail "hm-reset refuses layout version 99: exit 4" 4 "layout version 99" \
 	"$reset" --pin-path "$fs/newer"
 mkset badsize --bad-value hm_clients >/dev/null
-expect_fail "wrong value size: exit 4" 4 "map hm_clients in $fs/badsize has value size [0-9]+, this hm-stat expects [0-9]+" \
+hm_expect_fail "wrong value size: exit 4" 4 "map hm_clients in $fs/badsize has value size [0-9]+, this hm-stat expects [0-9]+" \
 	"$stat" --pin-path "$fs/badsize"
 mkset unstamped --layout 0 --empty >/dev/null
-run "$stat" --pin-path "$fs/unstamped"
+hm_run "$stat" --pin-path "$fs/unstamped"
 [ "$rc" -eq 0 ] && grep -q '^no HTTP traffic seen yet$' <<<"$out"
-judge "unstamped, empty map set: 'no HTTP traffic seen yet', exit 0" "exit $rc: $err" "$out"
-expect_fail "unknown option: exit 2" 2 "^hm-stat: unknown option '--frobnicate'; see hm-stat --help$" \
+hm_judge $? "unstamped, empty map set: 'no HTTP traffic seen yet', exit 0" "exit $rc: $err" "$out"
+hm_expect_fail "unknown option: exit 2" 2 "^hm-stat: unknown option '--frobnicate'; see hm-stat --help$" \
 	"$stat" --frobnicate
-expect_fail "bad --top number: exit 2" 2 "^hm-stat: .*'12x'.*; see hm-stat --help$" \
+hm_expect_fail "bad --top number: exit 2" 2 "^hm-stat: .*'12x'.*; see hm-stat --help$" \
 	"$stat" --top 12x
-expect_fail "bad --sort field: exit 2" 2 "see hm-stat --help" "$stat" --sort speed
-expect_fail "hm-reset unknown option: exit 2" 2 "^hm-reset: unknown option '-x'; see hm-reset --help$" \
+hm_expect_fail "bad --sort field: exit 2" 2 "see hm-stat --help" "$stat" --sort speed
+hm_expect_fail "hm-reset unknown option: exit 2" 2 "^hm-reset: unknown option '-x'; see hm-reset --help$" \
 	"$reset" -x
 
 # --- percentiles, histograms and the export formats ---------------------------------
@@ -776,25 +749,25 @@ expect_fail "hm-reset unknown option: exit 2" 2 "^hm-reset: unknown option '-x';
 pycheck hist "$hdr" "$tmp/good.json" "$tmp/good.hist.json"
 
 pycheck routes "$hdr" "$tmp/good.json" "$tmp/good.hist.json"
-run "$stat" --pin-path "$fs/good" --by route
+hm_run "$stat" --pin-path "$fs/good" --by route
 [ "$rc" -eq 0 ] && grep -Eq '^METHOD +ROUTE +REQS .* P50_MS +P90_MS +P99_MS +P99\.9_MS' <<<"$out" &&
 	grep -Eq '^GET +/api/users/\{id\} +6 +6 ' <<<"$out" &&
 	grep -Eq '^GET +/weird%20"label",x\\%FF +2 ' <<<"$out" &&
 	grep -B1 -E '^ +total ' <<<"$out" | grep -Eq '^ +_other +3 '
-judge "--by route: method and route columns, encoded label, _other last" "exit $rc: $err" "$out"
+hm_judge $? "--by route: method and route columns, encoded label, _other last" "exit $rc: $err" "$out"
 
 csv_ok=1
 for by in client port port,client route; do
 	"$stat" --pin-path "$fs/good" --format csv --by "$by" >"$tmp/good.csv.$by" 2>"$tmp/stderr" || csv_ok=0
 done
 [ "$csv_ok" -eq 1 ]
-judge "hm-stat --format csv exits 0 for every view" "$(cat "$tmp/stderr")"
+hm_judge $? "hm-stat --format csv exits 0 for every view" "$(cat "$tmp/stderr")"
 pycheck csv "$hdr" "$tmp/good.json" "$tmp/good.hist.json" "$tmp/good.csv"
 
-run "$stat" --pin-path "$fs/good" --format prometheus
+hm_run "$stat" --pin-path "$fs/good" --format prometheus
 printf '%s\n' "$out" >"$tmp/good.prom"
 [ "$rc" -eq 0 ] && [ -z "$err" ]
-judge "hm-stat --format prometheus exits 0 quietly" "exit $rc: $err"
+hm_judge $? "hm-stat --format prometheus exits 0 quietly" "exit $rc: $err"
 pycheck prom "$hdr" "$tmp/good.json" "$tmp/good.hist.json" "$tmp/good.prom"
 if command -v promtool >/dev/null; then
 	if promtool check metrics <"$tmp/good.prom" >"$tmp/promtool.out" 2>&1; then
@@ -806,21 +779,21 @@ else
 	hm_skip "promtool check metrics accepts the output" "promtool not installed (Debian package prometheus)"
 fi
 
-run "$stat" --pin-path "$fs/good" --by port --latency last
+hm_run "$stat" --pin-path "$fs/good" --by port --latency last
 [ "$rc" -eq 0 ] && grep -q 'latency to the last response byte' <<<"$out" &&
 	grep -Eq '^PORT +REQS .* P50_MS +P90_MS +P99_MS +P99\.9_MS' <<<"$out" &&
 	grep -Eq '^8080 +13 .* +- +- +- +2\.949 +5\.112 ' <<<"$out"
-judge "--by port --latency last: the last-byte family, its percentiles" "exit $rc: $err" "$out"
+hm_judge $? "--by port --latency last: the last-byte family, its percentiles" "exit $rc: $err" "$out"
 
 # --- --output: atomic replacement ---------------------------------------------------
 mkdir "$tmp/out"
 echo old >"$tmp/out/httpmon.prom"
 ino=$(stat -c %i "$tmp/out/httpmon.prom")
-run "$stat" --pin-path "$fs/good" --format prometheus --output "$tmp/out/httpmon.prom"
+hm_run "$stat" --pin-path "$fs/good" --format prometheus --output "$tmp/out/httpmon.prom"
 [ "$rc" -eq 0 ] && [ -z "$out$err" ] && cmp -s "$tmp/out/httpmon.prom" "$tmp/good.prom" &&
 	[ "$(stat -c %a "$(realpath "$tmp/out/httpmon.prom")")" = 644 ] &&
 	[ "$(stat -c %i "$tmp/out/httpmon.prom")" != "$ino" ] && [ "$(ls -A "$tmp/out")" = httpmon.prom ]
-judge "--output: the file is replaced by a new one (rename), mode 0644, no temporary file left" \
+hm_judge $? "--output: the file is replaced by a new one (rename), mode 0644, no temporary file left" \
 	"exit $rc: $err" "$(ls -lia "$tmp/out")"
 # A reader racing 40 rewrites must only ever see a whole file.
 (for _ in $(seq 40); do "$stat" --pin-path "$fs/good" --format prometheus --output "$tmp/out/httpmon.prom"; done) &
@@ -832,37 +805,37 @@ while kill -0 "$writer" 2>/dev/null && [ "$reads" -lt 20000 ]; do
 done
 wait "$writer"
 [ "$torn" -eq 0 ] && [ "$(ls -A "$tmp/out")" = httpmon.prom ]
-judge "--output: $reads reads during 40 rewrites never saw a partial file" "$torn torn reads"
-expect_fail "--output into a missing directory: exit 1, one line" 1 \
+hm_judge $? "--output: $reads reads during 40 rewrites never saw a partial file" "$torn torn reads"
+hm_expect_fail "--output into a missing directory: exit 1, one line" 1 \
 	"^hm-stat: cannot create a temporary file for $tmp/nodir/x.prom: No such file or directory$" \
 	"$stat" --pin-path "$fs/good" --format prometheus --output "$tmp/nodir/x.prom"
-run "$stat" --pin-path "$fs/nowhere" --output "$tmp/out/httpmon.prom"
+hm_run "$stat" --pin-path "$fs/nowhere" --output "$tmp/out/httpmon.prom"
 [ "$rc" -eq 3 ] && cmp -s "$tmp/out/httpmon.prom" "$tmp/good.prom" && [ "$(ls -A "$tmp/out")" = httpmon.prom ]
-judge "--output: a failed read leaves the old file alone" "exit $rc: $err"
+hm_judge $? "--output: a failed read leaves the old file alone" "exit $rc: $err"
 
 # --- option conflicts ------------------------------------------------------------------
-expect_fail "--count without --watch: exit 2" 2 "^hm-stat: --count needs --watch; see hm-stat --help$" \
+hm_expect_fail "--count without --watch: exit 2" 2 "^hm-stat: --count needs --watch; see hm-stat --help$" \
 	"$stat" --count 2
-expect_fail "--watch with --format json: exit 2" 2 "^hm-stat: --watch shows a table" \
+hm_expect_fail "--watch with --format json: exit 2" 2 "^hm-stat: --watch shows a table" \
 	"$stat" --watch 1 --format json
-expect_fail "--watch 0: exit 2" 2 "^hm-stat: bad --watch interval '0'" "$stat" --watch 0
-expect_fail "--json with --format csv: exit 2" 2 "^hm-stat: --json and --format csv contradict" \
+hm_expect_fail "--watch 0: exit 2" 2 "^hm-stat: bad --watch interval '0'" "$stat" --watch 0
+hm_expect_fail "--json with --format csv: exit 2" 2 "^hm-stat: --json and --format csv contradict" \
 	"$stat" --json --format csv
-expect_fail "unknown --format: exit 2" 2 "^hm-stat: unknown --format 'xml'" "$stat" --format xml
-expect_fail "--watch with --reset: exit 2" 2 "do not go together" "$stat" --watch 1 --reset
-run "$stat" --pin-path "$fs/good" --format json
+hm_expect_fail "unknown --format: exit 2" 2 "^hm-stat: unknown --format 'xml'" "$stat" --format xml
+hm_expect_fail "--watch with --reset: exit 2" 2 "do not go together" "$stat" --watch 1 --reset
+hm_run "$stat" --pin-path "$fs/good" --format json
 [ "$rc" -eq 0 ] && [ "$out" = "$(cat "$tmp/good.hist.json")" ]
-judge "--format json prints what --json prints" "exit $rc: $err"
+hm_judge $? "--format json prints what --json prints" "exit $rc: $err"
 
 # --- --watch --------------------------------------------------------------------------
-run timeout 20 "$stat" --pin-path "$fs/good" --watch 1 --count 2 --by port
+hm_run timeout 20 "$stat" --pin-path "$fs/good" --watch 1 --count 2 --by port
 [ "$rc" -eq 0 ] && [ "$(grep -c '^httpmon HTTP rates by server port over' <<<"$out")" -eq 2 ] &&
 	[ "$(grep -c '^no HTTP traffic in this interval$' <<<"$out")" -eq 2 ] && ! grep -q $'\e' <<<"$out"
-judge "--watch 1 --count 2, not a terminal: two plain blocks, exit 0" "exit $rc: $err" "$out"
+hm_judge $? "--watch 1 --count 2, not a terminal: two plain blocks, exit 0" "exit $rc: $err" "$out"
 if command -v script >/dev/null; then
-	run timeout 20 script -qfec "$stat --pin-path $fs/good --watch 1 --count 1" /dev/null
+	hm_run timeout 20 script -qfec "$stat --pin-path $fs/good --watch 1 --count 1" /dev/null
 	[ "$rc" -eq 0 ] && grep -qF $'\e[H\e[2J' <<<"$out" && grep -q 'httpmon HTTP rates' <<<"$out"
-	judge "--watch on a terminal clears and redraws the screen" "exit $rc" "$out"
+	hm_judge $? "--watch on a terminal clears and redraws the screen" "exit $rc" "$out"
 else
 	hm_skip "--watch on a terminal clears and redraws the screen" "script not installed"
 fi
@@ -875,7 +848,7 @@ for sig in INT TERM; do
 	rc=$?
 	[ "$rc" -eq 0 ] && [ "$(grep -c '^httpmon HTTP rates' "$tmp/watch.$sig")" -eq 1 ] &&
 		tail -n 1 "$tmp/watch.$sig" | grep -q '^  [a-z_]* *[0-9]*$'
-	judge "--watch ends cleanly on SIG$sig: exit 0, whole blocks" "exit $rc" "$(cat "$tmp/watch.$sig")"
+	hm_judge $? "--watch ends cleanly on SIG$sig: exit 0, whole blocks" "exit $rc" "$(cat "$tmp/watch.$sig")"
 done
 mkset gone >/dev/null
 timeout 20 "$stat" --pin-path "$fs/gone" --watch 1 >"$tmp/watch.gone" 2>&1 &
@@ -885,7 +858,7 @@ rm -f "$fs/gone"/hm_*
 wait "$pid"
 rc=$?
 [ "$rc" -eq 3 ] && grep -q "^hm-stat: the maps in $fs/gone were removed (monitor detached)$" "$tmp/watch.gone"
-judge "--watch: pins removed meanwhile: says so, exit 3" "exit $rc" "$(cat "$tmp/watch.gone")"
+hm_judge $? "--watch: pins removed meanwhile: says so, exit 3" "exit $rc" "$(cat "$tmp/watch.gone")"
 mkset again >/dev/null
 timeout 20 "$stat" --pin-path "$fs/again" --watch 1 --count 2 >"$tmp/watch.again" 2>&1 &
 pid=$!
@@ -896,54 +869,58 @@ wait "$pid"
 rc=$?
 [ "$rc" -eq 0 ] && grep -q "^hm-stat: warning: the maps in $fs/again were replaced (monitor reloaded): rates start again$" "$tmp/watch.again" &&
 	[ "$(grep -c '^httpmon HTTP rates' "$tmp/watch.again")" -eq 2 ]
-judge "--watch: pins replaced meanwhile: says so, reopens, goes on" "exit $rc" "$(cat "$tmp/watch.again")"
+hm_judge $? "--watch: pins replaced meanwhile: says so, reopens, goes on" "exit $rc" "$(cat "$tmp/watch.again")"
 
 # --- hm-stat --reset --------------------------------------------------------------------
 mkset rs >/dev/null
 "$stat" --pin-path "$fs/rs" --json >"$tmp/rs.before.json"
-expect_fail "--reset with read-only access: exit 5" 5 \
+hm_expect_fail "--reset with read-only access: exit 5" 5 \
 	'hm-stat: cannot open .*/rs/hm_[a-z_]+ for writing: Permission denied' \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$stat" --pin-path "$fs/rs" --reset
-run "$stat" --pin-path "$fs/rs" --reset --json
+hm_run "$stat" --pin-path "$fs/rs" --reset --json
 printf '%s\n' "$out" >"$tmp/rs.removed.json"
 [ "$rc" -eq 0 ]
-judge "hm-stat --reset --json exits 0" "exit $rc: $err"
+hm_judge $? "hm-stat --reset --json exits 0" "exit $rc: $err"
 "$stat" --pin-path "$fs/rs" --json >"$tmp/rs.after.json"
 pycheck cleared "$hdr" "$tmp/good.json" "$tmp/rs.before.json" "$tmp/rs.removed.json" "$tmp/rs.after.json"
 # entries MAP: the number of keys bpftool lists in pinned map MAP of set $1.
 entries() { bpftool -j map dump pinned "$fs/$1/$2" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
 if command -v bpftool >/dev/null; then
 	[ "$(entries rs hm_route_ids)" = 3 ]
-	judge "--reset keeps the route labels (hm_route_ids)" "$(entries rs hm_route_ids) entries"
+	hm_judge $? "--reset keeps the route labels (hm_route_ids)" "$(entries rs hm_route_ids) entries"
 else
 	hm_skip "--reset keeps the route labels (hm_route_ids)" "bpftool not installed"
 fi
-run "$stat" --pin-path "$fs/rs" --reset
+hm_run "$stat" --pin-path "$fs/rs" --reset
 [ "$rc" -eq 0 ] && grep -q '^httpmon HTTP stats by client at .*, cleared$' <<<"$out" &&
 	grep -q '^no HTTP traffic seen yet$' <<<"$out"
-judge "--reset on cleared maps: the header says cleared, no traffic" "exit $rc: $err" "$out"
+hm_judge $? "--reset on cleared maps: the header says cleared, no traffic" "exit $rc: $err" "$out"
 
 # --- hm-reset ---------------------------------------------------------------------
-run "$reset" --pin-path "$fs/good"
+hm_run "$reset" --pin-path "$fs/good"
 [ "$rc" -eq 0 ] && [ -z "$out$err" ]
-judge "hm-reset exits 0 quietly" "exit $rc" "$out" "$err"
+hm_judge $? "hm-reset exits 0 quietly" "exit $rc" "$out" "$err"
 "$stat" --pin-path "$fs/good" --json >"$tmp/reset.json" 2>&1
 pycheck reset "$tmp/good.json" "$tmp/reset.json"
 if command -v bpftool >/dev/null; then
 	[ "$(entries good hm_route_ids)" = 0 ] && [ "$(entries good hm_ifaces)" = 0 ] &&
 		[ "$(entries good hm_hist_routes)" = 0 ] &&
-		bpftool -j map dump pinned "$fs/good/hm_route_seq" | grep -q '"value":0' &&
+		bpftool -j map dump pinned "$fs/good/hm_route_seq" | python3 -c '
+import json, sys
+e = json.load(sys.stdin)[0]
+v = e.get("formatted", e)["value"]
+sys.exit(0 if (v == 0 if isinstance(v, int) else all(int(b, 16) == 0 for b in v)) else 1)' &&
 		[ "$(jq '.routes | length' "$tmp/reset.json")" = 0 ]
-	judge "hm-reset forgets the route labels, zeroes routes and their counter, removes interface rows" \
+	hm_judge $? "hm-reset forgets the route labels, zeroes routes and their counter, removes interface rows" \
 		"$(bpftool map dump pinned "$fs/good/hm_route_seq")"
 else
 	hm_skip "hm-reset forgets the route labels" "bpftool not installed"
 fi
-run "$stat" --pin-path "$fs/good"
+hm_run "$stat" --pin-path "$fs/good"
 [ "$rc" -eq 0 ] && grep -q '^no HTTP traffic seen yet$' <<<"$out"
-judge "after reset the table says no traffic" "exit $rc" "$out"
-run "$reset" --help
+hm_judge $? "after reset the table says no traffic" "exit $rc" "$out"
+hm_run "$reset" --help
 [ "$rc" -eq 0 ] && grep -q '^Exit status:' <<<"$out" && grep -q '^Examples:' <<<"$out"
-judge "hm-reset --help: exit status, examples" "exit $rc"
+hm_judge $? "hm-reset --help: exit status, examples" "exit $rc"
 
 hm_done

@@ -57,12 +57,7 @@ hm_lab_cleanup_stale
 hm_pins_cleanup_stale hmlat-
 
 # -- lab, origin, monitor -----------------------------------------------------
-if hm_lab_up "$P" 2 >"$TMP/lab.log" 2>&1; then
-	hm_ok "lab up: bridge $BR with 2 client namespaces"
-else
-	hm_not_ok "lab up" "$(cat "$TMP/lab.log")"
-	hm_done
-fi
+hm_lab_start "$P" 2 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 # No random delay on top of ?delay= (the seed's 0-10 ms would blur the modes).
 hm_origin_up "${P}" "$TMP/origin.out" --listen "$H4:8080" --listen "$H4:8888" \

@@ -122,12 +122,7 @@ run_clients() {
 }
 
 # -- lab, origin, monitor -----------------------------------------------------
-if hm_lab_up "$P" 2 >"$TMP/lab.log" 2>&1; then
-	hm_ok "lab up: bridge $BR with 2 client namespaces"
-else
-	hm_not_ok "lab up" "$(cat "$TMP/lab.log")"
-	hm_done
-fi
+hm_lab_start "$P" 2 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 H6=$(hm_host_ip "$P" 6)
 

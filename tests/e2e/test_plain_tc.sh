@@ -48,12 +48,7 @@ stale=$(cd "$GLOBALS" 2>/dev/null && ls -d hm_* 2>/dev/null | tr '\n' ' ')
 [ -n "$stale" ] && hm_note "removing hm_* pins left in $GLOBALS: $stale"
 remove_pins
 
-if hm_lab_up "$P" 1 >"$TMP/lab.log" 2>&1; then
-	hm_ok "lab up: bridge $BR with 1 client namespace"
-else
-	hm_not_ok "lab up" "$(cat "$TMP/lab.log")"
-	hm_done
-fi
+hm_lab_start "$P" 1 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 
 hm_origin_up "${P}" "$TMP/origin.out" --seed 7 --min-delay-ms 10 --max-delay-ms 20 \

@@ -113,12 +113,7 @@ wait_for() {
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
 
 # -- lab, origin, monitor -------------------------------------------------------------
-if hm_lab_up "$P" 3 >"$TMP/lab.log" 2>&1; then
-	hm_ok "lab up: bridge $BR with 3 client namespaces"
-else
-	hm_not_ok "lab up" "$(cat "$TMP/lab.log")"
-	hm_done
-fi
+hm_lab_start "$P" 3 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 H6=$(hm_host_ip "$P" 6)
 hm_origin_up "${P}" "$TMP/origin.out" --seed 7 --min-delay-ms 0 --max-delay-ms 2 \

@@ -108,12 +108,7 @@ done
 
 # == 1. generic XDP on a bridge ==================================================
 export HM_LAB_NET=$NET_B
-if hm_lab_up "$P" 2 >"$TMP/lab.log" 2>&1; then
-	hm_ok "lab up: bridge $BR with 2 client namespaces"
-else
-	hm_not_ok "lab up" "$(cat "$TMP/lab.log")"
-	hm_done
-fi
+hm_lab_start "$P" 2 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 H6=$(hm_host_ip "$P" 6)
 hm_origin_up "${P}" "$TMP/origin.out" --seed 42 --min-delay-ms 10 --max-delay-ms 20 \

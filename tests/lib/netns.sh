@@ -174,6 +174,19 @@ hm_wait_line() {
 	return 1
 }
 
+# hm_lab_start PREFIX N LOG: hm_lab_up with its output in LOG, reported as an
+# "ok" line; if the lab does not come up, a "not ok" line with LOG ends the
+# test.
+hm_lab_start() {
+	local p=$1 n=$2 log=$3
+	if hm_lab_up "$p" "$n" >"$log" 2>&1; then
+		hm_ok "lab up: bridge $(hm_bridge "$p") with $n client namespace$([ "$n" -eq 1 ] || echo s)"
+	else
+		hm_not_ok "lab up" "$(cat "$log")"
+		hm_done
+	fi
+}
+
 # hm_origin_up PREFIX OUT ORIGIN-ARGS...: starts tests/lib/origin.py with
 # ORIGIN-ARGS in the lab's host namespace (output in OUT), waits until it
 # serves and says so in an "ok" line naming its --listen addresses; if it

@@ -348,7 +348,8 @@ __noinline int HM_FN(hm_parse_pkt)(HM_CTX_T *ctx, struct hm_pkt *p)
 		ip_end = pkt_len;
 	p->sport = bpf_ntohs(tcp.source);
 	p->dport = bpf_ntohs(tcp.dest);
-	p->seq = bpf_ntohl(tcp.seq);
+	/* Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number. */
+	p->seq = bpf_ntohl(tcp.seq) + tcp.syn;
 	p->ack = bpf_ntohl(tcp.ack_seq);
 	p->ack_ok = tcp.ack;
 	p->fin = tcp.fin;

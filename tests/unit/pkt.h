@@ -133,9 +133,9 @@ static inline size_t pkt_build(uint8_t *buf, struct flow *f, bool from_client, i
 	tcp->dest = htons(from_client ? f->sport : f->cport);
 	tcp->seq = htonl(*seq);
 	tcp->doff = f->doff ? f->doff : 5 + f->tcp_opt_words;
-	tcp->ack = 1;
-	/* What a real stack acknowledges: every byte the peer has sent so far. */
-	tcp->ack_seq = htonl(from_client ? f->sseq : f->cseq);
+	/* Every segment but the client's SYN acknowledges what the peer has sent so far. */
+	tcp->ack = !(from_client && (flags & PKT_SYN));
+	tcp->ack_seq = tcp->ack ? htonl(from_client ? f->sseq : f->cseq) : 0;
 	tcp->fin = !!(flags & PKT_FIN);
 	tcp->rst = !!(flags & PKT_RST);
 	tcp->syn = !!(flags & PKT_SYN);

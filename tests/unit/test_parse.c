@@ -1467,6 +1467,25 @@ static void test_methods(void)
 	CHECK_EQ("inside a connection: every real one timed", s.lat.count, 5);
 }
 
+/* TCP Fast Open: the request rides on the SYN, whose own sequence number comes first. */
+static void test_fast_open(void)
+{
+	struct flow f;
+	struct hm_stats s;
+
+	flow_v4(&f, "10.0.5.14", 44800, "10.0.0.1", 8080);
+	send_seg(&f, true, PKT_SYN, REQ_A, strlen(REQ_A));
+	send_seg(&f, false, PKT_SYN, "", 0);
+	send_str(&f, false, RESP_OK);
+	send_str(&f, true, REQ_B);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("requests", s.requests, 2);
+	CHECK_EQ("both timed", s.lat.count, 2);
+	CHECK_EQ("bytes_in", s.bytes_in, strlen(REQ_A) + strlen(REQ_B));
+	CHECK_EQ("no gap after the SYN's data", monitor(HM_MON_SEQ_GAPS), 0);
+}
+
 /* Issue 6, case 14: IPv4 and TCP header shapes. */
 static void test_packet_shapes(void)
 {
@@ -1624,6 +1643,7 @@ static const struct {
 	{ "fragments", test_fragments },
 	{ "ipv6_ext_counts", test_ipv6_ext_counts },
 	{ "gso", test_gso },
+	{ "fast_open", test_fast_open },
 };
 
 static int map_fd(const char *name)

@@ -461,7 +461,10 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 		/*
 		 * The peer's first byte the monitor will see is the one this
 		 * segment acknowledges next: starting there, a lost first
-		 * segment of the other direction shows as a gap.
+		 * segment of the other direction shows as a gap.  The one
+		 * write to the peer's parser, before its first segment; racing
+		 * with that segment on another CPU only moves where the first
+		 * gap check starts.
 		 */
 		if (!c->dir[(side ^ 1) & 1].seq_valid && p.ack_ok) {
 			c->dir[(side ^ 1) & 1].next_seq = p.ack;

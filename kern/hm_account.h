@@ -451,6 +451,30 @@ __noinline int hm_gap_write_off(struct hm_conn *c, __u32 ack, __u32 ack_ok, stru
 }
 
 /*
+ * Bytes of [seq, seq + len) that fall in the direction's last gap: new bytes
+ * that came late (reordered, or resent after a loss before the monitor).
+ * They were not parsed - the framing went on without them - but they are
+ * the connection's bytes all the same.  The hole shrinks by what arrived; a
+ * piece from its middle leaves only the part before it open.
+ */
+static __always_inline __u32 hm_hole_fill(struct hm_dir *d, __u32 seq, __u32 len)
+{
+	__u32 start = d->hole_start, end = d->hole_end, lo, hi;
+
+	if (start == end)
+		return 0;
+	lo = (__s32)(seq - start) > 0 ? seq : start;
+	hi = (__s32)(seq + len - end) < 0 ? seq + len : end;
+	if ((__s32)(hi - lo) <= 0)
+		return 0;
+	if (lo == start)
+		d->hole_start = hi;
+	else
+		d->hole_end = lo;
+	return hi - lo;
+}
+
+/*
  * Idle connections (see HM_IDLE_TIMEOUT_DEFAULT).  A sweep visits every
  * connection; one idle for longer than the bound is freed, and its pending
  * requests are counted unanswered on its rows and routes.  A packet racing

@@ -210,6 +210,7 @@ static __always_inline void HM_FN(hm_http_walk)(HM_CTX_T *ctx, struct hm_conn *c
 		.cfg = cfg,
 	};
 	struct hm_dir *d = w.d;
+	__u32 first = s->off;
 
 	if (d->state == HM_P_LOST) {
 		/* Framing was lost: a segment that starts a message resumes it. */
@@ -223,6 +224,12 @@ static __always_inline void HM_FN(hm_http_walk)(HM_CTX_T *ctx, struct hm_conn *c
 	if ((d->flags & HM_DF_PROBE) && d->state == HM_P_START &&
 	    !hm_could_start(d->start, d->start_len))
 		d->state = HM_P_LOST;
+	/*
+	 * Framing lost in or before this segment: its bytes still belong to
+	 * the connection's messages (only not to a route).
+	 */
+	if (d->state == HM_P_LOST)
+		s->bytes = s->end - first;
 	d->flags &= ~HM_DF_PROBE;
 	hm_route_flush(&w); /* the rest of the message follows in later segments */
 }
@@ -402,7 +409,7 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 	struct hm_scratch *s;
 	struct hm_config *cfg;
 	struct hm_conn *c;
-	__u32 zero = 0, side, skip = 0, plen;
+	__u32 zero = 0, side, skip = 0, plen, late = 0;
 	__s32 delta_seq;
 	bool ends = false;
 
@@ -473,13 +480,17 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 		/* Serial-number arithmetic: wraps at 2^32 like TCP itself. */
 		delta_seq = p.seq - d->next_seq;
 		if (delta_seq < 0) {
+			late = hm_hole_fill(d, p.seq, plen);
+			if (late)
+				hm_count(HM_MON_HOLE_BYTES, late);
 			if ((__s64)plen + delta_seq <= 0) {
-				hm_count(HM_MON_RETRANS_SEGMENTS, 1);
-				hm_count(HM_MON_RETRANS_BYTES, plen);
+				if (!late)
+					hm_count(HM_MON_RETRANS_SEGMENTS, 1);
+				hm_count(HM_MON_RETRANS_BYTES, plen - late);
 				goto close;
 			}
 			skip = -delta_seq; /* resent head of a segment with new bytes */
-			hm_count(HM_MON_RETRANS_BYTES, skip);
+			hm_count(HM_MON_RETRANS_BYTES, skip - late);
 		} else if (delta_seq > 0) {
 			/*
 			 * Bytes the monitor never saw: the retransmission that
@@ -487,6 +498,8 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 			 * framing resynchronises at a later message start.
 			 */
 			hm_count(HM_MON_SEQ_GAPS, 1);
+			d->hole_start = d->next_seq;
+			d->hole_end = p.seq;
 			d->state = HM_P_LOST;
 			d->req_ts = 0;
 			if (side == c->client)
@@ -519,6 +532,12 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 			s->delta.bytes_out += s->bytes;
 	}
 close:
+	if (late) { /* bytes that filled a gap count as the connection's own */
+		if (c->client == side)
+			s->delta.bytes_in += late;
+		else
+			s->delta.bytes_out += late;
+	}
 	if (p.fin || p.rst)
 		ends = hm_conn_ends(c, &p, side, &s->delta);
 	if (c->client != HM_SIDE_UNKNOWN && !hm_delta_empty(&s->delta))

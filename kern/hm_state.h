@@ -104,6 +104,8 @@ struct hm_dir {
 	__u8 _pad;
 	__u32 fin_seq;   /* sequence number of this side's FIN */
 	__u32 fin_ack;   /* acknowledgment number it carried (with HM_FIN_ACK) */
+	__u32 hole_start; /* the last gap: bytes [hole_start, hole_end) not seen yet */
+	__u32 hole_end;   /* (equal: no hole) */
 	__u32 msg_seq;   /* sequence number of the current message's first byte */
 	__u32 msg_ack;   /* acknowledgment number of the segment that started it */
 };

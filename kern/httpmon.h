@@ -399,7 +399,8 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(EARLY_RESPONSES, "early_responses", "responses sent before the server had the pending request (not paired)") \
 	X(GAP_UNTIMED, "gap_untimed", "responses not timed: requests were missed in a gap before theirs") \
 	X(TE_AND_CL, "te_and_cl", "messages with both chunked Transfer-Encoding and Content-Length (framed as chunked)") \
-	X(IGNORED_SEGMENTS, "ignored_segments", "segments of connections without HTTP state that start no HTTP message")
+	X(IGNORED_SEGMENTS, "ignored_segments", "segments of connections without HTTP state that start no HTTP message") \
+	X(HOLE_BYTES, "hole_bytes", "bytes that arrived after later ones (reordered, or resent after a loss before the monitor): counted, not parsed")
 
 #define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,
 enum hm_monitor_counter { HM_MONITOR_COUNTERS(HM_MON_ENUM) HM_MON_MAX };

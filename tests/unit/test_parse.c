@@ -1123,8 +1123,51 @@ static void test_out_of_order(void)
 	CHECK_EQ("no orphan", monitor(HM_MON_ORPHAN_RESPONSES), 0);
 	check(route_stats(HM_METHOD_GET, "/a", &s) && s.status[HM_STATUS_5XX] == 1 && s.lat.count == 1,
 	      "route /a gets its own 500", "5xx=%llu", (unsigned long long)s.status[HM_STATUS_5XX]);
-	check(s.bytes_in <= strlen(REQ_A), "bytes: never more than was sent", "%llu",
+	check(s.bytes_in <= strlen(REQ_A), "route bytes: never more than was sent", "%llu",
 	      (unsigned long long)s.bytes_in);
+	client_stats(&f, &s);
+	CHECK_EQ("client bytes exact: the late middle is counted", s.bytes_in,
+		 strlen(head) + 20 + strlen(REQ_A));
+	CHECK_EQ("hole_bytes", monitor(HM_MON_HOLE_BYTES), 10);
+	CHECK_EQ("the late middle is no retransmission", monitor(HM_MON_RETRANS_SEGMENTS), 0);
+}
+
+/*
+ * Loss before the monitor: the middle of a response never passes, later
+ * segments do, then the sender's retransmission fills the hole.  Counts and
+ * bytes stay exact; only the last-byte time of that response is unknown.
+ */
+static void test_upstream_loss(void)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n";
+	static char body[3000];
+	struct flow f;
+	struct hm_stats s;
+	uint32_t mid;
+
+	memset(body, 'z', sizeof(body));
+	flow_v4(&f, "10.0.3.9", 43020, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, head);
+	send_seg(&f, false, 0, body, 1000);
+	mid = f.sseq;
+	f.sseq += 1000; /* lost before the monitor */
+	send_seg(&f, false, 0, body + 2000, 1000);
+	f.sseq = mid;
+	send_seg(&f, false, 0, body + 1000, 1000); /* the retransmission */
+	f.sseq = mid + 2000;
+	send_str(&f, true, REQ_B);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("requests", s.requests, 2);
+	CHECK_EQ("responses", s.responses, 2);
+	CHECK_EQ("both timed to the first byte", s.lat.count, 2);
+	CHECK_EQ("last byte timed for the intact one only", s.lat_last.count, 1);
+	CHECK_EQ("bytes_out exact", s.bytes_out, strlen(head) + sizeof(body) + strlen(RESP_OK));
+	CHECK_EQ("hole_bytes", monitor(HM_MON_HOLE_BYTES), 1000);
+	CHECK_EQ("nothing written off: the answered request was already paired",
+		 monitor(HM_MON_GAP_UNANSWERED), 0);
+	CHECK_EQ("no orphan", monitor(HM_MON_ORPHAN_RESPONSES), 0);
 }
 
 /*
@@ -1644,6 +1687,7 @@ static const struct {
 	{ "ipv6_ext_counts", test_ipv6_ext_counts },
 	{ "gso", test_gso },
 	{ "fast_open", test_fast_open },
+	{ "upstream_loss", test_upstream_loss },
 };
 
 static int map_fd(const char *name)

@@ -353,7 +353,7 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 {
 	struct hm_dir *me = &c->dir[side & 1], *peer = &c->dir[(side ^ 1) & 1];
 	__s32 pending = c->nreq - c->nresp;
-	bool ends;
+	bool ends, settled;
 
 	if (p->rst) {
 		if (pending > 0 && c->client != HM_SIDE_UNKNOWN) {
@@ -373,11 +373,18 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 	 * of the other: then only FINs can still be resent, and they carry no
 	 * payload.
 	 */
+	/*
+	 * The server's FIN ends the wait for answers only once every byte
+	 * before it was seen: a FIN that overtook a lost segment is followed by
+	 * that segment's retransmission, which may hold the answer.
+	 */
+	settled = !me->seq_valid || (__s32)(me->fin_seq - me->next_seq) <= 0;
 	ends = peer->fin && p->ack_ok &&
 	       ((__s32)(p->ack - (peer->fin_seq + 1)) >= 0 ||
 		((__s32)(p->ack - peer->fin_seq) >= 0 && (peer->fin & HM_FIN_ACK) &&
 		 (__s32)(peer->fin_ack - me->fin_seq) >= 0));
-	if ((ends || side != c->client) && c->client != HM_SIDE_UNKNOWN && pending > 0) {
+	if ((ends || (side != c->client && settled)) && c->client != HM_SIDE_UNKNOWN &&
+	    pending > 0) {
 		delta->unanswered += pending;
 		hm_unanswered_routes(c);
 		c->nresp = c->nreq; /* counted once, even if the FIN is sent again */

@@ -592,6 +592,23 @@ static void test_fin_pending(void)
 	CHECK_EQ("half-closed client still answered", s.responses, 1);
 	CHECK_EQ("nothing unanswered", s.unanswered, 0);
 
+	/* the server's FIN overtakes its lost answer; the retransmission follows */
+	flow_v4(&f, "10.0.0.20", 40014, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	resp_seq = f.sseq;
+	f.sseq += strlen(RESP_OK);
+	send_seg(&f, false, PKT_FIN, "", 0);
+	fin_seq = f.sseq;
+	f.sseq = resp_seq;
+	send_str(&f, false, RESP_OK);
+	f.sseq = fin_seq;
+	client_stats(&f, &s);
+	CHECK_EQ("FIN ahead of its answer: answered", s.responses, 1);
+	CHECK_EQ("FIN ahead of its answer: timed", s.lat.count, 1);
+	CHECK_EQ("FIN ahead of its answer: nothing unanswered", s.unanswered, 0);
+	send_seg(&f, true, PKT_FIN, "", 0);
+	CHECK_EQ("FIN ahead of its answer: freed after both FINs", live_conns(), 0);
+
 	/* FINs that cross: each acknowledges the other's data, neither the other's FIN */
 	flow_v4(&f, "10.0.0.18", 40012, "10.0.0.1", 8080);
 	send_str(&f, true, REQ_A);

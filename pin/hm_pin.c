@@ -20,9 +20,12 @@
 	  .fd_offset = offsetof(struct hm_maps, field) }
 
 const struct hm_map_desc hm_map_descs[] = {
-	HM_MAP(config, HM_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_config), 0),
-	HM_MAP(conns, HM_MAP_CONNS, BPF_MAP_TYPE_LRU_HASH, 0, 0, 0),
+	/* Written by hm-load and the program only: readers and resets open them read-only. */
+	{ .name = HM_MAP_CONFIG, .type = BPF_MAP_TYPE_ARRAY, .key_size = sizeof(__u32),
+	  .value_size = sizeof(struct hm_config), .never_reset = true,
+	  .fd_offset = offsetof(struct hm_maps, config) },
+	{ .name = HM_MAP_CONNS, .type = BPF_MAP_TYPE_LRU_HASH, .never_reset = true,
+	  .fd_offset = offsetof(struct hm_maps, conns) },
 	HM_MAP(clients, HM_MAP_CLIENTS, BPF_MAP_TYPE_PERCPU_HASH,
 	       sizeof(struct hm_client_key), sizeof(struct hm_stats), 0),
 	HM_MAP(ports, HM_MAP_PORTS, BPF_MAP_TYPE_PERCPU_HASH,
@@ -194,9 +197,13 @@ static bool hm_fd_is_map(int fd)
 static int hm_open_pin(const char *dir, const struct hm_map_desc *d,
 		       bool write, int *fdp, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = write ? 0 : BPF_F_RDONLY);
+	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
 	char path[4096];
 	int fd, ret;
+
+	write = write && !d->never_reset;
+	if (write)
+		opts.file_flags = 0;
 
 	ret = hm_pin_path(path, sizeof(path), dir, d->name);
 	if (ret) {

@@ -71,6 +71,7 @@ struct hm_map_desc {
 	unsigned int value_size; /* 0: not checked */
 	size_t fd_offset; /* offsetof(struct hm_maps, ...) */
 	unsigned int max_entries; /* 0: any (capacity chosen at load time) */
+	bool never_reset; /* a reset leaves it alone: opened read-only even to write */
 };
 extern const struct hm_map_desc hm_map_descs[];
 extern const size_t hm_map_descs_len;

@@ -874,9 +874,11 @@ hm_judge $? "--watch: pins replaced meanwhile: says so, reopens, goes on" "exit 
 # --- hm-stat --reset --------------------------------------------------------------------
 mkset rs >/dev/null
 "$stat" --pin-path "$fs/rs" --json >"$tmp/rs.before.json"
+chown "root:$gid" "$fs/rs"/hm_*
+chmod 0640 "$fs/rs"/hm_*
 hm_expect_fail "--reset with read-only access: exit 5" 5 \
 	'hm-stat: cannot open .*/rs/hm_[a-z_]+ for writing: Permission denied' \
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$stat" --pin-path "$fs/rs" --reset
+	setpriv --reuid=65534 --regid=65534 --groups="$gid" "$stat" --pin-path "$fs/rs" --reset
 hm_run "$stat" --pin-path "$fs/rs" --reset --json
 printf '%s\n' "$out" >"$tmp/rs.removed.json"
 [ "$rc" -eq 0 ]

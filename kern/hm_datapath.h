@@ -493,19 +493,29 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 			hm_count(HM_MON_RETRANS_BYTES, skip - late);
 		} else if (delta_seq > 0) {
 			/*
-			 * Bytes the monitor never saw: the retransmission that
-			 * fills the hole will look old and be skipped, so the
-			 * framing resynchronises at a later message start.
+			 * Bytes the monitor never saw; when they come (the
+			 * retransmission, or a reordered segment) they are
+			 * counted, not parsed (hm_hole_fill).
 			 */
 			hm_count(HM_MON_SEQ_GAPS, 1);
 			d->hole_start = d->next_seq;
 			d->hole_end = p.seq;
-			d->state = HM_P_LOST;
-			d->req_ts = 0;
-			if (side == c->client)
-				c->gap |= HM_GAP_REQ;
-			else if (c->client != HM_SIDE_UNKNOWN)
-				hm_gap_write_off(c, p.ack, p.ack_ok, &s->delta);
+			if (d->state == HM_P_UNTIL_CLOSE ||
+			    ((d->state == HM_P_BODY || d->state == HM_P_CHUNK_DATA) &&
+			     (__u64)delta_seq <= d->remaining)) {
+				/* All inside the current body: no message can start
+				 * in the gap, so the framing just moves past it. */
+				if (d->state != HM_P_UNTIL_CLOSE)
+					d->remaining -= delta_seq;
+			} else {
+				/* The framing resynchronises at a later message start. */
+				d->state = HM_P_LOST;
+				d->req_ts = 0;
+				if (side == c->client)
+					c->gap |= HM_GAP_REQ;
+				else if (c->client != HM_SIDE_UNKNOWN)
+					hm_gap_write_off(c, p.ack, p.ack_ok, &s->delta);
+			}
 		}
 		d->next_seq = p.seq + plen;
 

@@ -380,7 +380,7 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(BAD_LENGTH, "bad_length", "unusable Content-Length or chunk size (framing lost)") \
 	X(RETRANS_SEGMENTS, "retrans_segments", "segments that only repeated bytes already seen") \
 	X(RETRANS_BYTES, "retrans_bytes", "payload bytes skipped as already seen")       \
-	X(SEQ_GAPS, "seq_gaps", "segments after missing bytes (framing resynchronised)")  \
+	X(SEQ_GAPS, "seq_gaps", "segments after missing bytes (inside a body: framing kept; else resynchronised)") \
 	X(PARSE_BUDGET, "parse_budget", "segments whose parse hit the per-packet step bound") \
 	X(LOAD_ERRORS, "load_errors", "packet reads that failed")                          \
 	X(IP_FRAGMENTS, "ip_fragments", "non-first IP fragments ignored")                  \

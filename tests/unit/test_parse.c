@@ -1187,6 +1187,40 @@ static void test_upstream_loss(void)
 	CHECK_EQ("nothing written off: the answered request was already paired",
 		 monitor(HM_MON_GAP_UNANSWERED), 0);
 	CHECK_EQ("no orphan", monitor(HM_MON_ORPHAN_RESPONSES), 0);
+
+	/* the same inside a chunk */
+	reset_maps();
+	flow_v4(&f, "10.0.3.10", 43021, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nbb8\r\n");
+	send_seg(&f, false, 0, body, 1000);
+	mid = f.sseq;
+	f.sseq += 1000;
+	send_seg(&f, false, 0, body, 1000);
+	f.sseq = mid;
+	send_seg(&f, false, 0, body, 1000);
+	f.sseq = mid + 2000;
+	send_str(&f, false, "\r\n0\r\n\r\n");
+	send_str(&f, true, REQ_B);
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("gap inside a chunk: responses", s.responses, 2);
+	CHECK_EQ("gap inside a chunk: last byte timed", s.lat_last.count, 2);
+	CHECK_EQ("gap inside a chunk: nothing unparseable", monitor(HM_MON_UNPARSEABLE), 0);
+
+	/* a gap that runs past the body's end may hide a message start: framing is lost */
+	reset_maps();
+	flow_v4(&f, "10.0.3.11", 43022, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A);
+	send_str(&f, true, REQ_B);
+	send_seg(&f, false, 0, head, strlen(head));
+	send_seg(&f, false, 0, body, 2000);
+	f.sseq += 1000 + strlen(RESP_OK); /* the body's end and the answer to /b */
+	send_str(&f, false, RESP_500);     /* an answer to nothing the monitor can tell */
+	client_stats(&f, &s);
+	CHECK_EQ("gap past the body: the pending request written off", s.unanswered, 1);
+	CHECK_EQ("gap past the body: gap_unanswered", monitor(HM_MON_GAP_UNANSWERED), 1);
+	CHECK_EQ("gap past the body: the next answer is not paired", s.responses, 1);
 }
 
 /*

@@ -34,6 +34,7 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
+. "$HM_LIB/drop.sh"
 
 hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout
@@ -49,6 +50,7 @@ ORIGIN_PID=
 ATTACHED=0
 DROP_PERMILLE=${HM_LOSS_PERMILLE:-80} # 8% of the payload segments, each direction
 DROP_PRIO=65000                       # after httpmon's filter (hm_tc.h: 0x484d)
+HM_CLIENT_SECONDS=35 HM_CLIENT_IO_TIMEOUT=10 # this test must stay under a minute
 
 cleanup() {
 	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
@@ -64,62 +66,6 @@ trap 'exit 130' INT TERM
 hm_lab_cleanup_stale
 hm_pins_cleanup_stale hmloss-
 hm_pins_cleanup_stale hmlossd-
-
-# in_net NS CMD...: CMD in namespace NS's network only (bpffs stays visible).
-in_net() {
-	local ns=$1
-	shift
-	nsenter --net="/run/netns/$ns" -- "$@"
-}
-
-# le32 N...: each N as four little-endian bytes, for bpftool map update.
-le32() {
-	local n
-	for n in "$@"; do
-		printf '%d %d %d %d ' $((n & 255)) $((n >> 8 & 255)) $((n >> 16 & 255)) $((n >> 24 & 255))
-	done
-}
-
-# drop_config PERMILLE_TO PERMILLE_FROM PORT_LO PORT_HI (drop.bpf.c's struct drop_cfg)
-drop_config() {
-	# shellcheck disable=SC2046  # a list of bytes
-	bpftool map update pinned "$DPIN/hm_drop_cfg" key 0 0 0 0 value $(le32 "$@")
-}
-
-# drop_stat INDEX: drop.bpf.c's counter (enum drop_counter).
-DROP_SEEN_TO=0 DROP_SEEN_FROM=1 DROP_PKTS_TO=2 DROP_PKTS_FROM=3
-DROP_SEGS_TO=4 DROP_SEGS_FROM=5 DROP_BYTES_TO=6 DROP_BYTES_FROM=7
-drop_stat() {
-	bpftool -j map dump pinned "$DPIN/hm_drop_stats" |
-		jq -r --argjson k "$1" '.[] | select(.formatted.key == $k) | .formatted.value'
-}
-
-# run_clients ROUND NAME:CLIENT:ARGS...: like hm_run_clients, with a tighter
-# bound (this test must stay under a minute).
-run_clients() {
-	local round=$1 spec name i args pids=() names=() k rc
-	local -
-	set -f
-	shift
-	for spec in "$@"; do
-		IFS=: read -r name i args <<<"$spec"
-		# shellcheck disable=SC2086  # args is a word list
-		hm_in_client "$P" "$i" timeout 45 python3 "$HM_LIB/client.py" $args \
-			--max-seconds 35 --timeout 10 --out "$TMP/$round-$name.json" \
-			>"$TMP/$round-$name.log" 2>&1 &
-		pids+=($!)
-		names+=("$name")
-	done
-	for k in "${!pids[@]}"; do
-		wait "${pids[$k]}"
-		rc=$?
-		if [ "$rc" -eq 0 ]; then
-			hm_ok "traffic $round ${names[$k]}: $(jq -r '"\(.total.requests) requests, \(.total.responses) responses, \(.total.bytes_in) bytes in, \(.total.bytes_out) out in \(.elapsed_s) s"' "$TMP/$round-${names[$k]}.json")"
-		else
-			hm_not_ok "traffic $round ${names[$k]} (exit $rc)" "$(cat "$TMP/$round-${names[$k]}.log")"
-		fi
-	done
-}
 
 # -- lab, origin, monitor -----------------------------------------------------
 hm_lab_start "$P" 2 "$TMP/lab.log"
@@ -140,11 +86,7 @@ else
 fi
 
 # -- the drop program: after the monitor, in both directions ----------------------
-mkdir -p "$DPIN"
-if ! out=$(bpftool prog load "$HM_BUILD/drop.bpf.o" "$DPIN/prog" pinmaps "$DPIN" 2>&1); then
-	hm_not_ok "bpftool loads build/drop.bpf.o" "$out"
-	hm_done
-fi
+hm_drop_load
 # attach_drop: the pinned program on $BR's ingress after httpmon, and on each
 # client's eth0 ingress (a clsact qdisc of its own there).
 attach_drop() {
@@ -152,8 +94,8 @@ attach_drop() {
 	hm_in_host "$P" tc filter add dev "$BR" ingress prio "$DROP_PRIO" handle 1 \
 		bpf da object-pinned "$DPIN/prog" || return 1
 	for i in 1 2; do
-		in_net "${P}c$i" tc qdisc add dev eth0 clsact &&
-			in_net "${P}c$i" tc filter add dev eth0 ingress prio 1 handle 1 \
+		hm_in_net "${P}c$i" tc qdisc add dev eth0 clsact &&
+			hm_in_net "${P}c$i" tc filter add dev eth0 ingress prio 1 handle 1 \
 				bpf da object-pinned "$DPIN/prog" || return 1
 	done
 }
@@ -164,7 +106,7 @@ fi
 # On the bridge's ingress, httpmon's filter must come first (a lower pref).
 order=$(hm_in_host "$P" tc -j filter show dev "$BR" ingress |
 	jq -r '[.[] | select(.options.prog.name? != null) | "\(.options.prog.name)@\(.pref)"] | join(" ")')
-clients=$(for i in 1 2; do in_net "${P}c$i" tc -j filter show dev eth0 ingress |
+clients=$(for i in 1 2; do hm_in_net "${P}c$i" tc -j filter show dev eth0 ingress |
 	jq -r '.[] | .options.prog.name? // empty'; done | tr '\n' ' ')
 if [[ $order =~ ^hm_tc_ingress@[0-9]+\ hm_test_drop@$DROP_PRIO$ ]] &&
 	[ "$clients" = "hm_test_drop hm_test_drop " ]; then
@@ -173,7 +115,7 @@ else
 	hm_not_ok "drop program after httpmon on $BR ingress and on the clients' eth0 ingress" \
 		"$BR ingress, in order: $order" "clients' eth0 ingress: $clients"
 fi
-drop_config "$DROP_PERMILLE" "$DROP_PERMILLE" 8080 8888 ||
+hm_drop_config "$DROP_PERMILLE" "$DROP_PERMILLE" 8080 8888 ||
 	{ hm_not_ok "drop program configured"; hm_done; }
 hm_note "dropping $DROP_PERMILLE per mille of the payload segments to and from ports 8080-8888"
 
@@ -184,22 +126,20 @@ PATHS='/,/bytes/30000,/status/404,/bytes/4000,/,/status/302,/bytes/100000,/statu
 T4="$H4:8080,$H4:8888"
 T6="[$H6]:8080,[$H6]:8888"
 t0=$SECONDS
-run_clients r1 \
+hm_run_clients "$P" r1 \
 	"c1-keepalive:1:--target $T4 --requests 240 --connections 4 --paths $PATHS" \
 	"c2-close:2:--target $T4 --requests 80 --connections 4 --close --paths $PATHS"
-run_clients r1 \
+hm_run_clients "$P" r1 \
 	"c1-post:1:--target $T4 --requests 60 --connections 2 --pipeline 3 --method POST --body-bytes 6000 --paths $PATHS" \
 	"c2-ipv6:2:--target $T6 --requests 120 --connections 2 --pipeline 2 --paths $PATHS"
 hm_note "traffic took $((SECONDS - t0)) s"
-drop_config 0 0 8080 8888 # nothing more is dropped
+hm_drop_config 0 0 8080 8888 # nothing more is dropped
 sleep 0.5                 # let the last FINs pass the bridge
 R1=("$TMP"/r1-*.json)
 
 # -- loss really happened, and the monitor saw retransmissions --------------------------
-seen_to=$(drop_stat $DROP_SEEN_TO) seen_from=$(drop_stat $DROP_SEEN_FROM)
-pkts_to=$(drop_stat $DROP_PKTS_TO) pkts_from=$(drop_stat $DROP_PKTS_FROM)
-segs_to=$(drop_stat $DROP_SEGS_TO) segs_from=$(drop_stat $DROP_SEGS_FROM)
-bytes_to=$(drop_stat $DROP_BYTES_TO) bytes_from=$(drop_stat $DROP_BYTES_FROM)
+read -r seen_to seen_from pkts_to pkts_from segs_to segs_from bytes_to bytes_from _ \
+	<<<"$(hm_drop_stats)"
 hm_note "requests:  dropped $pkts_to of $seen_to payload packets ($segs_to segments, $bytes_to bytes)"
 hm_note "responses: dropped $pkts_from of $seen_from payload packets ($segs_from segments, $bytes_from bytes)"
 if [ "${pkts_to:-0}" -gt 0 ] 2>/dev/null; then

@@ -56,6 +56,8 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 # shellcheck source=tests/lib/netns.sh
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/drop.sh
+. "$HM_LIB/drop.sh"
 
 hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout
@@ -72,6 +74,7 @@ ATTACHED=0
 DROP_PERMILLE=${HM_LOSS_UP_PERMILLE:-50} # 5% of the payload skbs, each direction
 DROP_MODE=${HM_LOSS_UP_MODE:-3}          # DROP_MODE_WIRE | DROP_MODE_ONE_HOLE
 HM_PRIO=18509                            # hm-load's tc priority (user/hm_tc.h: 0x484d)
+HM_CLIENT_SECONDS=20 HM_CLIENT_IO_TIMEOUT=8 # well under half a minute
 
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
@@ -89,60 +92,6 @@ hm_lab_cleanup_stale
 hm_pins_cleanup_stale hmlossu-
 hm_pins_cleanup_stale hmlossud-
 
-# in_net NS CMD...: CMD in namespace NS's network only (bpffs stays visible).
-in_net() {
-	local ns=$1
-	shift
-	nsenter --net="/run/netns/$ns" -- "$@"
-}
-
-# le32 N...: each N as four little-endian bytes, for bpftool map update.
-le32() {
-	local n
-	for n in "$@"; do
-		printf '%d %d %d %d ' $((n & 255)) $((n >> 8 & 255)) $((n >> 16 & 255)) $((n >> 24 & 255))
-	done
-}
-
-# drop_config PERMILLE_TO PERMILLE_FROM PORT_LO PORT_HI (drop.bpf.c's struct drop_cfg)
-drop_config() {
-	# shellcheck disable=SC2046  # a list of bytes
-	bpftool map update pinned "$DPIN/hm_drop_cfg" key 0 0 0 0 value $(le32 "$@")
-}
-
-# drop_stats: drop.bpf.c's counters (enum drop_counter), in index order.
-drop_stats() {
-	bpftool -j map dump pinned "$DPIN/hm_drop_stats" |
-		jq -r 'sort_by(.formatted.key) | map(.formatted.value) | join(" ")'
-}
-
-# run_clients ROUND NAME:CLIENT:ARGS...: like hm_run_clients, bounded for a
-# test that must stay well under half a minute.
-run_clients() {
-	local round=$1 spec name i args pids=() names=() k rc
-	local -
-	set -f
-	shift
-	for spec in "$@"; do
-		IFS=: read -r name i args <<<"$spec"
-		# shellcheck disable=SC2086  # args is a word list
-		hm_in_client "$P" "$i" timeout 30 python3 "$HM_LIB/client.py" $args \
-			--max-seconds 20 --timeout 8 --out "$TMP/$round-$name.json" \
-			>"$TMP/$round-$name.log" 2>&1 &
-		pids+=($!)
-		names+=("$name")
-	done
-	for k in "${!pids[@]}"; do
-		wait "${pids[$k]}"
-		rc=$?
-		if [ "$rc" -eq 0 ]; then
-			hm_ok "traffic $round ${names[$k]}: $(jq -r '"\(.total.requests) requests, \(.total.responses) responses, \(.total.bytes_in) bytes in, \(.total.bytes_out) out in \(.elapsed_s) s"' "$TMP/$round-${names[$k]}.json")"
-		else
-			hm_not_ok "traffic $round ${names[$k]} (exit $rc)" "$(cat "$TMP/$round-${names[$k]}.log")"
-		fi
-	done
-}
-
 # -- lab, origin ----------------------------------------------------------------
 hm_lab_start "$P" 2 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
@@ -152,11 +101,7 @@ hm_origin_up "$P" "$TMP/origin.out" --seed 7 --min-delay-ms 0 --max-delay-ms 2 \
 	--stats "$TMP/origin.json"
 
 # -- the drop program before the monitor, then the monitor -----------------------------
-mkdir -p "$DPIN"
-if ! out=$(bpftool prog load "$HM_BUILD/drop.bpf.o" "$DPIN/prog" pinmaps "$DPIN" 2>&1); then
-	hm_not_ok "bpftool loads build/drop.bpf.o" "$out"
-	hm_done
-fi
+hm_drop_load
 # attach_drop: the pinned program on $BR's egress at pref 1 and on each
 # client's eth0 egress (a clsact qdisc of their own).
 attach_drop() {
@@ -165,8 +110,8 @@ attach_drop() {
 		hm_in_host "$P" tc filter add dev "$BR" egress pref 1 handle 1 \
 			bpf da object-pinned "$DPIN/prog" || return 1
 	for i in 1 2; do
-		in_net "${P}c$i" tc qdisc add dev eth0 clsact &&
-			in_net "${P}c$i" tc filter add dev eth0 egress pref 1 handle 1 \
+		hm_in_net "${P}c$i" tc qdisc add dev eth0 clsact &&
+			hm_in_net "${P}c$i" tc filter add dev eth0 egress pref 1 handle 1 \
 				bpf da object-pinned "$DPIN/prog" || return 1
 	done
 }
@@ -184,7 +129,7 @@ fi
 # On the bridge's egress the drop program runs first, and hm-load kept it.
 order=$(hm_in_host "$P" tc -j filter show dev "$BR" egress |
 	jq -r '[.[] | select(.options.prog.name? != null) | "\(.options.prog.name)@\(.pref)"] | join(" ")')
-clients=$(for i in 1 2; do in_net "${P}c$i" tc -j filter show dev eth0 egress |
+clients=$(for i in 1 2; do hm_in_net "${P}c$i" tc -j filter show dev eth0 egress |
 	jq -r '.[] | .options.prog.name? // empty'; done | tr '\n' ' ')
 if [ "$order" = "hm_test_drop@1 hm_tc_egress@$HM_PRIO" ] &&
 	[ "$clients" = "hm_test_drop hm_test_drop " ]; then
@@ -193,9 +138,8 @@ else
 	hm_not_ok "drop program before httpmon on $BR egress and on the clients' eth0 egress" \
 		"$BR egress, in order: $order" "clients' eth0 egress: $clients"
 fi
-# shellcheck disable=SC2046  # a list of bytes
-if ! bpftool map update pinned "$DPIN/hm_drop_mode" key 0 0 0 0 value $(le32 "$DROP_MODE") ||
-	! drop_config "$DROP_PERMILLE" "$DROP_PERMILLE" 8080 8888; then
+if ! hm_drop_mode "$DROP_MODE" ||
+	! hm_drop_config "$DROP_PERMILLE" "$DROP_PERMILLE" 8080 8888; then
 	hm_not_ok "drop program configured"
 	hm_done
 fi
@@ -210,17 +154,17 @@ N_KA=300 N_CLOSE=150 N_V6=120
 T4="$H4:8080,$H4:8888"
 T6="[$H6]:8080,[$H6]:8888"
 t0=$SECONDS
-run_clients r1 \
+hm_run_clients "$P" r1 \
 	"c1-keepalive:1:--target $T4 --requests $N_KA --connections 4 --paths $PATHS" \
 	"c2-close:2:--target $T4 --requests $N_CLOSE --connections 4 --close --paths $PATHS" \
 	"c2-ipv6:2:--target $T6 --requests $N_V6 --connections 2 --paths $PATHS"
 hm_note "traffic took $((SECONDS - t0)) s"
-drop_config 0 0 8080 8888 # nothing more is dropped
+hm_drop_config 0 0 8080 8888 # nothing more is dropped
 sleep 0.5                 # let the last FINs pass the bridge
 R1=("$TMP"/r1-*.json)
 
 read -r seen_to seen_from pkts_to pkts_from segs_to segs_from bytes_to bytes_from held filled \
-	<<<"$(drop_stats)"
+	<<<"$(hm_drop_stats)"
 hm_note "requests:  dropped $pkts_to of $seen_to payload skbs ($segs_to segments, $bytes_to bytes)"
 hm_note "responses: dropped $pkts_from of $seen_from payload skbs ($segs_from segments, $bytes_from bytes)"
 hm_note "skbs spared while their flow had a hole open: $held; holes filled again: $filled"

@@ -220,16 +220,21 @@ hm_offload_off() {
 # client namespaces in parallel, one per spec (ARGS are client.py's options,
 # split into words), and prints an "ok"/"not ok" line per client.  Each one's
 # ground truth goes to $TMP/ROUND-NAME.json (TMP: the test's temp directory).
+# HM_CLIENT_SECONDS bounds each client (default 60, killed 30 s later);
+# HM_CLIENT_IO_TIMEOUT, when set, is client.py's --timeout.
 hm_run_clients() {
 	local p=$1 round=$2 spec name i args pids=() names=() k rc
+	local secs=${HM_CLIENT_SECONDS:-60} io=()
 	local -
 	set -f # $args is split into words but its '?' must not glob
 	shift 2
+	[ -n "${HM_CLIENT_IO_TIMEOUT:-}" ] && io=(--timeout "$HM_CLIENT_IO_TIMEOUT")
 	for spec in "$@"; do
 		IFS=: read -r name i args <<<"$spec"
 		# shellcheck disable=SC2086  # args is a word list
-		hm_in_client "$p" "$i" timeout 90 python3 "$HM_LIB/client.py" $args \
-			--max-seconds 60 --out "$TMP/$round-$name.json" >"$TMP/$round-$name.log" 2>&1 &
+		hm_in_client "$p" "$i" timeout $((secs + 30)) python3 "$HM_LIB/client.py" $args \
+			--max-seconds "$secs" "${io[@]}" --out "$TMP/$round-$name.json" \
+			>"$TMP/$round-$name.log" 2>&1 &
 		pids+=($!)
 		names+=("$name")
 	done
@@ -237,7 +242,7 @@ hm_run_clients() {
 		wait "${pids[$k]}"
 		rc=$?
 		if [ "$rc" -eq 0 ]; then
-			hm_ok "traffic $round ${names[$k]}: $(jq -r '"\(.total.requests) requests, \(.total.responses) responses"' "$TMP/$round-${names[$k]}.json")"
+			hm_ok "traffic $round ${names[$k]}: $(jq -r '"\(.total.requests) requests, \(.total.responses) responses, \(.total.bytes_in) bytes in, \(.total.bytes_out) out in \(.elapsed_s) s"' "$TMP/$round-${names[$k]}.json")"
 		else
 			hm_not_ok "traffic $round ${names[$k]} (exit $rc)" "$(cat "$TMP/$round-${names[$k]}.log")"
 		fi

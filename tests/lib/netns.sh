@@ -193,13 +193,14 @@ hm_lab_start() {
 # does not start, a "not ok" line with its output ends the test.  Sets
 # ORIGIN_PID.
 hm_origin_up() {
-	local p=$1 out=$2 a prev= where=
+	local p=$1 out=$2 a prev='' where=''
 	shift 2
 	for a in "$@"; do
 		[ "$prev" = --listen ] && where="$where $a"
 		prev=$a
 	done
 	ip netns exec "${p}h" python3 "$HM_LIB/origin.py" "$@" >"$out" 2>&1 &
+	# shellcheck disable=SC2034  # read by the sourcing test
 	ORIGIN_PID=$!
 	if hm_wait_line "$out" ready 10; then
 		hm_ok "origin serves${where:- its default address} in ${p}h"

@@ -182,13 +182,7 @@ hm_origin_up "${P}" "$TMP/origin.out" --seed 13 --min-delay-ms 10 --max-delay-ms
 	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
 	--stats "$TMP/origin.json"
 
-if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" "$BR" --pin-path "$PIN" --idle-timeout 300 2>&1); then
-	ATTACHED=1
-	hm_ok "hm-load --idle-timeout 300 attaches to $BR (pins in $PIN)"
-else
-	hm_not_ok "hm-load attaches to $BR" "$out"
-	hm_done
-fi
+hm_monitor_up "$P" "$BR" "$PIN" --idle-timeout 300
 
 # ================================================================================
 # 1. Churn: only FIN and RST may free state.

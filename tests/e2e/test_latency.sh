@@ -62,13 +62,7 @@ H4=$(hm_host_ip "$P" 4)
 # No random delay on top of ?delay= (the seed's 0-10 ms would blur the modes).
 hm_origin_up "${P}" "$TMP/origin.out" --listen "$H4:8080" --listen "$H4:8888" \
 	--max-delay-ms 0
-if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" "$BR" --pin-path "$PIN" 2>&1); then
-	ATTACHED=1
-	hm_ok "hm-load attaches to $BR (pins in $PIN)"
-else
-	hm_not_ok "hm-load attaches to $BR" "$out"
-	hm_done
-fi
+hm_monitor_up "$P" "$BR" "$PIN"
 stat() { "$HM_BUILD/hm-stat" --pin-path "$PIN" "$@"; }
 
 # -- traffic: the delay mix ---------------------------------------------------

@@ -77,13 +77,7 @@ hm_origin_up "${P}" "$TMP/origin.out" --seed 6 --min-delay-ms 0 --max-delay-ms 2
 	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
 	--stats "$TMP/origin.json"
 
-if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" "$BR" --pin-path "$PIN" 2>&1); then
-	ATTACHED=1
-	hm_ok "hm-load attaches to $BR (pins in $PIN)"
-else
-	hm_not_ok "hm-load attaches to $BR" "$out"
-	hm_done
-fi
+hm_monitor_up "$P" "$BR" "$PIN"
 
 # -- the drop program: after the monitor, in both directions ----------------------
 hm_drop_load

@@ -119,13 +119,7 @@ if ! out=$(attach_drop 2>&1); then
 	hm_not_ok "drop program attached" "$out"
 	hm_done
 fi
-if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" "$BR" --pin-path "$PIN" 2>&1); then
-	ATTACHED=1
-	hm_ok "hm-load attaches to $BR (pins in $PIN)"
-else
-	hm_not_ok "hm-load attaches to $BR" "$out"
-	hm_done
-fi
+hm_monitor_up "$P" "$BR" "$PIN"
 # On the bridge's egress the drop program runs first, and hm-load kept it.
 order=$(hm_in_host "$P" tc -j filter show dev "$BR" egress |
 	jq -r '[.[] | select(.options.prog.name? != null) | "\(.options.prog.name)@\(.pref)"] | join(" ")')

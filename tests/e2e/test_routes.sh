@@ -52,13 +52,7 @@ hm_origin_up "${P}" "$TMP/origin.out" --seed 7 --max-delay-ms 2 \
 	--listen "$H4:8080"
 
 load() {
-	if out=$(hm_in_host "$P" "$HM_BUILD/hm-load" "$BR" --pin-path "$PIN" "$@" 2>&1); then
-		ATTACHED=1
-		hm_ok "hm-load $*"
-	else
-		hm_not_ok "hm-load $*" "$out"
-		hm_done
-	fi
+	hm_monitor_up "$P" "$BR" "$PIN" "$@"
 }
 stat_json() { "$HM_BUILD/hm-stat" --pin-path "$PIN" --json; }
 reset() { "$HM_BUILD/hm-reset" --pin-path "$PIN" >/dev/null; }

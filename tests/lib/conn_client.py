@@ -43,15 +43,13 @@ still written), 2 on bad usage.
 """
 
 import argparse
-import ipaddress
 import json
 import socket
 import struct
 import sys
 import time
 
-CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
-MAX_HEAD = 64 * 1024
+from client import MAX_HEAD, STATUS_CLASSES as CLASSES, parse_target as parse_addr
 
 
 class Failure(Exception):
@@ -59,17 +57,9 @@ class Failure(Exception):
 
 
 def parse_target(text):
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-    else:
-        host, sep, port = text.rpartition(":")
-    if not sep:
-        raise ValueError(f"bad target {text!r}: want ADDR:PORT or [V6ADDR]:PORT")
-    addr = ipaddress.ip_address(host)
-    port = int(port)
-    if not 0 < port < 65536:
-        raise ValueError(f"bad port in {text!r}")
-    return str(addr), port, socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+    """client.py's parse_target, with the socket family in place of the IP version."""
+    host, port, version = parse_addr(text)
+    return host, port, socket.AF_INET6 if version == 6 else socket.AF_INET
 
 
 def new_agg():

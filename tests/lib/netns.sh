@@ -187,6 +187,22 @@ hm_lab_start() {
 	fi
 }
 
+# hm_monitor_up PREFIX IFACE PIN [HM-LOAD-OPTIONS...]: hm-load IFACE with its
+# maps in PIN, in the lab's host namespace, reported as an "ok" line; sets
+# ATTACHED=1 (for the test's cleanup).  A failure ends the test.
+hm_monitor_up() {
+	local p=$1 ifc=$2 pin=$3 out
+	shift 3
+	if out=$(hm_in_host "$p" "$HM_BUILD/hm-load" "$ifc" --pin-path "$pin" "$@" 2>&1); then
+		# shellcheck disable=SC2034  # read by the sourcing test's cleanup
+		ATTACHED=1
+		hm_ok "hm-load${*:+ $*} attaches to $ifc (pins in $pin)"
+	else
+		hm_not_ok "hm-load${*:+ $*} attaches to $ifc" "$out"
+		hm_done
+	fi
+}
+
 # hm_origin_up PREFIX OUT ORIGIN-ARGS...: starts tests/lib/origin.py with
 # ORIGIN-ARGS in the lab's host namespace (output in OUT), waits until it
 # serves and says so in an "ok" line naming its --listen addresses; if it

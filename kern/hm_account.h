@@ -273,7 +273,7 @@ static __always_inline void hm_row_add(void *map, const void *key, const struct 
 	hm_stats_merge(row, delta);
 }
 
-int hm_unanswered_routes(struct hm_conn *c);
+int hm_write_off(struct hm_conn *c, __u32 ack, __u32 ack_ok, struct hm_stats *delta);
 
 /* Keeps the first bits of a 64-bit word stored in network order. */
 static __always_inline __u64 hm_prefix_word(__u64 be_word, __u32 bits)
@@ -352,14 +352,10 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 					 struct hm_stats *delta)
 {
 	struct hm_dir *me = &c->dir[side & 1], *peer = &c->dir[(side ^ 1) & 1];
-	__s32 pending = c->nreq - c->nresp;
 	bool ends, settled;
 
 	if (p->rst) {
-		if (pending > 0 && c->client != HM_SIDE_UNKNOWN) {
-			delta->unanswered += pending;
-			hm_unanswered_routes(c);
-		}
+		hm_write_off(c, 0, 0, delta);
 		return true;
 	}
 	if (!me->fin) {
@@ -373,55 +369,31 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 	 * of the other: then only FINs can still be resent, and they carry no
 	 * payload.
 	 */
+	ends = peer->fin && p->ack_ok &&
+	       ((__s32)(p->ack - (peer->fin_seq + 1)) >= 0 ||
+		((__s32)(p->ack - peer->fin_seq) >= 0 && (peer->fin & HM_FIN_ACK) &&
+		 (__s32)(peer->fin_ack - me->fin_seq) >= 0));
 	/*
 	 * The server's FIN ends the wait for answers only once every byte
 	 * before it was seen: a FIN that overtook a lost segment is followed by
 	 * that segment's retransmission, which may hold the answer.
 	 */
 	settled = !me->seq_valid || (__s32)(me->fin_seq - me->next_seq) <= 0;
-	ends = peer->fin && p->ack_ok &&
-	       ((__s32)(p->ack - (peer->fin_seq + 1)) >= 0 ||
-		((__s32)(p->ack - peer->fin_seq) >= 0 && (peer->fin & HM_FIN_ACK) &&
-		 (__s32)(peer->fin_ack - me->fin_seq) >= 0));
-	if ((ends || (side != c->client && settled)) && c->client != HM_SIDE_UNKNOWN &&
-	    pending > 0) {
-		delta->unanswered += pending;
-		hm_unanswered_routes(c);
-		c->nresp = c->nreq; /* counted once, even if the FIN is sent again */
-	}
+	if (ends || (side != c->client && settled))
+		hm_write_off(c, 0, 0, delta); /* nresp advances: counted once */
 	return ends;
 }
 
-/* Requests pending when the connection ends are unanswered, on their routes too. */
-__noinline int hm_unanswered_routes(struct hm_conn *c)
-{
-	if (!c)
-		return 0;
-	for (__u32 i = 0; i < HM_PIPELINE_DEPTH; i++) {
-		__u32 n = c->nresp + i;
-		struct hm_pending *p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
-		struct hm_stats *row;
-
-		if ((__s32)(c->nreq - n) <= 0)
-			break;
-		if (p->reqno != n || !(p->flags & HM_REQ_ROUTED))
-			continue;
-		row = hm_route_row(p->route);
-		if (row)
-			row->unanswered++;
-	}
-	return 0;
-}
-
 /*
- * A gap in the responses: the missing bytes may hold the responses to any
- * request the server had received by then (its ACK covers the request's
- * first byte), and which of them cannot be known.  Those requests are
- * written off as unanswered, so a later response is never paired with the
- * wrong one; requests the server had not yet received keep their place.
- * Called on the server side only (it is the writer of nresp).
+ * Writes pending requests off as unanswered, on their rows (delta) and
+ * routes, and returns how many.  With ack_ok, only those the server had
+ * received (its ACK covers the request's first byte) - the ones whose answer
+ * a gap in the responses may have held - and the rest keep their place, so a
+ * later response is never paired with the wrong request.  Without it, all of
+ * them: the connection ended or went idle.  Advances nresp, which only the
+ * server side writes, or a caller about to free the state.
  */
-__noinline int hm_gap_write_off(struct hm_conn *c, __u32 ack, __u32 ack_ok, struct hm_stats *delta)
+__noinline int hm_write_off(struct hm_conn *c, __u32 ack, __u32 ack_ok, struct hm_stats *delta)
 {
 	__u32 n, k = 0;
 
@@ -453,8 +425,7 @@ __noinline int hm_gap_write_off(struct hm_conn *c, __u32 ack, __u32 ack_ok, stru
 	}
 	c->nresp = n;
 	delta->unanswered += k;
-	hm_count(HM_MON_GAP_UNANSWERED, k);
-	return 0;
+	return k;
 }
 
 /*
@@ -512,20 +483,20 @@ static long hm_age_conn(void *map, struct hm_conn_key *key, struct hm_conn *c,
 	struct hm_aging *a = sw->a;
 	struct hm_config *cfg;
 	__u32 zero = 0;
-	__s32 pending;
+	__u32 pending;
 
 	if ((__s64)(a->now - c->last_seen) < (__s64)a->idle_ns) {
 		a->live++;
 		return 0;
 	}
-	pending = c->nreq - c->nresp;
 	cfg = bpf_map_lookup_elem(&hm_config, &zero);
-	if (pending > 0 && c->client != HM_SIDE_UNKNOWN && cfg) {
+	if (cfg && c->client != HM_SIDE_UNKNOWN) {
 		__builtin_memset(&a->delta, 0, sizeof(a->delta));
-		a->delta.unanswered = pending;
-		hm_unanswered_routes(c);
-		hm_account(key, c, cfg, &a->delta, c->ifindex);
-		hm_count(HM_MON_IDLE_UNANSWERED, pending);
+		pending = hm_write_off(c, 0, 0, &a->delta);
+		if (pending) {
+			hm_account(key, c, cfg, &a->delta, c->ifindex);
+			hm_count(HM_MON_IDLE_UNANSWERED, pending);
+		}
 	}
 	if (!bpf_map_delete_elem(&hm_conns, key))
 		hm_count(HM_MON_CONNS_AGED, 1);

@@ -514,7 +514,8 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 				if (side == c->client)
 					c->gap |= HM_GAP_REQ;
 				else if (c->client != HM_SIDE_UNKNOWN)
-					hm_gap_write_off(c, p.ack, p.ack_ok, &s->delta);
+					hm_count(HM_MON_GAP_UNANSWERED,
+						 hm_write_off(c, p.ack, p.ack_ok, &s->delta));
 			}
 		}
 		d->next_seq = p.seq + plen;

@@ -17,7 +17,7 @@
  * also keeps the sequence number of its request's first byte: a response
  * whose ACK does not cover it was sent before the server had the request
  * (hm_on_response), and a gap in the responses writes off every request the
- * server had received by then (hm_gap_write_off).
+ * server had received by then (hm_write_off).
  */
 #ifndef HM_STATE_H
 #define HM_STATE_H

@@ -178,7 +178,7 @@ C4=$(hm_client_ip "$P" 4)
 C5=$(hm_client_ip "$P" 5)
 
 # 10-20 ms per answer (the seed's handler; ?delay= and /delay/ elsewhere).
-hm_origin_up "${P}" "$TMP/origin.out" --seed 13 --min-delay-ms 10 --max-delay-ms 20 \
+hm_origin_up "${P}h" "$TMP/origin.out" --seed 13 --min-delay-ms 10 --max-delay-ms 20 \
 	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
 	--stats "$TMP/origin.json"
 

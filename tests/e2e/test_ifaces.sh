@@ -73,7 +73,7 @@ else
 fi
 H1=$(hm_host_ip "$P" 4)
 H2=10.231.$NET2.1
-hm_origin_up "${P}" "$TMP/origin.out" --seed 5 --min-delay-ms 10 --max-delay-ms 20 \
+hm_origin_up "${P}h" "$TMP/origin.out" --seed 5 --min-delay-ms 10 --max-delay-ms 20 \
 	--listen "$H1:8080" --listen "$H1:8888" --listen "$H2:8080" --listen "$H2:8888"
 
 hm_in_host "$P" "$HM_BUILD/hm-load" --status --pin-path "$PIN" >"$TMP/st0.out" 2>&1

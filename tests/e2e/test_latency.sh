@@ -60,7 +60,7 @@ hm_pins_cleanup_stale hmlat-
 hm_lab_start "$P" 2 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 # No random delay on top of ?delay= (the seed's 0-10 ms would blur the modes).
-hm_origin_up "${P}" "$TMP/origin.out" --listen "$H4:8080" --listen "$H4:8888" \
+hm_origin_up "${P}h" "$TMP/origin.out" --listen "$H4:8080" --listen "$H4:8888" \
 	--max-delay-ms 0
 hm_monitor_up "$P" "$BR" "$PIN"
 stat() { "$HM_BUILD/hm-stat" --pin-path "$PIN" "$@"; }

@@ -73,7 +73,7 @@ H4=$(hm_host_ip "$P" 4)
 H6=$(hm_host_ip "$P" 6)
 
 # Short server delays: the latency figures are not what this test is about.
-hm_origin_up "${P}" "$TMP/origin.out" --seed 6 --min-delay-ms 0 --max-delay-ms 2 \
+hm_origin_up "${P}h" "$TMP/origin.out" --seed 6 --min-delay-ms 0 --max-delay-ms 2 \
 	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
 	--stats "$TMP/origin.json"
 

@@ -96,7 +96,7 @@ hm_pins_cleanup_stale hmlossud-
 hm_lab_start "$P" 2 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 H6=$(hm_host_ip "$P" 6)
-hm_origin_up "$P" "$TMP/origin.out" --seed 7 --min-delay-ms 0 --max-delay-ms 2 \
+hm_origin_up "${P}h" "$TMP/origin.out" --seed 7 --min-delay-ms 0 --max-delay-ms 2 \
 	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
 	--stats "$TMP/origin.json"
 

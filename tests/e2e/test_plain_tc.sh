@@ -51,7 +51,7 @@ remove_pins
 hm_lab_start "$P" 1 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 
-hm_origin_up "${P}" "$TMP/origin.out" --seed 7 --min-delay-ms 10 --max-delay-ms 20 \
+hm_origin_up "${P}h" "$TMP/origin.out" --seed 7 --min-delay-ms 10 --max-delay-ms 20 \
 	--listen "$H4:8080" --listen "$H4:8888"
 
 # The README's iproute2 recipe, verbatim apart from the device.

@@ -116,7 +116,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
 hm_lab_start "$P" 3 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 H6=$(hm_host_ip "$P" 6)
-hm_origin_up "${P}" "$TMP/origin.out" --seed 7 --min-delay-ms 0 --max-delay-ms 2 \
+hm_origin_up "${P}h" "$TMP/origin.out" --seed 7 --min-delay-ms 0 --max-delay-ms 2 \
 	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888"
 LAYOUT=$("$HM_BUILD/hm-stat" --version | sed -n 's/.*(map layout \([0-9]*\))$/\1/p')
 if [ -z "$LAYOUT" ]; then

@@ -48,7 +48,7 @@ if ! hm_lab_up "$P" 1 >"$TMP/lab.log" 2>&1; then
 	hm_done
 fi
 H4=$(hm_host_ip "$P" 4)
-hm_origin_up "${P}" "$TMP/origin.out" --seed 7 --max-delay-ms 2 \
+hm_origin_up "${P}h" "$TMP/origin.out" --seed 7 --max-delay-ms 2 \
 	--listen "$H4:8080"
 
 load() {

@@ -111,7 +111,7 @@ export HM_LAB_NET=$NET_B
 hm_lab_start "$P" 2 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
 H6=$(hm_host_ip "$P" 6)
-hm_origin_up "${P}" "$TMP/origin.out" --seed 42 --min-delay-ms 10 --max-delay-ms 20 \
+hm_origin_up "${P}h" "$TMP/origin.out" --seed 42 --min-delay-ms 10 --max-delay-ms 20 \
 	--listen "$H4:8080" --listen "$H4:8888" --listen "[$H6]:8080" --listen "[$H6]:8888" \
 	--stats "$TMP/origin.json"
 
@@ -232,7 +232,7 @@ popped() {
 	[ -n "$map" ] || { echo none; return; }
 	bpftool map dump id "$map" -j | jq -r '.[0].formatted.value.".bss"[0].vlan_popped // "none"'
 }
-hm_origin_up "${Q}" "$TMP/origin2.out" --seed 7 --min-delay-ms 10 --max-delay-ms 20 \
+hm_origin_up "${Q}h" "$TMP/origin2.out" --seed 7 --min-delay-ms 10 --max-delay-ms 20 \
 	--listen "$V4:8080" --listen "$V4:8888" --listen "[$V6]:8080" --listen "[$V6]:8888"
 
 if out=$(hm_in_host "$Q" "$HM_BUILD/hm-load" --xdp=native "$SV" --pin-path "$PIN" 2>&1); then

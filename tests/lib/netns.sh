@@ -203,25 +203,25 @@ hm_monitor_up() {
 	fi
 }
 
-# hm_origin_up PREFIX OUT ORIGIN-ARGS...: starts tests/lib/origin.py with
-# ORIGIN-ARGS in the lab's host namespace (output in OUT), waits until it
-# serves and says so in an "ok" line naming its --listen addresses; if it
-# does not start, a "not ok" line with its output ends the test.  Sets
-# ORIGIN_PID.
+# hm_origin_up NETNS OUT ORIGIN-ARGS...: starts tests/lib/origin.py with
+# ORIGIN-ARGS in network namespace NETNS (the lab's host namespace is
+# PREFIXh), output in OUT; waits until it serves and says so in an "ok" line
+# naming its --listen addresses; if it does not start, a "not ok" line with
+# its output ends the test.  Sets ORIGIN_PID.
 hm_origin_up() {
-	local p=$1 out=$2 a prev='' where=''
+	local ns=$1 out=$2 a prev='' where=''
 	shift 2
 	for a in "$@"; do
 		[ "$prev" = --listen ] && where="$where $a"
 		prev=$a
 	done
-	ip netns exec "${p}h" python3 "$HM_LIB/origin.py" "$@" >"$out" 2>&1 &
+	ip netns exec "$ns" python3 "$HM_LIB/origin.py" "$@" >"$out" 2>&1 &
 	# shellcheck disable=SC2034  # read by the sourcing test
 	ORIGIN_PID=$!
 	if hm_wait_line "$out" ready 10; then
-		hm_ok "origin serves${where:- its default address} in ${p}h"
+		hm_ok "origin serves${where:- its default address} in $ns"
 	else
-		hm_not_ok "origin starts in ${p}h" "$(cat "$out")"
+		hm_not_ok "origin starts in $ns" "$(cat "$out")"
 		hm_done
 	fi
 }

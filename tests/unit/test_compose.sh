@@ -259,14 +259,7 @@ fi
 GW=$(hm_host_ip "$P" 4)
 
 # origin: the compose command, with the lab's gateway for 172.28.0.1.
-ip netns exec "${P}h" python3 "$HM_LIB/origin.py" --listen "$GW:8080" --listen "$GW:8888" \
-	>"$TMP/origin.out" 2>&1 &
-if hm_wait_line "$TMP/origin.out" ready 10; then
-	hm_ok "origin listens on the gateway $GW, ports 8080 and 8888"
-else
-	hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"
-	hm_done
-fi
+hm_origin_up "${P}h" "$TMP/origin.out" --listen "$GW:8080" --listen "$GW:8888"
 
 # monitor: the compose environment, with the lab's bridge and a private pin
 # directory for the host's /sys/fs/bpf/tc/globals.

@@ -224,13 +224,7 @@ else
 	hm_not_ok "namespaces and veth" "$(cat "$TMP/net.err")"
 	hm_done
 fi
-ip netns exec "$NS_S" python3 "$HM_LIB/origin.py" --seed 3 --listen "$SRV:8080" \
-	>"$TMP/origin.out" 2>&1 &
-ORIGIN_PID=$!
-if ! hm_wait_line "$TMP/origin.out" ready 10; then
-	hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"
-	hm_done
-fi
+hm_origin_up "$NS_S" "$TMP/origin.out" --seed 3 --listen "$SRV:8080"
 
 # requests N: N GETs from the client namespace on one connection; prints the statuses.
 requests() {

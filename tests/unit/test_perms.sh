@@ -102,13 +102,7 @@ if ! setup_net 2>"$TMP/net.err"; then
 	hm_not_ok "namespaces $NS_S and $NS_C joined by a veth" "$(cat "$TMP/net.err")"
 	hm_done
 fi
-ip netns exec "$NS_S" python3 "$HM_LIB/origin.py" --seed 5 --listen "$SRV:8080" \
-	>"$TMP/origin.out" 2>&1 &
-ORIGIN_PID=$!
-if ! hm_wait_line "$TMP/origin.out" ready 10; then
-	hm_not_ok "origin starts" "$(cat "$TMP/origin.out")"
-	hm_done
-fi
+hm_origin_up "$NS_S" "$TMP/origin.out" --seed 5 --listen "$SRV:8080"
 
 # -- hm-load --group ------------------------------------------------------------------
 hm_run in_srv "$LOAD" --pin-path "$PIN" --group "$gid" "$IF_S"

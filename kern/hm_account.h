@@ -83,9 +83,9 @@ static __always_inline __u32 hm_route_find(struct hm_walk *w)
 	seq = bpf_map_lookup_elem(&hm_route_seq, &zero);
 	if (!seq)
 		return HM_ROUTE_OTHER;
+	/* max_routes counts named routes: the ids past _other and _unknown. */
 	max = w->cfg->max_routes;
-	if (!max || max > HM_MAX_ROUTES)
-		max = HM_MAX_ROUTES;
+	max = max && max < HM_MAX_ROUTES - HM_ROUTE_FIRST ? max + HM_ROUTE_FIRST : HM_MAX_ROUTES;
 	if (*seq + HM_ROUTE_FIRST >= max)
 		goto full;
 	nv.id = __sync_fetch_and_add(seq, 1) + HM_ROUTE_FIRST;
@@ -353,6 +353,7 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 {
 	struct hm_dir *me = &c->dir[side & 1], *peer = &c->dir[(side ^ 1) & 1];
 	bool ends, settled;
+	__u32 fins;
 
 	if (p->rst) {
 		hm_write_off(c, 0, 0, delta);
@@ -362,6 +363,14 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 		me->fin = HM_FIN_SEEN | (p->ack_ok ? HM_FIN_ACK : 0);
 		me->fin_seq = p->seq + (p->payload_end - p->payload_off);
 		me->fin_ack = p->ack;
+		/*
+		 * FINs that cross are often handled at the same time on two
+		 * CPUs: the atomic or (a full barrier) makes the second of
+		 * them see the first, fin_seq and fin_ack included.
+		 */
+		fins = __sync_fetch_and_or(&c->fins, 1U << (side & 1));
+	} else {
+		fins = c->fins; /* a FIN sent again */
 	}
 	/*
 	 * Either this FIN acknowledges the peer's, or the two crossed (each
@@ -369,7 +378,7 @@ static __always_inline bool hm_conn_ends(struct hm_conn *c, const struct hm_pkt 
 	 * of the other: then only FINs can still be resent, and they carry no
 	 * payload.
 	 */
-	ends = peer->fin && p->ack_ok &&
+	ends = (fins & (1U << ((side ^ 1) & 1))) && p->ack_ok &&
 	       ((__s32)(p->ack - (peer->fin_seq + 1)) >= 0 ||
 		((__s32)(p->ack - peer->fin_seq) >= 0 && (peer->fin & HM_FIN_ACK) &&
 		 (__s32)(peer->fin_ack - me->fin_seq) >= 0));

@@ -46,6 +46,7 @@ static long HM_FN(hm_step)(__u32 i, void *arg)
 	struct hm_scratch *s = w->s;
 	__u32 off = w->s->off, idx, k, n;
 	__u64 avail;
+	__u8 ch;
 
 	if (off >= w->s->end)
 		return 1;
@@ -71,12 +72,23 @@ static long HM_FN(hm_step)(__u32 i, void *arg)
 		return 1;
 	case HM_P_LOST:
 		return 1;
-	}
-
-	/* The first bytes of a target were taken with the start line: replay them. */
-	if (d->state == HM_P_TARGET && d->replay < d->start_len) {
-		hm_target_byte(w, d->start[d->replay++ & 15]);
-		return 0;
+	case HM_P_TARGET:
+		if (d->tpend) {
+			ch = d->start.b[(d->tpend - 1) & (HM_START_BUF - 1)];
+			d->tpend = 0;
+			goto target; /* one call site of the target parser: the verifier's states */
+		}
+		break;
+	case HM_P_IDLE:
+		if (w->conn->tunnel) {
+			/*
+			 * The connection switched protocols: what follows is
+			 * opaque, the bytes of the exchange that switched it.
+			 */
+			d->state = HM_P_UNTIL_CLOSE;
+			d->flags |= HM_DF_ROUTED;
+			return 0;
+		}
 	}
 
 	if (off < s->win_off || off - s->win_off >= s->win_len)
@@ -167,30 +179,63 @@ static long HM_FN(hm_step)(__u32 i, void *arg)
 		return 0;
 	}
 
-	/* A message start with all its classifying bytes at hand: take them at once. */
-	if (d->state == HM_P_IDLE && avail >= HM_START_LEN &&
-	    idx + HM_START_LEN > s->win_len) {
-		if (HM_FN(hm_win_load)(w, off))
-			return 1;
-		idx = 0;
-	}
-	if (d->state == HM_P_IDLE && idx + HM_START_LEN <= s->win_len &&
-	    s->win[idx] != '\r' && s->win[idx] != '\n') {
-		__builtin_memcpy(d->start, &s->win[idx], sizeof(d->start));
-		d->start_len = HM_START_LEN;
+	/*
+	 * A message start: its first HM_START_MAX bytes (or all the segment
+	 * has left, when fewer) are classified at once.  A request takes its
+	 * method and space; the target follows in the next steps.
+	 */
+	if (d->state == HM_P_IDLE && s->win[idx] != '\r' && s->win[idx] != '\n') {
+		n = avail < HM_START_MAX ? avail : HM_START_MAX;
+		if (idx + n > s->win_len) {
+			if (HM_FN(hm_win_load)(w, off))
+				return 1;
+			idx = 0;
+		}
+		*(__u64 *)&d->start.b[0] = hm_load64(&s->win[idx]);
+		*(__u64 *)&d->start.b[8] = hm_load64(&s->win[idx + 8]);
+		*(__u64 *)&d->start.b[16] = hm_load64(&s->win[idx + 16]);
 		hm_msg_begins(w, off);
-		w->s->off = off + HM_START_LEN;
-		hm_start_done(w);
-		return 0;
+		hm_classify(&d->start, n, &s->cls, 1);
+		if (s->cls.kind == HM_MSG_MORE) {
+			/* The segment ends inside the start line: the rest byte by byte. */
+			d->start_len = n;
+			d->state = HM_P_START;
+			w->s->off = off + n;
+			return 0;
+		}
+		n = s->cls.kind == HM_MSG_NONE ? 0 : s->cls.used;
+		w->s->off = off + n;
+		goto start;
 	}
 
 	w->s->off = off + 1;
 	if (d->state == HM_P_TARGET) {
 		hm_consume(w, 1);
-		hm_target_byte(w, s->win[idx]);
+		ch = s->win[idx];
+target:
+		hm_target_byte(w, ch);
 		return 0;
 	}
-	hm_byte(w, s->win[idx]);
+	if (!hm_byte(w, s->win[idx]))
+		return 0;
+
+	/*
+	 * A start line collected byte by byte (it straddles segments): a
+	 * request is decided at its method's space - for an extension method
+	 * at the target's first byte, which the target parser takes next.
+	 */
+	n = d->start_len;
+	hm_classify(&d->start, n, &s->cls, 1);
+	if (s->cls.kind == HM_MSG_MORE) {
+		if (d->start.b[(n - 1) & (HM_START_BUF - 1)] != '\n' && n < HM_START_MAX)
+			return 0;
+		s->cls.kind = HM_MSG_NONE; /* it ended, or grew, before it could be one */
+	}
+start:
+	/* One call site: the start's bookkeeping is verified once per step. */
+	hm_start_done(w, n);
+	if (s->cls.kind == HM_MSG_REQUEST && n > s->cls.used && d->state == HM_P_TARGET)
+		d->tpend = n;
 	return 0;
 }
 
@@ -220,9 +265,11 @@ static __always_inline void HM_FN(hm_http_walk)(HM_CTX_T *ctx, struct hm_conn *c
 	bpf_loop(HM_MAX_STEPS, HM_FN(hm_step), &w, 0);
 	if (s->off < s->end && d->state != HM_P_LOST)
 		hm_lost(d, HM_MON_PARSE_BUDGET);
-	/* A probe that ended inside a start line must at least look like one. */
-	if ((d->flags & HM_DF_PROBE) && d->state == HM_P_START &&
-	    !hm_could_start(d->start, d->start_len))
+	/*
+	 * After a loss, framing resumes only at a segment that holds a whole
+	 * start: one that ends undecided is more likely the middle of a body.
+	 */
+	if ((d->flags & HM_DF_PROBE) && d->state == HM_P_START)
 		d->state = HM_P_LOST;
 	/*
 	 * Framing lost in or before this segment: its bytes still belong to
@@ -370,26 +417,22 @@ __noinline int HM_FN(hm_parse_pkt)(HM_CTX_T *ctx, struct hm_pkt *p)
  * Cheap test on the first payload bytes: does this segment start an HTTP
  * message?  Only such a segment creates connection state, so non-HTTP flows
  * and connections joined mid-body cost one short read and no map entry.  A
- * segment too short to classify counts when it could be the beginning of a
+ * segment too short to decide counts when it could be the beginning of a
  * start line ("GE" of a request line split by the sender).
  */
-static __always_inline bool HM_FN(hm_starts_message)(HM_CTX_T *ctx, const struct hm_pkt *p)
+static __always_inline bool HM_FN(hm_starts_message)(HM_CTX_T *ctx, const struct hm_pkt *p,
+						     struct hm_scratch *s)
 {
-	__u32 status, rflags, method, n = p->payload_end - p->payload_off;
-	__u8 b[16] = {};
-	__u64 len;
+	__u64 len = p->payload_end - p->payload_off;
 
-	if (n >= HM_START_LEN) {
-		if (HM_CTX_LOAD(ctx, p->payload_off, b, HM_START_LEN) < 0)
-			return false;
-		return hm_classify(b, &status, &rflags, &method) != HM_MSG_NONE;
-	}
-	len = n;
+	if (len > HM_START_MAX)
+		len = HM_START_MAX;
 	asm volatile("" : "+r"(len)); /* bound-check the register that is passed */
-	if (len == 0 || len >= HM_START_LEN ||
-	    HM_CTX_LOAD(ctx, p->payload_off, b, len) < 0)
+	if (len == 0 || len > HM_START_MAX ||
+	    HM_CTX_LOAD(ctx, p->payload_off, s->sb.b, len) < 0)
 		return false;
-	return hm_could_start(b, n);
+	hm_classify(&s->sb, len, &s->cls, 0);
+	return s->cls.kind != HM_MSG_NONE;
 }
 
 /* The framing walk of one segment, verified once as a global function. */
@@ -402,14 +445,18 @@ __noinline int HM_FN(hm_walk_segment)(HM_CTX_T *ctx, struct hm_conn *c, struct h
 	return 0;
 }
 
-static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
+/*
+ * One segment, seen on interface ifindex at hook egress (0: ingress, 1:
+ * egress).
+ */
+static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex, __u32 egress)
 {
 	struct hm_pkt p = {};
 	struct hm_conn_key key = {};
 	struct hm_scratch *s;
 	struct hm_config *cfg;
 	struct hm_conn *c;
-	__u32 zero = 0, side, skip = 0, plen, late = 0;
+	__u32 zero = 0, side, skip = 0, plen, late = 0, seen = ifindex << 1 | (egress & 1);
 	__s32 delta_seq;
 	bool ends = false;
 
@@ -436,7 +483,7 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 	if (!c) {
 		if (!plen)
 			return;
-		if (!HM_FN(hm_starts_message)(ctx, &p)) {
+		if (!HM_FN(hm_starts_message)(ctx, &p, s)) {
 			/* Not HTTP, or joined in the middle of a message: one short read, no state. */
 			hm_count(HM_MON_IGNORED_SEGMENTS, 1);
 			return;
@@ -445,6 +492,7 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
 		s->fresh.client = HM_SIDE_UNKNOWN;
 		s->fresh.last_seen = bpf_ktime_get_ns(); /* before the sweep can see it */
+		s->fresh.ifindex = ifindex; /* the connection's rows: where it was first seen */
 		if (bpf_map_update_elem(&hm_conns, &key, &s->fresh, BPF_NOEXIST) &&
 		    bpf_map_update_elem(&hm_conns, &key, &s->fresh, BPF_ANY)) {
 			hm_count(HM_MON_CONN_CREATE_FAILED, 1);
@@ -484,9 +532,15 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 			if (late)
 				hm_count(HM_MON_HOLE_BYTES, late);
 			if ((__s64)plen + delta_seq <= 0) {
-				if (!late)
+				if (late) {
+					hm_count(HM_MON_RETRANS_BYTES, plen - late);
+				} else if (d->seen_at != seen) {
+					/* The same segment at a second monitored hook. */
+					hm_count(HM_MON_REPEAT_SEGMENTS, 1);
+				} else {
 					hm_count(HM_MON_RETRANS_SEGMENTS, 1);
-				hm_count(HM_MON_RETRANS_BYTES, plen - late);
+					hm_count(HM_MON_RETRANS_BYTES, plen);
+				}
 				goto close;
 			}
 			skip = -delta_seq; /* resent head of a segment with new bytes */
@@ -519,11 +573,11 @@ static __always_inline void HM_FN(hm_handle)(HM_CTX_T *ctx, __u32 ifindex)
 			}
 		}
 		d->next_seq = p.seq + plen;
+		d->seen_at = seen;
 
 		s->now = bpf_ktime_get_ns();
 		c->last_seen = s->now;
 		hm_aging_arm(cfg); /* one read of a flag once the sweep is scheduled */
-		c->ifindex = ifindex;
 		s->seq0 = p.seq - p.payload_off;
 		s->ack = p.ack;
 		s->ack_ok = p.ack_ok;
@@ -552,7 +606,7 @@ close:
 	if (p.fin || p.rst)
 		ends = hm_conn_ends(c, &p, side, &s->delta);
 	if (c->client != HM_SIDE_UNKNOWN && !hm_delta_empty(&s->delta))
-		hm_account(&key, c, cfg, &s->delta, ifindex);
+		hm_account(&key, c, cfg, &s->delta, c->ifindex);
 	if (ends && !bpf_map_delete_elem(&hm_conns, &key))
 		hm_count(HM_MON_CONNS_CLOSED, 1);
 }

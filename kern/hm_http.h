@@ -38,6 +38,17 @@
 #define HM_MAX_CL (1ULL << 50)    /* larger Content-Length values are refused */
 #define HM_MAX_CHUNK (1ULL << 40) /* larger chunk sizes are refused */
 
+/* What hm_classify() made of a start line's first bytes. */
+struct hm_cls {
+	__u32 kind;   /* enum hm_msg_kind (HM_MSG_MORE: more bytes decide) */
+	__u32 used;   /* bytes that are the start: a request's method and its space,
+		       * or a response's HM_START_LEN */
+	__u32 method; /* request: enum hm_method id */
+	__u32 status; /* response: status code */
+	__u32 rflags; /* request: HM_REQ_HEAD, HM_REQ_CONNECT */
+	__u32 _pad;
+};
+
 struct hm_scratch {
 	struct hm_stats delta; /* what this segment adds to its client's rows */
 	struct hm_conn fresh;  /* initial value of a new connection */
@@ -63,6 +74,8 @@ struct hm_scratch {
 	__u8 win[HM_WIN + 32];
 	struct hm_hist zero_hist; /* never written: initial value of a new histogram */
 	struct hm_route_key rkey; /* key of the route being looked up */
+	struct hm_cls cls;        /* the last start line classified (hm_classify) */
+	struct hm_startb sb;      /* a new connection's first bytes, to classify */
 };
 
 /* The pointers one step needs; the bpf_loop context, on the caller's stack. */
@@ -106,13 +119,11 @@ static __always_inline void hm_route_flush(struct hm_walk *w)
 }
 
 /*
- * Header names matched byte by byte, lower case.  Kept as immediates (8
- * characters per word, first character in the low byte) rather than strings,
- * so the object has no .rodata and loads the same under tc and libbpf.
+ * Header names matched byte by byte, lower case, as immediates (HM_C8:
+ * 8 characters per word, first character in the low byte) rather than
+ * strings, so the object has no .rodata and loads the same under tc and
+ * libbpf.
  */
-#define HM_C8(a, b, c, d, e, f, g, h)                                                   \
-	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |          \
-	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
 #define HM_HDR_CL_LEN 15 /* "content-length:" */
 #define HM_HDR_TE_LEN 18 /* "transfer-encoding:" */
 #define HM_CHUNKED_LEN 7 /* "chunked" */
@@ -152,105 +163,177 @@ static __always_inline void hm_lat_add(struct hm_latency *l, __u64 ns)
 	l->sum_ns += ns;
 }
 
-static __always_inline bool hm_prefix(const __u8 *b, const char *lit, int n)
+/*
+ * A word from memory as one 8-byte load: clang 14 compiles a memcpy into a
+ * u64 as eight byte loads for BPF.  The verifier accepts unaligned loads
+ * from map values; the userspace build (the fuzzer) uses memcpy, which is
+ * one load there and defined for any alignment.
+ */
+static __always_inline __u64 hm_load64(const void *p)
 {
-	/* n is a constant at every call site: this unrolls into compares. */
-	for (int i = 0; i < n; i++)
-		if (b[i] != (__u8)lit[i])
-			return false;
-	return true;
+#ifdef __bpf__
+	return *(const __u64 *)p;
+#else
+	__u64 v;
+
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+#endif
+}
+
+/* The first n (< 8) bytes of a little-endian word; n >= 8 keeps it whole. */
+static __always_inline __u64 hm_keep(__u64 w, __s32 n)
+{
+	if (n <= 0)
+		return 0;
+	return n >= 8 ? w : w & ((1ULL << (n * 8)) - 1);
+}
+
+/* RFC 9110 tchar: the characters a method token is made of. */
+static __always_inline bool hm_tchar(__u8 c)
+{
+	__u64 m = c < 64 ? 0x03ff6cfa00000000ULL : c < 128 ? 0x57ffffffc7fffffeULL : 0;
+
+	return (m >> (c & 63)) & 1;
 }
 
 /*
- * Classifies the first HM_START_LEN bytes of a message.  Requests are a known
- * method token followed by a space (methods are case-sensitive, RFC 9110
- * 9.1); responses are "HTTP/1.x NNN" followed by SP (or CR/LF from servers
- * that omit the reason phrase), with NNN in 100..599.
+ * A method token not in HM_METHOD_LIST: its id in hm_method_ids, a new one
+ * when alloc is set and the table has room, else HM_METHOD_OTHER.
  */
-#define HM_REQ(m) (*method = (m), HM_MSG_REQUEST)
+static __always_inline __u32 hm_method_ext(__u64 t0, __u64 t1, __u64 t2, __u32 alloc)
+{
+	struct hm_method_key key;
+	struct hm_route_val *v, nv;
+	__u32 slot = HM_SEQ_METHODS, *seq;
+	long err;
+
+	__builtin_memcpy(&key.name[0], &t0, 8);
+	__builtin_memcpy(&key.name[8], &t1, 8);
+	__builtin_memcpy(&key.name[16], &t2, 8);
+	v = bpf_map_lookup_elem(&hm_method_ids, &key);
+	if (v)
+		return v->id;
+	if (!alloc)
+		return HM_METHOD_OTHER;
+	seq = bpf_map_lookup_elem(&hm_route_seq, &slot);
+	if (!seq || *seq >= HM_MAX_EXT_METHODS)
+		goto full;
+	/* Ids are taken once per name while the map set exists: an atomic add. */
+	nv.id = __sync_fetch_and_add(seq, 1) + HM_METHOD_EXT_FIRST;
+	if (nv.id >= HM_METHOD_OTHER)
+		goto full;
+	err = bpf_map_update_elem(&hm_method_ids, &key, &nv, BPF_NOEXIST);
+	if (!err)
+		return nv.id;
+	if (err == -EEXIST) { /* another CPU named it first; our id stays unused */
+		v = bpf_map_lookup_elem(&hm_method_ids, &key);
+		if (v)
+			return v->id;
+	}
+full:
+	hm_count(HM_MON_METHODS_FULL, 1);
+	return HM_METHOD_OTHER;
+}
 
 /*
- * For a request, *method is its enum hm_method; the method token and its
- * space are the first hm_method_len(*method) bytes.
+ * Classifies the first n bytes of a message (n <= HM_START_MAX) into out.
+ *
+ * A request is a method token - tchar, at most HM_METHOD_TOKEN_MAX of them -
+ * and a space.  A token not in HM_METHOD_LIST must also be followed by an
+ * origin-form ('/') or asterisk-form ('*') target: that keeps text protocols
+ * that open with a word and a name ("EHLO mail.example") out, and "PRI",
+ * the HTTP/2 connection preface, is never a method.  Methods are
+ * case-sensitive (RFC 9110 9.1).  A response is "HTTP/1.0" or "HTTP/1.1",
+ * a space, a status 100-599 and a space (or CR/LF from servers that omit
+ * the reason phrase).  HM_MSG_MORE: the n bytes can begin either; more
+ * bytes decide.  With alloc, a new extension method takes an id.
+ *
+ * A global function, verified once: it runs once per message, so its loop
+ * over the token costs little, and inlined into the walk it would multiply
+ * the verifier's states.
  */
-static __always_inline int hm_classify(const __u8 *b, __u32 *status, __u32 *rflags,
-				       __u32 *method)
+__noinline int hm_classify(const struct hm_startb *sb, __u32 n, struct hm_cls *out, __u32 alloc)
 {
-	*rflags = 0;
-	switch (b[0]) {
-	case 'G':
-		return hm_prefix(b, "GET ", 4) ? HM_REQ(HM_METHOD_GET) : HM_MSG_NONE;
-	case 'P':
-		if (hm_prefix(b, "POST ", 5))
-			return HM_REQ(HM_METHOD_POST);
-		if (hm_prefix(b, "PUT ", 4))
-			return HM_REQ(HM_METHOD_PUT);
-		return hm_prefix(b, "PATCH ", 6) ? HM_REQ(HM_METHOD_PATCH) : HM_MSG_NONE;
-	case 'D':
-		return hm_prefix(b, "DELETE ", 7) ? HM_REQ(HM_METHOD_DELETE) : HM_MSG_NONE;
-	case 'O':
-		return hm_prefix(b, "OPTIONS ", 8) ? HM_REQ(HM_METHOD_OPTIONS) : HM_MSG_NONE;
-	case 'T':
-		return hm_prefix(b, "TRACE ", 6) ? HM_REQ(HM_METHOD_TRACE) : HM_MSG_NONE;
-	case 'C':
-		*rflags = HM_REQ_CONNECT;
-		return hm_prefix(b, "CONNECT ", 8) ? HM_REQ(HM_METHOD_CONNECT) : HM_MSG_NONE;
-	case 'H':
-		if (hm_prefix(b, "HEAD ", 5)) {
-			*rflags = HM_REQ_HEAD;
-			return HM_REQ(HM_METHOD_HEAD);
+	const __u64 http1 = HM_C8('H', 'T', 'T', 'P', '/', '1', '.', 0);
+	__u64 t0, t1, t2, w;
+	__u32 len = 0, i, method = HM_METHOD_NONE;
+	const __u8 *b;
+
+	if (!sb || !out)
+		return 0;
+	b = sb->b;
+	out->kind = HM_MSG_NONE;
+	out->used = 0;
+	out->method = HM_METHOD_NONE;
+	out->status = 0;
+	out->rflags = 0;
+	if (n == 0)
+		return 0;
+	if (n > HM_START_MAX)
+		n = HM_START_MAX;
+	w = hm_load64(b);
+
+	/* "HTTP/1.": a status line, or the beginning of one. */
+	if (!((w ^ http1) & hm_keep(~0ULL, n < 7 ? n : 7))) {
+		if (n < HM_START_LEN) {
+			out->kind = HM_MSG_MORE;
+			return 0;
 		}
-		if (!hm_prefix(b, "HTTP/1.", 7) || (b[7] != '0' && b[7] != '1') ||
-		    b[8] != ' ')
-			return HM_MSG_NONE;
-		if (b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' ||
-		    b[11] < '0' || b[11] > '9')
-			return HM_MSG_NONE;
-		if (b[12] != ' ' && b[12] != '\r' && b[12] != '\n')
-			return HM_MSG_NONE;
-		*status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-		return HM_MSG_RESPONSE;
+		if ((b[7] != '0' && b[7] != '1') || b[8] != ' ' || b[9] < '1' || b[9] > '5' ||
+		    b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9' ||
+		    (b[12] != ' ' && b[12] != '\r' && b[12] != '\n'))
+			return 0;
+		out->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+		out->used = HM_START_LEN;
+		out->kind = HM_MSG_RESPONSE;
+		return 0;
 	}
-	return HM_MSG_NONE;
-}
 
-/* Bytes of "METHOD " for each enum hm_method. */
-static __always_inline __u32 hm_method_len(__u32 method)
-{
-	switch (method) {
-	case HM_METHOD_GET:
-	case HM_METHOD_PUT:
-		return 4;
-	case HM_METHOD_HEAD:
-	case HM_METHOD_POST:
-		return 5;
-	case HM_METHOD_PATCH:
-	case HM_METHOD_TRACE:
-		return 6;
-	case HM_METHOD_DELETE:
-		return 7;
-	default:
-		return 8;
+	/* A method token: tchar up to the first space. */
+	for (i = 0; i <= HM_METHOD_TOKEN_MAX; i++) {
+		__u8 c;
+
+		if (i >= n) {
+			out->kind = HM_MSG_MORE;
+			return 0;
+		}
+		c = b[i];
+		if (c == ' ')
+			break;
+		if (!hm_tchar(c))
+			return 0;
 	}
-}
-
-/* Are the n (< HM_START_LEN) bytes at b the beginning of lit? */
-static __always_inline bool hm_begins(const __u8 *b, __u32 n, const char *lit, int len)
-{
-	for (int i = 0; i < len; i++)
-		if (i < n && b[i] != (__u8)lit[i])
-			return false;
-	return true;
-}
-
-/* Could the n (< HM_START_LEN) bytes at b begin a start line? */
-static __always_inline bool hm_could_start(const __u8 *b, __u32 n)
-{
-	return hm_begins(b, n, "GET ", 4) || hm_begins(b, n, "POST ", 5) ||
-	       hm_begins(b, n, "PUT ", 4) || hm_begins(b, n, "PATCH ", 6) ||
-	       hm_begins(b, n, "DELETE ", 7) || hm_begins(b, n, "OPTIONS ", 8) ||
-	       hm_begins(b, n, "TRACE ", 6) || hm_begins(b, n, "CONNECT ", 8) ||
-	       hm_begins(b, n, "HEAD ", 5) || hm_begins(b, n, "HTTP/1.", 7);
+	len = i;
+	if (len == 0 || len > HM_METHOD_TOKEN_MAX)
+		return 0;
+	t0 = hm_keep(w, len);
+	t1 = hm_keep(hm_load64(b + 8), len - 8);
+	t2 = hm_keep(hm_load64(b + 16), len - 16);
+#define HM_METHOD_MATCH(sym, name, l, word)                                             \
+	if (len == (l) && t0 == (word) && t1 == ((l) > 8 ? HM_METHOD_LONG_TAIL : 0))   \
+		method = HM_METHOD_##sym;
+	HM_METHOD_LIST(HM_METHOD_MATCH)
+#undef HM_METHOD_MATCH
+	if (method == HM_METHOD_NONE) {
+		if (len + 1 >= n) {
+			out->kind = HM_MSG_MORE;
+			return 0;
+		}
+		i = len + 1;
+		if (i >= HM_START_MAX || (b[i] != '/' && b[i] != '*') ||
+		    t0 == HM_C8('P', 'R', 'I', 0, 0, 0, 0, 0))
+			return 0;
+		method = hm_method_ext(t0, t1, t2, alloc);
+	}
+	if (method == HM_METHOD_HEAD)
+		out->rflags = HM_REQ_HEAD;
+	else if (method == HM_METHOD_CONNECT)
+		out->rflags = HM_REQ_CONNECT;
+	out->method = method;
+	out->used = len + 1;
+	out->kind = HM_MSG_REQUEST;
+	return 0;
 }
 
 /* The current message's first byte is at packet offset off. */
@@ -325,14 +408,13 @@ static __always_inline void hm_on_request(struct hm_walk *w, __u32 rflags, __u32
 	c->nreq = n + 1;
 	w->s->delta.requests++;
 
-	/* The target starts right after "METHOD ", inside the bytes already taken. */
+	/* The target starts right after "METHOD ": the next byte of the stream. */
 	__builtin_memset(rb, 0, sizeof(*rb));
 	rb->method = method;
 	rb->pat_cand = (1U << (w->cfg->npatterns & 15)) - 1;
 	if (w->cfg->npatterns >= HM_MAX_PATTERNS)
 		rb->pat_cand = 0xffff;
 	rb->qpos = 0xff;
-	d->replay = hm_method_len(method);
 	d->state = HM_P_TARGET;
 }
 
@@ -351,15 +433,24 @@ static __always_inline void hm_on_response(struct hm_walk *w, __u32 status)
 	if (status == 204 || status == 304)
 		d->flags |= HM_DF_NOBODY;
 	d->req_ts = 0;
+	p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
 	if (status < 200 && status != 101) {
-		/* 100 Continue and friends: the final response is still to come. */
-		d->flags |= HM_DF_NOBODY;
+		/*
+		 * 100 Continue and friends: the final response is still to
+		 * come.  Their bytes are the pending request's route's.
+		 */
+		d->flags |= HM_DF_NOBODY | HM_DF_ROUTED;
+		d->route = (__s32)(c->nreq - n) > 0 && p->reqno == n &&
+					   (p->flags & HM_REQ_ROUTED) ?
+				   p->route :
+				   HM_ROUTE_UNKNOWN;
 		hm_count(HM_MON_INTERIM_RESPONSES, 1);
 		return;
 	}
-	if (status == 101)
-		d->flags |= HM_DF_TUNNEL;
-	p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
+	if (status == 101) {
+		d->flags |= HM_DF_TUNNEL; /* after its headers, another protocol */
+		c->tunnel = 1;
+	}
 	if ((__s32)(c->nreq - n) > 0 && p->reqno == n && d->msg_ack_ok &&
 	    (__s32)(d->msg_ack - p->seq) <= 0) {
 		/*
@@ -376,8 +467,10 @@ static __always_inline void hm_on_response(struct hm_walk *w, __u32 status)
 		if (p->reqno == n) {
 			if (p->flags & HM_REQ_HEAD)
 				d->flags |= HM_DF_NOBODY;
-			if ((p->flags & HM_REQ_CONNECT) && status < 300)
+			if ((p->flags & HM_REQ_CONNECT) && status < 300) {
 				d->flags |= HM_DF_TUNNEL;
+				c->tunnel = 1;
+			}
 		}
 		if (p->reqno == n && (p->flags & HM_REQ_UNTIMED)) {
 			/* Possibly the answer to a request lost in a gap: counted, not timed. */
@@ -413,14 +506,17 @@ static __always_inline void hm_on_response(struct hm_walk *w, __u32 status)
 		hm_sample(w, HM_LAT_FIRST, lat, route);
 }
 
-/* The start line's first HM_START_LEN bytes are in d->start. */
-static __always_inline void hm_start_done(struct hm_walk *w)
+/*
+ * The first n bytes of a start line were classified (w->s->cls); they are
+ * taken as the message's.  A request's target follows its method's space.
+ */
+static __always_inline void hm_start_done(struct hm_walk *w, __u32 n)
 {
+	struct hm_cls *cls = &w->s->cls;
 	struct hm_dir *d = w->d;
-	__u32 status = 0, rflags = 0, method = 0;
-	int kind = hm_classify(d->start, &status, &rflags, &method);
+	__u32 kind = cls->kind;
 
-	if (kind == HM_MSG_NONE) {
+	if (kind != HM_MSG_REQUEST && kind != HM_MSG_RESPONSE) {
 		/* After a loss this was only a probe of a segment start. */
 		if (!(d->flags & HM_DF_PROBE))
 			hm_count(HM_MON_UNPARSEABLE, 1);
@@ -434,14 +530,16 @@ static __always_inline void hm_start_done(struct hm_walk *w)
 	d->flags = 0;
 	d->cl = 0;
 	d->rbytes = 0;
-	hm_consume(w, HM_START_LEN);
-	/* Only "HTTP/1.1 200\n" can hold its LF within the first 13 bytes. */
-	d->state = d->start[HM_START_LEN - 1] == '\n' ? HM_P_HDR : HM_P_LINE;
 	d->line_len = 0;
-	if (kind == HM_MSG_REQUEST)
-		hm_on_request(w, rflags, method);
-	else
-		hm_on_response(w, status);
+	d->tpend = 0;
+	hm_consume(w, n);
+	if (kind == HM_MSG_REQUEST) {
+		hm_on_request(w, cls->rflags, cls->method);
+	} else {
+		/* Only "HTTP/1.1 200\n" can hold its LF within the first 13 bytes. */
+		d->state = d->start.b[HM_START_LEN - 1] == '\n' ? HM_P_HDR : HM_P_LINE;
+		hm_on_response(w, cls->status);
+	}
 	hm_route_flush(w);
 }
 
@@ -770,8 +868,12 @@ static __always_inline void hm_line_done(struct hm_dir *d)
 	}
 }
 
-/* One grammar byte in a byte-level state. */
-static __always_inline void hm_byte(struct hm_walk *w, __u8 c)
+/*
+ * One grammar byte in a byte-level state.  Returns 1 when the byte went to a
+ * start line being collected (it straddles segments): the caller classifies
+ * what is there.
+ */
+static __always_inline int hm_byte(struct hm_walk *w, __u8 c)
 {
 	struct hm_dir *d = w->d;
 	__u8 lc = hm_lower(c);
@@ -858,8 +960,10 @@ static __always_inline void hm_byte(struct hm_walk *w, __u8 c)
 	case HM_P_CHUNK_SIZE:
 		v = hm_hexval(c);
 		if (v >= 0) {
-			if (d->acc >= HM_MAX_CHUNK)
-				return hm_lost(d, HM_MON_BAD_LENGTH);
+			if (d->acc >= HM_MAX_CHUNK) {
+				hm_lost(d, HM_MON_BAD_LENGTH);
+				return 0;
+			}
 			d->acc = d->acc * 16 + v;
 			d->flags |= HM_DF_DIGITS;
 		} else if (c == ';' || c == ' ' || c == '\t') {
@@ -890,21 +994,17 @@ static __always_inline void hm_byte(struct hm_walk *w, __u8 c)
 			hm_consume(w, 1);
 			break;
 		}
-		d->start[0] = c;
+		d->start.b[0] = c;
 		d->start_len = 1;
 		d->state = HM_P_START;
 		hm_msg_begins(w, w->s->off - 1);
-		break;
+		return 1;
 	case HM_P_START:
-		d->start[d->start_len & 15] = c;
-		if (++d->start_len >= HM_START_LEN || c == '\n') {
-			/* A LF this early means no valid start line. */
-			if (d->start_len < HM_START_LEN)
-				d->start[0] = 0;
-			hm_start_done(w);
-		}
-		break;
+		d->start.b[d->start_len & (HM_START_BUF - 1)] = c;
+		d->start_len++;
+		return 1;
 	}
+	return 0;
 }
 
 #endif /* HM_HTTP_H */

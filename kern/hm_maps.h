@@ -117,11 +117,20 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32); /* route ids handed out */
+	__uint(max_entries, HM_SEQ_SLOTS);
+	__type(key, __u32);   /* enum hm_seq_slot */
+	__type(value, __u32); /* ids handed out */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_route_seq SEC(".maps");
+
+/* Methods not in HM_METHOD_LIST: name -> id, for as long as the map set exists. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_MAX_EXT_METHODS);
+	__type(key, struct hm_method_key);
+	__type(value, struct hm_route_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_method_ids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

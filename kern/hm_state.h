@@ -34,7 +34,7 @@ struct hm_conn_key {
 /* Framing states of one direction's byte stream. */
 enum hm_pstate {
 	HM_P_IDLE = 0,     /* between messages: the next byte starts one */
-	HM_P_START,        /* collecting the first HM_START_LEN bytes */
+	HM_P_START,        /* collecting a start line's first bytes until it classifies */
 	HM_P_TARGET,       /* request target, byte by byte, into the route label */
 	HM_P_LINE,         /* rest of the start line, up to LF */
 	HM_P_HDR,          /* first byte of a header line */
@@ -51,7 +51,7 @@ enum hm_pstate {
 	HM_P_TRAILER,      /* first byte of a trailer line */
 	HM_P_TRAILER_SKIP, /* rest of a trailer line */
 	HM_P_TRAILER_END,  /* CR at the start of a trailer line */
-	HM_P_UNTIL_CLOSE,  /* body (or tunnel) that ends with the connection */
+	HM_P_UNTIL_CLOSE,  /* body, or tunnel (hm_conn.tunnel), that ends with the connection */
 	HM_P_LOST,         /* framing lost: resynchronise at a segment start */
 };
 
@@ -59,6 +59,7 @@ enum hm_msg_kind {
 	HM_MSG_NONE,
 	HM_MSG_REQUEST,
 	HM_MSG_RESPONSE,
+	HM_MSG_MORE, /* (classification only) a start line's beginning: more bytes decide */
 };
 
 /* hm_dir.flags */
@@ -75,8 +76,22 @@ enum hm_msg_kind {
 #define HM_FIN_SEEN (1U << 0) /* this side sent FIN */
 #define HM_FIN_ACK (1U << 1)  /* ... with the ACK flag: fin_ack is valid */
 
-/* Bytes of a start line needed to classify it: "HTTP/1.1 200 " is 13. */
+/* Bytes of a status line needed to classify it: "HTTP/1.1 200 " is 13. */
 #define HM_START_LEN 13
+/*
+ * Bytes of a start line kept to classify it: a request needs its method token
+ * (up to HM_METHOD_TOKEN_MAX), the space and the target's first byte.
+ */
+#define HM_START_MAX 24
+
+/*
+ * A start line's first bytes; a struct, so global functions know its size.
+ * Room for 32, a power of two, so a masked index always stays inside.
+ */
+#define HM_START_BUF 32
+struct hm_startb {
+	__u8 b[HM_START_BUF];
+};
 /* Longest start or header line followed before declaring the stream lost. */
 #define HM_MAX_LINE 65536
 
@@ -86,7 +101,7 @@ struct hm_dir {
 	__u8 state;      /* enum hm_pstate */
 	__u8 kind;       /* enum hm_msg_kind of the current message */
 	__u8 flags;      /* HM_DF_* */
-	__u8 start[16];  /* first bytes of the current start line */
+	struct hm_startb start; /* first bytes of the current start line */
 	__u8 start_len;
 	__u8 hpos;       /* header-name bytes matched so far */
 	__u8 hcand;      /* candidate header names still matching */
@@ -98,9 +113,9 @@ struct hm_dir {
 	__u64 req_ts;    /* first byte of the request this response answers, or 0 */
 	__u32 route;     /* route id of the current message (valid with HM_DF_ROUTED) */
 	__u32 rbytes;    /* bytes of the current message not yet added to its route */
-	__u8 replay;     /* next byte of start[] to feed to the target parser */
 	__u8 msg_ack_ok; /* msg_ack is valid (the segment had the ACK flag) */
 	__u8 fin;        /* HM_FIN_* */
+	__u8 tpend;      /* 1 + index in start of a target byte taken while classifying */
 	__u8 _pad;
 	__u32 fin_seq;   /* sequence number of this side's FIN */
 	__u32 fin_ack;   /* acknowledgment number it carried (with HM_FIN_ACK) */
@@ -108,6 +123,14 @@ struct hm_dir {
 	__u32 hole_end;   /* (equal: no hole) */
 	__u32 msg_seq;   /* sequence number of the current message's first byte */
 	__u32 msg_ack;   /* acknowledgment number of the segment that started it */
+	/*
+	 * Where this side's new bytes were last seen: ifindex << 1 | egress.
+	 * A segment of old bytes seen anywhere else is the same segment crossing
+	 * a second monitored hook (loopback's egress then ingress, a bridge and
+	 * its port), not a retransmission.
+	 */
+	__u32 seen_at;
+	__u32 _pad2;
 };
 
 /* Phases of parsing a request target into a route label. */
@@ -183,8 +206,21 @@ struct hm_conn {
 	__u32 nresp; /* final responses seen (server side writes) */
 	__u8 client; /* side that sends requests, or HM_SIDE_UNKNOWN */
 	__u8 gap;    /* HM_GAP_*: what gaps in the request stream left behind */
-	__u8 _pad[2];
-	__u32 ifindex;   /* interface of the last segment, for rows written by the aging sweep */
+	/*
+	 * Set by the server side on 101 Switching Protocols or a 2xx answer to
+	 * CONNECT: from the next message start on, both sides carry another
+	 * protocol.  The client sends tunnel bytes only after it received the
+	 * answer, which the monitor saw first, so its side reads this in time.
+	 */
+	__u8 tunnel;
+	__u8 _pad;
+	/*
+	 * Bit 1 << side: that side sent FIN.  Set with an atomic or after its
+	 * fin_seq and fin_ack are written, so of two FINs handled at once on
+	 * two CPUs the second always sees the first.
+	 */
+	__u32 fins;
+	__u32 ifindex;   /* the first monitored interface the connection crossed: its rows' */
 	__u64 last_seen; /* bpf_ktime_get_ns() of the last segment with payload */
 	struct hm_route_build rb; /* route of the client's current request */
 };

@@ -65,20 +65,35 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("tc/ingress")
 int hm_tc_ingress(struct __sk_buff *skb)
 {
-	hm_handle_tc(skb, skb->ifindex);
+	hm_handle_tc(skb, skb->ifindex, 0);
 	return TC_ACT_UNSPEC;
 }
 
 SEC("tc/egress")
 int hm_tc_egress(struct __sk_buff *skb)
 {
-	hm_handle_tc(skb, skb->ifindex);
+	hm_handle_tc(skb, skb->ifindex, 1);
 	return TC_ACT_UNSPEC;
 }
 
 SEC("xdp")
 int hm_xdp_ingress(struct xdp_md *ctx)
 {
-	hm_handle_xdp(ctx, ctx->ingress_ifindex);
+	hm_handle_xdp(ctx, ctx->ingress_ifindex, 0);
 	return XDP_PASS;
+}
+
+/*
+ * Run by hm-load (BPF_PROG_RUN) after it rewrote hm_aging, which cancels the
+ * sweep: it schedules the sweep again at once, so connections already idle
+ * are aged even if no packet ever comes to re-arm it.  The timer then holds
+ * this program until the next hm-load or the last connection's state is gone.
+ */
+SEC("syscall")
+int hm_aging_kick(void *ctx)
+{
+	__u32 zero = 0;
+
+	hm_aging_arm(bpf_map_lookup_elem(&hm_config, &zero));
+	return 0;
 }

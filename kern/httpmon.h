@@ -26,7 +26,7 @@
 
 #include <linux/types.h>
 
-#define HM_LAYOUT_VERSION 4
+#define HM_LAYOUT_VERSION 5
 
 /*
  * Pin layout.  iproute2's tc pins LIBBPF_PIN_BY_NAME maps under
@@ -53,6 +53,7 @@
 #define HM_MAP_ROUTE_IDS "hm_route_ids"
 #define HM_MAP_ROUTE_PATTERNS "hm_route_pats"
 #define HM_MAP_ROUTE_SEQ "hm_route_seq"
+#define HM_MAP_METHOD_IDS "hm_method_ids"
 #define HM_MAP_HIST_ROUTES "hm_hist_routes"
 #define HM_MAP_AGING "hm_aging" /* idle-connection sweep: BPF timer, kernel-private */
 
@@ -128,7 +129,7 @@ struct hm_config {
 	__u8 client_prefix4;  /* fold IPv4 clients to this prefix length; 0 = 32 */
 	__u8 client_prefix6;  /* fold IPv6 clients to this prefix length; 0 = 128 */
 	__u16 _pad;
-	__u32 max_routes;     /* route ids below this are used; 0: HM_MAX_ROUTES */
+	__u32 max_routes;     /* routes named (besides _other, _unknown); 0: all that fit */
 	__u32 idle_timeout;   /* seconds without a packet before a connection is aged; 0: default */
 	char query_name[HM_QUERY_NAME_LEN];
 	__u64 ports[HM_PORT_WORDS]; /* bit p%64 of word p/64: TCP port p is watched */
@@ -140,9 +141,9 @@ struct hm_config {
  * hm_route_ids maps (method, label) to a small id; hm_routes holds the stats
  * of each id.  Ids HM_ROUTE_OTHER and HM_ROUTE_UNKNOWN are fixed; the others
  * are handed out in order of first appearance (hm_route_seq[0] counts the
- * ids taken, only the program adds to it) until max_routes is reached, after
- * which new labels are counted under HM_ROUTE_OTHER.  A reset clears
- * hm_route_ids, hm_routes and hm_route_seq together.
+ * ids taken, only the program adds to it) until max_routes labels are named,
+ * after which new labels are counted under HM_ROUTE_OTHER.  A reset clears
+ * hm_route_ids, hm_routes and hm_route_seq[HM_SEQ_ROUTES] together.
  */
 #define HM_ROUTE_LEN 64
 enum hm_route_id {
@@ -151,22 +152,74 @@ enum hm_route_id {
 	HM_ROUTE_FIRST,   /* first id of a real label */
 };
 
+/*
+ * Request methods.  Any RFC 9110 token (tchar) of at most HM_METHOD_TOKEN_MAX
+ * characters, followed by a space, starts a request.  The methods listed here
+ * have fixed ids; any other token takes the next id from
+ * HM_METHOD_EXT_FIRST on, in order of first sight (hm_method_ids holds
+ * name -> id, hm_route_seq[HM_SEQ_METHODS] counts the ids taken), up to
+ * HM_MAX_EXT_METHODS names; later new tokens are counted under
+ * HM_METHOD_OTHER (HM_MON_METHODS_FULL).  Extension ids are never reused
+ * while the map set exists, so a reader can always name them.
+ *
+ * X(symbol, name, length, word): word is the name packed little-endian, first
+ * character in the low byte (HM_C8); names longer than 8 characters use
+ * HM_METHOD_LONG below.
+ */
+#define HM_C8(a, b, c, d, e, f, g, h)                                                   \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |          \
+	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+
+#define HM_METHOD_LIST(X)                                                               \
+	X(GET, "GET", 3, HM_C8('G', 'E', 'T', 0, 0, 0, 0, 0))                          \
+	X(HEAD, "HEAD", 4, HM_C8('H', 'E', 'A', 'D', 0, 0, 0, 0))                      \
+	X(POST, "POST", 4, HM_C8('P', 'O', 'S', 'T', 0, 0, 0, 0))                      \
+	X(PUT, "PUT", 3, HM_C8('P', 'U', 'T', 0, 0, 0, 0, 0))                          \
+	X(DELETE, "DELETE", 6, HM_C8('D', 'E', 'L', 'E', 'T', 'E', 0, 0))              \
+	X(PATCH, "PATCH", 5, HM_C8('P', 'A', 'T', 'C', 'H', 0, 0, 0))                  \
+	X(OPTIONS, "OPTIONS", 7, HM_C8('O', 'P', 'T', 'I', 'O', 'N', 'S', 0))          \
+	X(CONNECT, "CONNECT", 7, HM_C8('C', 'O', 'N', 'N', 'E', 'C', 'T', 0))          \
+	X(TRACE, "TRACE", 5, HM_C8('T', 'R', 'A', 'C', 'E', 0, 0, 0))                  \
+	X(PROPFIND, "PROPFIND", 8, HM_C8('P', 'R', 'O', 'P', 'F', 'I', 'N', 'D'))      \
+	X(PROPPATCH, "PROPPATCH", 9, HM_C8('P', 'R', 'O', 'P', 'P', 'A', 'T', 'C'))    \
+	X(MKCOL, "MKCOL", 5, HM_C8('M', 'K', 'C', 'O', 'L', 0, 0, 0))                  \
+	X(COPY, "COPY", 4, HM_C8('C', 'O', 'P', 'Y', 0, 0, 0, 0))                      \
+	X(MOVE, "MOVE", 4, HM_C8('M', 'O', 'V', 'E', 0, 0, 0, 0))                      \
+	X(LOCK, "LOCK", 4, HM_C8('L', 'O', 'C', 'K', 0, 0, 0, 0))                      \
+	X(UNLOCK, "UNLOCK", 6, HM_C8('U', 'N', 'L', 'O', 'C', 'K', 0, 0))              \
+	X(REPORT, "REPORT", 6, HM_C8('R', 'E', 'P', 'O', 'R', 'T', 0, 0))              \
+	X(SEARCH, "SEARCH", 6, HM_C8('S', 'E', 'A', 'R', 'C', 'H', 0, 0))              \
+	X(QUERY, "QUERY", 5, HM_C8('Q', 'U', 'E', 'R', 'Y', 0, 0, 0))
+/* The ninth character of the one listed name longer than eight (PROPPATCH). */
+#define HM_METHOD_LONG_TAIL 'H'
+
+#define HM_METHOD_ENUM(sym, name, len, word) HM_METHOD_##sym,
 enum hm_method {
-	HM_METHOD_NONE,
-	HM_METHOD_GET,
-	HM_METHOD_HEAD,
-	HM_METHOD_POST,
-	HM_METHOD_PUT,
-	HM_METHOD_DELETE,
-	HM_METHOD_PATCH,
-	HM_METHOD_OPTIONS,
-	HM_METHOD_CONNECT,
-	HM_METHOD_TRACE,
-	HM_METHODS,
+	HM_METHOD_NONE, /* no method: the _other and _unknown routes */
+	HM_METHOD_LIST(HM_METHOD_ENUM)
+	HM_METHOD_EXT_FIRST, /* first id of a token not listed above */
+};
+#undef HM_METHOD_ENUM
+
+#define HM_METHOD_TOKEN_MAX 20
+#define HM_MAX_EXT_METHODS 32
+#define HM_METHOD_OTHER (HM_METHOD_EXT_FIRST + HM_MAX_EXT_METHODS) /* "_other" */
+#define HM_METHOD_IDS (HM_METHOD_OTHER + 1)
+
+/* hm_method_ids: an extension method's name, NUL-padded, -> struct hm_route_val. */
+struct hm_method_key {
+	char name[24];
+};
+
+/* hm_route_seq: counters of ids handed out. */
+enum hm_seq_slot {
+	HM_SEQ_ROUTES,  /* route ids past HM_ROUTE_FIRST */
+	HM_SEQ_METHODS, /* method ids past HM_METHOD_EXT_FIRST */
+	HM_SEQ_SLOTS,
 };
 
 struct hm_route_key {
-	__u8 method;             /* enum hm_method */
+	__u8 method;             /* enum hm_method id */
 	__u8 _pad[3];
 	char label[HM_ROUTE_LEN]; /* NUL-padded; not NUL-terminated when full */
 };
@@ -400,7 +453,9 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(GAP_UNTIMED, "gap_untimed", "responses not timed: requests were missed in a gap before theirs") \
 	X(TE_AND_CL, "te_and_cl", "messages with both chunked Transfer-Encoding and Content-Length (framed as chunked)") \
 	X(IGNORED_SEGMENTS, "ignored_segments", "segments of connections without HTTP state that start no HTTP message") \
-	X(HOLE_BYTES, "hole_bytes", "bytes that arrived after later ones (reordered, or resent after a loss before the monitor): counted, not parsed")
+	X(HOLE_BYTES, "hole_bytes", "bytes that arrived after later ones (reordered, or resent after a loss before the monitor): counted, not parsed") \
+	X(METHODS_FULL, "methods_full", "requests whose method found the method table full: counted under _other") \
+	X(REPEAT_SEGMENTS, "repeat_segments", "segments seen again on another monitored interface or hook (loopback, a bridge and its port): counted once")
 
 #define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,
 enum hm_monitor_counter { HM_MONITOR_COUNTERS(HM_MON_ENUM) HM_MON_MAX };

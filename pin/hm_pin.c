@@ -47,7 +47,11 @@ const struct hm_map_desc hm_map_descs[] = {
 	HM_MAP(route_ids, HM_MAP_ROUTE_IDS, BPF_MAP_TYPE_HASH,
 	       sizeof(struct hm_route_key), sizeof(struct hm_route_val), 0),
 	HM_MAP(route_seq, HM_MAP_ROUTE_SEQ, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
-	       sizeof(__u32), 1),
+	       sizeof(__u32), HM_SEQ_SLOTS),
+	/* Method names stay as long as the map set: a reset keeps them. */
+	{ .name = HM_MAP_METHOD_IDS, .type = BPF_MAP_TYPE_HASH,
+	  .key_size = sizeof(struct hm_method_key), .value_size = sizeof(struct hm_route_val),
+	  .never_reset = true, .fd_offset = offsetof(struct hm_maps, method_ids) },
 	HM_MAP(hist_routes, HM_MAP_HIST_ROUTES, BPF_MAP_TYPE_PERCPU_HASH,
 	       sizeof(struct hm_hist_route_key), sizeof(struct hm_hist), 0),
 };

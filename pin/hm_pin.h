@@ -29,7 +29,8 @@ struct hm_maps {
 	int hist_ports;  /* latency histograms per server port */
 	int routes;      /* route id -> stats */
 	int route_ids;   /* (method, label) -> route id */
-	int route_seq;   /* route ids handed out */
+	int route_seq;   /* route and method ids handed out */
+	int method_ids;  /* extension method name -> method id */
 	int hist_routes; /* latency histograms per route */
 };
 

@@ -87,8 +87,8 @@ static const char usage_text[] =
 	"      --route-prefix P   a route for every path that starts with P (e.g.\n"
 	"                         /static); repeatable\n"
 	"      --clear-routes     remove all --route/--route-prefix patterns\n"
-	"      --max-routes N     routes to tell apart (2-%d, default %d); later new\n"
-	"                         routes are counted as _other\n"
+	"      --max-routes N     routes to name (1-%d, default %d), besides _other\n"
+	"                         and _unknown; later new routes count as _other\n"
 	"      --idle-timeout SECONDS\n"
 	"                         free the state of a connection that carried no\n"
 	"                         packet for SECONDS (1-%d; 0: the default, %d) and\n"
@@ -659,6 +659,23 @@ static void release_aging_timer(int fd)
 	free(zero);
 }
 
+/*
+ * After release_aging_timer, the sweep runs again only when a program arms
+ * it; connections that never send another packet would never be aged.  So
+ * hm-load runs hm_aging_kick once, which schedules the sweep at once; the
+ * timer then holds that program until the next release.
+ */
+static void kick_aging(struct httpmon *skel)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.hm_aging_kick), &opts);
+
+	if (err)
+		hm_warn("cannot schedule the idle-connection sweep: %s; it starts with the next "
+			"new connection",
+			strerror(-err));
+}
+
 static int unpin_one(const char *path, void *arg)
 {
 	(void)arg;
@@ -961,6 +978,7 @@ static int do_load(const struct load_opts *o, int ifindex)
 		hm_warn("cannot record '%s' in map '%s': %s", o->ifname, HM_MAP_LINKS,
 			strerror(errno));
 	release_aging_timer(bpf_map__fd(skel->maps.hm_aging)); /* the replaced programs' */
+	kick_aging(skel);
 
 	if (o->group)
 		err = set_pin_group(o->pin_dir, o->group, o->gid);
@@ -1516,9 +1534,9 @@ int main(int argc, char **argv)
 			o.set_patterns = true;
 			break;
 		case 'M':
-			if (!hm_parse_ulong(optarg, HM_ROUTE_FIRST, HM_MAX_ROUTES, &num))
-				return hm_usage_error("invalid --max-routes '%s' (%d-%d)", optarg,
-						      HM_ROUTE_FIRST, HM_MAX_ROUTES);
+			if (!hm_parse_ulong(optarg, 1, HM_MAX_ROUTES - HM_ROUTE_FIRST, &num))
+				return hm_usage_error("invalid --max-routes '%s' (1-%d)", optarg,
+						      HM_MAX_ROUTES - HM_ROUTE_FIRST);
 			o.route_cfg.max_routes = num;
 			o.set_max_routes = true;
 			break;
@@ -1568,7 +1586,8 @@ int main(int argc, char **argv)
 			printf("hm-load %s (map layout %d)\n", HM_VERSION, HM_LAYOUT_VERSION);
 			return HM_EXIT_OK;
 		case 'h':
-			printf(usage_text, HM_MAX_PATTERNS, HM_MAX_ROUTES, HM_MAX_ROUTES,
+			printf(usage_text, HM_MAX_PATTERNS, HM_MAX_ROUTES - HM_ROUTE_FIRST,
+			       HM_MAX_ROUTES - HM_ROUTE_FIRST,
 			       HM_IDLE_TIMEOUT_MAX, HM_IDLE_TIMEOUT_DEFAULT);
 			return HM_EXIT_OK;
 		default:

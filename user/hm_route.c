@@ -7,17 +7,41 @@
 #include "hm_common.h"
 #include "hm_route.h"
 
-static const char *const method_names[HM_METHODS] = {
-	[HM_METHOD_NONE] = "",	       [HM_METHOD_GET] = "GET",
-	[HM_METHOD_HEAD] = "HEAD",     [HM_METHOD_POST] = "POST",
-	[HM_METHOD_PUT] = "PUT",       [HM_METHOD_DELETE] = "DELETE",
-	[HM_METHOD_PATCH] = "PATCH",   [HM_METHOD_OPTIONS] = "OPTIONS",
-	[HM_METHOD_CONNECT] = "CONNECT", [HM_METHOD_TRACE] = "TRACE",
+#define HM_METHOD_NAME(sym, name, len, word) [HM_METHOD_##sym] = name,
+static const char *const method_names[HM_METHOD_EXT_FIRST] = {
+	[HM_METHOD_NONE] = "",
+	HM_METHOD_LIST(HM_METHOD_NAME)
 };
+#undef HM_METHOD_NAME
+
+/* Names of the extension methods, from hm_method_ids (hm_method_name_set). */
+static char ext_names[HM_MAX_EXT_METHODS][HM_METHOD_TOKEN_MAX + 1];
+
+void hm_method_name_set(unsigned int method, const char *name, size_t len)
+{
+	unsigned int i = method - HM_METHOD_EXT_FIRST;
+
+	if (method < HM_METHOD_EXT_FIRST || i >= HM_MAX_EXT_METHODS)
+		return;
+	if (len > HM_METHOD_TOKEN_MAX)
+		len = HM_METHOD_TOKEN_MAX;
+	memcpy(ext_names[i], name, len);
+	ext_names[i][len] = '\0';
+}
 
 const char *hm_method_name(unsigned int method)
 {
-	return method < HM_METHODS ? method_names[method] : "?";
+	static char unnamed[32];
+
+	if (method < HM_METHOD_EXT_FIRST)
+		return method_names[method];
+	if (method == HM_METHOD_OTHER)
+		return "_other";
+	if (method - HM_METHOD_EXT_FIRST < HM_MAX_EXT_METHODS &&
+	    ext_names[method - HM_METHOD_EXT_FIRST][0])
+		return ext_names[method - HM_METHOD_EXT_FIRST];
+	snprintf(unnamed, sizeof(unnamed), "_method_%u", method);
+	return unnamed;
 }
 
 int hm_route_group_parse(const char *spec, struct hm_config *cfg, char *err, size_t errlen)
@@ -67,7 +91,7 @@ int hm_route_pattern_parse(const char *text, bool prefix, struct hm_route_patter
 
 	memset(out, 0, sizeof(*out));
 	out->prefix = prefix;
-	for (unsigned int m = HM_METHOD_GET; m < HM_METHODS; m++) {
+	for (unsigned int m = HM_METHOD_GET; m < HM_METHOD_EXT_FIRST; m++) {
 		size_t n = strlen(method_names[m]);
 
 		if (!strncmp(p, method_names[m], n) && p[n] == ' ') {

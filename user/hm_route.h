@@ -18,7 +18,12 @@ int hm_route_group_parse(const char *spec, struct hm_config *cfg, char *err, siz
 int hm_route_pattern_parse(const char *text, bool prefix, struct hm_route_pattern *out,
 			   char *err, size_t errlen);
 
-/* "GET", ... for an enum hm_method; "" for HM_METHOD_NONE. */
+/*
+ * "GET", ... for a method id; "" for HM_METHOD_NONE, "_other" for
+ * HM_METHOD_OTHER; an extension method's name once hm_method_name_set()
+ * gave it (readers load them from hm_method_ids).
+ */
 const char *hm_method_name(unsigned int method);
+void hm_method_name_set(unsigned int method, const char *name, size_t len);
 
 #endif /* HM_ROUTE_H */

@@ -601,6 +601,17 @@ static int add_route_name(const void *k, const void *val, void *arg)
 	return 0;
 }
 
+/* Extension method names, from hm_method_ids. */
+static int add_method_name(const void *k, const void *val, void *arg)
+{
+	const struct hm_method_key *key = k;
+	const struct hm_route_val *id = val;
+
+	(void)arg;
+	hm_method_name_set(id->id, key->name, strnlen(key->name, sizeof(key->name)));
+	return 0;
+}
+
 static int cmp_route_id(const void *pa, const void *pb)
 {
 	const struct row *a = pa, *b = pb;
@@ -623,8 +634,11 @@ static int read_routes(struct hm_maps *maps, int ncpus, bool clear,
 	__u32 id;
 	int ret;
 
-	ret = walk_hash(maps->route_ids, HM_MAP_ROUTE_IDS,
-			sizeof(struct hm_route_val), false, add_route_name, &names);
+	ret = walk_hash(maps->method_ids, HM_MAP_METHOD_IDS, sizeof(struct hm_route_val), false,
+			add_method_name, NULL);
+	if (!ret)
+		ret = walk_hash(maps->route_ids, HM_MAP_ROUTE_IDS, sizeof(struct hm_route_val),
+				false, add_route_name, &names);
 	if (!ret)
 		ret = map_info(maps->routes, &info);
 	if (!ret) {

@@ -63,6 +63,7 @@ static void register_maps(void)
 	shim_map_register(hm_route_ids);
 	shim_map_register(hm_routes);
 	shim_map_register(hm_route_seq);
+	shim_map_register(hm_method_ids);
 	shim_map_register(hm_route_pats);
 	shim_map_register(hm_hist_routes);
 	shim_map_register(hm_links);
@@ -133,12 +134,13 @@ static size_t build(__u8 *f, struct conv *cv, int flags, const __u8 *payload, si
 	return off + len;
 }
 
-static void run(const __u8 *frame, size_t len)
+/* One frame; the server's leave through egress, the client's arrive at ingress. */
+static void run(const __u8 *frame, size_t len, int egress)
 {
 	struct fuzz_ctx ctx = { .data = frame, .len = len };
 
 	shim_clock_ns += 1000 + len;
-	hm_handle_fuzz(&ctx, 1);
+	hm_handle_fuzz(&ctx, 1, egress);
 }
 
 /* The sum of one field over a map's rows and its overflow row. */
@@ -205,7 +207,7 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		if (len > FRAME_MAX)
 			len = FRAME_MAX;
 		if (flags & 8) {
-			run(data + pos, len); /* a raw frame */
+			run(data + pos, len, side); /* a raw frame */
 		} else {
 			if ((flags & 16) && cv.last_len[side]) {
 				/* retransmit the previous segment of this side, then continue */
@@ -213,11 +215,11 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 
 				cv.seq[side] -= cv.last_len[side];
 				n = build(frame, &cv, side, cv.last[side], cv.last_len[side]);
-				run(frame, n);
+				run(frame, n, side);
 				cv.seq[side] = saved;
 			}
 			n = build(frame, &cv, flags, data + pos, len);
-			run(frame, n);
+			run(frame, n, side);
 			memcpy(cv.last[side], data + pos, len);
 			cv.last_len[side] = len;
 		}

@@ -53,7 +53,9 @@ static struct spec specs[] = {
 	SPEC(HM_MAP_ROUTES, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats), 64),
 	SPEC(HM_MAP_ROUTE_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_route_key),
 	     sizeof(struct hm_route_val), 64),
-	SPEC(HM_MAP_ROUTE_SEQ, BPF_MAP_TYPE_ARRAY, 4, 4, 1),
+	SPEC(HM_MAP_ROUTE_SEQ, BPF_MAP_TYPE_ARRAY, 4, 4, HM_SEQ_SLOTS),
+	SPEC(HM_MAP_METHOD_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_method_key),
+	     sizeof(struct hm_route_val), HM_MAX_EXT_METHODS),
 	SPEC(HM_MAP_HIST_ROUTES, BPF_MAP_TYPE_PERCPU_HASH,
 	     sizeof(struct hm_hist_route_key), sizeof(struct hm_hist), 16),
 };

@@ -34,6 +34,7 @@ static int prog_in, prog_eg, prog_xdp;
 static bool via_xdp; /* client-to-server frames go through the XDP program */
 static int fd_clients, fd_ports, fd_port_clients, fd_monitor, fd_conns, fd_config, fd_overflow;
 static int fd_routes, fd_route_ids, fd_route_pats, fd_route_seq, fd_aging, fd_hist_ports, fd_hist_routes, fd_hist;
+static int fd_method_ids, prog_kick;
 static int ncpus, failures, checks;
 static const char *current;
 
@@ -115,10 +116,12 @@ static void reset_maps(void)
 	clear_hash(fd_port_clients);
 	clear_hash(fd_conns);
 	clear_hash(fd_route_ids);
+	clear_hash(fd_method_ids);
 	clear_hash(fd_hist_ports);
 	clear_hash(fd_hist_routes);
 	clear_percpu_array(fd_hist, HM_HIST_ROWS * HM_LAT_FAMILIES, sizeof(struct hm_hist));
-	bpf_map_update_elem(fd_route_seq, &zero, &zero, BPF_ANY);
+	for (__u32 slot = 0; slot < HM_SEQ_SLOTS; slot++)
+		bpf_map_update_elem(fd_route_seq, &slot, &zero, BPF_ANY);
 	clear_percpu_array(fd_routes, HM_MAX_ROUTES, sizeof(struct hm_stats));
 	clear_percpu_array(fd_monitor, HM_MON_MAX, sizeof(__u64));
 	clear_percpu_array(fd_overflow, HM_OVF_ROWS, sizeof(struct hm_stats));
@@ -643,8 +646,8 @@ static void test_non_http(void)
 	static const char tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xaa\xbb\xcc";
 	static const char *junk[] = {
 		"SSH-2.0-OpenSSH_9.2p1 Debian\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-		"get /lowercase HTTP/1.1\r\n\r\n", "HTTP/1.1 2 OK\r\n\r\n", "HTTP/1.1  200 OK\r\n",
-		"HTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 20x OK\r\n\r\n", "GETS / HTTP/1.1\r\n\r\n",
+		"GE(T / HTTP/1.1\r\n\r\n", "HTTP/1.1 2 OK\r\n\r\n", "HTTP/1.1  200 OK\r\n",
+		"HTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 20x OK\r\n\r\n", "EHLO mail.example\r\n",
 	};
 	struct flow f;
 	struct hm_stats s;
@@ -1004,7 +1007,7 @@ static void test_route_unknown_other(void)
 	struct flow f;
 	__u32 id;
 
-	set_config("path:1", NULL, NULL, HM_ROUTE_FIRST + 2, 0);
+	set_config("path:1", NULL, NULL, 2, 0); /* two named routes */
 	for (int i = 0; i < 5; i++) {
 		char req[64];
 
@@ -1528,38 +1531,323 @@ static void test_long_lines(void)
 }
 
 /* Issue 6, cases 11 and 12: non-HTTP and unknown methods open no state and are counted. */
+/* The id the program gave an extension method, or 0 when it has none. */
+static unsigned int method_id(const char *name)
+{
+	struct hm_method_key key = {};
+	struct hm_route_val val;
+
+	memcpy(key.name, name, strnlen(name, sizeof(key.name)));
+	return bpf_map_lookup_elem(fd_method_ids, &key, &val) ? 0 : val.id;
+}
+
+/*
+ * Any RFC 9110 token is a method: WebDAV's, QUERY, extension tokens.  Text
+ * that is not a token and a space (or, for a token not on the list, not
+ * followed by '/' or '*') is not a request.
+ */
 static void test_methods(void)
 {
 	static const char *junk[] = {
-		"get /lowercase HTTP/1.1\r\n\r\n", "FOO / HTTP/1.1\r\n\r\n", "PROPFIND / HTTP/1.1\r\n\r\n",
-		"GETGETGETGETGETGETGETGET / HTTP/1.1\r\n\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc",
+		"GETGETGETGETGETGETGET / HTTP/1.1\r\n\r\n", /* a 21-character token */
+		"GE(T / HTTP/1.1\r\n\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc",
 		"SSH-2.0-OpenSSH_9.2p1\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"EHLO mail.example.test\r\n", "FOO bar HTTP/1.1\r\n\r\n",
 	};
+	static const char *const methods[] = {
+		"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT",
+		"SEARCH", "QUERY", "OPTIONS", "TRACE", "PATCH", "CCM_POST", "get", "M-SEARCH",
+		"TWENTY_CHARS_METHOD_",
+	};
+	const size_t nm = sizeof(methods) / sizeof(methods[0]);
+	size_t n = sizeof(junk) / sizeof(junk[0]);
 	struct flow f;
 	struct hm_stats s;
-	size_t n = sizeof(junk) / sizeof(junk[0]);
+	char req[128], name[96];
 
 	for (size_t i = 0; i < n; i++) {
 		flow_v4(&f, "10.0.5.5", 44300 + i, "10.0.0.1", 8080);
 		send_str(&f, true, junk[i]);
 	}
-	check(!client_stats(&f, &s), "no phantom requests", "%llu requests",
-	      (unsigned long long)s.requests);
-	CHECK_EQ("no connection state", live_conns(), 0);
-	CHECK_EQ("each counted in ignored_segments", monitor(HM_MON_IGNORED_SEGMENTS), n);
+	check(!client_stats(&f, &s), "not a token and a space: no phantom requests",
+	      "%llu requests", (unsigned long long)s.requests);
+	CHECK_EQ("not a token and a space: no connection state", live_conns(), 0);
+	CHECK_EQ("not a token and a space: each counted in ignored_segments",
+		 monitor(HM_MON_IGNORED_SEGMENTS), n);
 	/* the same bytes inside an HTTP connection: unparseable, not requests */
 	flow_v4(&f, "10.0.5.5", 44399, "10.0.0.1", 8080);
 	send_str(&f, true, REQ_A);
 	send_str(&f, false, RESP_OK);
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < n; i++) {
 		send_str(&f, true, junk[i]);
 		send_str(&f, true, REQ_A); /* the next segment that starts a request resumes */
 		send_str(&f, false, RESP_OK);
 	}
 	client_stats(&f, &s);
-	CHECK_EQ("inside a connection: only the real requests", s.requests, 5);
-	CHECK_EQ("inside a connection: each one unparseable", monitor(HM_MON_UNPARSEABLE), 4);
-	CHECK_EQ("inside a connection: every real one timed", s.lat.count, 5);
+	CHECK_EQ("inside a connection: only the real requests", s.requests, n + 1);
+	CHECK_EQ("inside a connection: each one unparseable", monitor(HM_MON_UNPARSEABLE), n);
+	CHECK_EQ("inside a connection: every real one timed", s.lat.count, n + 1);
+
+	/* Every token method on one keep-alive connection, each answered. */
+	set_config("path:1", NULL, NULL, 0, 0);
+	flow_v4(&f, "10.0.5.6", 44398, "10.0.0.1", 8080);
+	for (size_t i = 0; i < nm; i++) {
+		snprintf(req, sizeof(req), "%s /m%zu HTTP/1.1\r\nHost: t\r\n\r\n", methods[i], i);
+		send_str(&f, true, req);
+		send_str(&f, false, i % 2 ? RESP_OK : "HTTP/1.1 207 Multi-Status\r\nContent-Length: 0\r\n\r\n");
+	}
+	client_stats(&f, &s);
+	CHECK_EQ("token methods: each a request", s.requests, nm);
+	CHECK_EQ("token methods: each answered", s.responses, nm);
+	CHECK_EQ("token methods: each timed", s.lat.count, nm);
+	CHECK_EQ("token methods: no orphan responses", monitor(HM_MON_ORPHAN_RESPONSES), 0);
+	for (size_t i = 0; i < nm; i++) {
+		unsigned int id = 0;
+
+#define HM_METHOD_ID(sym, mname, len, word) \
+	if (!strcmp(methods[i], mname))     \
+		id = HM_METHOD_##sym;
+		HM_METHOD_LIST(HM_METHOD_ID)
+#undef HM_METHOD_ID
+		if (!id)
+			id = method_id(methods[i]);
+		snprintf(name, sizeof(name), "route of %s is named by its method", methods[i]);
+		snprintf(req, sizeof(req), "/m%zu", i);
+		check(id && route_stats(id, req, &s) && s.requests == 1 && s.responses == 1,
+		      name, "method id %u", id);
+	}
+	check(method_id("CCM_POST") >= HM_METHOD_EXT_FIRST && method_id("PROPFIND") == 0,
+	      "listed methods need no table entry, extension tokens get one",
+	      "CCM_POST=%u PROPFIND=%u", method_id("CCM_POST"), method_id("PROPFIND"));
+	/* A version-less request line shorter than a status line is still a request. */
+	flow_v4(&f, "10.0.5.7", 44397, "10.0.0.1", 8080);
+	send_str(&f, true, "GET /\r\n");
+	client_stats(&f, &s);
+	CHECK_EQ("GET /CRLF (7 bytes) is a request", s.requests, 1);
+	CHECK_EQ("GET /CRLF: its bytes", s.bytes_in, 7);
+	flow_v4(&f, "10.0.5.7", 44396, "10.0.0.1", 8080);
+	send_str(&f, true, "PROPF");
+	send_str(&f, true, "IND /x HTTP/1.1\r\n\r\n");
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &s);
+	CHECK_EQ("a method split between segments", s.responses, 1);
+}
+
+/*
+ * Extension methods are named up to HM_MAX_EXT_METHODS distinct tokens;
+ * later ones count under _other, and methods_full says how many requests.
+ */
+static void test_method_table_bound(void)
+{
+	const int distinct = HM_MAX_EXT_METHODS + 8;
+	struct hm_stats s, other = {}, t;
+	struct flow f;
+	char req[96], tok[32];
+	int named = 0;
+
+	set_config("none", NULL, NULL, 0, 0);
+	flow_v4(&f, "10.0.5.8", 44395, "10.0.0.1", 8080);
+	for (int i = 0; i < distinct; i++) {
+		for (int rep = 0; rep < 2; rep++) {
+			snprintf(req, sizeof(req), "X-EXT%02d /r HTTP/1.1\r\n\r\n", i);
+			send_str(&f, true, req);
+			send_str(&f, false, RESP_OK);
+		}
+	}
+	for (int i = 0; i < distinct; i++) {
+		snprintf(tok, sizeof(tok), "X-EXT%02d", i);
+		if (method_id(tok))
+			named++;
+	}
+	CHECK_EQ("the first 32 distinct extension methods are named", named, HM_MAX_EXT_METHODS);
+	for (int i = 0; i < HM_MAX_EXT_METHODS; i++) {
+		snprintf(tok, sizeof(tok), "X-EXT%02d", i);
+		if (route_stats(method_id(tok), "_all", &t) && i == 0)
+			CHECK_EQ("a named one has its route row", t.requests, 2);
+	}
+	route_stats(HM_METHOD_OTHER, "_all", &other);
+	CHECK_EQ("the rest count under the _other method", other.requests, 2 * 8);
+	CHECK_EQ("and are answered there", other.responses, 2 * 8);
+	CHECK_EQ("methods_full counts those requests", monitor(HM_MON_METHODS_FULL), 2 * 8);
+	client_stats(&f, &s);
+	CHECK_EQ("every request counted", s.requests, 2 * distinct);
+	CHECK_EQ("every response paired", s.responses, 2 * distinct);
+	CHECK_EQ("the reader's name of _other", strcmp(hm_method_name(HM_METHOD_OTHER), "_other"), 0);
+}
+
+/*
+ * After a 2xx answer to CONNECT, and after 101 Switching Protocols, the
+ * connection carries another protocol: its bytes count, nothing in them is
+ * parsed, and no request in it is unanswered.  A refused CONNECT or upgrade
+ * leaves the connection HTTP.
+ */
+static void test_tunnels(void)
+{
+	static const char connect[] = "CONNECT origin.test:8080 HTTP/1.1\r\nHost: origin.test:8080\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	static const char denied[] = "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n";
+	static const char upgrade[] = "GET /chat HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+				      "Connection: Upgrade\r\n\r\n";
+	static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+					"Connection: Upgrade\r\n\r\n";
+	static const char *inside_c[] = { "GET / HTTP/1.1\r\nHost: origin\r\n\r\n",
+					  "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58",
+					  "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n" };
+	static const char *inside_s[] = { "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
+					  "\x81\x05hello", "HTTP/1.1 404 No\r\nContent-Length: 0\r\n\r\n" };
+	struct hm_stats s, r, u;
+	size_t in, out;
+	struct flow f;
+
+	for (int kind = 0; kind < 2; kind++) {
+		const char *req = kind ? upgrade : connect, *ans = kind ? switching : ok;
+		__u64 unparseable0 = monitor(HM_MON_UNPARSEABLE);
+
+		set_config("path", NULL, NULL, 0, 0);
+		flow_v4(&f, kind ? "10.0.5.9" : "10.0.5.10", 44390 + kind, "10.0.0.1", 3129);
+		in = out = 0;
+		if (!kind) { /* refused first (proxy authentication), then the tunnel */
+			send_str(&f, true, connect);
+			send_str(&f, false, denied);
+			in += strlen(connect);
+			out += strlen(denied);
+		}
+		send_str(&f, true, req);
+		send_str(&f, false, ans);
+		in += strlen(req);
+		out += strlen(ans);
+		for (int i = 0; i < 3; i++) {
+			send_str(&f, true, inside_c[i]);
+			send_str(&f, false, inside_s[i]);
+			in += strlen(inside_c[i]);
+			out += strlen(inside_s[i]);
+		}
+		send_seg(&f, true, PKT_FIN, "", 0);
+		send_seg(&f, false, PKT_FIN, "", 0);
+		client_stats(&f, &s);
+		CHECK_EQ(kind ? "upgrade: one request" : "CONNECT: the refused one and the tunnel",
+			 s.requests, kind ? 1 : 2);
+		CHECK_EQ(kind ? "upgrade: one response, 101" : "CONNECT: 407, then 200", s.responses,
+			 kind ? 1 : 2);
+		CHECK_EQ(kind ? "upgrade: 101 is 1xx" : "CONNECT: the tunnel's 200 is 2xx",
+			 kind ? s.status[HM_STATUS_1XX] : s.status[HM_STATUS_2XX], 1);
+		CHECK_EQ(kind ? "upgrade: nothing unanswered" : "CONNECT: nothing unanswered",
+			 s.unanswered, 0);
+		CHECK_EQ(kind ? "upgrade: tunnel bytes in" : "CONNECT: tunnel bytes in", s.bytes_in, in);
+		CHECK_EQ(kind ? "upgrade: tunnel bytes out" : "CONNECT: tunnel bytes out", s.bytes_out,
+			 out);
+		CHECK_EQ(kind ? "upgrade: nothing unparseable" : "CONNECT: nothing unparseable",
+			 monitor(HM_MON_UNPARSEABLE) - unparseable0, 0);
+		CHECK_EQ("no orphan responses", monitor(HM_MON_ORPHAN_RESPONSES), 0);
+		if (kind) {
+			route_stats(HM_METHOD_GET, "/chat", &r);
+			CHECK_EQ("upgrade: its route holds every byte", r.bytes_in + r.bytes_out, in + out);
+		} else {
+			route_stats(HM_METHOD_CONNECT, "_connect", &r);
+			CHECK_EQ("CONNECT: route _connect holds every byte", r.bytes_in + r.bytes_out,
+				 in + out);
+		}
+		reset_maps();
+	}
+
+	/* An upgrade the server does not take: the connection stays HTTP. */
+	set_config("path", NULL, NULL, 0, 0);
+	flow_v4(&f, "10.0.5.11", 44393, "10.0.0.1", 8080);
+	send_str(&f, true, upgrade);
+	send_str(&f, false, RESP_OK);
+	send_str(&f, true, REQ_A);
+	send_str(&f, false, RESP_500);
+	client_stats(&f, &u);
+	CHECK_EQ("refused upgrade: later requests count", u.requests, 2);
+	CHECK_EQ("refused upgrade: and are answered", u.responses, 2);
+	CHECK_EQ("refused upgrade: the 500 is seen", u.status[HM_STATUS_5XX], 1);
+}
+
+/* 1xx interim responses are not responses, but their bytes are their request's route's. */
+static void test_interim_route_bytes(void)
+{
+	static const char post[] = "POST /up HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+				   "Content-Length: 4\r\n\r\n";
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct hm_stats c, r;
+	struct flow f;
+
+	set_config("path", NULL, NULL, 0, 0);
+	flow_v4(&f, "10.0.5.12", 44389, "10.0.0.1", 8080);
+	send_str(&f, true, post);
+	send_str(&f, false, cont);
+	send_str(&f, true, "body");
+	send_str(&f, false, RESP_OK);
+	client_stats(&f, &c);
+	route_stats(HM_METHOD_POST, "/up", &r);
+	CHECK_EQ("one response", c.responses, 1);
+	CHECK_EQ("client bytes_out: the 100 Continue and the answer", c.bytes_out,
+		 strlen(cont) + strlen(RESP_OK));
+	CHECK_EQ("route bytes_out = client bytes_out", r.bytes_out, c.bytes_out);
+	CHECK_EQ("route bytes_in = client bytes_in", r.bytes_in, c.bytes_in);
+}
+
+/*
+ * A segment seen at a second hook is not a retransmission: on loopback every
+ * segment crosses egress and then ingress, with a bridge and its port both
+ * monitored every segment crosses both.  Counted once, where first seen.
+ */
+static void test_repeat_sightings(void)
+{
+	uint8_t frame[PKT_MAX];
+	struct hm_stats s;
+	struct flow f;
+	size_t n;
+	const char *msgs[] = { REQ_A, RESP_OK, REQ_A, RESP_500 };
+
+	flow_v4(&f, "127.0.0.1", 44388, "127.0.0.1", 8080);
+	for (int i = 0; i < 4; i++) {
+		n = pkt_build(frame, &f, i % 2 == 0, 0, msgs[i], strlen(msgs[i]));
+		run(true, frame, n);  /* loopback's egress */
+		run(false, frame, n); /* and its ingress */
+	}
+	n = pkt_build(frame, &f, true, 0, REQ_A, strlen(REQ_A));
+	run(true, frame, n);
+	run(true, frame, n); /* a real retransmission, at the same hook */
+	run(false, frame, n);
+	client_stats(&f, &s);
+	CHECK_EQ("requests counted once", s.requests, 3);
+	CHECK_EQ("responses counted once", s.responses, 2);
+	CHECK_EQ("bytes counted once", s.bytes_in, 3 * strlen(REQ_A));
+	CHECK_EQ("repeat_segments: the second sightings", monitor(HM_MON_REPEAT_SEGMENTS), 5);
+	CHECK_EQ("retrans_segments: only the real retransmission",
+		 monitor(HM_MON_RETRANS_SEGMENTS), 1);
+}
+
+/*
+ * hm-load rewrites hm_aging, which cancels the sweep; it then runs
+ * hm_aging_kick so connections already idle are still aged when no packet
+ * ever comes again.
+ */
+static void test_aging_kick(void)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct hm_config cfg = {};
+	struct flow f;
+	struct hm_stats s;
+	__u32 zero = 0;
+	uint64_t t0;
+	int err;
+
+	cfg.idle_timeout = 1;
+	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+	flow_v4(&f, "10.0.5.13", 44387, "10.0.0.1", 8080);
+	send_str(&f, true, REQ_A); /* never answered; arms the sweep */
+	reset_aging();             /* what a re-run of hm-load does */
+	err = bpf_prog_test_run_opts(prog_kick, &opts);
+	CHECK_EQ("hm_aging_kick runs", err, 0);
+	t0 = now_ns();
+	while (live_conns() && now_ns() - t0 < 4000000000ULL)
+		usleep(50000);
+	CHECK_EQ("the idle connection is aged with no packet after the kick", live_conns(), 0);
+	client_stats(&f, &s);
+	CHECK_EQ("its pending request is unanswered", s.unanswered, 1);
+	CHECK_EQ("idle_unanswered", monitor(HM_MON_IDLE_UNANSWERED), 1);
 }
 
 /* TCP Fast Open: the request rides on the SYN, whose own sequence number comes first. */
@@ -1734,6 +2022,11 @@ static const struct {
 	{ "lengths", test_lengths },
 	{ "long_lines", test_long_lines },
 	{ "methods", test_methods },
+	{ "method_table_bound", test_method_table_bound },
+	{ "tunnels", test_tunnels },
+	{ "interim_route_bytes", test_interim_route_bytes },
+	{ "repeat_sightings", test_repeat_sightings },
+	{ "aging_kick", test_aging_kick },
 	{ "packet_shapes", test_packet_shapes },
 	{ "fragments", test_fragments },
 	{ "ipv6_ext_counts", test_ipv6_ext_counts },
@@ -1905,6 +2198,8 @@ int main(int argc, char **argv)
 	fd_hist_ports = map_fd(HM_MAP_HIST_PORTS);
 	fd_hist_routes = map_fd(HM_MAP_HIST_ROUTES);
 	fd_hist = map_fd(HM_MAP_HIST);
+	fd_method_ids = map_fd(HM_MAP_METHOD_IDS);
+	prog_kick = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_aging_kick"));
 	ncpus = libbpf_num_possible_cpus();
 	if (replay) {
 		err = replay_main(argc - 3, argv + 3);

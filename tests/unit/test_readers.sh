@@ -162,6 +162,7 @@ def expected_views(truth):
 
 def counter_names():
     text = open(args[0]).read()
+    text = text[text.index("#define HM_MONITOR_COUNTERS"):]
     return re.findall(r'X\(\w+,\s*"(\w+)"', text)
 
 if mode == "json":

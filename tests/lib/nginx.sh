@@ -3,8 +3,8 @@
 #
 # Source it; it defines functions only.
 #
-# hm_nginx_up NETNS DIR SERVERS: writes DIR/nginx.conf - one worker (user
-# nobody), its pid, logs and temporary files under DIR - whose http block
+# hm_nginx_up NETNS DIR SERVERS: writes DIR/nginx.conf - HM_NGINX_WORKERS
+# worker processes (default 1; "auto": one per CPU) as user nobody, its pid, logs and temporary files under DIR - whose http block
 # holds SERVERS (server and upstream blocks), and starts nginx in network
 # namespace NETNS.  DIR/www is there for static files (readable by the
 # worker, as are DIR and its parent: hm_nginx_up makes them 0755).  Returns
@@ -27,7 +27,7 @@ hm_nginx_up() {
 	cat >"$dir/nginx.conf" <<EOF
 # written by tests/lib/nginx.sh; nothing under /etc/nginx is read
 user nobody nogroup;
-worker_processes 1;
+worker_processes ${HM_NGINX_WORKERS:-1};
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
 events { worker_connections 1024; }

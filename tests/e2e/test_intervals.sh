@@ -21,8 +21,9 @@
 #      timed response;
 #    - intervals: exact: the intervals summed equal the clients' totals
 #      exactly - requests, responses, status classes, bytes in and out, in
-#      total, per client and per port; none unanswered; the last-byte
-#      histograms hold one sample per response;
+#      total, per client, per port and over the route rows; none
+#      unanswered; the first- and last-byte histograms hold one sample per
+#      response;
 #    - intervals: connections: conns_opened and conns_closed summed equal the
 #      connections the clients opened; no orphan, gap or retransmission.
 # 2. hm-reset: clients 1 and 2 saturate for 12 s; every second an interval is
@@ -137,16 +138,24 @@ settle() { # until the monitor holds no connection state (5 s at most)
 	done
 	return 1
 }
-# judge NAME-PREFIX: intervals.py's JSON lines on stdin as ok / not ok lines.
+# judge NAME-PREFIX: intervals.py's JSON lines on stdin as ok / not ok lines
+# (stdin from a process substitution: the counts must stay in this shell).
+# A line that is no JSON (a traceback) is a failure.
 judge() {
-	local prefix=$1 line
+	local prefix=$1 line n=0
 	while read -r line; do
+		n=$((n + 1))
+		if ! jq -e . >/dev/null 2>&1 <<<"$line"; then
+			hm_not_ok "$prefix: intervals.py" "$line"
+			continue
+		fi
 		if [ "$(jq -r .ok <<<"$line")" = true ]; then
 			hm_ok "$prefix: $(jq -r .check <<<"$line"): $(jq -r '.detail[0]' <<<"$line")"
 		else
 			hm_not_ok "$prefix: $(jq -r .check <<<"$line")" "$(jq -r '.detail[]' <<<"$line")"
 		fi
 	done
+	[ "$n" -gt 0 ] || hm_not_ok "$prefix: intervals.py printed nothing"
 }
 
 # ================================================================================
@@ -170,8 +179,8 @@ settle || hm_note "connection state still held 5 s after the clients ended"
 interval "$TMP/a-final.json"
 snaps+=("$TMP/a-final.json")
 hm_note "$NSNAP intervals read; the final one: $(jq -c '.total | {requests, responses, bytes_in, bytes_out}' "$TMP/a-final.json")"
-python3 "$HM_LIB/intervals.py" --snapshots "${snaps[@]}" \
-	--expected "$TMP/c1.json" "$TMP/c2.json" "$TMP/c3.json" 2>&1 | judge intervals
+judge intervals < <(python3 "$HM_LIB/intervals.py" --snapshots "${snaps[@]}" \
+	--expected "$TMP/c1.json" "$TMP/c2.json" "$TMP/c3.json" 2>&1)
 
 # ================================================================================
 # 2. hm-reset under traffic
@@ -198,7 +207,7 @@ reap d1 d2 d4
 settle || hm_note "connection state still held 5 s after the clients ended"
 interval "$TMP/b-final.json"
 all+=("$TMP/b-final.json")
-python3 "$HM_LIB/intervals.py" --snapshots "${all[@]}" --subset-expected "$TMP/d4.json" \
-	--within "$TMP/d1.json" "$TMP/d2.json" 2>&1 | judge "intervals (hm-reset)"
+judge "intervals (hm-reset)" < <(python3 "$HM_LIB/intervals.py" --snapshots "${all[@]}" \
+	--subset-expected "$TMP/d4.json" --within "$TMP/d1.json" "$TMP/d2.json" 2>&1)
 
 hm_done

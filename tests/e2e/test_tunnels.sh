@@ -211,9 +211,9 @@ hm_expect "tunnel: port $PX as a whole: 3 CONNECTs, 3 responses (2xx 2, 4xx 1), 
 hm_expect "tunnel: route _connect, method CONNECT: the 4 CONNECTs, answered" \
 	"$(hm_row "$S" routes method=CONNECT route=_connect | cut -d' ' -f1-6)" \
 	"requests 4 responses 4 unanswered 0"
-got=$(jq -r '[.routes[] | select(.method != "CONNECT") | "\(.method) \(.route) \(.requests)"] | join(", ")' "$S")
+got=$(jq -r '[.routes[] | select(.method != "CONNECT") | "\(.method) \(.route) \(.requests)"] | sort | join(", ")' "$S")
 hm_expect "tunnel: no route holds a tunnelled request: only the 2 GETs after the origin's 405" \
-	"$got" "GET / 1, GET /status/{id} 1"
+	"$got" "GET /status/{id} 2"
 hm_expect "tunnel: orphan_responses +0, unparseable +0" \
 	"orphan_responses $(hm_mon "$S" orphan_responses) unparseable $(hm_mon "$S" unparseable)" \
 	"orphan_responses 0 unparseable 0"

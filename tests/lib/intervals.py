@@ -182,13 +182,22 @@ def main():
                 if d:
                     problems.append(f"{name} {key}: intervals summed vs truth: "
                                     f"{ {k: f'{a} vs {b}' for k, (a, b) in d.items()} }")
-        last = sum(hist_count(s.get("total") or {}, "last") or 0 for _, s in snaps)
-        if last != want["responses"]:
-            problems.append(f"last-byte histograms summed hold {last} samples, "
-                            f"{want['responses']} responses")
+        routes = zero()
+        for _, s in snaps:
+            add(routes, total_of(s.get("routes") or []))
+        d = diff(routes, want)
+        if d:
+            problems.append(f"route rows: intervals summed vs clients' truth: "
+                            f"{ {k: f'{a} vs {b}' for k, (a, b) in d.items()} }")
+        for fam in ("first", "last"):
+            n = sum(hist_count(s.get("total") or {}, fam) or 0 for _, s in snaps)
+            if n != want["responses"]:
+                problems.append(f"{fam}-byte histograms summed hold {n} samples, "
+                                f"{want['responses']} responses")
         report("exact", problems, f"{len(snaps)} intervals summed = the clients' truth: "
                f"{want['requests']} requests, {want['responses']} responses, "
-               f"{want['bytes_in']} bytes in, {want['bytes_out']} out, per client and per port")
+               f"{want['bytes_in']} bytes in, {want['bytes_out']} out, per client, port and "
+               "route, and the histograms")
 
         problems = []
         conns = sum(int(doc.get("connections") or 0) for doc in expected)

@@ -24,6 +24,9 @@ PACKAGES=(
 	prometheus prometheus-node-exporter
 	# make bench and its smoke test: a real origin, the load, the profile
 	nginx-light wrk linux-perf
+	# the edge tests: a real forward proxy (CONNECT), a real websocket
+	# implementation (upgrades), a capture for byte truth
+	tinyproxy python3-websockets tcpdump
 )
 
 missing=()
@@ -54,6 +57,6 @@ fi
 # daemons; the tests and the bench run their own, in their own namespaces or
 # on a free loopback port.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-	$SUDO systemctl disable --now prometheus prometheus-node-exporter nginx >/dev/null 2>&1 || true
+	$SUDO systemctl disable --now prometheus prometheus-node-exporter nginx tinyproxy >/dev/null 2>&1 || true
 fi
 echo "deps.sh: done"

@@ -26,6 +26,10 @@ request bytes (client to server), bytes_out = response bytes.
    "total": {...same...}, "elapsed_s": ..., "errors": [...]}
 latency_ok is responses with status < 500, latency_fail those >= 500.
 
+--duration SECONDS stops sending new requests after SECONDS and finishes the
+ones in flight: a load of fixed length in which every request is answered.
+"connections" counts the connections opened.
+
 Exit status: 0 when every request got a well-formed response, 1 on any
 protocol error, timeout or connection failure (the JSON is still written), 2
 on bad usage.  Bounded by --max-seconds overall and --timeout per connection.
@@ -223,6 +227,8 @@ class Client:
         self.sel = selectors.DefaultSelector()
         self.records = []
         self.errors = []
+        self.stop_ns = None
+        self.nconnects = 0
         self.source = args.source
         self.paths = args.paths
         self.body = b"x" * args.body_bytes if args.method == "POST" else b""
@@ -260,6 +266,7 @@ class Client:
             sock.close()
             raise ProtocolError(f"connect to {host}:{port}: {errno.errorcode.get(err, err)}")
         slot.sock, slot.connecting, slot.parser = sock, True, ResponseParser()
+        self.nconnects += 1
         slot.last_progress = now
         self.sel.register(sock, selectors.EVENT_WRITE, slot)
 
@@ -283,6 +290,8 @@ class Client:
 
     def start_slot(self, slot, now):
         """Gives an idle slot its next batch (opening a connection if needed)."""
+        if self.stop_ns is not None and now >= self.stop_ns:
+            slot.todo = 0  # --duration is over: no new request
         if slot.todo == 0:
             self.close(slot)
             return
@@ -342,6 +351,8 @@ class Client:
     def run(self):
         start = time.monotonic_ns()
         deadline = start + int(self.args.max_seconds * 1e9)
+        if self.args.duration is not None:
+            self.stop_ns = start + int(self.args.duration * 1e9)
         idle_limit = int(self.args.timeout * 1e9)
         try:
             for slot in self.slots:
@@ -385,6 +396,7 @@ class Client:
                 "per_port": {p: finish_agg(a) for p, a in sorted(per_port.items())},
                 "total": finish_agg(total),
                 "elapsed_s": round(self.elapsed, 3),
+                "connections": self.nconnects,
                 "errors": self.errors}
 
 
@@ -465,6 +477,9 @@ def main():
                     help="one connection per request, with Connection: close")
     ap.add_argument("--out", metavar="FILE", help="write the JSON here instead of stdout")
     ap.add_argument("--max-seconds", type=float, default=60.0)
+    ap.add_argument("--duration", type=float, metavar="SECONDS",
+                    help="send no new request after SECONDS; the ones in flight are "
+                         "finished (--requests stays the upper bound)")
     ap.add_argument("--timeout", type=float, default=10.0,
                     help="seconds a connection may make no progress (default 10)")
     ap.add_argument("--source", metavar="ADDR", help="local address to bind")
@@ -476,6 +491,8 @@ def main():
             ipaddress.ip_address(args.source)
     except ValueError as e:
         ap.error(str(e))
+    if args.duration is not None and not 0 < args.duration < args.max_seconds:
+        ap.error("need 0 < --duration < --max-seconds")
     if args.requests < 0 or not 1 <= args.connections <= 1024 or args.pipeline < 1:
         ap.error("need --requests >= 0, 1 <= --connections <= 1024, --pipeline >= 1")
     if args.connections < len(targets):

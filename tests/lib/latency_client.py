@@ -51,7 +51,8 @@ def main():
 
     args = argparse.Namespace(
         requests=a.requests, connections=a.connections, pipeline=1, method="GET",
-        body_bytes=0, close=False, max_seconds=a.max_seconds, timeout=10.0, source=None,
+        body_bytes=0, close=False, max_seconds=a.max_seconds, duration=None, timeout=10.0,
+        source=None,
         paths=[p for p in a.paths.split(",") if p])
     try:
         targets = [client.parse_target(t) for t in a.target.split(",") if t]

@@ -265,3 +265,28 @@ hm_run_clients() {
 		fi
 	done
 }
+
+# hm_blackhole_add PREFIX: blackhole routes in the root namespace for the
+# lab's 10.231.N.0/24 and fd00:231:N::/64, so that nothing addressed to the
+# lab can leave the machine from there.  The metric is the test's pid, so
+# runs that share N keep their own routes; routes of runs that are gone are
+# removed first.  hm_blackhole_del PREFIX removes this run's.
+hm_blackhole_add() {
+	local n metric
+	n=$(hm_lab_net "$1")
+	for metric in $(ip -4 route show type blackhole "10.231.$n.0/24" 2>/dev/null |
+		sed -n 's/.* metric \([0-9]*\).*/\1/p'); do
+		kill -0 "$metric" 2>/dev/null && continue
+		ip -4 route del blackhole "10.231.$n.0/24" metric "$metric" 2>/dev/null
+		ip -6 route del blackhole "fd00:231:$n::/64" metric "$metric" 2>/dev/null
+	done
+	ip -4 route add blackhole "10.231.$n.0/24" metric "$$" &&
+		ip -6 route add blackhole "fd00:231:$n::/64" metric "$$"
+}
+hm_blackhole_del() {
+	local n
+	n=$(hm_lab_net "$1")
+	ip -4 route del blackhole "10.231.$n.0/24" metric "$$" 2>/dev/null
+	ip -6 route del blackhole "fd00:231:$n::/64" metric "$$" 2>/dev/null
+	return 0
+}

@@ -14,6 +14,13 @@ Fixed behaviours for tests, by path:
   ...?delay=MS  on any path: sleep MS milliseconds first (tests use it to
                 keep every latency well above the clients' own overhead)
 
+Every method is answered the same way: GET, HEAD, POST, the WebDAV ones,
+QUERY and any other RFC 9110 token (an origin that serves extension
+methods), except CONNECT: an origin is no proxy, so CONNECT gets 405 Method
+Not Allowed with a body and the connection stays open.  A request with
+"Expect: 100-continue" gets "100 Continue" before its body is read (the
+stdlib's own handling).
+
 Usage:
   origin.py --listen 10.231.5.1:8080 --listen [fd00:231:5::1]:8888 \\
             [--seed N] [--min-delay-ms 0] [--max-delay-ms 10] [--stats FILE]
@@ -202,6 +209,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._answer(500 if number % 5 == 0 else 200, f"{number}\n".encode())
 
     do_GET = do_HEAD = do_POST = _route
+
+    def handle_expect_100(self):
+        # The interim response leaves at once: the client waits for it
+        # before it sends the body (wfile is buffered).
+        ok = super().handle_expect_100()
+        self.wfile.flush()
+        return ok
+
+    def do_CONNECT(self):
+        self._discard_body()
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD, POST")
+        self.send_header("Content-Type", "text/plain")
+        body = b"not a proxy\n"
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def __getattr__(self, name):
+        # The stdlib dispatches to do_<METHOD>; any other token method is
+        # served like GET instead of 501.
+        if name.startswith("do_"):
+            return self._route
+        raise AttributeError(name)
 
 
 class Server(http.server.ThreadingHTTPServer):

@@ -27,7 +27,7 @@ USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 USER_LDLIBS := -lbpf -lelf -lz
 
 TOOLS     := hm-load hm-stat hm-reset
-COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_common.o $(BUILD)/hm_route.o
+COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_gen.o $(BUILD)/hm_common.o $(BUILD)/hm_route.o
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
@@ -92,7 +92,10 @@ verifier-stats: $(BUILD)/httpmon.o $(BUILD)/verifier_stats
 # The datapath compiled as userspace C (tests/fuzz/bpf_shim.h) under libFuzzer,
 # AddressSanitizer and UBSan.  `make fuzz FUZZ_SECONDS=N` fuzzes for N seconds.
 FUZZ_SECONDS ?= 300
+# Alignment is not checked: the datapath reads headers and words at any
+# offset of map memory, which BPF allows.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-fno-sanitize=alignment \
 	-I kern -I tests/fuzz -I /usr/include/$(MULTIARCH)
 $(BUILD)/fuzz_datapath: tests/fuzz/fuzz_datapath.c tests/fuzz/bpf_shim.c tests/fuzz/bpf_shim.h \
 		$(KERN_HDRS) | $(BUILD)

@@ -2,15 +2,19 @@
 /*
  * hm_maps.h - the maps of the httpmon classifier, and hm_count().
  *
- * Included once by httpmon.bpf.c (and by the userspace fuzz harness, which
- * backs the same definitions with maps of its own).  Maps declared
- * LIBBPF_PIN_BY_NAME are the pinned set described in httpmon.h.
+ * Included by every stage that touches a map (and by the userspace fuzz
+ * harness, which backs the same definitions with maps of its own).  Maps
+ * declared LIBBPF_PIN_BY_NAME are the pinned set described in httpmon.h.
  */
 #ifndef HM_MAPS_H
 #define HM_MAPS_H
 
 #include "httpmon.h"
 #include "hm_state.h"
+
+#ifndef EEXIST
+#define EEXIST 17 /* errno.h is not for BPF programs */
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -28,77 +32,67 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_conns SEC(".maps");
 
+/* Row ids: (kind, generation, key) -> id, for every kind's array below. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, HM_MAX_CLIENTS);
-	__type(key, struct hm_client_key);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_GENS * (HM_MAX_CLIENTS + HM_MAX_PORTS + HM_MAX_PORT_CLIENTS +
+				       HM_MAX_IFACES));
+	__type(key, struct hm_row_key);
+	__type(value, struct hm_row_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_row_ids SEC(".maps");
+
+/* The rows: index gen * HM_MAX_<KIND> + id; id 0 is the kind's overflow row. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_GENS * HM_MAX_CLIENTS);
+	__type(key, __u32);
 	__type(value, struct hm_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_clients SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, HM_MAX_PORTS);
-	__type(key, struct hm_port_key);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_GENS * HM_MAX_PORTS);
+	__type(key, __u32);
 	__type(value, struct hm_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_ports SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, HM_MAX_PORT_CLIENTS);
-	__type(key, struct hm_port_client_key);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_GENS * HM_MAX_PORT_CLIENTS);
+	__type(key, __u32);
 	__type(value, struct hm_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_port_clients SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, HM_MAX_IFACES);
-	__type(key, struct hm_iface_key);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_GENS * HM_MAX_IFACES);
+	__type(key, __u32);
 	__type(value, struct hm_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_ifaces SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HM_OVF_ROWS);
-	__type(key, __u32); /* enum hm_overflow_row (array keys must be plain u32 in BTF) */
-	__type(value, struct hm_stats);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} hm_overflow SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HM_MON_MAX);
-	__type(key, __u32); /* enum hm_monitor_counter */
+	__uint(max_entries, HM_GENS * HM_MON_MAX);
+	__type(key, __u32); /* gen * HM_MON_MAX + enum hm_monitor_counter */
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_monitor SEC(".maps");
 
-/* Latency histograms: totals and per-port overflow (enum hm_hist_row), and per port. */
+/* Latency histograms, HM_HIST_INDEX(gen, slot, family). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HM_HIST_ROWS * HM_LAT_FAMILIES);
+	__uint(max_entries, HM_GENS * HM_HIST_SLOTS * HM_LAT_FAMILIES);
 	__type(key, __u32);
 	__type(value, struct hm_hist);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_hist SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	/*
-	 * Preallocated: an element allocated on demand inside the program can
-	 * fail while the allocator's per-CPU cache refills, which cost the first
-	 * samples of new ports.  3.3 KiB per CPU per entry, so the maps are small.
-	 */
-	__uint(max_entries, HM_MAX_HIST_PORTS);
-	__type(key, struct hm_hist_port_key);
-	__type(value, struct hm_hist);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} hm_hist_ports SEC(".maps");
-
-/* Routes: label -> id, id -> stats, operator patterns, per-route histograms. */
+/* Routes: (method, label) -> id, id -> stats per generation, operator patterns. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HM_MAX_ROUTES);
@@ -109,28 +103,11 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HM_MAX_ROUTES);
-	__type(key, __u32); /* route id */
+	__uint(max_entries, HM_GENS * HM_MAX_ROUTES);
+	__type(key, __u32); /* gen * HM_MAX_ROUTES + route id */
 	__type(value, struct hm_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_routes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, HM_SEQ_SLOTS);
-	__type(key, __u32);   /* enum hm_seq_slot */
-	__type(value, __u32); /* ids handed out */
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} hm_route_seq SEC(".maps");
-
-/* Methods not in HM_METHOD_LIST: name -> id, for as long as the map set exists. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HM_MAX_EXT_METHODS);
-	__type(key, struct hm_method_key);
-	__type(value, struct hm_route_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} hm_method_ids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -140,13 +117,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_route_pats SEC(".maps");
 
+/* Ids handed out (HM_SEQ_*). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, HM_MAX_HIST_ROUTES); /* preallocated, see hm_hist_ports */
-	__type(key, struct hm_hist_route_key);
-	__type(value, struct hm_hist);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HM_SEQ_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} hm_hist_routes SEC(".maps");
+} hm_seq SEC(".maps");
+
+/* Methods not in HM_METHOD_LIST: name -> id, for as long as the map set exists. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_MAX_EXT_METHODS);
+	__type(key, struct hm_method_key);
+	__type(value, struct hm_route_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_method_ids SEC(".maps");
 
 /*
  * Loader bookkeeping, keyed by ifindex: which interfaces hm-load attached to
@@ -172,11 +159,14 @@ struct {
 struct hm_aging {
 	struct bpf_timer timer;
 	__u64 armed;   /* 1 while the timer is scheduled (set by cmpxchg) */
-	__u64 now;     /* time of the sweep in progress */
+	__u64 now;     /* coarse clock of the sweep in progress */
 	__u64 idle_ns; /* its idle bound */
 	__u32 live;    /* connections the sweep kept */
+	__u32 gen;     /* generation the sweep writes */
+	__u32 epoch;
 	__u32 _pad;
-	struct hm_stats delta; /* requests of the connection being aged */
+	struct hm_stats delta;   /* requests of the connection being aged */
+	struct hm_conn_key key;  /* its key, writable (hm_rows_find takes memory) */
 };
 
 struct {
@@ -187,10 +177,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_aging SEC(".maps");
 
-static __always_inline void hm_count(enum hm_monitor_counter idx, __u64 n);
-
-#include "hm_http.h"
-
 /* Per-CPU working memory of one program run; never pinned, never read outside. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -199,9 +185,10 @@ struct {
 	__type(value, struct hm_scratch);
 } hm_scratch SEC(".maps");
 
-static __always_inline void hm_count(enum hm_monitor_counter idx, __u64 n)
+/* Adds n to a self-metric of generation gen. */
+static __always_inline void hm_count(__u32 gen, enum hm_monitor_counter idx, __u64 n)
 {
-	__u32 key = idx;
+	__u32 key = (gen & 1) * HM_MON_MAX + idx;
 	__u64 *v = bpf_map_lookup_elem(&hm_monitor, &key);
 
 	if (v)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * hm_state.h - per-connection state of the httpmon classifier.
+ * hm_state.h - the datapath's private state: one connection (hm_conns
+ * values) and the per-CPU working memory of one program run (hm_scratch).
  *
- * Private to kern/: readers never interpret hm_conns values (they only count
- * entries), so this layout may change without a HM_LAYOUT_VERSION bump.
+ * Private to kern/: readers never interpret these (they only count hm_conns
+ * entries), so the layouts may change without a HM_LAYOUT_VERSION bump.
  *
  * A connection is keyed by its two endpoints in a canonical order (side 0 is
  * the lower (address, port) pair), so both directions, seen on either hook
@@ -15,9 +16,9 @@
  * so no lock is needed; a slot carries the number of its request, so a
  * response never pairs with a request that did not fit in the ring.  A slot
  * also keeps the sequence number of its request's first byte: a response
- * whose ACK does not cover it was sent before the server had the request
- * (hm_on_response), and a gap in the responses writes off every request the
- * server had received by then (hm_write_off).
+ * whose ACK does not cover it was sent before the server had the request,
+ * and a gap in the responses writes off every request the server had
+ * received by then.
  */
 #ifndef HM_STATE_H
 #define HM_STATE_H
@@ -35,7 +36,8 @@ struct hm_conn_key {
 enum hm_pstate {
 	HM_P_IDLE = 0,     /* between messages: the next byte starts one */
 	HM_P_START,        /* collecting a start line's first bytes until it classifies */
-	HM_P_TARGET,       /* request target, byte by byte, into the route label */
+	HM_P_START_READY,  /* (transient) start bytes collected: classified, to be taken */
+	HM_P_TARGET,       /* request target, into the route label */
 	HM_P_LINE,         /* rest of the start line, up to LF */
 	HM_P_HDR,          /* first byte of a header line */
 	HM_P_HDR_NAME,     /* matching an interesting header name */
@@ -83,6 +85,8 @@ enum hm_msg_kind {
  * (up to HM_METHOD_TOKEN_MAX), the space and the target's first byte.
  */
 #define HM_START_MAX 24
+/* Longest start or header line followed before declaring the stream lost. */
+#define HM_MAX_LINE 65536
 
 /*
  * A start line's first bytes; a struct, so global functions know its size.
@@ -92,8 +96,6 @@ enum hm_msg_kind {
 struct hm_startb {
 	__u8 b[HM_START_BUF];
 };
-/* Longest start or header line followed before declaring the stream lost. */
-#define HM_MAX_LINE 65536
 
 struct hm_dir {
 	__u32 next_seq; /* sequence number of the next new byte */
@@ -116,7 +118,7 @@ struct hm_dir {
 	__u8 msg_ack_ok; /* msg_ack is valid (the segment had the ACK flag) */
 	__u8 fin;        /* HM_FIN_* */
 	__u8 tpend;      /* 1 + index in start of a target byte taken while classifying */
-	__u8 _pad;
+	__u8 route_epoch; /* hm_config.route_epoch when route was found (low byte) */
 	__u32 fin_seq;   /* sequence number of this side's FIN */
 	__u32 fin_ack;   /* acknowledgment number it carried (with HM_FIN_ACK) */
 	__u32 hole_start; /* the last gap: bytes [hole_start, hole_end) not seen yet */
@@ -130,7 +132,7 @@ struct hm_dir {
 	 * its port), not a retransmission.
 	 */
 	__u32 seen_at;
-	__u32 _pad2;
+	__u32 _pad;
 };
 
 /* Phases of parsing a request target into a route label. */
@@ -175,24 +177,26 @@ struct hm_route_build {
 	__u8 qcap;       /* capturing the query parameter's value */
 	__u8 captured;   /* the parameter was present */
 	__u8 slashes;    /* absolute-form: slashes skipped */
-	__u8 method;     /* enum hm_method */
+	__u8 method;     /* enum hm_method id */
 	__u8 special;    /* enum hm_tgt_special */
 	__u8 truncated;
-	__u8 _pad;
+	__u8 pat_i;      /* the pattern a loop over them is at */
 };
 
 /* hm_pending.flags */
 #define HM_REQ_HEAD (1U << 0)
 #define HM_REQ_CONNECT (1U << 1)
-#define HM_REQ_ROUTED (1U << 2) /* route is set */
+#define HM_REQ_ROUTED (1U << 2)  /* route is set */
 #define HM_REQ_UNTIMED (1U << 3) /* seen after a gap that may have hidden requests */
 
 struct hm_pending {
-	__u64 ts;    /* bpf_ktime_get_ns() of the request's first byte */
-	__u32 reqno; /* nreq when the request was seen */
-	__u32 flags; /* HM_REQ_* */
-	__u32 route; /* route id, set when the request target has been read */
-	__u32 seq;   /* sequence number of the request's first byte */
+	__u64 ts;          /* bpf_ktime_get_ns() of the request's first byte */
+	__u32 reqno;       /* nreq when the request was seen */
+	__u16 flags;       /* HM_REQ_* */
+	__u8 route_epoch;  /* hm_config.route_epoch (low byte) when route was found */
+	__u8 _pad;
+	__u32 route;       /* route id, set when the request target has been read */
+	__u32 seq;         /* sequence number of the request's first byte */
 };
 
 /* hm_conn.gap */
@@ -221,8 +225,88 @@ struct hm_conn {
 	 */
 	__u32 fins;
 	__u32 ifindex;   /* the first monitored interface the connection crossed: its rows' */
-	__u64 last_seen; /* bpf_ktime_get_ns() of the last segment with payload */
+	/*
+	 * The connection's rows (enum hm_row_kind) in the generation of
+	 * hm_config.epoch == row_epoch: found once per connection and
+	 * interval, so a segment adds to arrays without a hash lookup.
+	 * row_epoch 0 with row_ok 0: not found yet.
+	 */
+	__u32 row_epoch;
+	__u16 row[HM_ROW_KINDS];
+	__u8 row_ok;
+	__u8 _pad2[3];
+	/*
+	 * The route of the last request, by the hash of its key: a keep-alive
+	 * client asking for the same route again finds its id here.
+	 */
+	__u64 rt_hash;
+	__u32 rt_id;
+	__u32 rt_epoch;  /* hm_config.route_epoch + 1 when rt_* is valid */
+	__u64 last_seen; /* coarse clock of the last segment with payload (the idle sweep) */
 	struct hm_route_build rb; /* route of the client's current request */
+};
+
+/* What hm_classify() made of a start line's first bytes. */
+struct hm_cls {
+	__u32 kind;   /* enum hm_msg_kind (HM_MSG_MORE: more bytes decide) */
+	__u32 used;   /* bytes that are the start: a request's method and its space,
+		       * or a response's HM_START_LEN */
+	__u32 method; /* request: enum hm_method id */
+	__u32 status; /* response: status code */
+	__u32 rflags; /* request: HM_REQ_HEAD, HM_REQ_CONNECT */
+	__u32 _pad;
+};
+
+/* hm_scratch.dmask: the fields of delta a segment changed. */
+#define HM_D_REQ (1U << 0)     /* requests */
+#define HM_D_RESP (1U << 1)    /* responses, status[], lat, lat_ok, lat_fail */
+#define HM_D_UNANS (1U << 2)   /* unanswered */
+#define HM_D_LAST (1U << 3)    /* lat_last */
+#define HM_D_IN (1U << 4)      /* bytes_in */
+#define HM_D_OUT (1U << 5)     /* bytes_out */
+
+/*
+ * The packet window: bytes [win_off, win_off + win_len) of the packet, read
+ * with one bpf_skb_load_bytes (bpf_xdp_load_bytes) - the first one also
+ * holds the L2-L4 headers.  HM_WIN_SLACK more bytes let a word be read at
+ * any masked index.
+ */
+#define HM_WIN 512
+#define HM_WIN_SLACK 64
+
+struct hm_scratch {
+	__u8 win[HM_WIN + HM_WIN_SLACK];
+	__u32 win_off; /* packet offset of win[0] */
+	__u32 win_len; /* valid bytes in win */
+	/*
+	 * Position of the walk.  It lives in map memory, not on the stack, on
+	 * purpose: the verifier does not track values in map memory, so a
+	 * loop's iterations start from the same abstract state and verify in
+	 * a few passes instead of once per possible offset.
+	 */
+	__u32 off;     /* next unparsed packet offset */
+	__u32 end;     /* end of the TCP payload */
+	__u32 bytes;   /* payload bytes that belonged to HTTP messages */
+	__u32 side;    /* side index of the sender */
+	__u32 seq0;    /* sequence number of packet offset 0 (seq of byte o: seq0 + o) */
+	__u32 ack;     /* the segment's acknowledgment number */
+	__u16 ack_ok;  /* ack is valid: the segment has the ACK flag */
+	__u16 gap;     /* bytes before this segment were never seen */
+	__u16 port[2]; /* TCP port of each side */
+	__u32 gen;     /* generation written: epoch & 1 */
+	__u32 epoch;   /* hm_config.epoch when the segment started */
+	__u64 now;     /* bpf_ktime_get_ns() of the segment, taken when first needed; 0 until */
+	__u32 dmask;   /* HM_D_* */
+	__u32 vpos;    /* hm_cl_value's position in the value */
+	__u32 steps;   /* walk steps taken in this segment */
+	__u32 _pad3;
+	struct hm_stats delta; /* what this segment adds to its connection's rows */
+	struct hm_conn_key key; /* the segment's connection */
+	__u16 _pad2;
+	struct hm_cls cls;     /* the last start line classified (hm_classify) */
+	struct hm_startb sb;   /* a new connection's first bytes, to classify */
+	struct hm_route_key rkey; /* key of the route being looked up */
+	struct hm_conn fresh;  /* initial value of a new connection */
 };
 
 #endif /* HM_STATE_H */

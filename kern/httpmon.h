@@ -13,6 +13,17 @@
  *  - All aggregate maps are per-CPU: the classifier only ever adds to its own
  *    CPU's copy; readers sum over libbpf_num_possible_cpus() copies (min/max
  *    combine with min/max, ignoring CPUs whose count is zero).
+ *  - Generations: every aggregate (rows, routes, histograms, self-metrics)
+ *    exists twice, and the classifier writes generation hm_config.epoch & 1.
+ *    A reset (hm-stat --reset, hm-reset) increments epoch, waits until no
+ *    program run that saw the old epoch can still be running (an RCU grace
+ *    period: membarrier(MEMBARRIER_CMD_GLOBAL)), then reads and clears the
+ *    retired generation: consecutive intervals add up to the traffic exactly
+ *    and one interval agrees with itself across every view.  A reader that
+ *    does not reset sums both generations.
+ *  - Rows are per-CPU arrays indexed by small ids: hm_row_ids names them
+ *    (kind, generation, key -> id), and id 0 of every kind is its overflow
+ *    row ("other"), which holds the traffic of keys that found no id.
  *  - Addresses are stored as 16 bytes; IPv4 uses the v4-mapped form
  *    ::ffff:a.b.c.d, so one key type serves both families.
  *  - Ports are in host byte order.
@@ -26,7 +37,7 @@
 
 #include <linux/types.h>
 
-#define HM_LAYOUT_VERSION 5
+#define HM_LAYOUT_VERSION 6
 
 /*
  * Pin layout.  iproute2's tc pins LIBBPF_PIN_BY_NAME maps under
@@ -40,34 +51,34 @@
 /* Map names (also the pin file names; at most 15 characters). */
 #define HM_MAP_CONFIG "hm_config"
 #define HM_MAP_CONNS "hm_conns"
+#define HM_MAP_ROW_IDS "hm_row_ids"
 #define HM_MAP_CLIENTS "hm_clients"
 #define HM_MAP_PORTS "hm_ports"
 #define HM_MAP_PORT_CLIENTS "hm_port_clients"
-#define HM_MAP_OVERFLOW "hm_overflow"
+#define HM_MAP_IFACES "hm_ifaces"
 #define HM_MAP_MONITOR "hm_monitor"
 #define HM_MAP_LINKS "hm_links"
-#define HM_MAP_IFACES "hm_ifaces"
 #define HM_MAP_HIST "hm_hist"
-#define HM_MAP_HIST_PORTS "hm_hist_ports"
 #define HM_MAP_ROUTES "hm_routes"
 #define HM_MAP_ROUTE_IDS "hm_route_ids"
 #define HM_MAP_ROUTE_PATTERNS "hm_route_pats"
-#define HM_MAP_ROUTE_SEQ "hm_route_seq"
+#define HM_MAP_SEQ "hm_seq"
 #define HM_MAP_METHOD_IDS "hm_method_ids"
-#define HM_MAP_HIST_ROUTES "hm_hist_routes"
 #define HM_MAP_AGING "hm_aging" /* idle-connection sweep: BPF timer, kernel-private */
 
-/* Default capacities; hm-load can change the aggregate ones at load time. */
+/*
+ * Capacities: rows of each kind per generation, the overflow row (id 0)
+ * included.  The row arrays hold two generations: index gen * capacity + id.
+ */
 #define HM_MAX_CONNS 65536
 #define HM_MAX_CLIENTS 16384
 #define HM_MAX_PORTS 1024
 #define HM_MAX_PORT_CLIENTS 16384
 #define HM_MAX_IFACES 256      /* interfaces with their own row */
-#define HM_HIST_PORTS 32        /* ports with latency histograms of their own */
-#define HM_MAX_HIST_PORTS (HM_HIST_PORTS * HM_LAT_FAMILIES) /* (port, family) entries */
 #define HM_MAX_ROUTES 1024     /* distinct routes, _other and _unknown included */
-#define HM_HIST_ROUTES 128       /* routes with latency histograms of their own */
-#define HM_MAX_HIST_ROUTES (HM_HIST_ROUTES * HM_LAT_FAMILIES) /* (route, family) entries */
+#define HM_HIST_PORTS 32       /* port ids 1..32 have latency histograms of their own */
+#define HM_HIST_ROUTES 128     /* route ids below 128 have latency histograms of their own */
+#define HM_GENS 2
 
 /* Pending requests remembered per connection (HTTP/1.1 pipelining depth). */
 #define HM_PIPELINE_DEPTH 8
@@ -131,6 +142,8 @@ struct hm_config {
 	__u16 _pad;
 	__u32 max_routes;     /* routes named (besides _other, _unknown); 0: all that fit */
 	__u32 idle_timeout;   /* seconds without a packet before a connection is aged; 0: default */
+	__u32 epoch;          /* resets so far: the classifier writes generation epoch & 1 */
+	__u32 route_epoch;    /* route labels forgotten so far (hm-reset --routes) */
 	char query_name[HM_QUERY_NAME_LEN];
 	__u64 ports[HM_PORT_WORDS]; /* bit p%64 of word p/64: TCP port p is watched */
 };
@@ -138,12 +151,13 @@ struct hm_config {
 /*
  * Routes.  A request's route is a label derived from its request target: the
  * first operator pattern that matches (hm_route_pats), else per route_mode.
- * hm_route_ids maps (method, label) to a small id; hm_routes holds the stats
- * of each id.  Ids HM_ROUTE_OTHER and HM_ROUTE_UNKNOWN are fixed; the others
- * are handed out in order of first appearance (hm_route_seq[0] counts the
- * ids taken, only the program adds to it) until max_routes labels are named,
- * after which new labels are counted under HM_ROUTE_OTHER.  A reset clears
- * hm_route_ids, hm_routes and hm_route_seq[HM_SEQ_ROUTES] together.
+ * hm_route_ids maps (method, label) to a small id, for as long as the map set
+ * exists or until hm-reset --routes forgets them (route_epoch); hm_routes
+ * holds the stats of each id per generation.  Ids HM_ROUTE_OTHER and
+ * HM_ROUTE_UNKNOWN are fixed; the others are handed out in order of first
+ * appearance (hm_seq[HM_SEQ_ROUTES] counts the ids taken, only the program
+ * adds to it) until max_routes labels are named, after which new labels are
+ * counted under HM_ROUTE_OTHER.
  */
 #define HM_ROUTE_LEN 64
 enum hm_route_id {
@@ -157,7 +171,7 @@ enum hm_route_id {
  * characters, followed by a space, starts a request.  The methods listed here
  * have fixed ids; any other token takes the next id from
  * HM_METHOD_EXT_FIRST on, in order of first sight (hm_method_ids holds
- * name -> id, hm_route_seq[HM_SEQ_METHODS] counts the ids taken), up to
+ * name -> id, hm_seq[HM_SEQ_METHODS] counts the ids taken), up to
  * HM_MAX_EXT_METHODS names; later new tokens are counted under
  * HM_METHOD_OTHER (HM_MON_METHODS_FULL).  Extension ids are never reused
  * while the map set exists, so a reader can always name them.
@@ -211,12 +225,15 @@ struct hm_method_key {
 	char name[24];
 };
 
-/* hm_route_seq: counters of ids handed out. */
-enum hm_seq_slot {
-	HM_SEQ_ROUTES,  /* route ids past HM_ROUTE_FIRST */
-	HM_SEQ_METHODS, /* method ids past HM_METHOD_EXT_FIRST */
-	HM_SEQ_SLOTS,
-};
+/*
+ * hm_seq: counters of ids handed out, each only added to by the program:
+ * per generation and row kind (row ids past 0), route ids past
+ * HM_ROUTE_FIRST, method ids past HM_METHOD_EXT_FIRST.
+ */
+#define HM_SEQ_ROW(gen, kind) ((gen) * HM_ROW_KINDS + (kind))
+#define HM_SEQ_ROUTES (HM_GENS * HM_ROW_KINDS)
+#define HM_SEQ_METHODS (HM_SEQ_ROUTES + 1)
+#define HM_SEQ_SLOTS (HM_SEQ_METHODS + 1)
 
 struct hm_route_key {
 	__u8 method;             /* enum hm_method id */
@@ -296,37 +313,29 @@ struct hm_stats {
 	__u64 bytes_out;
 };
 
-struct hm_client_key {
-	struct hm_addr ip;
-};
-
-struct hm_port_key {
-	__u16 port;
-	__u16 _pad;
-};
-
-/* The interface (ifindex) a segment was seen on: the TC device or the XDP ingress device. */
-struct hm_iface_key {
-	__u32 ifindex;
-};
-
-struct hm_port_client_key {
-	struct hm_addr ip;
-	__u16 port;
-	__u16 _pad;
-};
-
 /*
- * hm_overflow: when an aggregate map is full, traffic of new keys is added to
- * the row of this per-CPU array (index = which map), so totals stay exact and
- * HM_MON_*_FULL counts how often it happened.
+ * Row kinds.  A row's key is its kind's fields of struct hm_row_key; the
+ * others are zero.  The client's address is folded to --client-prefix.
  */
-enum hm_overflow_row {
-	HM_OVF_CLIENTS,
-	HM_OVF_PORTS,
-	HM_OVF_PORT_CLIENTS,
-	HM_OVF_IFACES,
-	HM_OVF_ROWS,
+enum hm_row_kind {
+	HM_ROW_CLIENT,      /* addr: the client */
+	HM_ROW_PORT,        /* port: the server port */
+	HM_ROW_PORT_CLIENT, /* port and addr */
+	HM_ROW_IFACE,       /* ifindex: the first monitored interface the connection crossed */
+	HM_ROW_KINDS,
+};
+
+/* hm_row_ids: (kind, generation, key) -> struct hm_row_val. */
+struct hm_row_key {
+	__u8 kind; /* enum hm_row_kind */
+	__u8 gen;  /* 0 or 1 */
+	__u16 port;
+	__u32 ifindex;
+	struct hm_addr addr;
+};
+
+struct hm_row_val {
+	__u32 id; /* index in the kind's row array, past gen * capacity; never 0 */
 };
 
 /*
@@ -355,25 +364,22 @@ struct hm_hist {
 	__u64 buckets[HM_HIST_BUCKETS];
 };
 
-/* hm_hist: per-CPU array indexed by row * HM_LAT_FAMILIES + family. */
-enum hm_hist_row {
-	HM_HIST_ROW_TOTAL,      /* every response */
-	HM_HIST_ROW_PORTS_OVF,  /* responses of ports that found hm_hist_ports full */
-	HM_HIST_ROW_ROUTES_OVF, /* responses of routes that found hm_hist_routes full */
-	HM_HIST_ROWS,
+/*
+ * hm_hist: per-CPU array of struct hm_hist, one per (generation, slot,
+ * family): index HM_HIST_INDEX(gen, slot, family).  Slots: every response,
+ * the responses of port rows without a histogram of their own (id 0 or past
+ * HM_HIST_PORTS) and of routes without one (ids HM_HIST_ROUTES and up), then
+ * port ids 1..HM_HIST_PORTS, then route ids 0..HM_HIST_ROUTES-1.
+ */
+enum hm_hist_slot {
+	HM_HIST_TOTAL,
+	HM_HIST_PORTS_OTHER,
+	HM_HIST_ROUTES_OTHER,
+	HM_HIST_PORT_FIRST,                                   /* port id 1 */
+	HM_HIST_ROUTE_FIRST = HM_HIST_PORT_FIRST + HM_HIST_PORTS, /* route id 0 */
+	HM_HIST_SLOTS = HM_HIST_ROUTE_FIRST + HM_HIST_ROUTES,
 };
-
-struct hm_hist_port_key {
-	__u16 port;
-	__u8 family; /* enum hm_lat_family */
-	__u8 _pad;
-};
-
-struct hm_hist_route_key {
-	__u32 route; /* route id */
-	__u8 family; /* enum hm_lat_family */
-	__u8 _pad[3];
-};
+#define HM_HIST_INDEX(gen, slot, family) (((gen) * HM_HIST_SLOTS + (slot)) * HM_LAT_FAMILIES + (family))
 
 /* floor(log2(v)) for v > 0, without a loop (BPF has no such instruction). */
 static inline __u32 hm_log2(__u64 v)
@@ -417,7 +423,8 @@ static inline __u64 hm_hist_lower(__u32 b)
 }
 
 /*
- * Self-metrics: hm_monitor is a per-CPU array of __u64, one entry per counter.
+ * Self-metrics: hm_monitor is a per-CPU array of __u64, one entry per counter
+ * and generation: index gen * HM_MON_MAX + counter.
  * X(enum suffix, JSON/table name, description)
  */
 #define HM_MONITOR_COUNTERS(X)                                                           \
@@ -438,14 +445,14 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(LOAD_ERRORS, "load_errors", "packet reads that failed")                          \
 	X(IP_FRAGMENTS, "ip_fragments", "non-first IP fragments ignored")                  \
 	X(IPV6_EXT_LIMIT, "ipv6_ext_limit", "IPv6 packets with too many extension headers") \
-	X(CLIENTS_FULL, "clients_full", "updates sent to the overflow row: client map full") \
-	X(PORTS_FULL, "ports_full", "updates sent to the overflow row: port map full")    \
-	X(PORT_CLIENTS_FULL, "port_clients_full", "updates sent to the overflow row: port/client map full") \
-	X(IFACES_FULL, "ifaces_full", "updates sent to the overflow row: interface map full") \
-	X(HIST_PORTS_FULL, "hist_ports_full", "latency samples sent to the overflow histogram: port histogram map full") \
-	X(ROUTES_FULL, "routes_full", "requests counted under _other: route map full")       \
+	X(CLIENTS_FULL, "clients_full", "connections counted on the overflow row (per interval): no client row left") \
+	X(PORTS_FULL, "ports_full", "connections counted on the overflow row (per interval): no port row left") \
+	X(PORT_CLIENTS_FULL, "port_clients_full", "connections counted on the overflow row (per interval): no port/client row left") \
+	X(IFACES_FULL, "ifaces_full", "connections counted on the overflow row (per interval): no interface row left") \
+	X(HIST_PORTS_FULL, "hist_ports_full", "latency samples of ports without a histogram of their own (in the overflow histogram)") \
+	X(ROUTES_FULL, "routes_full", "requests counted under _other: route map full (or --max-routes reached)") \
 	X(ROUTE_TRUNCATED, "route_truncated", "route labels cut at 64 bytes")               \
-	X(HIST_ROUTES_FULL, "hist_routes_full", "latency samples sent to the overflow histogram: route histogram map full") \
+	X(HIST_ROUTES_FULL, "hist_routes_full", "latency samples of routes without a histogram of their own (in the overflow histogram)") \
 	X(CONNS_AGED, "conns_aged", "connections whose state was freed after idle_timeout without a packet") \
 	X(IDLE_UNANSWERED, "idle_unanswered", "pending requests counted unanswered when their connection was aged") \
 	X(GAP_UNANSWERED, "gap_unanswered", "pending requests counted unanswered: a gap in the responses may have held theirs") \

@@ -20,40 +20,36 @@
 	  .fd_offset = offsetof(struct hm_maps, field) }
 
 const struct hm_map_desc hm_map_descs[] = {
-	/* Written by hm-load and the program only: readers and resets open them read-only. */
+	/* Written by hm-load (and a reset's epoch); the program only stamps the version. */
 	{ .name = HM_MAP_CONFIG, .type = BPF_MAP_TYPE_ARRAY, .key_size = sizeof(__u32),
-	  .value_size = sizeof(struct hm_config), .never_reset = true,
+	  .value_size = sizeof(struct hm_config), .max_entries = 1,
 	  .fd_offset = offsetof(struct hm_maps, config) },
+	/* Connection state: readers only count its entries. */
 	{ .name = HM_MAP_CONNS, .type = BPF_MAP_TYPE_LRU_HASH, .never_reset = true,
 	  .fd_offset = offsetof(struct hm_maps, conns) },
-	HM_MAP(clients, HM_MAP_CLIENTS, BPF_MAP_TYPE_PERCPU_HASH,
-	       sizeof(struct hm_client_key), sizeof(struct hm_stats), 0),
-	HM_MAP(ports, HM_MAP_PORTS, BPF_MAP_TYPE_PERCPU_HASH,
-	       sizeof(struct hm_port_key), sizeof(struct hm_stats), 0),
-	HM_MAP(port_clients, HM_MAP_PORT_CLIENTS, BPF_MAP_TYPE_PERCPU_HASH,
-	       sizeof(struct hm_port_client_key), sizeof(struct hm_stats), 0),
-	HM_MAP(overflow, HM_MAP_OVERFLOW, BPF_MAP_TYPE_PERCPU_ARRAY,
-	       sizeof(__u32), sizeof(struct hm_stats), HM_OVF_ROWS),
-	HM_MAP(monitor, HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY,
-	       sizeof(__u32), sizeof(__u64), HM_MON_MAX),
-	HM_MAP(ifaces, HM_MAP_IFACES, BPF_MAP_TYPE_PERCPU_HASH,
-	       sizeof(struct hm_iface_key), sizeof(struct hm_stats), 0),
+	HM_MAP(row_ids, HM_MAP_ROW_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_row_key),
+	       sizeof(struct hm_row_val), 0),
+	HM_MAP(clients, HM_MAP_CLIENTS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	       sizeof(struct hm_stats), HM_GENS * HM_MAX_CLIENTS),
+	HM_MAP(ports, HM_MAP_PORTS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	       sizeof(struct hm_stats), HM_GENS * HM_MAX_PORTS),
+	HM_MAP(port_clients, HM_MAP_PORT_CLIENTS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	       sizeof(struct hm_stats), HM_GENS * HM_MAX_PORT_CLIENTS),
+	HM_MAP(ifaces, HM_MAP_IFACES, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	       sizeof(struct hm_stats), HM_GENS * HM_MAX_IFACES),
+	HM_MAP(monitor, HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	       sizeof(__u64), HM_GENS * HM_MON_MAX),
 	HM_MAP(hist, HM_MAP_HIST, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_hist), HM_HIST_ROWS * HM_LAT_FAMILIES),
-	HM_MAP(hist_ports, HM_MAP_HIST_PORTS, BPF_MAP_TYPE_PERCPU_HASH,
-	       sizeof(struct hm_hist_port_key), sizeof(struct hm_hist), 0),
+	       sizeof(struct hm_hist), HM_GENS * HM_HIST_SLOTS * HM_LAT_FAMILIES),
 	HM_MAP(routes, HM_MAP_ROUTES, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_stats), 0),
+	       sizeof(struct hm_stats), HM_GENS * HM_MAX_ROUTES),
 	HM_MAP(route_ids, HM_MAP_ROUTE_IDS, BPF_MAP_TYPE_HASH,
 	       sizeof(struct hm_route_key), sizeof(struct hm_route_val), 0),
-	HM_MAP(route_seq, HM_MAP_ROUTE_SEQ, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
-	       sizeof(__u32), HM_SEQ_SLOTS),
+	HM_MAP(seq, HM_MAP_SEQ, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u32), HM_SEQ_SLOTS),
 	/* Method names stay as long as the map set: a reset keeps them. */
 	{ .name = HM_MAP_METHOD_IDS, .type = BPF_MAP_TYPE_HASH,
 	  .key_size = sizeof(struct hm_method_key), .value_size = sizeof(struct hm_route_val),
 	  .never_reset = true, .fd_offset = offsetof(struct hm_maps, method_ids) },
-	HM_MAP(hist_routes, HM_MAP_HIST_ROUTES, BPF_MAP_TYPE_PERCPU_HASH,
-	       sizeof(struct hm_hist_route_key), sizeof(struct hm_hist), 0),
 };
 const size_t hm_map_descs_len = sizeof(hm_map_descs) / sizeof(hm_map_descs[0]);
 

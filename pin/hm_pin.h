@@ -19,19 +19,17 @@
 struct hm_maps {
 	int config;
 	int conns;
-	int clients;
+	int row_ids;      /* (kind, generation, key) -> row id */
+	int clients;      /* row arrays, generation * capacity + id */
 	int ports;
 	int port_clients;
-	int overflow;
-	int monitor;
 	int ifaces;
-	int hist;        /* latency histograms: total and overflow rows */
-	int hist_ports;  /* latency histograms per server port */
-	int routes;      /* route id -> stats */
-	int route_ids;   /* (method, label) -> route id */
-	int route_seq;   /* route and method ids handed out */
-	int method_ids;  /* extension method name -> method id */
-	int hist_routes; /* latency histograms per route */
+	int monitor;      /* self-metrics, per generation */
+	int hist;         /* latency histograms, HM_HIST_INDEX() */
+	int routes;       /* route id -> stats, per generation */
+	int route_ids;    /* (method, label) -> route id */
+	int seq;          /* ids handed out (HM_SEQ_*) */
+	int method_ids;   /* extension method name -> method id */
 };
 
 /* Pin directory to use: the explicit one, else $HTTPMON_PIN_PATH, else the default. */
@@ -79,5 +77,30 @@ extern const size_t hm_map_descs_len;
 
 /* The fd slot of desc's map in maps. */
 int *hm_maps_fd(struct hm_maps *maps, const struct hm_map_desc *desc);
+
+/*
+ * Intervals (httpmon.h, "Generations").  hm_pin_lock() takes the pin
+ * directory's flock, which hm-load also takes while it changes the set, so
+ * resets and loads take turns; it returns an fd to close, or -errno.
+ * hm_gen_retire() starts a new interval: it increments hm_config.epoch and
+ * waits until no program run that saw the old one can still be running (an
+ * RCU grace period), then returns the generation that interval was written
+ * to (0 or 1), which is now still and can be read.  hm_gen_clear() empties
+ * that generation (rows, their ids, routes' rows, histograms,
+ * self-metrics) for its next turn.  hm_gen_live() is the generation written
+ * now; the other one is empty unless a reset was interrupted, so a reset
+ * first takes what is left there.  Errors are negative errnos, said once
+ * through hm_err().
+ */
+int hm_pin_lock(const char *dir);
+int hm_gen_live(const struct hm_maps *maps);
+int hm_gen_retire(const struct hm_maps *maps);
+int hm_gen_clear(const struct hm_maps *maps, unsigned int gen);
+/* The generation a reader that resets nothing reads too: both, always. */
+#define HM_GEN_BOTH (-1)
+
+/* Row capacity (per generation) of a row kind, and the array that holds its rows. */
+unsigned int hm_row_capacity(unsigned int kind);
+int hm_row_array(const struct hm_maps *maps, unsigned int kind);
 
 #endif /* HM_PIN_H */

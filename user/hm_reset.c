@@ -2,6 +2,8 @@
 /* hm-reset: zero the HTTP statistics in httpmon's pinned maps. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -14,20 +16,26 @@ static void usage(FILE *f)
 	fprintf(f,
 "hm-reset - zero the HTTP statistics collected by the httpmon classifier\n"
 "\n"
-"Usage: hm-reset [--pin-path DIR] [-v]\n"
+"Usage: hm-reset [--routes] [--pin-path DIR] [-v]\n"
 "       hm-reset --help | --version\n"
 "\n"
-"Removes every row of the per-client, per-port, per-port-and-client and\n"
-"per-interface maps and the per-port and per-route latency histograms,\n"
-"forgets the route labels seen so far (so the route limit counts afresh),\n"
-"and zeroes the route rows, the overflow rows, the total latency histograms\n"
-"and the monitor counters, on every CPU. Rows are removed rather than\n"
-"zeroed, so readers show no rows until traffic comes again. Connection state\n"
-"is kept: requests in flight when the counters are reset get their\n"
-"responses and latency counted afterwards. The classifier stays attached.\n"
-"Needs write access to the pins (normally root).\n"
+"Starts a new interval and discards the one that ends: every row (client,\n"
+"port, port and client, interface, route), every latency histogram and\n"
+"every monitor counter starts again from zero. It is hm-stat --reset\n"
+"without the output: the classifier writes one of two generations of its\n"
+"maps; the reset switches it to the other, waits until no program run can\n"
+"still write the old one, and clears that. Nothing counted after the\n"
+"switch is lost, and no reader ever sees half an interval. Connection state\n"
+"is kept: requests in flight get their responses and latency counted in the\n"
+"new interval. Route labels are kept, so an id never changes its label under\n"
+"a request being counted; --routes forgets them too. The classifier stays\n"
+"attached. Needs write access to the pins (normally root).\n"
 "\n"
 "Options:\n"
+"  --routes        also forget the route labels seen so far, so the route\n"
+"                  limit counts afresh (after hm-load changed the grouping).\n"
+"                  Responses to requests in flight then count under\n"
+"                  _unknown\n"
 "  --pin-path DIR  reset the maps pinned in DIR instead of $HTTPMON_PIN_PATH\n"
 "                  or, when that is unset, " HM_PIN_DIR_DEFAULT "\n"
 "  -v, --verbose   report what was cleared; twice: also debug messages\n"
@@ -48,148 +56,84 @@ static void usage(FILE *f)
 "\n"
 "Examples:\n"
 "  hm-reset                   start counting afresh\n"
-"  hm-stat && hm-reset        print the counters, then clear them (requests\n"
-"                             counted in between are lost: hm-stat --reset\n"
-"                             reads and clears in one step)\n"
+"  hm-stat --reset            print the interval that ends, then start anew\n"
+"                             (the same mechanism, with the output)\n"
 "  0 * * * * root hm-stat >>/var/log/httpmon.log && hm-reset\n"
 "                             crontab line: hourly figures\n",
 		HM_EXIT_OK, HM_EXIT_FAIL, HM_EXIT_USAGE, HM_EXIT_NOMAPS,
 		HM_EXIT_LAYOUT, HM_EXIT_PERM);
 }
 
-static int map_info(int fd, struct bpf_map_info *info)
-{
-	__u32 len = sizeof(*info);
-
-	memset(info, 0, sizeof(*info));
-	if (bpf_obj_get_info_by_fd(fd, info, &len))
-		return -errno;
-	return 0;
-}
-
-/* Deleting the first key until none is left survives concurrent inserts. */
-static int clear_hash(int fd, const char *name)
-{
-	struct bpf_map_info info;
-	__u64 removed = 0, limit;
-	void *key;
-	int ret;
-
-	ret = map_info(fd, &info);
-	if (ret)
-		goto out;
-	key = calloc(1, info.key_size);
-	if (!key)
-		return -ENOMEM;
-	limit = 2ULL * info.max_entries;
-	while (removed < limit && bpf_map_get_next_key(fd, NULL, key) == 0) {
-		if (bpf_map_delete_elem(fd, key) && errno != ENOENT) {
-			ret = -errno;
-			break;
-		}
-		removed++;
-	}
-	if (!ret && removed < limit && errno != ENOENT)
-		ret = -errno;
-	free(key);
-	if (!ret)
-		hm_info("%s: %llu rows removed", name,
-			(unsigned long long)removed);
-out:
-	if (ret)
-		hm_err("cannot clear map %s: %s", name, strerror(-ret));
-	return ret;
-}
-
-static int zero_percpu_array(int fd, const char *name, int ncpus)
-{
-	struct bpf_map_info info;
-	__u32 key;
-	void *zero;
-	int ret;
-
-	ret = map_info(fd, &info);
-	if (ret)
-		goto out;
-	zero = calloc(ncpus, (info.value_size + 7) & ~7U);
-	if (!zero)
-		return -ENOMEM;
-	for (key = 0; key < info.max_entries; key++) {
-		if (bpf_map_update_elem(fd, &key, zero, BPF_EXIST)) {
-			ret = -errno;
-			break;
-		}
-	}
-	free(zero);
-	if (!ret)
-		hm_info("%s: %u entries zeroed", name, info.max_entries);
-out:
-	if (ret)
-		hm_err("cannot zero map %s: %s", name, strerror(-ret));
-	return ret;
-}
-
 /*
- * Routes: the labels are forgotten (hm_route_ids emptied, hm_route_seq back
- * to 0) before their rows are zeroed.  The ids are emptied again after the
- * counter is reset: a label the classifier named in between got an id from
- * the old count, which the new count would hand out again.
+ * --routes: the labels are forgotten (hm_route_ids emptied, the route id
+ * counter back to 0) under a new route_epoch, so the classifier no longer
+ * trusts the ids it keeps for requests in flight.  The ids are emptied again
+ * after the counter is reset: a label the classifier named in between got
+ * an id from the old count, which the new count would hand out again.
  */
-static int clear_routes(struct hm_maps *maps, int ncpus)
+static int forget_routes(const struct hm_maps *maps)
 {
-	__u32 key = 0, zero = 0;
-	int ret;
+	struct hm_route_key key;
+	struct hm_config *cfg = calloc(1, sizeof(*cfg));
+	__u32 zero = 0, slot = HM_SEQ_ROUTES;
+	int ret = 0, pass;
 
-	ret = clear_hash(maps->route_ids, HM_MAP_ROUTE_IDS);
-	if (!ret && bpf_map_update_elem(maps->route_seq, &key, &zero, BPF_EXIST)) {
+	if (!cfg)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(maps->config, &zero, cfg)) {
 		ret = -errno;
-		hm_err("cannot zero map %s: %s", HM_MAP_ROUTE_SEQ, strerror(-ret));
+		goto out;
 	}
-	if (!ret)
-		ret = clear_hash(maps->route_ids, HM_MAP_ROUTE_IDS);
-	if (!ret)
-		ret = zero_percpu_array(maps->routes, HM_MAP_ROUTES, ncpus);
-	if (!ret)
-		ret = clear_hash(maps->hist_routes, HM_MAP_HIST_ROUTES);
+	cfg->route_epoch++;
+	if (bpf_map_update_elem(maps->config, &zero, cfg, BPF_EXIST)) {
+		ret = -errno;
+		goto out;
+	}
+	for (pass = 0; pass < 2 && !ret; pass++) {
+		while (!bpf_map_get_next_key(maps->route_ids, NULL, &key))
+			if (bpf_map_delete_elem(maps->route_ids, &key) && errno != ENOENT) {
+				ret = -errno;
+				break;
+			}
+		if (!ret && !pass && bpf_map_update_elem(maps->seq, &slot, &zero, BPF_EXIST))
+			ret = -errno;
+	}
+out:
+	if (ret)
+		hm_err("cannot forget the route labels: %s", strerror(-ret));
+	free(cfg);
 	return ret;
 }
 
-static int reset(struct hm_maps *maps)
+/* Retires the interval so far and clears it: hm-stat --reset without the output. */
+static int reset(const struct hm_maps *maps, const char *dir, bool routes)
 {
-	int ncpus, ret;
+	int lock, gen, ret;
 
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus <= 0) {
-		hm_err("cannot count the possible CPUs: %s", strerror(-ncpus));
-		return ncpus ? ncpus : -EINVAL;
-	}
-	ret = clear_hash(maps->clients, HM_MAP_CLIENTS);
+	lock = hm_pin_lock(dir);
+	if (lock < 0)
+		return lock;
+	/* What an interrupted reset left behind, then the interval so far. */
+	gen = hm_gen_live(maps);
+	ret = gen < 0 ? gen : hm_gen_clear(maps, gen ^ 1);
 	if (!ret)
-		ret = clear_hash(maps->ports, HM_MAP_PORTS);
-	if (!ret)
-		ret = clear_hash(maps->port_clients, HM_MAP_PORT_CLIENTS);
-	if (!ret)
-		ret = zero_percpu_array(maps->overflow, HM_MAP_OVERFLOW, ncpus);
-	if (!ret)
-		ret = clear_hash(maps->ifaces, HM_MAP_IFACES);
-	if (!ret)
-		ret = clear_routes(maps, ncpus);
-	if (!ret)
-		ret = clear_hash(maps->hist_ports, HM_MAP_HIST_PORTS);
-	if (!ret)
-		ret = zero_percpu_array(maps->hist, HM_MAP_HIST, ncpus);
-	if (!ret)
-		ret = zero_percpu_array(maps->monitor, HM_MAP_MONITOR, ncpus);
+		ret = gen = hm_gen_retire(maps);
+	if (ret >= 0)
+		ret = hm_gen_clear(maps, gen);
+	if (!ret && routes)
+		ret = forget_routes(maps);
+	close(lock);
 	if (ret == -ENOMEM)
 		hm_err("out of memory");
 	return ret;
 }
 
-static int parse_args(int argc, char **argv, const char **pin_dir)
+static int parse_args(int argc, char **argv, const char **pin_dir, bool *routes)
 {
-	enum { OPT_PIN = 256, OPT_VERSION };
+	enum { OPT_PIN = 256, OPT_VERSION, OPT_ROUTES };
 	static const struct option longopts[] = {
 		{ "pin-path", required_argument, NULL, OPT_PIN },
+		{ "routes", no_argument, NULL, OPT_ROUTES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -202,6 +146,9 @@ static int parse_args(int argc, char **argv, const char **pin_dir)
 		switch (opt) {
 		case OPT_PIN:
 			*pin_dir = optarg;
+			break;
+		case OPT_ROUTES:
+			*routes = true;
 			break;
 		case 'v':
 			if (hm_log_max < HM_LOG_DEBUG)
@@ -231,11 +178,12 @@ int main(int argc, char **argv)
 {
 	const char *pin_dir = NULL;
 	struct hm_maps maps;
+	bool routes = false;
 	char err[512];
 	int ret;
 
 	hm_prog_name = "hm-reset";
-	ret = parse_args(argc, argv, &pin_dir);
+	ret = parse_args(argc, argv, &pin_dir, &routes);
 	if (ret)
 		return ret;
 	hm_libbpf_logging();
@@ -245,7 +193,7 @@ int main(int argc, char **argv)
 		hm_err("%s", err);
 		return hm_exit_code(ret);
 	}
-	ret = reset(&maps);
+	ret = reset(&maps, pin_dir, routes);
 	hm_maps_close(&maps);
 	if (ret)
 		return hm_exit_code(ret);

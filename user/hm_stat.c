@@ -29,16 +29,13 @@ static const struct {
 	const char *name;   /* --by value */
 	const char *json;   /* JSON array name */
 	const char *title;  /* header line */
-	int ovf_row;        /* row in hm_overflow; routes: route id _other */
 	bool hist;          /* rows have latency histograms */
 } views[VIEWS] = {
-	[VIEW_CLIENT] = { "client", "clients", "by client", HM_OVF_CLIENTS, false },
-	[VIEW_PORT] = { "port", "ports", "by server port", HM_OVF_PORTS, true },
-	[VIEW_PORT_CLIENT] = { "port,client", "port_clients",
-			       "by server port and client",
-			       HM_OVF_PORT_CLIENTS, false },
-	[VIEW_ROUTE] = { "route", "routes", "by route", -1, true },
-	[VIEW_IFACE] = { "iface", "ifaces", "by interface", HM_OVF_IFACES, false },
+	[VIEW_CLIENT] = { "client", "clients", "by client", false },
+	[VIEW_PORT] = { "port", "ports", "by server port", true },
+	[VIEW_PORT_CLIENT] = { "port,client", "port_clients", "by server port and client", false },
+	[VIEW_ROUTE] = { "route", "routes", "by route", true },
+	[VIEW_IFACE] = { "iface", "ifaces", "by interface", false },
 };
 
 enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_PROMETHEUS, FORMATS };
@@ -186,15 +183,14 @@ static void usage(FILE *f)
 "                  last (to the last response byte, for responses whose end\n"
 "                  is known); JSON and Prometheus always have both\n"
 "  --reset         read and clear in one step, for exact per-interval counts\n"
-"                  from cron: the output holds what was removed. Each row\n"
-"                  of the client, port, port/client and histogram maps is\n"
-"                  read and deleted by one system call, so nothing counted\n"
-"                  between the read and the clear is lost; the route rows,\n"
-"                  overflow rows, total histograms and self-metrics (arrays)\n"
-"                  are read, then zeroed: an increment in the microseconds\n"
-"                  between the two is lost. Route labels are kept (hm-reset\n"
-"                  forgets them); interface rows are not touched. Needs\n"
-"                  write access to the pins (root)\n"
+"                  from cron: the output holds the interval that ends. The\n"
+"                  classifier writes one of two generations of its maps; the\n"
+"                  reset switches it to the other, waits until no program run\n"
+"                  can still write the old one, reads that and clears it, so\n"
+"                  intervals add up to every request exactly once and one\n"
+"                  output agrees with itself across views. Route labels are\n"
+"                  kept (hm-reset --routes forgets them). Needs write access\n"
+"                  to the pins (root)\n"
 "  --watch SECONDS refresh every SECONDS (1-%d) with the rates of the last\n"
 "                  interval, like top: requests, errors and bytes per second,\n"
 "                  the interval's latency average and percentiles. On a\n"
@@ -320,136 +316,64 @@ static size_t percpu_size(size_t value_size, int ncpus)
 	return ((value_size + 7) & ~(size_t)7) * ncpus;
 }
 
-/* Called for each entry of a hash with its key and per-CPU values. */
-typedef int (*entry_fn)(const void *key, const void *percpu, void *ctx);
+/* Called for each entry of a hash with its key and value. */
+typedef int (*entry_fn)(const void *key, const void *value, void *ctx);
 
 /*
- * Walks a per-CPU hash.  Reading, a key deleted under us makes
- * bpf_map_get_next_key() restart from the first key; the bound stops a loop
- * and the caller merges a key seen twice.  Clearing (BPF_MAP_LOOKUP_AND_DELETE
- * per entry), the walk always takes the first key: an entry the classifier
- * creates again meanwhile is read again and its counts add up.
+ * Walks a hash map.  A key deleted under us (a reset by another reader)
+ * makes bpf_map_get_next_key() restart from the first key; the bound stops
+ * a loop, and callers skip a key seen twice.
  */
-static int walk_hash(int fd, const char *name, size_t values_size, bool clear,
-		     entry_fn fn, void *ctx)
+static int walk_hash(int fd, const char *name, size_t value_size, entry_fn fn, void *ctx)
 {
 	struct bpf_map_info info;
-	void *key = NULL, *next, *prev = NULL, *values = NULL;
-	__u64 seen = 0, steps = 0, limit;
+	void *key = NULL, *next, *prev = NULL, *value = NULL;
+	__u64 steps = 0;
 	int ret;
 
 	ret = map_info(fd, &info);
 	if (ret)
 		goto out;
 	key = calloc(2, info.key_size ? info.key_size : 1);
-	values = calloc(1, values_size);
-	if (!key || !values) {
+	value = calloc(1, value_size);
+	if (!key || !value) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	next = (char *)key + info.key_size;
-	limit = clear ? 2ULL * info.max_entries : info.max_entries;
-	while (seen < limit && steps++ < 4ULL * info.max_entries + 16) {
-		if (bpf_map_get_next_key(fd, clear ? NULL : prev, next)) {
+	while (steps++ < 4ULL * info.max_entries + 16) {
+		if (bpf_map_get_next_key(fd, prev, next)) {
 			if (errno != ENOENT)
 				ret = -errno;
 			break;
 		}
 		memcpy(key, next, info.key_size);
 		prev = key;
-		if (clear ? bpf_map_lookup_and_delete_elem(fd, key, values)
-			  : bpf_map_lookup_elem(fd, key, values)) {
+		if (bpf_map_lookup_elem(fd, key, value)) {
 			if (errno == ENOENT)
 				continue;
 			ret = -errno;
 			break;
 		}
-		seen++;
-		ret = fn(key, values, ctx);
+		ret = fn(key, value, ctx);
 		if (ret)
 			break;
 	}
 out:
 	free(key);
-	free(values);
+	free(value);
 	if (ret && ret != -ENOMEM)
-		hm_err("cannot %s map %s: %s", clear ? "read and clear" : "read",
-		       name, strerror(-ret));
+		hm_err("cannot read map %s: %s", name, strerror(-ret));
 	return ret;
 }
 
-/*
- * Reads entry key of a per-CPU array into values; clearing, writes zeros
- * right after.  There is no atomic read-and-clear for arrays: an increment
- * between the two system calls is lost (README: hm-stat --reset).
- */
-static int read_array(int fd, const char *name, __u32 key, void *values,
-		      size_t value_size, int ncpus, bool clear)
+/* Reads entry key of a per-CPU array into values. */
+static int read_array(int fd, const char *name, __u32 key, void *values)
 {
-	void *zero;
-	int ret = 0;
-
-	if (bpf_map_lookup_elem(fd, &key, values)) {
-		ret = -errno;
-		goto out;
-	}
-	if (!clear)
+	if (!bpf_map_lookup_elem(fd, &key, values))
 		return 0;
-	zero = calloc(1, percpu_size(value_size, ncpus));
-	if (!zero)
-		return -ENOMEM;
-	/* An entry read as zero is left alone: what comes later is next time's. */
-	if (memcmp(values, zero, percpu_size(value_size, ncpus)) &&
-	    bpf_map_update_elem(fd, &key, zero, BPF_EXIST))
-		ret = -errno;
-	free(zero);
-out:
-	if (ret)
-		hm_err("cannot %s map %s: %s", clear ? "read and clear" : "read",
-		       name, strerror(-ret));
-	return ret;
-}
-
-union agg_key {
-	struct hm_iface_key iface;
-	struct hm_client_key client;
-	struct hm_port_key port;
-	struct hm_port_client_key port_client;
-};
-
-struct hash_ctx {
-	enum view view;
-	int ncpus;
-	bool add; /* a key seen twice adds up (clearing) instead of replacing */
-	struct table *t;
-	struct snapshot *snap;
-};
-
-static int add_stats_entry(const void *k, const void *percpu, void *arg)
-{
-	const union agg_key *key = k;
-	struct hash_ctx *c = arg;
-	struct row *r = table_add(c->t);
-
-	if (!r)
-		return -ENOMEM;
-	switch (c->view) {
-	case VIEW_CLIENT:
-		r->ip = key->client.ip;
-		break;
-	case VIEW_PORT:
-		r->port = key->port.port;
-		break;
-	case VIEW_IFACE:
-		r->ifindex = key->iface.ifindex;
-		break;
-	default:
-		r->ip = key->port_client.ip;
-		r->port = key->port_client.port;
-		break;
-	}
-	hm_stats_sum(&r->s, percpu, c->ncpus);
-	return 0;
+	hm_err("cannot read map %s: %s", name, strerror(errno));
+	return -errno;
 }
 
 static struct key_hist *hist_get(struct hist_set *set, __u32 key)
@@ -474,42 +398,6 @@ static struct key_hist *hist_get(struct hist_set *set, __u32 key)
 	return p;
 }
 
-static int add_hist(struct hash_ctx *c, struct hist_set *set, __u32 key,
-		    __u32 family, const void *percpu)
-{
-	struct key_hist *p;
-	struct hm_hist sum;
-
-	if (family >= HM_LAT_FAMILIES)
-		return 0;
-	p = hist_get(set, key);
-	if (!p)
-		return -ENOMEM;
-	hm_hist_sum_percpu(&sum, percpu, c->ncpus);
-	/* A key seen twice: read again after a restarted walk, or re-created after a clear. */
-	if (c->add)
-		hm_hist_add(&p->h[family], &sum);
-	else
-		p->h[family] = sum;
-	return 0;
-}
-
-static int add_port_hist(const void *k, const void *percpu, void *arg)
-{
-	const struct hm_hist_port_key *key = k;
-	struct hash_ctx *c = arg;
-
-	return add_hist(c, &c->snap->ports, key->port, key->family, percpu);
-}
-
-static int add_route_hist(const void *k, const void *percpu, void *arg)
-{
-	const struct hm_hist_route_key *key = k;
-	struct hash_ctx *c = arg;
-
-	return add_hist(c, &c->snap->routes, key->route, key->family, percpu);
-}
-
 /* A row with nothing in it: an untouched overflow row or route slot. */
 static bool stats_empty(const struct hm_stats *s)
 {
@@ -517,57 +405,90 @@ static bool stats_empty(const struct hm_stats *s)
 	       !s->bytes_out && !s->lat.count && !s->lat_last.count;
 }
 
-static int read_views(struct hm_maps *maps, int ncpus, bool clear,
-		      struct snapshot *snap)
-{
-	static const struct {
-		enum view view;
-		size_t fd_offset;
-		const char *name;
-	} hashes[] = {
-		{ VIEW_CLIENT, offsetof(struct hm_maps, clients), HM_MAP_CLIENTS },
-		{ VIEW_PORT, offsetof(struct hm_maps, ports), HM_MAP_PORTS },
-		{ VIEW_PORT_CLIENT, offsetof(struct hm_maps, port_clients),
-		  HM_MAP_PORT_CLIENTS },
-		{ VIEW_IFACE, offsetof(struct hm_maps, ifaces), HM_MAP_IFACES },
-	};
-	struct hm_stats *percpu, sum;
-	struct hash_ctx c = { .ncpus = ncpus, .snap = snap };
-	struct row *r;
-	int i, ret = 0;
+/* The view of each row kind. */
+static const enum view kind_view[HM_ROW_KINDS] = {
+	[HM_ROW_CLIENT] = VIEW_CLIENT,
+	[HM_ROW_PORT] = VIEW_PORT,
+	[HM_ROW_PORT_CLIENT] = VIEW_PORT_CLIENT,
+	[HM_ROW_IFACE] = VIEW_IFACE,
+};
 
-	for (i = 0; i < (int)(sizeof(hashes) / sizeof(hashes[0])) && !ret; i++) {
-		c.view = hashes[i].view;
-		c.t = &snap->tables[c.view];
-		ret = walk_hash(*(int *)((char *)maps + hashes[i].fd_offset),
-				hashes[i].name, percpu_size(sizeof(struct hm_stats), ncpus),
-				clear, add_stats_entry, &c);
-	}
+/* What a read covers, and what it learns on the way. */
+struct reader {
+	const struct hm_maps *maps;
+	int ncpus;
+	unsigned int gens;  /* bit g: generation g is read */
+	struct snapshot *snap;
+	struct hm_stats *percpu;
+	/* ids seen per (generation, kind): a walk restarted by a concurrent reset repeats keys */
+	unsigned char *seen[HM_GENS][HM_ROW_KINDS];
+	/* the server port of each port row id with a histogram of its own, 0: none */
+	__u16 hist_port[HM_GENS][HM_HIST_PORTS + 1];
+};
+
+static int add_row(const void *k, const void *v, void *arg)
+{
+	const struct hm_row_key *key = k;
+	const struct hm_row_val *val = v;
+	struct reader *rd = arg;
+	unsigned int cap, gen = key->gen;
+	struct row *r;
+	int ret;
+
+	if (gen >= HM_GENS || !(rd->gens & (1U << gen)) || key->kind >= HM_ROW_KINDS)
+		return 0;
+	cap = hm_row_capacity(key->kind);
+	if (!val->id || val->id >= cap || rd->seen[gen][key->kind][val->id])
+		return 0;
+	rd->seen[gen][key->kind][val->id] = 1;
+	ret = read_array(hm_row_array(rd->maps, key->kind), "row", gen * cap + val->id,
+			 rd->percpu);
 	if (ret)
 		return ret;
-	percpu = calloc(1, percpu_size(sizeof(*percpu), ncpus));
-	if (!percpu)
+	r = table_add(&rd->snap->tables[kind_view[key->kind]]);
+	if (!r)
 		return -ENOMEM;
-	for (i = 0; i < VIEWS; i++) {
-		if (views[i].ovf_row < 0)
-			continue;
-		ret = read_array(maps->overflow, HM_MAP_OVERFLOW,
-				 views[i].ovf_row, percpu, sizeof(*percpu),
-				 ncpus, clear);
-		if (ret)
-			break;
-		hm_stats_sum(&sum, percpu, ncpus);
-		if (stats_empty(&sum))
-			continue;
-		r = table_add(&snap->tables[i]);
-		if (!r) {
-			ret = -ENOMEM;
-			break;
+	r->ip = key->addr;
+	r->port = key->port;
+	r->ifindex = key->ifindex;
+	hm_stats_sum(&r->s, rd->percpu, rd->ncpus);
+	if (key->kind == HM_ROW_PORT && val->id <= HM_HIST_PORTS)
+		rd->hist_port[gen][val->id] = key->port;
+	return 0;
+}
+
+/* Rows: hm_row_ids names them; each kind's overflow row (id 0) holds the rest. */
+static int read_views(struct reader *rd)
+{
+	struct hm_stats sum;
+	unsigned int gen, kind;
+	struct row *r;
+	int ret;
+
+	ret = walk_hash(rd->maps->row_ids, HM_MAP_ROW_IDS, sizeof(struct hm_row_val), add_row,
+			rd);
+	for (kind = 0; kind < HM_ROW_KINDS && !ret; kind++) {
+		memset(&sum, 0, sizeof(sum));
+		for (gen = 0; gen < HM_GENS && !ret; gen++) {
+			if (!(rd->gens & (1U << gen)))
+				continue;
+			ret = read_array(hm_row_array(rd->maps, kind), "row",
+					 gen * hm_row_capacity(kind), rd->percpu);
+			if (!ret) {
+				struct hm_stats pair[2] = { sum };
+
+				hm_stats_sum(&pair[1], rd->percpu, rd->ncpus);
+				hm_stats_sum(&sum, pair, 2);
+			}
 		}
+		if (ret || stats_empty(&sum))
+			continue;
+		r = table_add(&rd->snap->tables[kind_view[kind]]);
+		if (!r)
+			return -ENOMEM;
 		r->other = true;
 		r->s = sum;
 	}
-	free(percpu);
 	return ret;
 }
 
@@ -620,44 +541,45 @@ static int cmp_route_id(const void *pa, const void *pb)
 }
 
 /*
- * Route rows: hm_routes is an array indexed by route id; hm_route_ids names
- * the ids.  Clearing zeroes the rows and keeps the names, so an id never
- * changes its label under a request being counted (hm-reset forgets them).
+ * Route rows: hm_routes holds each id's stats per generation; hm_route_ids
+ * names the ids (a reset keeps the names, so an id never changes its label
+ * under a request being counted; hm-reset --routes forgets them).
  */
-static int read_routes(struct hm_maps *maps, int ncpus, bool clear,
-		       struct snapshot *snap)
+static int read_routes(struct reader *rd)
 {
 	struct route_names names = { 0 };
-	struct bpf_map_info info;
-	struct hm_stats *percpu = NULL, sum;
+	struct hm_stats sum;
 	struct row key = { 0 }, *name, *r;
+	unsigned int gen;
 	__u32 id;
 	int ret;
 
-	ret = walk_hash(maps->method_ids, HM_MAP_METHOD_IDS, sizeof(struct hm_route_val), false,
+	ret = walk_hash(rd->maps->method_ids, HM_MAP_METHOD_IDS, sizeof(struct hm_route_val),
 			add_method_name, NULL);
 	if (!ret)
-		ret = walk_hash(maps->route_ids, HM_MAP_ROUTE_IDS, sizeof(struct hm_route_val),
-				false, add_route_name, &names);
-	if (!ret)
-		ret = map_info(maps->routes, &info);
-	if (!ret) {
-		percpu = calloc(1, percpu_size(sizeof(*percpu), ncpus));
-		if (!percpu)
-			ret = -ENOMEM;
-	}
+		ret = walk_hash(rd->maps->route_ids, HM_MAP_ROUTE_IDS, sizeof(struct hm_route_val),
+				add_route_name, &names);
 	if (ret)
 		goto out;
-	qsort(names.v, names.n, sizeof(*names.v), cmp_route_id);
-	for (id = 0; id < info.max_entries; id++) {
-		ret = read_array(maps->routes, HM_MAP_ROUTES, id, percpu,
-				 sizeof(*percpu), ncpus, clear);
-		if (ret)
-			break;
-		hm_stats_sum(&sum, percpu, ncpus);
-		if (stats_empty(&sum))
+	if (names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_route_id);
+	for (id = 0; id < HM_MAX_ROUTES && !ret; id++) {
+		memset(&sum, 0, sizeof(sum));
+		for (gen = 0; gen < HM_GENS && !ret; gen++) {
+			if (!(rd->gens & (1U << gen)))
+				continue;
+			ret = read_array(rd->maps->routes, HM_MAP_ROUTES, gen * HM_MAX_ROUTES + id,
+					 rd->percpu);
+			if (!ret) {
+				struct hm_stats pair[2] = { sum };
+
+				hm_stats_sum(&pair[1], rd->percpu, rd->ncpus);
+				hm_stats_sum(&sum, pair, 2);
+			}
+		}
+		if (ret || stats_empty(&sum))
 			continue;
-		r = table_add(&snap->tables[VIEW_ROUTE]);
+		r = table_add(&rd->snap->tables[VIEW_ROUTE]);
 		if (!r) {
 			ret = -ENOMEM;
 			break;
@@ -665,8 +587,7 @@ static int read_routes(struct hm_maps *maps, int ncpus, bool clear,
 		r->route = id;
 		r->s = sum;
 		key.route = id;
-		name = names.n ? bsearch(&key, names.v, names.n, sizeof(key),
-					 cmp_route_id) : NULL;
+		name = names.n ? bsearch(&key, names.v, names.n, sizeof(key), cmp_route_id) : NULL;
 		if (id == HM_ROUTE_OTHER) {
 			r->other = true;
 			snprintf(r->label, sizeof(r->label), "_other");
@@ -676,74 +597,108 @@ static int read_routes(struct hm_maps *maps, int ncpus, bool clear,
 			r->method = name->method;
 			memcpy(r->label, name->label, sizeof(r->label));
 		} else {
-			/* Named meanwhile, or its name was forgotten by a reset. */
+			/* Its name was forgotten (hm-reset --routes) while requests were in flight. */
 			snprintf(r->label, sizeof(r->label), "_id_%u", id);
 		}
 	}
 out:
-	free(percpu);
 	free(names.v);
-	if (ret == -ENOMEM)
-		hm_err("out of memory");
 	return ret;
 }
 
-static int read_hists(struct hm_maps *maps, int ncpus, bool clear,
-		      struct snapshot *snap)
+/* Adds histogram index idx of the map to h. */
+static int read_hist(struct reader *rd, __u32 idx, struct hm_hist *percpu, struct hm_hist *h)
 {
-	struct hash_ctx c = { .ncpus = ncpus, .snap = snap, .add = clear };
-	struct hm_hist *percpu;
-	__u32 row, key;
-	int f, ret;
+	struct hm_hist sum;
+	int ret = read_array(rd->maps->hist, HM_MAP_HIST, idx, percpu);
 
-	ret = walk_hash(maps->hist_ports, HM_MAP_HIST_PORTS,
-			percpu_size(sizeof(struct hm_hist), ncpus), clear,
-			add_port_hist, &c);
-	if (!ret)
-		ret = walk_hash(maps->hist_routes, HM_MAP_HIST_ROUTES,
-				percpu_size(sizeof(struct hm_hist), ncpus), clear,
-				add_route_hist, &c);
 	if (ret)
 		return ret;
-	percpu = calloc(1, percpu_size(sizeof(*percpu), ncpus));
+	hm_hist_sum_percpu(&sum, percpu, rd->ncpus);
+	hm_hist_add(h, &sum);
+	return 0;
+}
+
+/* Histograms: every response, the overflow ones, then per port row id and route id. */
+static int read_hists(struct reader *rd)
+{
+	struct snapshot *snap = rd->snap;
+	struct hm_hist *percpu, *h;
+	struct key_hist *kh;
+	unsigned int gen, f, i;
+	int ret = 0;
+
+	percpu = calloc(1, percpu_size(sizeof(*percpu), rd->ncpus));
 	if (!percpu)
 		return -ENOMEM;
-	/* Every row is cleared, also those this reader does not show. */
-	for (row = 0; row < HM_HIST_ROWS && !ret; row++) {
+	for (gen = 0; gen < HM_GENS && !ret; gen++) {
+		if (!(rd->gens & (1U << gen)))
+			continue;
 		for (f = 0; f < HM_LAT_FAMILIES && !ret; f++) {
-			key = row * HM_LAT_FAMILIES + f;
-			ret = read_array(maps->hist, HM_MAP_HIST, key, percpu,
-					 sizeof(*percpu), ncpus, clear);
-			if (ret)
-				break;
-			if (row == HM_HIST_ROW_TOTAL)
-				hm_hist_sum_percpu(&snap->total[f], percpu, ncpus);
-			else if (row == HM_HIST_ROW_PORTS_OVF)
-				hm_hist_sum_percpu(&snap->ports_ovf[f], percpu, ncpus);
-			else if (row == HM_HIST_ROW_ROUTES_OVF)
-				hm_hist_sum_percpu(&snap->routes_ovf[f], percpu, ncpus);
+			ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_TOTAL, f), percpu,
+					&snap->total[f]);
+			if (!ret)
+				ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_PORTS_OTHER, f),
+						percpu, &snap->ports_ovf[f]);
+			if (!ret)
+				ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_ROUTES_OTHER, f),
+						percpu, &snap->routes_ovf[f]);
+			for (i = 1; i <= HM_HIST_PORTS && !ret; i++) {
+				if (!rd->hist_port[gen][i])
+					continue;
+				kh = hist_get(&snap->ports, rd->hist_port[gen][i]);
+				if (!kh) {
+					ret = -ENOMEM;
+					break;
+				}
+				ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_PORT_FIRST + i - 1, f),
+						percpu, &kh->h[f]);
+			}
+			for (i = 0; i < HM_HIST_ROUTES && !ret; i++) {
+				struct hm_hist sum;
+
+				ret = read_array(rd->maps->hist, HM_MAP_HIST,
+						 HM_HIST_INDEX(gen, HM_HIST_ROUTE_FIRST + i, f), percpu);
+				if (ret)
+					break;
+				hm_hist_sum_percpu(&sum, percpu, rd->ncpus);
+				if (!sum.count)
+					continue;
+				kh = hist_get(&snap->routes, i);
+				h = kh ? &kh->h[f] : NULL;
+				if (!h) {
+					ret = -ENOMEM;
+					break;
+				}
+				hm_hist_add(h, &sum);
+			}
 		}
 	}
 	free(percpu);
 	return ret;
 }
 
-static int read_monitor(int fd, int ncpus, bool clear, struct snapshot *snap)
+static int read_monitor(struct reader *rd)
 {
 	__u64 *percpu;
+	unsigned int gen;
 	__u32 key;
 	int cpu, ret = 0;
 
-	percpu = calloc(1, percpu_size(sizeof(*percpu), ncpus));
+	percpu = calloc(1, percpu_size(sizeof(*percpu), rd->ncpus));
 	if (!percpu)
 		return -ENOMEM;
-	for (key = 0; key < HM_MON_MAX; key++) {
-		ret = read_array(fd, HM_MAP_MONITOR, key, percpu,
-				 sizeof(*percpu), ncpus, clear);
-		if (ret)
-			break;
-		for (cpu = 0; cpu < ncpus; cpu++)
-			snap->monitor[key] += percpu[cpu];
+	for (gen = 0; gen < HM_GENS && !ret; gen++) {
+		if (!(rd->gens & (1U << gen)))
+			continue;
+		for (key = 0; key < HM_MON_MAX; key++) {
+			ret = read_array(rd->maps->monitor, HM_MAP_MONITOR, gen * HM_MON_MAX + key,
+					 percpu);
+			if (ret)
+				break;
+			for (cpu = 0; cpu < rd->ncpus; cpu++)
+				rd->snap->monitor[key] += percpu[cpu];
+		}
 	}
 	free(percpu);
 	return ret;
@@ -880,33 +835,93 @@ static void snapshot_free(struct snapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 }
 
-static int read_snapshot(struct hm_maps *maps, bool clear, struct snapshot *snap)
+/* Adds the generations rd->gens of every view to rd->snap. */
+static int read_gens(struct reader *rd)
 {
-	int ncpus, ret, v;
+	int ret = read_views(rd);
+
+	if (!ret)
+		ret = read_routes(rd);
+	if (!ret)
+		ret = read_hists(rd);
+	if (!ret)
+		ret = read_monitor(rd);
+	return ret;
+}
+
+/*
+ * Reads every view.  With reset_dir (the pin directory, locked meanwhile), an
+ * interval: first whatever an interrupted reset left in the generation that
+ * is not written (normally nothing), read and cleared; then the generation
+ * written so far is retired, read and cleared.  Without, both generations,
+ * summed.
+ */
+static int read_snapshot(struct hm_maps *maps, const char *reset_dir, struct snapshot *snap)
+{
+	struct reader rd = { .maps = maps, .snap = snap, .gens = (1U << HM_GENS) - 1 };
+	int ret, v, lock = -1, gen;
 
 	memset(snap, 0, sizeof(*snap));
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus <= 0) {
-		hm_err("cannot count the possible CPUs: %s", strerror(-ncpus));
-		return ncpus ? ncpus : -EINVAL;
+	rd.ncpus = libbpf_num_possible_cpus();
+	if (rd.ncpus <= 0) {
+		hm_err("cannot count the possible CPUs: %s", strerror(-rd.ncpus));
+		return rd.ncpus ? rd.ncpus : -EINVAL;
 	}
-	ret = read_views(maps, ncpus, clear, snap);
+	rd.percpu = calloc(1, percpu_size(sizeof(struct hm_stats), rd.ncpus));
+	if (!rd.percpu)
+		return -ENOMEM;
+	for (unsigned int g = 0; g < HM_GENS; g++)
+		for (unsigned int k = 0; k < HM_ROW_KINDS; k++) {
+			rd.seen[g][k] = calloc(hm_row_capacity(k), 1);
+			if (!rd.seen[g][k]) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+	if (!reset_dir) {
+		ret = read_gens(&rd);
+		goto done;
+	}
+	lock = hm_pin_lock(reset_dir);
+	if (lock < 0) {
+		ret = lock;
+		goto out;
+	}
+	gen = hm_gen_live(maps);
+	ret = gen;
+	if (gen >= 0) {
+		rd.gens = 1U << (gen ^ 1);
+		ret = read_gens(&rd);
+	}
 	if (!ret)
-		ret = read_routes(maps, ncpus, clear, snap);
+		ret = hm_gen_clear(maps, gen ^ 1);
 	if (!ret)
-		ret = read_hists(maps, ncpus, clear, snap);
+		ret = gen = hm_gen_retire(maps);
+	if (ret >= 0) {
+		rd.gens = 1U << gen;
+		ret = read_gens(&rd);
+	}
 	if (!ret)
-		ret = read_monitor(maps->monitor, ncpus, clear, snap);
+		ret = hm_gen_clear(maps, gen);
+done:
 	if (!ret)
 		ret = count_keys(maps->conns, HM_MAP_CONNS, &snap->conns_live);
+out:
+	if (lock >= 0)
+		close(lock);
+	free(rd.percpu);
+	for (unsigned int g = 0; g < HM_GENS; g++)
+		for (unsigned int k = 0; k < HM_ROW_KINDS; k++)
+			free(rd.seen[g][k]);
 	if (ret == -ENOMEM)
 		hm_err("out of memory");
 	if (ret) {
 		snapshot_free(snap);
 		return ret;
 	}
+	/* A key read in both generations adds up. */
 	for (v = 0; v < VIEWS; v++)
-		table_by_key(&snap->tables[v], clear);
+		table_by_key(&snap->tables[v], true);
 	link_hists(snap);
 	return 0;
 }
@@ -2341,7 +2356,7 @@ static int watch(struct hm_maps *maps, const struct options *o)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	ret = read_snapshot(maps, false, &prev);
+	ret = read_snapshot(maps, NULL, &prev);
 	if (ret)
 		return ret;
 	t_prev = deadline = mono_seconds();
@@ -2362,7 +2377,7 @@ static int watch(struct hm_maps *maps, const struct options *o)
 			hm_warn("the maps in %s were replaced (monitor reloaded): "
 				"rates start again", o->pin_dir);
 			snapshot_free(&prev);
-			ret = read_snapshot(maps, false, &prev);
+			ret = read_snapshot(maps, NULL, &prev);
 			if (ret)
 				break;
 			t_prev = deadline = mono_seconds();
@@ -2374,7 +2389,7 @@ static int watch(struct hm_maps *maps, const struct options *o)
 			ret = -ENOENT;
 			break;
 		}
-		ret = read_snapshot(maps, false, &cur);
+		ret = read_snapshot(maps, NULL, &cur);
 		if (ret)
 			break;
 		t_cur = mono_seconds();
@@ -2586,7 +2601,7 @@ int main(int argc, char **argv)
 		hm_maps_close(&maps);
 		return HM_EXIT_FAIL;
 	}
-	ret = read_snapshot(&maps, o.reset, &snap);
+	ret = read_snapshot(&maps, o.reset ? o.pin_dir : NULL, &snap);
 	hm_maps_close(&maps);
 	if (!ret) {
 		ret = print_snapshot(out.f, &snap, &o);

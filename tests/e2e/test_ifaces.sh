@@ -184,8 +184,8 @@ for by in client port; do
 done
 
 # check_ifaces SOURCE FILE: each bridge's row equals its client's totals.
-# SOURCE is "stat" (hm-stat --json --by iface) or "map" (bpftool's dump of
-# hm_ifaces, summed over the CPUs).
+# SOURCE is "stat" (hm-stat --json --by iface) or "map" (the interface rows as
+# bpftool shows them, compare.py rows: summed over the CPUs and generations).
 cat >"$TMP/ifaces.py" <<'EOF'
 import json, sys
 source, path, spec = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -201,15 +201,17 @@ if source == "stat":
                               "bytes_in": r["bytes_in"], "bytes_out": r["bytes_out"]}
 else:
     for e in doc:
-        key = e["formatted"]["key"]["ifindex"]
-        row = {"iface": None, "requests": 0, "responses": 0, "unanswered": 0,
-               "status": [0] * 5, "bytes_in": 0, "bytes_out": 0}
-        for cpu in e["formatted"]["values"]:
+        if e["key"] is None:
+            continue  # an overflow row
+        key = e["key"]["ifindex"]
+        row = rows.setdefault(key, {"iface": None, "requests": 0, "responses": 0,
+                                    "unanswered": 0, "status": [0] * 5, "bytes_in": 0,
+                                    "bytes_out": 0})
+        for cpu in e["values"]:
             v = cpu["value"]
             for k in ("requests", "responses", "unanswered", "bytes_in", "bytes_out"):
                 row[k] += v[k]
             row["status"] = [a + b for a, b in zip(row["status"], v["status"])]
-        rows[key] = row
 bad = []
 for item in spec:
     ifindex, name, client = item.split(":", 2)
@@ -233,11 +235,11 @@ print("\n".join(bad) if bad else "%d interface row(s) match" % len(spec))
 sys.exit(1 if bad else 0)
 EOF
 SPLIT=("$(ifindex "$B1"):$B1:$TMP/c1.json" "$(ifindex "$B2"):$B2:$TMP/c2.json")
-if bpftool map dump pinned "$PIN/hm_ifaces" -j >"$TMP/ifaces-map.json" 2>"$TMP/err"; then
+if python3 "$HM_LIB/compare.py" rows --pin-dir "$PIN" --kind iface >"$TMP/ifaces-map.json" 2>"$TMP/err"; then
 	hm_check "hm_ifaces (bpftool): each bridge's row equals its client's totals" \
 		python3 "$TMP/ifaces.py" map "$TMP/ifaces-map.json" "${SPLIT[@]}"
 else
-	hm_not_ok "bpftool map dump hm_ifaces" "$(cat "$TMP/err")"
+	hm_not_ok "the interface rows (bpftool)" "$(cat "$TMP/err")"
 fi
 "$HM_BUILD/hm-stat" --pin-path "$PIN" --json --by iface >"$TMP/stat-iface.json" 2>"$TMP/err"
 rc=$?

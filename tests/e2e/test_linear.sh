@@ -187,8 +187,8 @@ sleep 0.2 # the last ACKs
 live_rows() {
 	local name=$1 pin=$2
 	"$HM_BUILD/hm-stat" --pin-path "$pin" --format json >"$TMP/$name-stat.json" &&
-		bpftool -j map dump pinned "$pin/hm_clients" >"$TMP/$name-clients.json" &&
-		bpftool -j map dump pinned "$pin/hm_ports" >"$TMP/$name-ports.json" &&
+		python3 "$HM_LIB/compare.py" rows --pin-dir "$pin" --kind client >"$TMP/$name-clients.json" &&
+		python3 "$HM_LIB/compare.py" rows --pin-dir "$pin" --kind port >"$TMP/$name-ports.json" &&
 		"${CONVPY[@]}" live --stat "$TMP/$name-stat.json" --clients-map "$TMP/$name-clients.json" \
 			--ports-map "$TMP/$name-ports.json" --ip "$C1" --port "$PORT" >"$TMP/$name.json"
 }

@@ -180,9 +180,10 @@ for by in client port port,client; do
 		hm_done
 	fi
 done
-for m in hm_clients hm_ports; do # latency sample counts are in the maps only
-	if ! bpftool -j map dump pinned "$PIN/$m" >"$TMP/map.$m.json" 2>"$TMP/stat.err"; then
-		hm_not_ok "bpftool map dump pinned $PIN/$m" "$(cat "$TMP/stat.err")"
+for kind in client port; do # latency sample counts are in the maps only
+	if ! python3 "$HM_LIB/compare.py" rows --pin-dir "$PIN" --kind $kind >"$TMP/map.$kind.json" \
+		2>"$TMP/stat.err"; then
+		hm_not_ok "the $kind rows (bpftool)" "$(cat "$TMP/stat.err")"
 		hm_done
 	fi
 done
@@ -286,15 +287,18 @@ result(not bad, "early_responses, idle_unanswered, gap_untimed, unparseable, "
 # (4) pairing: every counted response timed, no latency above the client's.
 # Sample counts per row are in the pinned maps (summed over the CPUs).
 samples = {"client": {}, "port": {}}
-for by, name in (("client", "hm_clients"), ("port", "hm_ports")):
-    for e in json.load(open(f"{tmp}/map.{name}.json")):
-        k = e["formatted"]["key"]
+for by in ("client", "port"):
+    for e in json.load(open(f"{tmp}/map.{by}.json")):
+        k = e["key"]
+        if k is None:
+            continue  # an overflow row
         if by == "port":
             key = str(k["port"])
         else:
-            a = ipaddress.ip_address(bytes(k["ip"]["a"]))
+            a = ipaddress.ip_address(bytes(k["addr"]["a"]))
             key = str(a.ipv4_mapped or a) if a.version == 6 else str(a)
-        samples[by][key] = sum(v["value"]["lat"]["count"] for v in e["formatted"]["values"])
+        samples[by][key] = samples[by].get(key, 0) + \
+            sum(v["value"]["lat"]["count"] for v in e["values"])
 for by in ("client", "port"):
     bad = []
     for key, g in rows(by).items():

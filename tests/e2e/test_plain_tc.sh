@@ -62,7 +62,8 @@ for dir in ingress egress; do
 		hm_done
 done
 missing=
-for m in hm_config hm_conns hm_clients hm_ports hm_port_clients hm_overflow hm_monitor; do
+for m in hm_config hm_conns hm_row_ids hm_clients hm_ports hm_port_clients hm_ifaces hm_monitor \
+	hm_hist hm_routes hm_route_ids hm_seq hm_method_ids; do
 	[ -e "$GLOBALS/$m" ] || missing="$missing $m"
 done
 if [ -z "$missing" ]; then
@@ -97,13 +98,14 @@ else
 	hm_not_ok "hm-stat --json --by port" "$(cat "$TMP/stat.err")"
 fi
 
-if dump=$(bpftool map dump pinned "$GLOBALS/hm_clients" -j 2>&1) &&
-	jq -e '.[0].formatted.values[0].value | has("requests") and has("bytes_out") and has("lat")' \
-		<<<"$dump" >/dev/null 2>&1 &&
-	jq -e '.[0].formatted.key.ip.a | length == 16' <<<"$dump" >/dev/null 2>&1; then
-	hm_ok "bpftool shows hm_clients with BTF field names"
+# The client rows as bpftool shows them (hm_row_ids names them, hm_clients holds them).
+if dump=$(python3 "$HM_LIB/compare.py" rows --pin-dir "$GLOBALS" --kind client 2>&1) &&
+	jq -e '[.[] | select(.key != null)][0] | (.values[0].value | has("requests") and
+		has("bytes_out") and has("lat")) and (.key.addr.a | length == 16) and has("key")' \
+		<<<"$dump" >/dev/null 2>&1; then
+	hm_ok "bpftool shows hm_row_ids and hm_clients with BTF field names"
 else
-	hm_not_ok "bpftool shows hm_clients with BTF field names" "$(head -c 1500 <<<"$dump")"
+	hm_not_ok "bpftool shows hm_row_ids and hm_clients with BTF field names" "$(head -c 1500 <<<"$dump")"
 fi
 hm_check "pinned maps (bpftool) equal the ground truth" \
 	python3 "$HM_LIB/compare.py" maps --pin-dir "$GLOBALS" --expected "$TMP/c1.json"

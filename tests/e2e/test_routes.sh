@@ -55,7 +55,8 @@ load() {
 	hm_monitor_up "$P" "$BR" "$PIN" "$@"
 }
 stat_json() { "$HM_BUILD/hm-stat" --pin-path "$PIN" --json; }
-reset() { "$HM_BUILD/hm-reset" --pin-path "$PIN" >/dev/null; }
+# --routes: the grouping changes between the parts, so the labels start over too.
+reset() { "$HM_BUILD/hm-reset" --routes --pin-path "$PIN" >/dev/null; }
 
 # route_field METHOD ROUTE FIELD: that route's field in hm-stat's JSON ("" when absent).
 route_field() {

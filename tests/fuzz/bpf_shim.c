@@ -30,7 +30,8 @@ void shim_map_add(const void *def, unsigned int type, unsigned int key_size,
 	m->keys = calloc(max_entries, key_size);
 	m->values = calloc(max_entries, value_size);
 	m->used = calloc(max_entries, sizeof(bool));
-	if (!m->keys || !m->values || !m->used)
+	m->touched = calloc(max_entries, sizeof(*m->touched));
+	if (!m->keys || !m->values || !m->used || !m->touched)
 		abort();
 }
 
@@ -41,8 +42,18 @@ void shim_maps_reset(void)
 	for (int i = 0; i < shim_nmaps; i++) {
 		struct shim_map *m = &shim_maps[i];
 
-		memset(m->values, 0, (size_t)m->max_entries * m->value_size);
-		memset(m->used, 0, m->max_entries * sizeof(bool));
+		if (m->type == BPF_MAP_TYPE_ARRAY || m->type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+			/* Only what was touched: the row arrays are megabytes. */
+			for (unsigned int j = 0; j < m->ntouched; j++) {
+				unsigned int k = m->touched[j];
+
+				memset(m->values + (size_t)k * m->value_size, 0, m->value_size);
+				m->used[k] = false;
+			}
+			m->ntouched = 0;
+		} else {
+			memset(m->used, 0, m->max_entries * sizeof(bool));
+		}
 		m->count = 0;
 	}
 }
@@ -59,6 +70,15 @@ struct shim_map *shim_map_of(const void *def)
 static bool is_array(const struct shim_map *m)
 {
 	return m->type == BPF_MAP_TYPE_ARRAY || m->type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+/* An array entry whose value may be written: zeroed at the next reset. */
+static void touch(struct shim_map *m, long i)
+{
+	if (m->used[i])
+		return;
+	m->used[i] = true;
+	m->touched[m->ntouched++] = i;
 }
 
 static long find(struct shim_map *m, const void *key)
@@ -80,8 +100,12 @@ void *bpf_map_lookup_elem(void *map, const void *key)
 	struct shim_map *m = shim_map_of(map);
 	long i = find(m, key);
 
+	if (i < 0)
+		return NULL;
+	if (is_array(m))
+		touch(m, i);
 	/* A copy the caller may keep a pointer to, as with a real map value. */
-	return i < 0 ? NULL : m->values + (size_t)i * m->value_size;
+	return m->values + (size_t)i * m->value_size;
 }
 
 long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags)
@@ -94,6 +118,7 @@ long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 fl
 			return -E2BIG;
 		if (flags == BPF_NOEXIST)
 			return -EEXIST;
+		touch(m, i);
 	} else if (i >= 0) {
 		if (flags == BPF_NOEXIST)
 			return -EEXIST;

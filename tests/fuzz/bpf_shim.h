@@ -36,6 +36,8 @@ struct shim_map {
 	unsigned int type, key_size, value_size, max_entries, count;
 	unsigned char *keys, *values;
 	bool *used;
+	/* Array entries handed out since the last reset (the row arrays are large). */
+	unsigned int *touched, ntouched;
 };
 
 #define SHIM_MAX_MAPS 32
@@ -60,6 +62,41 @@ long bpf_map_delete_elem(void *map, const void *key);
 static inline __u64 bpf_ktime_get_ns(void)
 {
 	return shim_clock_ns;
+}
+
+static inline __u64 bpf_ktime_get_coarse_ns(void)
+{
+	return shim_clock_ns;
+}
+
+/*
+ * Packets: the harness's context is a struct shim_ctx, whose first member
+ * is the struct __sk_buff the TC path reads its length from.
+ */
+struct shim_ctx {
+	struct __sk_buff skb;
+	const __u8 *data;
+};
+
+static inline long bpf_skb_load_bytes(const void *ctx, __u32 off, void *to, __u32 len)
+{
+	const struct shim_ctx *c = ctx;
+
+	if ((__u64)off + len > c->skb.len)
+		return -EFAULT;
+	memcpy(to, c->data + off, len);
+	return 0;
+}
+
+/* The XDP path is compiled but never taken: the harness runs the TC one. */
+static inline long bpf_xdp_load_bytes(void *ctx, __u32 off, void *to, __u32 len)
+{
+	return bpf_skb_load_bytes(ctx, off, to, len);
+}
+
+static inline __u32 bpf_xdp_get_buff_len(void *ctx)
+{
+	return ((struct shim_ctx *)ctx)->skb.len;
 }
 
 static inline long bpf_loop(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags)

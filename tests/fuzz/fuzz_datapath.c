@@ -24,27 +24,7 @@
 #include <linux/tcp.h>
 
 #include "bpf_shim.h"
-#include "hm_maps.h"
-#include "hm_account.h"
-
-struct fuzz_ctx {
-	const __u8 *data;
-	__u32 len;
-};
-
-static long fuzz_load(struct fuzz_ctx *ctx, __u32 off, void *buf, __u32 len)
-{
-	if ((__u64)off + len > ctx->len)
-		return -EFAULT;
-	memcpy(buf, ctx->data + off, len);
-	return 0;
-}
-
-#define HM_CTX_NAME fuzz
-#define HM_CTX_T struct fuzz_ctx
-#define HM_CTX_LOAD fuzz_load
-#define HM_CTX_LEN(ctx) ((ctx)->len)
-#include "hm_datapath.h"
+#include "hm_segment.h"
 
 #define FRAME_MAX 2048
 
@@ -52,20 +32,18 @@ static void register_maps(void)
 {
 	shim_map_register(hm_config);
 	shim_map_register(hm_conns);
+	shim_map_register(hm_row_ids);
 	shim_map_register(hm_clients);
 	shim_map_register(hm_ports);
 	shim_map_register(hm_port_clients);
 	shim_map_register(hm_ifaces);
-	shim_map_register(hm_overflow);
 	shim_map_register(hm_monitor);
 	shim_map_register(hm_hist);
-	shim_map_register(hm_hist_ports);
 	shim_map_register(hm_route_ids);
 	shim_map_register(hm_routes);
-	shim_map_register(hm_route_seq);
+	shim_map_register(hm_seq);
 	shim_map_register(hm_method_ids);
 	shim_map_register(hm_route_pats);
-	shim_map_register(hm_hist_routes);
 	shim_map_register(hm_links);
 	shim_map_register(hm_scratch);
 	shim_map_register(hm_aging);
@@ -137,25 +115,24 @@ static size_t build(__u8 *f, struct conv *cv, int flags, const __u8 *payload, si
 /* One frame; the server's leave through egress, the client's arrive at ingress. */
 static void run(const __u8 *frame, size_t len, int egress)
 {
-	struct fuzz_ctx ctx = { .data = frame, .len = len };
+	struct shim_ctx ctx = { .skb.len = len, .data = frame };
 
 	shim_clock_ns += 1000 + len;
-	hm_handle_fuzz(&ctx, 1, egress);
+	hm_segment(&ctx, HM_CTX_TC, 1, egress);
 }
 
-/* The sum of one field over a map's rows and its overflow row. */
+/* The sum of one field over the rows of a kind (both generations, overflow rows included). */
 #define SUM_FIELD(name, field)                                                           \
-	static __u64 name(void *map, __u32 ovf_row)                                      \
+	static __u64 name(void *map, unsigned int cap)                                   \
 	{                                                                                \
 		struct shim_map *m = shim_map_of(map);                                   \
-		struct hm_stats *ovf = bpf_map_lookup_elem(&hm_overflow, &ovf_row);      \
-		__u64 n = ovf ? ovf->field : 0;                                          \
+		__u64 n = 0;                                                             \
                                                                                          \
-		for (unsigned int i = 0; i < m->max_entries; i++)                        \
-			if (m->used[i])                                                  \
-				n += ((struct hm_stats *)(m->values +                    \
-							  (size_t)i * m->value_size))    \
-					     ->field;                                    \
+		(void)cap;                                                               \
+		for (unsigned int j = 0; j < m->ntouched; j++)                           \
+			n += ((struct hm_stats *)(m->values +                            \
+						  (size_t)m->touched[j] * m->value_size)) \
+				     ->field;                                            \
 		return n;                                                        \
 	}
 SUM_FIELD(sum_requests, requests)
@@ -173,7 +150,7 @@ static void check_invariants(void)
 			assert((__s32)(c->nreq - c->nresp) >= 0); /* never more answers than questions */
 	}
 	/* Every delta goes to a client row and a port row (or their overflow rows). */
-	assert(sum_requests(&hm_clients, HM_OVF_CLIENTS) == sum_requests(&hm_ports, HM_OVF_PORTS));
+	assert(sum_requests(&hm_clients, HM_MAX_CLIENTS) == sum_requests(&hm_ports, HM_MAX_PORTS));
 }
 
 int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
@@ -232,8 +209,8 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 	assert(shim_map_of(&hm_conns)->count == 0);
 	check_invariants();
 	/* With no state left, every request ended as a response or as unanswered. */
-	assert(sum_requests(&hm_clients, HM_OVF_CLIENTS) ==
-	       sum_responses(&hm_clients, HM_OVF_CLIENTS) +
-		       sum_unanswered(&hm_clients, HM_OVF_CLIENTS));
+	assert(sum_requests(&hm_clients, HM_MAX_CLIENTS) ==
+	       sum_responses(&hm_clients, HM_MAX_CLIENTS) +
+		       sum_unanswered(&hm_clients, HM_MAX_CLIENTS));
 	return 0;
 }

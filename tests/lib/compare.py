@@ -12,6 +12,7 @@ latency must be plausible against the client's own measurement.
   compare.py maps   --expected C1.json ... --pin-dir DIR [--zero]
   compare.py origin --expected C1.json ... --origin ORIGIN_STATS.json
   compare.py table  --expected C1.json ... [--by client|port|port,client]
+  compare.py rows   --pin-dir DIR --kind client|port|port,client|iface
 
 check/maps/origin print one line per mismatch ("MISMATCH ...") and exit 1
 when there is any, 0 when everything matches, 2 when the input cannot be
@@ -370,22 +371,67 @@ def load_hmstat(path, view):
 # ---------------------------------------------------------- bpftool maps ----
 
 MAPS = {"client": "hm_clients", "port": "hm_ports", "port,client": "hm_port_clients"}
+KINDS = {"client": 0, "port": 1, "port,client": 2, "iface": 3}
+ARRAYS = {0: "hm_clients", 1: "hm_ports", 2: "hm_port_clients", 3: "hm_ifaces"}
 
 
-def bpftool_dump(path):
+def capacities():
+    """Rows per generation of each kind, from kern/httpmon.h (HM_MAX_*)."""
+    hdr = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "kern", "httpmon.h")
+    text = open(hdr).read()
+    cap = {}
+    for kind, name in ((0, "CLIENTS"), (1, "PORTS"), (2, "PORT_CLIENTS"), (3, "IFACES")):
+        cap[kind] = int(re.search(r"#define HM_MAX_%s (\d+)" % name, text).group(1))
+    return cap
+
+
+def bpftool_json(args):
     try:
-        res = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", path],
-                             capture_output=True, text=True)
+        res = subprocess.run(["bpftool", "-j"] + args, capture_output=True, text=True)
     except OSError as e:
         raise InputError(f"bpftool: {e}") from None
     try:
         doc = json.loads(res.stdout)
     except ValueError:
         doc = None
-    if res.returncode != 0 or not isinstance(doc, list):
+    if res.returncode != 0 or doc is None or (isinstance(doc, dict) and "error" in doc):
         msg = doc.get("error") if isinstance(doc, dict) else (res.stderr or res.stdout)
-        raise InputError(f"bpftool map dump pinned {path}: {str(msg).strip()}")
+        raise InputError(f"bpftool {' '.join(args)}: {str(msg).strip()}")
     return doc
+
+
+def bpftool_dump(path):
+    doc = bpftool_json(["map", "dump", "pinned", path])
+    if not isinstance(doc, list):
+        raise InputError(f"bpftool map dump pinned {path}: not a list")
+    return doc
+
+
+def array_values(path, index):
+    """The per-CPU values of entry index of a pinned per-CPU array (BTF-formatted)."""
+    key = [str(b) for b in index.to_bytes(4, sys.byteorder)]
+    doc = bpftool_json(["map", "lookup", "pinned", path, "key"] + key)
+    if "formatted" not in doc:
+        raise InputError(f"{path}: bpftool shows no BTF ('formatted' missing)")
+    return doc["formatted"]["values"]
+
+
+def row_entries(pin_dir, kind):
+    """(key, per-CPU values) of every row of a kind, both generations, from
+    hm_row_ids and the kind's array; and the overflow rows (key None)."""
+    cap = capacities()[kind]
+    array = os.path.join(pin_dir, ARRAYS[kind])
+    out = []
+    for entry in bpftool_dump(os.path.join(pin_dir, "hm_row_ids")):
+        if "formatted" not in entry:
+            raise InputError("hm_row_ids: bpftool shows no BTF ('formatted' missing)")
+        key, val = entry["formatted"]["key"], entry["formatted"]["value"]
+        if key["kind"] != kind:
+            continue
+        out.append((key, array_values(array, key["gen"] * cap + val["id"])))
+    for gen in (0, 1):
+        out.append((None, array_values(array, gen * cap)))
+    return out
 
 
 def sum_percpu(values):
@@ -408,25 +454,25 @@ def sum_percpu(values):
 
 def load_maps(pin_dir, view):
     table = {}
-    for entry in bpftool_dump(os.path.join(pin_dir, MAPS[view])):
-        if "formatted" not in entry:
-            raise InputError(f"{MAPS[view]}: bpftool shows no BTF ('formatted' missing)")
-        key, values = entry["formatted"]["key"], entry["formatted"]["values"]
-        if view == "client":
-            k = norm_ip(ipaddress.ip_address(bytes(key["ip"]["a"])))
-        elif view == "port":
-            k = key["port"]
+    for key, values in row_entries(pin_dir, KINDS[view]):
+        if key is None:
+            continue
+        ip = norm_ip(ipaddress.ip_address(bytes(key["addr"]["a"])))
+        k = ip if view == "client" else key["port"] if view == "port" else (key["port"], ip)
+        row = sum_percpu(values)
+        if k in table:
+            merge_row(table[k], row)  # the key in both generations
         else:
-            k = (key["port"], norm_ip(ipaddress.ip_address(bytes(key["ip"]["a"]))))
-        table[k] = sum_percpu(values)
+            table[k] = row
     return table
 
 
 def load_overflow(pin_dir):
     rows = []
-    for entry in bpftool_dump(os.path.join(pin_dir, "hm_overflow")):
-        f = entry.get("formatted", {})
-        rows.append((f"overflow[{f.get('key')}]", sum_percpu(f.get("values", []))))
+    for view in VIEWS:
+        for key, values in row_entries(pin_dir, KINDS[view]):
+            if key is None:
+                rows.append((f"{MAPS[view]} overflow row", sum_percpu(values)))
     return rows
 
 
@@ -542,8 +588,17 @@ def cmd_maps(args):
         rc |= report(f"map {MAPS[view]}", mism, len(actual), ratios)
     overflow = load_overflow(args.pin_dir)
     mism = [f"MISMATCH {n}: not zero: {summary(r)}" for n, r in overflow if not is_zero(r)]
-    rc |= report("map hm_overflow (all zero)", mism, len(overflow))
+    rc |= report("overflow rows (all zero)", mism, len(overflow))
     return rc
+
+
+def cmd_rows(args):
+    """The rows of a kind as bpftool shows them: one JSON object per named row
+    and generation ({"key": ..., "values": [per-CPU]}), overflow rows with key null."""
+    json.dump([{"key": k, "values": v} for k, v in row_entries(args.pin_dir, KINDS[args.kind])],
+              sys.stdout)
+    print()
+    return 0
 
 
 def cmd_origin(args):
@@ -628,12 +683,15 @@ def main():
     p.add_argument("--origin", required=True, metavar="STATS.json")
     p = sub.add_parser("table", parents=[common], help="print the ground truth as a table")
     p.add_argument("--by", default="client", choices=("auto",) + VIEWS)
+    p = sub.add_parser("rows", help="the pinned rows of a kind, as bpftool shows them (JSON)")
+    p.add_argument("--pin-dir", required=True)
+    p.add_argument("--kind", required=True, choices=tuple(KINDS))
     args = ap.parse_args()
     global VERBOSE
-    VERBOSE = args.verbose
+    VERBOSE = getattr(args, "verbose", False)
     try:
         return {"check": cmd_check, "maps": cmd_maps, "origin": cmd_origin,
-                "table": cmd_table}[args.cmd](args)
+                "table": cmd_table, "rows": cmd_rows}[args.cmd](args)
     except InputError as e:
         print(f"compare.py: {e}", file=sys.stderr)
         return 2

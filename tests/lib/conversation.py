@@ -313,17 +313,18 @@ def norm_ip(text):
 
 
 def bpftool_lat_counts(dump, match):
-    """Latency sample counts of the row of a bpftool -j dump whose key matches."""
+    """Latency sample counts of the rows whose key matches, in compare.py rows
+    output (bpftool's BTF-formatted rows: a key in both generations adds up)."""
     counts = None
     for entry in dump:
-        f = entry.get("formatted")
-        if f is None:
-            raise ConvError("bpftool shows no BTF ('formatted' missing)")
-        if not match(f["key"]):
+        if entry.get("key") is None:
+            continue  # an overflow row
+        if not match(entry["key"]):
             continue
-        counts = dict.fromkeys(("latency_count", "latency_ok_count", "latency_fail_count",
-                                "latency_last_count"), 0)
-        for v in f["values"]:
+        if counts is None:
+            counts = dict.fromkeys(("latency_count", "latency_ok_count", "latency_fail_count",
+                                    "latency_last_count"), 0)
+        for v in entry["values"]:
             s = v["value"]
             counts["latency_count"] += s["lat"]["count"]
             counts["latency_ok_count"] += s["lat_ok"]["count"]
@@ -352,7 +353,7 @@ def live(args):
     res["client"] = stat_row(crow[0])
     res["client"]["ip"] = ip
     lat = bpftool_lat_counts(
-        cmap, lambda k: norm_ip(str(ipaddress.ip_address(bytes(k["ip"]["a"])))) == ip)
+        cmap, lambda k: norm_ip(str(ipaddress.ip_address(bytes(k["addr"]["a"])))) == ip)
     res["client"].update(lat or {})
     res["port"] = stat_row(prow[0])
     res["port"]["port"] = args.port

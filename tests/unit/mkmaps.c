@@ -2,7 +2,11 @@
 /*
  * mkmaps - creates and pins a httpmon map set with known contents, so the
  * readers can be tested without the classifier.  Prints what it wrote, per
- * CPU, as JSON on stdout: the test's ground truth.
+ * CPU, as JSON on stdout: the test's ground truth.  The live generation is 1
+ * (epoch 1); some rows, histograms and counters are in generation 0 too, as
+ * an interrupted reset would leave them, and a key in both adds up: its
+ * "percpu" list holds both generations' copies.  Keys are printed in the
+ * layout of the readers' rows (a client's address, a port, ...).
  *
  * Usage: mkmaps DIR [--layout N] [--omit MAP] [--bad-value MAP] [--empty]
  */
@@ -34,30 +38,26 @@ static struct spec specs[] = {
 	SPEC(HM_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct hm_config), 1),
 	SPEC(HM_MAP_CONNS, BPF_MAP_TYPE_LRU_HASH, CONN_KEY_SIZE, CONN_VALUE_SIZE,
 	     1024),
-	SPEC(HM_MAP_CLIENTS, BPF_MAP_TYPE_PERCPU_HASH,
-	     sizeof(struct hm_client_key), sizeof(struct hm_stats), 64),
-	SPEC(HM_MAP_PORTS, BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct hm_port_key),
-	     sizeof(struct hm_stats), 64),
-	SPEC(HM_MAP_PORT_CLIENTS, BPF_MAP_TYPE_PERCPU_HASH,
-	     sizeof(struct hm_port_client_key), sizeof(struct hm_stats), 64),
-	SPEC(HM_MAP_OVERFLOW, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	     sizeof(struct hm_stats), HM_OVF_ROWS),
-	SPEC(HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(__u64),
-	     HM_MON_MAX),
+	SPEC(HM_MAP_ROW_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_row_key),
+	     sizeof(struct hm_row_val), 256),
+	SPEC(HM_MAP_CLIENTS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
+	     HM_GENS * HM_MAX_CLIENTS),
+	SPEC(HM_MAP_PORTS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
+	     HM_GENS * HM_MAX_PORTS),
+	SPEC(HM_MAP_PORT_CLIENTS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
+	     HM_GENS * HM_MAX_PORT_CLIENTS),
+	SPEC(HM_MAP_IFACES, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
+	     HM_GENS * HM_MAX_IFACES),
+	SPEC(HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(__u64), HM_GENS * HM_MON_MAX),
 	SPEC(HM_MAP_HIST, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_hist),
-	     HM_HIST_ROWS * HM_LAT_FAMILIES),
-	SPEC(HM_MAP_HIST_PORTS, BPF_MAP_TYPE_PERCPU_HASH,
-	     sizeof(struct hm_hist_port_key), sizeof(struct hm_hist), 16),
-	SPEC(HM_MAP_IFACES, BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct hm_iface_key),
-	     sizeof(struct hm_stats), 16),
-	SPEC(HM_MAP_ROUTES, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats), 64),
+	     HM_GENS * HM_HIST_SLOTS * HM_LAT_FAMILIES),
+	SPEC(HM_MAP_ROUTES, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
+	     HM_GENS * HM_MAX_ROUTES),
 	SPEC(HM_MAP_ROUTE_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_route_key),
 	     sizeof(struct hm_route_val), 64),
-	SPEC(HM_MAP_ROUTE_SEQ, BPF_MAP_TYPE_ARRAY, 4, 4, HM_SEQ_SLOTS),
+	SPEC(HM_MAP_SEQ, BPF_MAP_TYPE_ARRAY, 4, 4, HM_SEQ_SLOTS),
 	SPEC(HM_MAP_METHOD_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_method_key),
 	     sizeof(struct hm_route_val), HM_MAX_EXT_METHODS),
-	SPEC(HM_MAP_HIST_ROUTES, BPF_MAP_TYPE_PERCPU_HASH,
-	     sizeof(struct hm_hist_route_key), sizeof(struct hm_hist), 16),
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -165,39 +165,81 @@ static void print_stats(const struct hm_stats *s)
 	       (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
 }
 
-static void print_percpu(const struct hm_stats *v)
-{
-	int cpu;
+/* One row's copy in one generation: a on CPU 0, b on CPU cpu_b (dropped with one CPU). */
+struct part {
+	unsigned int gen;
+	__u32 idx; /* index in the array */
+	struct hm_stats a, b;
+};
 
-	printf("[");
-	for (cpu = 0; cpu < ncpus; cpu++) {
-		printf("%s", cpu ? ",\n      " : "");
-		print_stats(&v[cpu]);
-	}
-	printf("]");
-}
-
-/* Writes a on CPU 0 and b on CPU cpu_b (b is dropped when there is one CPU). */
-static void put_stats(struct spec *sp, const void *key, size_t key_len,
-		      struct hm_stats a, struct hm_stats b)
+/*
+ * Writes one row, in one or two generations (nparts), and prints it under
+ * key: every generation's per-CPU values, which add up.
+ */
+static void put_row(struct spec *sp, const void *key, size_t key_len, const struct part *parts,
+		    int nparts)
 {
 	struct hm_stats *v = calloc(ncpus, sizeof(*v));
+	int p;
 
 	if (!v)
 		die("calloc");
-	v[0] = a;
-	if (cpu_b != 0)
-		v[cpu_b] = b;
-	if (bpf_map_update_elem(sp->fd, key, v, BPF_ANY))
-		die(sp->name);
 	printf("%s\n    {\"key\": ", first_entry ? "" : ",");
 	first_entry = false;
 	print_hex(key, key_len);
-	printf(", \"percpu\": ");
-	print_percpu(v);
-	printf("}");
+	printf(", \"percpu\": [");
+	for (p = 0; p < nparts; p++) {
+		memset(v, 0, ncpus * sizeof(*v));
+		v[0] = parts[p].a;
+		if (cpu_b != 0)
+			v[cpu_b] = parts[p].b;
+		if (bpf_map_update_elem(sp->fd, &parts[p].idx, v, BPF_ANY))
+			die(sp->name);
+		for (int cpu = 0; cpu < ncpus; cpu++) {
+			printf("%s", p || cpu ? ",\n      " : "");
+			print_stats(&v[cpu]);
+		}
+	}
+	printf("]}");
 	free(v);
 }
+
+/* Names row id in generation gen of the kind; the key fields besides kind and gen are set. */
+static void name_row(struct hm_row_key key, unsigned int gen, __u32 id)
+{
+	struct hm_row_val val = { .id = id };
+
+	key.gen = gen;
+	if (bpf_map_update_elem(spec(HM_MAP_ROW_IDS)->fd, &key, &val, BPF_ANY))
+		die(HM_MAP_ROW_IDS);
+}
+
+/* A row of a kind named in one generation: id in gen, a and b on the two CPUs. */
+static void row1(const char *map, struct hm_row_key key, const void *pkey, size_t klen,
+		 unsigned int cap, unsigned int gen, __u32 id, struct hm_stats a, struct hm_stats b)
+{
+	struct part part = { gen, gen * cap + id, a, b };
+
+	if (id)
+		name_row(key, gen, id);
+	put_row(spec(map), pkey, klen, &part, 1);
+}
+
+/* A row in both generations: id0 in 0 with a0/b0, id1 in 1 with a1/b1. */
+static void row2(const char *map, struct hm_row_key key, const void *pkey, size_t klen,
+		 unsigned int cap, __u32 id0, struct hm_stats a0, struct hm_stats b0, __u32 id1,
+		 struct hm_stats a1, struct hm_stats b1)
+{
+	struct part parts[2] = { { 0, id0, a0, b0 }, { 1, cap + id1, a1, b1 } };
+
+	if (id0)
+		name_row(key, 0, id0);
+	if (id1)
+		name_row(key, 1, id1);
+	put_row(spec(map), pkey, klen, parts, 2);
+}
+
+#define ZERO st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0)
 
 static void begin(const char *section)
 {
@@ -212,98 +254,89 @@ static void end(void)
 
 static void fill_clients(void)
 {
-	struct spec *sp = spec(HM_MAP_CLIENTS);
-	struct hm_client_key k;
+	struct hm_row_key k = { .kind = HM_ROW_CLIENT };
 
 	begin("clients");
-	/* min on cpu_b, max on cpu0; lat_ok the other way round */
-	k.ip = addr("10.0.0.2");
-	put_stats(sp, &k, sizeof(k),
-		  st(6, 5, 1, 0, 4, 0, 0, 1, LAT(4, 8000000, 1500000, 3000000),
-		     LAT(1, 9876000, 9876000, 9876000), 600, 6000),
-		  st(4, 4, 0, 0, 3, 0, 0, 1, LAT(3, 9000000, 1001200, 4000000),
-		     LAT(1, 2500000, 2500000, 2500000), 400, 4000));
-	k.ip = addr("2001:DB8:0:0:1:0:0:1");
-	put_stats(sp, &k, sizeof(k),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0),
-		  st(3, 3, 0, 1, 1, 1, 1, 0, LAT(3, 3000, 700, 1300), none,
-		     300, 3000));
-	k.ip = addr("fe80::1");
-	put_stats(sp, &k, sizeof(k),
-		  st(2, 0, 2, 0, 0, 0, 0, 0, none, none, 222, 0),
-		  st(1, 0, 1, 0, 0, 0, 0, 0, none, none, 111, 0));
-	k.ip = addr("::1");
-	put_stats(sp, &k, sizeof(k),
-		  st(1, 1, 0, 0, 0, 0, 0, 1, none, LAT(1, 50000000, 50000000, 50000000),
-		     10, 20),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	/* min on cpu_b, max on cpu0; lat_ok the other way round; in both generations */
+	k.addr = addr("10.0.0.2");
+	row2(HM_MAP_CLIENTS, k, &k.addr, sizeof(k.addr), HM_MAX_CLIENTS,
+	     3, st(2, 1, 1, 0, 0, 0, 0, 1, none, LAT(1, 9876000, 9876000, 9876000), 200, 2000),
+	     st(1, 1, 0, 0, 1, 0, 0, 0, LAT(1, 1001200, 1001200, 1001200), none, 100, 1000),
+	     1, st(4, 4, 0, 0, 4, 0, 0, 0, LAT(4, 8000000, 1500000, 3000000), none, 400, 4000),
+	     st(3, 3, 0, 0, 2, 0, 0, 1, LAT(2, 7998800, 3998800, 4000000),
+		LAT(1, 2500000, 2500000, 2500000), 300, 3000));
+	k.addr = addr("2001:DB8:0:0:1:0:0:1");
+	row1(HM_MAP_CLIENTS, k, &k.addr, sizeof(k.addr), HM_MAX_CLIENTS, 1, 2, ZERO,
+	     st(3, 3, 0, 1, 1, 1, 1, 0, LAT(3, 3000, 700, 1300), none, 300, 3000));
+	k.addr = addr("fe80::1");
+	row1(HM_MAP_CLIENTS, k, &k.addr, sizeof(k.addr), HM_MAX_CLIENTS, 0, 1,
+	     st(2, 0, 2, 0, 0, 0, 0, 0, none, none, 222, 0),
+	     st(1, 0, 1, 0, 0, 0, 0, 0, none, none, 111, 0));
+	k.addr = addr("::1");
+	row1(HM_MAP_CLIENTS, k, &k.addr, sizeof(k.addr), HM_MAX_CLIENTS, 1, 3,
+	     st(1, 1, 0, 0, 0, 0, 0, 1, none, LAT(1, 50000000, 50000000, 50000000), 10, 20), ZERO);
 	end();
 }
 
+/* Port 8080 is row 1 of generation 1, 443 row 1 of generation 0: their histogram slots. */
 static void fill_ports(void)
 {
-	struct spec *sp = spec(HM_MAP_PORTS);
-	struct hm_port_key k = { 0 };
+	struct hm_row_key k = { .kind = HM_ROW_PORT };
+	__u16 pk[2] = { 0, 0 }; /* the readers' port key: port, padding */
 
 	begin("ports");
-	k.port = 8080;
-	put_stats(sp, &k, sizeof(k),
-		  st(8, 5, 3, 0, 4, 0, 0, 1, LAT(4, 8000000, 1500000, 3000000),
-		     LAT(1, 9876000, 9876000, 9876000), 822, 6000),
-		  st(5, 4, 1, 0, 3, 0, 0, 1, LAT(3, 9000000, 1001200, 4000000),
-		     LAT(1, 2500000, 2500000, 2500000), 511, 4000));
-	k.port = 443;
-	put_stats(sp, &k, sizeof(k),
-		  st(1, 1, 0, 0, 0, 0, 0, 1, none, LAT(1, 50000000, 50000000, 50000000),
-		     10, 20),
-		  st(3, 3, 0, 1, 1, 1, 1, 0, LAT(3, 3000, 700, 1300), none,
-		     300, 3000));
+	k.port = pk[0] = 8080;
+	row1(HM_MAP_PORTS, k, pk, sizeof(pk), HM_MAX_PORTS, 1, 1,
+	     st(8, 5, 3, 0, 4, 0, 0, 1, LAT(4, 8000000, 1500000, 3000000),
+		LAT(1, 9876000, 9876000, 9876000), 822, 6000),
+	     st(5, 4, 1, 0, 3, 0, 0, 1, LAT(3, 9000000, 1001200, 4000000),
+		LAT(1, 2500000, 2500000, 2500000), 511, 4000));
+	k.port = pk[0] = 443;
+	row1(HM_MAP_PORTS, k, pk, sizeof(pk), HM_MAX_PORTS, 0, 1,
+	     st(1, 1, 0, 0, 0, 0, 0, 1, none, LAT(1, 50000000, 50000000, 50000000), 10, 20),
+	     st(3, 3, 0, 1, 1, 1, 1, 0, LAT(3, 3000, 700, 1300), none, 300, 3000));
 	end();
 }
 
 static void fill_port_clients(void)
 {
-	struct spec *sp = spec(HM_MAP_PORT_CLIENTS);
-	struct hm_port_client_key k = { 0 };
+	struct hm_row_key k = { .kind = HM_ROW_PORT_CLIENT };
+	struct {
+		struct hm_addr ip;
+		__u16 port, pad;
+	} pk = { 0 };
 
 	begin("port_clients");
-	k.ip = addr("10.0.0.2");
-	k.port = 8080;
-	put_stats(sp, &k, sizeof(k),
-		  st(6, 5, 1, 0, 4, 0, 0, 1, LAT(4, 8000000, 1500000, 3000000),
-		     LAT(1, 9876000, 9876000, 9876000), 600, 6000),
-		  st(4, 4, 0, 0, 3, 0, 0, 1, LAT(3, 9000000, 1001200, 4000000),
-		     LAT(1, 2500000, 2500000, 2500000), 400, 4000));
-	k.ip = addr("2001:db8::1:0:0:1");
-	k.port = 443;
-	put_stats(sp, &k, sizeof(k),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0),
-		  st(3, 3, 0, 1, 1, 1, 1, 0, LAT(3, 3000, 700, 1300), none,
-		     300, 3000));
+	k.addr = pk.ip = addr("10.0.0.2");
+	k.port = pk.port = 8080;
+	row1(HM_MAP_PORT_CLIENTS, k, &pk, sizeof(pk), HM_MAX_PORT_CLIENTS, 1, 1,
+	     st(6, 5, 1, 0, 4, 0, 0, 1, LAT(4, 8000000, 1500000, 3000000),
+		LAT(1, 9876000, 9876000, 9876000), 600, 6000),
+	     st(4, 4, 0, 0, 3, 0, 0, 1, LAT(3, 9000000, 1001200, 4000000),
+		LAT(1, 2500000, 2500000, 2500000), 400, 4000));
+	k.addr = pk.ip = addr("2001:db8::1:0:0:1");
+	k.port = pk.port = 443;
+	row1(HM_MAP_PORT_CLIENTS, k, &pk, sizeof(pk), HM_MAX_PORT_CLIENTS, 1, 2, ZERO,
+	     st(3, 3, 0, 1, 1, 1, 1, 0, LAT(3, 3000, 700, 1300), none, 300, 3000));
 	end();
 }
 
+/* The overflow rows (id 0) of clients, ports and port/client pairs, in that order. */
 static void fill_overflow(void)
 {
-	struct spec *sp = spec(HM_MAP_OVERFLOW);
+	struct hm_row_key none_key = { 0 };
 	__u32 k;
 
 	begin("overflow");
-	k = HM_OVF_CLIENTS;
-	put_stats(sp, &k, sizeof(k),
-		  st(7, 7, 0, 0, 7, 0, 0, 0, LAT(7, 7000000, 900000, 1100000), none,
-		     70, 700),
-		  st(2, 1, 1, 0, 0, 0, 1, 0, LAT(1, 400000, 400000, 400000), none,
-		     20, 200));
-	k = HM_OVF_PORTS;
-	put_stats(sp, &k, sizeof(k),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
-	k = HM_OVF_PORT_CLIENTS;
-	put_stats(sp, &k, sizeof(k),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0),
-		  st(2, 2, 0, 0, 0, 0, 0, 2, none, LAT(2, 3000000, 1000000, 2000000),
-		     5, 6));
+	k = HM_ROW_CLIENT;
+	row2(HM_MAP_CLIENTS, none_key, &k, sizeof(k), HM_MAX_CLIENTS,
+	     0, st(2, 1, 1, 0, 0, 0, 1, 0, LAT(1, 400000, 400000, 400000), none, 20, 200), ZERO,
+	     0, st(7, 7, 0, 0, 7, 0, 0, 0, LAT(7, 7000000, 900000, 1100000), none, 70, 700), ZERO);
+	k = HM_ROW_PORT;
+	row1(HM_MAP_PORTS, none_key, &k, sizeof(k), HM_MAX_PORTS, 1, 0, ZERO, ZERO);
+	k = HM_ROW_PORT_CLIENT;
+	row1(HM_MAP_PORT_CLIENTS, none_key, &k, sizeof(k), HM_MAX_PORT_CLIENTS, 0, 0, ZERO,
+	     st(2, 2, 0, 0, 0, 0, 0, 2, none, LAT(2, 3000000, 1000000, 2000000), 5, 6));
 	end();
 }
 
@@ -332,9 +365,17 @@ static void fill_monitor(void)
 		v[0] = vals[i].cpu0;
 		if (cpu_b != 0)
 			v[cpu_b] = vals[i].cpu_b;
+		/* cpu_b's share in generation 0, CPU 0's in the live one */
+		k = HM_MON_MAX + vals[i].counter;
+		v[cpu_b] = 0;
+		if (bpf_map_update_elem(sp->fd, &k, v, BPF_ANY))
+			die(sp->name);
+		v[0] = 0;
+		v[cpu_b] = cpu_b ? vals[i].cpu_b : 0;
 		k = vals[i].counter;
 		if (bpf_map_update_elem(sp->fd, &k, v, BPF_ANY))
 			die(sp->name);
+		v[0] = vals[i].cpu0;
 		printf("%s\"%s\": %llu", i ? ", " : "", vals[i].name,
 		       (unsigned long long)(v[0] + (cpu_b ? v[cpu_b] : 0)));
 	}
@@ -350,7 +391,7 @@ static void fill_monitor(void)
 #define SAMPLES(...) ((const __u64[]){ __VA_ARGS__ }), \
 	sizeof((const __u64[]){ __VA_ARGS__ }) / sizeof(__u64)
 
-static void put_hist(struct spec *sp, const void *key, const char *what,
+static void put_hist(struct spec *sp, __u32 idx, const char *what,
 		     const __u64 *a, size_t na, const __u64 *b, size_t nb)
 {
 	struct hm_hist *v = calloc(ncpus, sizeof(*v));
@@ -374,7 +415,7 @@ static void put_hist(struct spec *sp, const void *key, const char *what,
 		printf("]");
 	}
 	printf("]}");
-	if (bpf_map_update_elem(sp->fd, key, v, BPF_ANY))
+	if (bpf_map_update_elem(sp->fd, &idx, v, BPF_ANY))
 		die(sp->name);
 	free(v);
 }
@@ -387,33 +428,29 @@ static void put_hist(struct spec *sp, const void *key, const char *what,
  */
 static void fill_hists(void)
 {
-	struct spec *hp = spec(HM_MAP_HIST_PORTS), *h = spec(HM_MAP_HIST);
-	struct hm_hist_port_key k = { 0 };
-	__u32 row;
+	struct spec *h = spec(HM_MAP_HIST);
 
 	begin("hists");
-	k.port = 8080;
-	k.family = HM_LAT_FIRST;
-	put_hist(hp, &k, "\"map\": \"hm_hist_ports\", \"port\": 8080, \"family\": 0",
+	put_hist(h, HM_HIST_INDEX(1, HM_HIST_PORT_FIRST, HM_LAT_FIRST),
+		 "\"map\": \"hm_hist_ports\", \"port\": 8080, \"family\": 0",
 		 SAMPLES(1500000, 1500000, 2000000, 3000000, 9876000),
 		 SAMPLES(1001200, 3998800, 4000000, 2500000));
-	k.family = HM_LAT_LAST;
-	put_hist(hp, &k, "\"map\": \"hm_hist_ports\", \"port\": 8080, \"family\": 1",
+	put_hist(h, HM_HIST_INDEX(1, HM_HIST_PORT_FIRST, HM_LAT_LAST),
+		 "\"map\": \"hm_hist_ports\", \"port\": 8080, \"family\": 1",
 		 SAMPLES(2000000, 5000000), SAMPLES(3000000));
-	k.port = 443;
-	k.family = HM_LAT_FIRST;
-	put_hist(hp, &k, "\"map\": \"hm_hist_ports\", \"port\": 443, \"family\": 0",
+	put_hist(h, HM_HIST_INDEX(0, HM_HIST_PORT_FIRST, HM_LAT_FIRST),
+		 "\"map\": \"hm_hist_ports\", \"port\": 443, \"family\": 0",
 		 SAMPLES(50000000), SAMPLES(700, 1000, 1300));
-	row = HM_HIST_ROW_PORTS_OVF * HM_LAT_FAMILIES + HM_LAT_FIRST;
-	put_hist(h, &row, "\"map\": \"hm_hist\", \"row\": 1, \"family\": 0",
+	put_hist(h, HM_HIST_INDEX(0, HM_HIST_PORTS_OTHER, HM_LAT_FIRST),
+		 "\"map\": \"hm_hist\", \"row\": 1, \"family\": 0",
 		 SAMPLES(70000000000ULL), SAMPLES(1));
-	row = HM_HIST_ROW_TOTAL * HM_LAT_FAMILIES + HM_LAT_FIRST;
-	put_hist(h, &row, "\"map\": \"hm_hist\", \"row\": 0, \"family\": 0",
+	put_hist(h, HM_HIST_INDEX(1, HM_HIST_TOTAL, HM_LAT_FIRST),
+		 "\"map\": \"hm_hist\", \"row\": 0, \"family\": 0",
 		 SAMPLES(1500000, 1500000, 2000000, 3000000, 9876000, 50000000,
 			 70000000000ULL),
 		 SAMPLES(1001200, 3998800, 4000000, 2500000, 700, 1000, 1300, 1));
-	row = HM_HIST_ROW_TOTAL * HM_LAT_FAMILIES + HM_LAT_LAST;
-	put_hist(h, &row, "\"map\": \"hm_hist\", \"row\": 0, \"family\": 1",
+	put_hist(h, HM_HIST_INDEX(1, HM_HIST_TOTAL, HM_LAT_LAST),
+		 "\"map\": \"hm_hist\", \"row\": 0, \"family\": 1",
 		 SAMPLES(2000000, 5000000), SAMPLES(3000000));
 	end();
 }
@@ -438,9 +475,7 @@ static void fill_routes(void)
 		{ HM_METHOD_GET, WEIRD_LABEL, 4 },
 	};
 	struct spec *ids = spec(HM_MAP_ROUTE_IDS), *rows = spec(HM_MAP_ROUTES);
-	struct spec *hr = spec(HM_MAP_HIST_ROUTES), *h = spec(HM_MAP_HIST);
-	struct spec *seq = spec(HM_MAP_ROUTE_SEQ);
-	struct hm_hist_route_key hk = { 0 };
+	struct spec *h = spec(HM_MAP_HIST), *seq = spec(HM_MAP_SEQ);
 	struct hm_route_key rk;
 	struct hm_route_val rv;
 	__u32 k, n = 3;
@@ -460,55 +495,64 @@ static void fill_routes(void)
 		printf("}");
 	}
 	printf("]");
-	k = 0;
+	k = HM_SEQ_ROUTES;
 	if (bpf_map_update_elem(seq->fd, &k, &n, BPF_ANY))
 		die(seq->name);
 
+	/* Routes' rows are indexed gen * HM_MAX_ROUTES + id; the key printed is the id. */
 	begin("routes");
-	k = HM_ROUTE_OTHER;
-	put_stats(rows, &k, sizeof(k),
-		  st(3, 3, 0, 0, 3, 0, 0, 0, LAT(3, 3000000, 900000, 1100000), none, 30, 300),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
-	k = HM_ROUTE_UNKNOWN;
-	put_stats(rows, &k, sizeof(k),
-		  st(0, 1, 0, 0, 1, 0, 0, 0, none, none, 0, 50),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
-	k = 2;
-	put_stats(rows, &k, sizeof(k),
-		  st(4, 4, 0, 0, 4, 0, 0, 0, LAT(4, 8000000, 1500000, 3000000), none, 400, 4000),
-		  st(2, 2, 0, 0, 1, 0, 0, 1, LAT(1, 1001200, 1001200, 1001200),
-		     LAT(1, 9876000, 9876000, 9876000), 200, 2000));
-	k = 3;
-	put_stats(rows, &k, sizeof(k),
-		  st(1, 0, 1, 0, 0, 0, 0, 0, none, none, 120, 0),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
-	k = 4;
-	put_stats(rows, &k, sizeof(k),
-		  st(2, 2, 0, 0, 0, 0, 2, 0, LAT(2, 40000, 20000, 20000), none, 22, 33),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	{
+		struct part other = { 1, HM_MAX_ROUTES + HM_ROUTE_OTHER,
+				      st(3, 3, 0, 0, 3, 0, 0, 0, LAT(3, 3000000, 900000, 1100000),
+					 none, 30, 300), ZERO };
+		struct part unknown = { 0, HM_ROUTE_UNKNOWN,
+					st(0, 1, 0, 0, 1, 0, 0, 0, none, none, 0, 50), ZERO };
+		struct part two[2] = {
+			{ 1, HM_MAX_ROUTES + 2,
+			  st(4, 4, 0, 0, 4, 0, 0, 0, LAT(4, 8000000, 1500000, 3000000), none, 400,
+			     4000), ZERO },
+			{ 0, 2, ZERO,
+			  st(2, 2, 0, 0, 1, 0, 0, 1, LAT(1, 1001200, 1001200, 1001200),
+			     LAT(1, 9876000, 9876000, 9876000), 200, 2000) },
+		};
+		struct part three = { 1, HM_MAX_ROUTES + 3,
+				      st(1, 0, 1, 0, 0, 0, 0, 0, none, none, 120, 0), ZERO };
+		struct part four = { 0, 4,
+				     st(2, 2, 0, 0, 0, 0, 2, 0, LAT(2, 40000, 20000, 20000), none,
+					22, 33), ZERO };
+
+		k = HM_ROUTE_OTHER;
+		put_row(rows, &k, sizeof(k), &other, 1);
+		k = HM_ROUTE_UNKNOWN;
+		put_row(rows, &k, sizeof(k), &unknown, 1);
+		k = 2;
+		put_row(rows, &k, sizeof(k), two, 2);
+		k = 3;
+		put_row(rows, &k, sizeof(k), &three, 1);
+		k = 4;
+		put_row(rows, &k, sizeof(k), &four, 1);
+	}
 	end();
 
 	begin("route_hists");
-	hk.route = 2;
-	hk.family = HM_LAT_FIRST;
-	put_hist(hr, &hk, "\"route\": 2, \"family\": 0",
-		 SAMPLES(1500000, 1500000, 2000000, 3000000),
+	put_hist(h, HM_HIST_INDEX(1, HM_HIST_ROUTE_FIRST + 2, HM_LAT_FIRST),
+		 "\"route\": 2, \"family\": 0", SAMPLES(1500000, 1500000, 2000000, 3000000),
 		 SAMPLES(1001200, 9876000));
-	hk.route = 4;
-	put_hist(hr, &hk, "\"route\": 4, \"family\": 0", SAMPLES(20000, 20000), SAMPLES(1));
-	k = HM_HIST_ROW_ROUTES_OVF * HM_LAT_FAMILIES + HM_LAT_FIRST;
-	put_hist(h, &k, "\"map\": \"hm_hist\", \"row\": 2, \"family\": 0", SAMPLES(3000000000ULL), SAMPLES(1));
+	put_hist(h, HM_HIST_INDEX(0, HM_HIST_ROUTE_FIRST + 4, HM_LAT_FIRST),
+		 "\"route\": 4, \"family\": 0", SAMPLES(20000, 20000), SAMPLES(1));
+	put_hist(h, HM_HIST_INDEX(1, HM_HIST_ROUTES_OTHER, HM_LAT_FIRST),
+		 "\"map\": \"hm_hist\", \"row\": 2, \"family\": 0", SAMPLES(3000000000ULL),
+		 SAMPLES(1));
 	end();
 }
 
 static void fill_ifaces(void)
 {
-	struct hm_iface_key k = { .ifindex = 7 };
+	struct hm_row_key k = { .kind = HM_ROW_IFACE, .ifindex = 7 };
 
 	begin("ifaces");
-	put_stats(spec(HM_MAP_IFACES), &k, sizeof(k),
-		  st(5, 5, 0, 0, 5, 0, 0, 0, none, none, 50, 500),
-		  st(0, 0, 0, 0, 0, 0, 0, 0, none, none, 0, 0));
+	row1(HM_MAP_IFACES, k, &k.ifindex, sizeof(k.ifindex), HM_MAX_IFACES, 1, 1,
+	     st(5, 5, 0, 0, 5, 0, 0, 0, none, none, 50, 500), ZERO);
 	end();
 }
 
@@ -595,28 +639,30 @@ int main(int argc, char **argv)
 	if (!cfg)
 		die("calloc");
 	cfg->layout_version = layout;
+	cfg->epoch = 1;
 	if (fillable(HM_MAP_CONFIG) &&
 	    bpf_map_update_elem(config->fd, &key, cfg, BPF_ANY))
 		die(HM_MAP_CONFIG);
 	free(cfg);
 
 	if (!empty) {
-		if (fillable(HM_MAP_CLIENTS))
+		if (fillable(HM_MAP_CLIENTS) && fillable(HM_MAP_ROW_IDS))
 			fill_clients();
-		if (fillable(HM_MAP_PORTS))
+		if (fillable(HM_MAP_PORTS) && fillable(HM_MAP_ROW_IDS))
 			fill_ports();
-		if (fillable(HM_MAP_PORT_CLIENTS))
+		if (fillable(HM_MAP_PORT_CLIENTS) && fillable(HM_MAP_ROW_IDS))
 			fill_port_clients();
-		if (fillable(HM_MAP_OVERFLOW))
+		if (fillable(HM_MAP_CLIENTS) && fillable(HM_MAP_PORTS) &&
+		    fillable(HM_MAP_PORT_CLIENTS))
 			fill_overflow();
 		if (fillable(HM_MAP_MONITOR))
 			fill_monitor();
-		if (fillable(HM_MAP_HIST) && fillable(HM_MAP_HIST_PORTS))
+		if (fillable(HM_MAP_HIST))
 			fill_hists();
-		if (fillable(HM_MAP_ROUTES) && fillable(HM_MAP_ROUTE_IDS) &&
-		    fillable(HM_MAP_HIST_ROUTES))
+		if (fillable(HM_MAP_ROUTES) && fillable(HM_MAP_ROUTE_IDS) && fillable(HM_MAP_HIST) &&
+		    fillable(HM_MAP_SEQ))
 			fill_routes();
-		if (fillable(HM_MAP_IFACES))
+		if (fillable(HM_MAP_IFACES) && fillable(HM_MAP_ROW_IDS))
 			fill_ifaces();
 		if (fillable(HM_MAP_CONNS))
 			fill_conns();

@@ -26,15 +26,16 @@
 
 #include "httpmon.h"
 #include "hm_common.h"
+#include "hm_pin.h"
 #include "hm_route.h"
 #include "pkt.h"
 
 static struct bpf_object *obj;
 static int prog_in, prog_eg, prog_xdp;
 static bool via_xdp; /* client-to-server frames go through the XDP program */
-static int fd_clients, fd_ports, fd_port_clients, fd_monitor, fd_conns, fd_config, fd_overflow;
-static int fd_routes, fd_route_ids, fd_route_pats, fd_route_seq, fd_aging, fd_hist_ports, fd_hist_routes, fd_hist;
-static int fd_method_ids, prog_kick;
+static int fd_monitor, fd_conns, fd_config, fd_routes, fd_route_ids, fd_route_pats, fd_aging;
+static int fd_hist, fd_method_ids, fd_row_ids, prog_kick;
+static struct hm_maps maps; /* the same fds, for the pin library's interval functions */
 static int ncpus, failures, checks;
 static const char *current;
 
@@ -88,15 +89,6 @@ static void clear_hash(int fd)
 	}
 }
 
-static void clear_percpu_array(int fd, __u32 entries, size_t value_size)
-{
-	void *zero = calloc(ncpus, value_size);
-
-	for (__u32 i = 0; i < entries; i++)
-		bpf_map_update_elem(fd, &i, zero, BPF_ANY);
-	free(zero);
-}
-
 /* Rewriting the sweep's entry cancels its timer: the next new connection arms a fresh one. */
 static void reset_aging(void)
 {
@@ -106,25 +98,19 @@ static void reset_aging(void)
 	bpf_map_update_elem(fd_aging, &zero, zero_value, BPF_ANY);
 }
 
+/* Everything back to a fresh map set: both generations, routes, methods, connections. */
 static void reset_maps(void)
 {
 	struct hm_config cfg = {};
 	__u32 zero = 0;
 
-	clear_hash(fd_clients);
-	clear_hash(fd_ports);
-	clear_hash(fd_port_clients);
+	hm_gen_clear(&maps, 0);
+	hm_gen_clear(&maps, 1);
 	clear_hash(fd_conns);
 	clear_hash(fd_route_ids);
 	clear_hash(fd_method_ids);
-	clear_hash(fd_hist_ports);
-	clear_hash(fd_hist_routes);
-	clear_percpu_array(fd_hist, HM_HIST_ROWS * HM_LAT_FAMILIES, sizeof(struct hm_hist));
 	for (__u32 slot = 0; slot < HM_SEQ_SLOTS; slot++)
-		bpf_map_update_elem(fd_route_seq, &slot, &zero, BPF_ANY);
-	clear_percpu_array(fd_routes, HM_MAX_ROUTES, sizeof(struct hm_stats));
-	clear_percpu_array(fd_monitor, HM_MON_MAX, sizeof(__u64));
-	clear_percpu_array(fd_overflow, HM_OVF_ROWS, sizeof(struct hm_stats));
+		bpf_map_update_elem(maps.seq, &slot, &zero, BPF_ANY);
 	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
 	reset_aging();
 }
@@ -158,6 +144,10 @@ static void send_str(struct flow *f, bool from_client, const char *s)
 	send_seg(f, from_client, 0, s, strlen(s));
 }
 
+struct hm_client_key {
+	struct hm_addr ip;
+};
+
 static void client_key(const struct flow *f, struct hm_client_key *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -169,31 +159,52 @@ static void client_key(const struct flow *f, struct hm_client_key *k)
 	}
 }
 
-static bool read_stats(int fd, const void *key, struct hm_stats *out)
+/* Adds entry idx of a per-CPU stats array to out. */
+static void add_stats(int fd, __u32 idx, struct hm_stats *out)
 {
-	struct hm_stats *percpu = calloc(ncpus, sizeof(*percpu));
-	bool found = !bpf_map_lookup_elem(fd, key, percpu);
+	struct hm_stats *percpu = calloc(ncpus, sizeof(*percpu)), sum, pair[2];
+
+	if (!bpf_map_lookup_elem(fd, &idx, percpu)) {
+		hm_stats_sum(&sum, percpu, ncpus);
+		pair[0] = *out;
+		pair[1] = sum;
+		hm_stats_sum(out, pair, 2);
+	}
+	free(percpu);
+}
+
+/* The row of key (kind and key fields set), both generations summed; false: no row. */
+static bool row_stats(struct hm_row_key key, struct hm_stats *out)
+{
+	struct hm_row_val val;
+	bool found = false;
 
 	memset(out, 0, sizeof(*out));
-	if (found)
-		hm_stats_sum(out, percpu, ncpus);
-	free(percpu);
+	for (key.gen = 0; key.gen < HM_GENS; key.gen++) {
+		if (bpf_map_lookup_elem(fd_row_ids, &key, &val))
+			continue;
+		add_stats(hm_row_array(&maps, key.kind), key.gen * hm_row_capacity(key.kind) + val.id,
+			  out);
+		found = true;
+	}
 	return found;
 }
 
 static bool client_stats(const struct flow *f, struct hm_stats *out)
 {
 	struct hm_client_key k;
+	struct hm_row_key key = { .kind = HM_ROW_CLIENT };
 
 	client_key(f, &k);
-	return read_stats(fd_clients, &k, out);
+	key.addr = k.ip;
+	return row_stats(key, out);
 }
 
 static bool port_stats(uint16_t port, struct hm_stats *out)
 {
-	struct hm_port_key k = { .port = port };
+	struct hm_row_key key = { .kind = HM_ROW_PORT, .port = port };
 
-	return read_stats(fd_ports, &k, out);
+	return row_stats(key, out);
 }
 
 static __u64 monitor(enum hm_monitor_counter c)
@@ -201,9 +212,12 @@ static __u64 monitor(enum hm_monitor_counter c)
 	__u64 *v = calloc(ncpus, sizeof(__u64)), sum = 0;
 	__u32 key = c;
 
-	if (!bpf_map_lookup_elem(fd_monitor, &key, v))
-		for (int i = 0; i < ncpus; i++)
-			sum += v[i];
+	for (int gen = 0; gen < HM_GENS; gen++) {
+		key = gen * HM_MON_MAX + c;
+		if (!bpf_map_lookup_elem(fd_monitor, &key, v))
+			for (int i = 0; i < ncpus; i++)
+				sum += v[i];
+	}
 	free(v);
 	return sum;
 }
@@ -402,29 +416,26 @@ static void test_response_in_pieces(void)
 		 strlen("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n0123456789"));
 }
 
-static __u64 sum_rows(int fd, __u32 ovf_row, __u64 *rows)
+/* Requests over every row of a kind, its overflow row included; *rows: the named rows. */
+static __u64 sum_rows(unsigned int kind, __u64 *rows)
 {
-	struct hm_stats *percpu = calloc(ncpus, sizeof(*percpu)), sum;
-	char key[64], next[64];
+	struct hm_row_key key, next;
+	struct hm_row_val val;
+	struct hm_stats sum = {};
 	void *prev = NULL;
-	__u64 total = 0;
 
 	*rows = 0;
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, sizeof(key));
-		prev = key;
-		if (!bpf_map_lookup_elem(fd, key, percpu)) {
-			hm_stats_sum(&sum, percpu, ncpus);
-			total += sum.requests;
-			(*rows)++;
-		}
+	while (bpf_map_get_next_key(fd_row_ids, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (key.kind != kind || bpf_map_lookup_elem(fd_row_ids, &key, &val))
+			continue;
+		add_stats(hm_row_array(&maps, kind), key.gen * hm_row_capacity(kind) + val.id, &sum);
+		(*rows)++;
 	}
-	if (!bpf_map_lookup_elem(fd_overflow, &ovf_row, percpu)) {
-		hm_stats_sum(&sum, percpu, ncpus);
-		total += sum.requests;
-	}
-	free(percpu);
-	return total;
+	for (int gen = 0; gen < HM_GENS; gen++)
+		add_stats(hm_row_array(&maps, kind), gen * hm_row_capacity(kind), &sum);
+	return sum.requests;
 }
 
 /*
@@ -445,11 +456,12 @@ static void test_map_pressure(void)
 		flow_v4(&f, ip, 40000, "10.0.0.1", 8080);
 		send_str(&f, true, REQ_A);
 	}
-	total = sum_rows(fd_clients, HM_OVF_CLIENTS, &rows);
+	total = sum_rows(HM_ROW_CLIENT, &rows);
 	CHECK_EQ("client rows + overflow row hold every request", total, n);
-	CHECK_EQ("the client map is full, not larger", rows, HM_MAX_CLIENTS);
-	CHECK_EQ("clients_full counts the rest", monitor(HM_MON_CLIENTS_FULL), n - HM_MAX_CLIENTS);
-	total = sum_rows(fd_port_clients, HM_OVF_PORT_CLIENTS, &rows);
+	CHECK_EQ("every client row is taken, not more", rows, HM_MAX_CLIENTS - 1);
+	CHECK_EQ("clients_full counts the rest", monitor(HM_MON_CLIENTS_FULL),
+		 n - (HM_MAX_CLIENTS - 1));
+	total = sum_rows(HM_ROW_PORT_CLIENT, &rows);
 	CHECK_EQ("port/client rows + overflow row hold every request", total, n);
 	check(port_stats(8080, &s) && s.requests == (__u64)n, "the port row counts all", "requests=%llu",
 	      (unsigned long long)s.requests);
@@ -770,6 +782,15 @@ static void test_padding_and_bad_length(void)
 }
 
 /* The stats of route (method, label), found through hm_route_ids as hm-stat does. */
+/* A route id's row, both generations summed. */
+static bool route_id_stats(__u32 id, struct hm_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int gen = 0; gen < HM_GENS; gen++)
+		add_stats(fd_routes, gen * HM_MAX_ROUTES + id, out);
+	return true;
+}
+
 static bool route_stats(unsigned int method, const char *label, struct hm_stats *out)
 {
 	struct hm_route_key key = { .method = method };
@@ -779,7 +800,7 @@ static bool route_stats(unsigned int method, const char *label, struct hm_stats 
 	memcpy(key.label, label, strnlen(label, sizeof(key.label)));
 	if (bpf_map_lookup_elem(fd_route_ids, &key, &val))
 		return false;
-	return read_stats(fd_routes, &val.id, out);
+	return route_id_stats(val.id, out);
 }
 
 /* For failure messages: every route label the program created. */
@@ -1017,7 +1038,7 @@ static void test_route_unknown_other(void)
 	CHECK_EQ("two routes fit", route_count(), 2);
 	check(route_stats(HM_METHOD_GET, "/ra", &s) && s.requests == 1, "first route exact", "missing");
 	id = HM_ROUTE_OTHER;
-	read_stats(fd_routes, &id, &s);
+	route_id_stats(id, &s);
 	CHECK_EQ("the rest under _other", s.requests, 3);
 	CHECK_EQ("_other responses", s.responses, 3);
 	CHECK_EQ("routes_full counted", monitor(HM_MON_ROUTES_FULL), 3);
@@ -1025,7 +1046,7 @@ static void test_route_unknown_other(void)
 	flow_v4(&f, "10.1.4.2", 41410, "10.0.0.1", 8080);
 	send_str(&f, false, RESP_500); /* a reply to a request never seen */
 	id = HM_ROUTE_UNKNOWN;
-	read_stats(fd_routes, &id, &s);
+	route_id_stats(id, &s);
 	CHECK_EQ("orphan reply under _unknown", s.responses, 1);
 	CHECK_EQ("_unknown bytes_out", s.bytes_out, strlen(RESP_500));
 }
@@ -1364,8 +1385,10 @@ static void test_two_cpus(void)
 {
 	struct hammer h[2] = { { .cpu = 0, .n = 20000, .cport = 43010 },
 			       { .cpu = 1, .n = 20000, .cport = 43011 } };
-	struct hm_hist_port_key hk = { .port = 8080, .family = HM_LAT_FIRST };
+	struct hm_row_key pk = { .kind = HM_ROW_PORT, .port = 8080 };
+	struct hm_row_val pv = {};
 	struct hm_hist *percpu;
+	__u32 hk;
 	pthread_t t[2];
 	struct flow f;
 	struct hm_stats s;
@@ -1395,7 +1418,9 @@ static void test_two_cpus(void)
 	      (unsigned long long)s.responses, (unsigned long long)s.lat.count);
 	/* Issue 6, case 25: histogram totals equal request totals. */
 	percpu = calloc(ncpus, sizeof(*percpu));
-	if (!bpf_map_lookup_elem(fd_hist_ports, &hk, percpu))
+	bpf_map_lookup_elem(fd_row_ids, &pk, &pv);
+	hk = HM_HIST_INDEX(0, HM_HIST_PORT_FIRST + pv.id - 1, HM_LAT_FIRST);
+	if (pv.id && !bpf_map_lookup_elem(fd_hist, &hk, percpu))
 		for (int c = 0; c < ncpus; c++) {
 			count += percpu[c].count;
 			for (int b = 0; b < HM_HIST_BUCKETS; b++)
@@ -2183,23 +2208,19 @@ int main(int argc, char **argv)
 	prog_in = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_tc_ingress"));
 	prog_eg = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_tc_egress"));
 	prog_xdp = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_xdp_ingress"));
-	fd_clients = map_fd(HM_MAP_CLIENTS);
-	fd_ports = map_fd(HM_MAP_PORTS);
-	fd_port_clients = map_fd(HM_MAP_PORT_CLIENTS);
 	fd_monitor = map_fd(HM_MAP_MONITOR);
 	fd_conns = map_fd(HM_MAP_CONNS);
 	fd_config = map_fd(HM_MAP_CONFIG);
-	fd_overflow = map_fd(HM_MAP_OVERFLOW);
 	fd_routes = map_fd(HM_MAP_ROUTES);
 	fd_route_ids = map_fd(HM_MAP_ROUTE_IDS);
 	fd_route_pats = map_fd(HM_MAP_ROUTE_PATTERNS);
-	fd_route_seq = map_fd(HM_MAP_ROUTE_SEQ);
 	fd_aging = map_fd(HM_MAP_AGING);
-	fd_hist_ports = map_fd(HM_MAP_HIST_PORTS);
-	fd_hist_routes = map_fd(HM_MAP_HIST_ROUTES);
 	fd_hist = map_fd(HM_MAP_HIST);
 	fd_method_ids = map_fd(HM_MAP_METHOD_IDS);
+	fd_row_ids = map_fd(HM_MAP_ROW_IDS);
 	prog_kick = bpf_program__fd(bpf_object__find_program_by_name(obj, "hm_aging_kick"));
+	for (size_t i = 0; i < hm_map_descs_len; i++)
+		*hm_maps_fd(&maps, &hm_map_descs[i]) = map_fd(hm_map_descs[i].name);
 	ncpus = libbpf_num_possible_cpus();
 	if (replay) {
 		err = replay_main(argc - 3, argv + 3);

@@ -157,9 +157,9 @@ hm_expect_fail "member's hm-stat --reset: exit 5, one line" 5 \
 	"^hm-stat: cannot open $PIN/hm_[a-z_]+ for writing: Permission denied \(run as root\)$" \
 	"${member[@]}" "$STAT" --pin-path "$PIN" --reset
 if command -v bpftool >/dev/null; then
-	seq() { bpftool -j map dump pinned "$PIN/hm_route_seq" | jq -c '.[0].value'; }
+	seq() { bpftool -j map dump pinned "$PIN/hm_seq" | jq -c '.[0].value'; }
 	seq0=$(seq)
-	hm_run "${member[@]}" bpftool map update pinned "$PIN/hm_route_seq" key 0 0 0 0 value 255 255 255 127
+	hm_run "${member[@]}" bpftool map update pinned "$PIN/hm_seq" key 0 0 0 0 value 255 255 255 127
 	[ "$rc" -ne 0 ] && [ -n "$seq0" ] && [ "$(seq)" = "$seq0" ]
 	hm_judge $? "member's bpftool map update of a pin fails, the value stays" "exit $rc: $err" \
 		"$seq0 -> $(seq)"

@@ -905,19 +905,29 @@ hm_run "$reset" --pin-path "$fs/good"
 hm_judge $? "hm-reset exits 0 quietly" "exit $rc" "$out" "$err"
 "$stat" --pin-path "$fs/good" --json >"$tmp/reset.json" 2>&1
 pycheck reset "$tmp/good.json" "$tmp/reset.json"
-if command -v bpftool >/dev/null; then
-	[ "$(entries good hm_route_ids)" = 0 ] && [ "$(entries good hm_ifaces)" = 0 ] &&
-		[ "$(entries good hm_hist_routes)" = 0 ] &&
-		bpftool -j map dump pinned "$fs/good/hm_route_seq" | python3 -c '
+# seq SET SLOT: entry SLOT of hm_seq in set SET.
+seq() {
+	bpftool -j map dump pinned "$fs/$1/hm_seq" | python3 -c '
 import json, sys
-e = json.load(sys.stdin)[0]
-v = e.get("formatted", e)["value"]
-sys.exit(0 if (v == 0 if isinstance(v, int) else all(int(b, 16) == 0 for b in v)) else 1)' &&
+for e in json.load(sys.stdin):
+    e = e.get("formatted", e)
+    k, v = e["key"], e["value"]
+    k = k if isinstance(k, int) else int.from_bytes(bytes(int(b, 16) for b in k), "little")
+    v = v if isinstance(v, int) else int.from_bytes(bytes(int(b, 16) for b in v), "little")
+    if k == int(sys.argv[1]):
+        print(v)' "$2"
+}
+if command -v bpftool >/dev/null; then
+	[ "$(entries good hm_route_ids)" = 3 ] && [ "$(entries good hm_row_ids)" = 0 ] &&
 		[ "$(jq '.routes | length' "$tmp/reset.json")" = 0 ]
-	hm_judge $? "hm-reset forgets the route labels, zeroes routes and their counter, removes interface rows" \
-		"$(bpftool map dump pinned "$fs/good/hm_route_seq")"
+	hm_judge $? "hm-reset keeps the route labels, removes every row of both generations" \
+		"route ids $(entries good hm_route_ids), row ids $(entries good hm_row_ids)"
+	hm_run "$reset" --pin-path "$fs/good" --routes
+	[ "$rc" -eq 0 ] && [ "$(entries good hm_route_ids)" = 0 ] && [ "$(seq good 8)" = 0 ] # 8: HM_SEQ_ROUTES
+	hm_judge $? "hm-reset --routes forgets the route labels and zeroes their counter" \
+		"exit $rc: $err; route ids $(entries good hm_route_ids), counter $(seq good 8)"
 else
-	hm_skip "hm-reset forgets the route labels" "bpftool not installed"
+	hm_skip "hm-reset keeps the route labels" "bpftool not installed"
 fi
 hm_run "$stat" --pin-path "$fs/good"
 [ "$rc" -eq 0 ] && grep -q '^no HTTP traffic seen yet$' <<<"$out"

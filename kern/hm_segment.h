@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * hm_segment.h - one TCP segment through the stages, for any program type.
+ *
+ *   packet (hm_packet.h): one window copy, L2-L4 into struct hm_pkt
+ *   -> port filter (hm_config)
+ *   -> connection (hm_conn.h): lookup, or creation by a segment that starts
+ *      an HTTP message; the sequence check
+ *   -> framing (hm_http.h): the walk over the new bytes
+ *   -> accounting (hm_account.h): the segment's delta added to its rows once
+ *   -> FIN/RST bookkeeping.
+ *
+ * hm_segment() is always inlined into an entry point (httpmon.bpf.c) with
+ * the context kind a constant, so each program holds only its own helpers.
+ */
+#ifndef HM_SEGMENT_H
+#define HM_SEGMENT_H
+
+#include "hm_conn.h"
+#include "hm_http.h"
+
+#define HM_MAX_STEPS 8192 /* walk steps per segment (~100 pipelined messages and more) */
+
+/* The pointers one walk step needs. */
+struct hm_walk {
+	void *ctx;
+	struct hm_scratch *s;
+	struct hm_conn *c;
+	struct hm_dir *d;
+	struct hm_config *cfg;
+};
+
+/*
+ * One step of the walk over a segment's new bytes: bodies by arithmetic,
+ * the rest through the handler the state needs.  Returns 1 to stop.
+ */
+static __always_inline long hm_walk_step(struct hm_walk *w, enum hm_ctx_kind kind)
+{
+	struct hm_scratch *s = w->s;
+	struct hm_conn *c = w->c;
+	struct hm_dir *d = w->d;
+	__u32 off = s->off, state = d->state;
+	__u64 avail, n;
+	int r;
+
+	if (off >= s->end)
+		return 1;
+	avail = s->end - off;
+	switch (state) {
+	case HM_P_BODY:
+	case HM_P_CHUNK_DATA:
+		n = avail < d->remaining ? avail : d->remaining;
+		s->off = off + n;
+		hm_consume(s, d, n);
+		d->remaining -= n;
+		if (d->remaining)
+			return 1;
+		if (state == HM_P_BODY)
+			hm_msg_end(s, c, d);
+		else
+			d->state = HM_P_CHUNK_CRLF;
+		return s->off >= s->end;
+	case HM_P_UNTIL_CLOSE:
+		s->off = s->end;
+		hm_consume(s, d, avail);
+		return 1;
+	case HM_P_LOST:
+		return 1;
+	}
+
+	if (off < s->win_off || off >= s->win_off + s->win_len)
+		if (hm_win_load(w->ctx, kind, s, off, s->end))
+			return 1;
+	switch (state) {
+	case HM_P_IDLE:
+	case HM_P_START_READY:
+		r = hm_h_start(s, c, w->cfg);
+		break;
+	case HM_P_TARGET:
+		r = hm_h_target(s, c, w->cfg);
+		break;
+	case HM_P_LINE:
+	case HM_P_HDR:
+	case HM_P_HDR_SKIP:
+	case HM_P_CHUNK_EXT:
+	case HM_P_CHUNK_CRLF:
+	case HM_P_TRAILER_SKIP:
+		r = hm_h_lines(s, c, w->cfg);
+		if (r == HM_STEP_BYTES)
+			r = hm_h_bytes(s, c, w->cfg);
+		break;
+	default:
+		r = hm_h_bytes(s, c, w->cfg);
+	}
+	if (r == HM_STEP_LOAD && hm_win_load(w->ctx, kind, s, s->off, s->end))
+		return 1;
+	return r == HM_STEP_DONE || s->off >= s->end;
+}
+
+/*
+ * Does the segment's payload, at packet offset off, start an HTTP message?
+ * Only such a segment creates connection state, so non-HTTP flows and
+ * connections joined mid-body cost one short look and no map entry.  A
+ * segment too short to decide counts when it could be the beginning of a
+ * start line ("GE" of a request line split by the sender).
+ */
+static __always_inline bool hm_starts_message(void *ctx, enum hm_ctx_kind kind,
+					      struct hm_scratch *s, const struct hm_pkt *p)
+{
+	__u32 n = p->payload_end - p->payload_off, idx;
+
+	if (n > HM_START_MAX)
+		n = HM_START_MAX;
+	if (p->payload_off + n > s->win_off + s->win_len &&
+	    hm_win_load(ctx, kind, s, p->payload_off, p->payload_end))
+		return false;
+	if (p->payload_off < s->win_off)
+		return false;
+	idx = hm_win_idx(s, p->payload_off);
+	*(__u64 *)&s->sb.b[0] = hm_load64(&s->win[idx]);
+	*(__u64 *)&s->sb.b[8] = hm_load64(&s->win[idx + 8]);
+	*(__u64 *)&s->sb.b[16] = hm_load64(&s->win[idx + 16]);
+	hm_classify(&s->sb, n, &s->cls, s->gen ? HM_CLS_GEN1 : 0);
+	return s->cls.kind != HM_MSG_NONE;
+}
+
+/* One segment, seen on interface ifindex at hook egress (0: ingress, 1: egress). */
+static __always_inline void hm_segment(void *ctx, enum hm_ctx_kind kind, __u32 ifindex,
+				       __u32 egress)
+{
+	struct hm_pkt p = {};
+	struct hm_walk w;
+	struct hm_scratch *s;
+	struct hm_config *cfg;
+	struct hm_conn *c;
+	struct hm_dir *d;
+	__u32 zero = 0, side, plen, late = 0, pkt_len, first, seen = ifindex << 1 | (egress & 1);
+	__s64 skip;
+	bool ends = false;
+
+	s = bpf_map_lookup_elem(&hm_scratch, &zero);
+	cfg = bpf_map_lookup_elem(&hm_config, &zero);
+	if (!s || !cfg)
+		return;
+	if (cfg->layout_version == 0)
+		cfg->layout_version = HM_LAYOUT_VERSION; /* stamp for readers of a tc-loaded set */
+	s->epoch = cfg->epoch;
+	s->gen = s->epoch & 1;
+	pkt_len = hm_ctx_len(ctx, kind);
+	if (pkt_len <= ETH_HLEN || hm_win_load(ctx, kind, s, 0, pkt_len))
+		return;
+	if (hm_packet_parse(s, &p, pkt_len))
+		return;
+	plen = p.payload_end - p.payload_off;
+	if (!plen && !p.fin && !p.rst)
+		return; /* pure ACK or SYN */
+	if ((cfg->flags & HM_CFG_PORT_FILTER) && !hm_port_watched(cfg, p.sport) &&
+	    !hm_port_watched(cfg, p.dport))
+		return;
+
+	side = hm_conn_key_of(&p, &s->key);
+	c = bpf_map_lookup_elem(&hm_conns, &s->key);
+	if (!c) {
+		if (!plen)
+			return;
+		if (!hm_starts_message(ctx, kind, s, &p)) {
+			/* Not HTTP, or joined in the middle of a message: one short look, no state. */
+			hm_count(s->gen, HM_MON_IGNORED_SEGMENTS, 1);
+			return;
+		}
+		/* The initial value is built in scratch: it is too big for the stack. */
+		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
+		s->fresh.client = HM_SIDE_UNKNOWN;
+		s->fresh.last_seen = bpf_ktime_get_coarse_ns(); /* before the sweep can see it */
+		s->fresh.ifindex = ifindex; /* the connection's rows: where it was first seen */
+		if (bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_NOEXIST) &&
+		    bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_ANY)) {
+			hm_count(s->gen, HM_MON_CONN_CREATE_FAILED, 1);
+			return;
+		}
+		c = bpf_map_lookup_elem(&hm_conns, &s->key);
+		if (!c)
+			return;
+		hm_count(s->gen, HM_MON_CONNS_OPENED, 1);
+	}
+	__builtin_memset(&s->delta, 0, sizeof(s->delta));
+	s->dmask = 0;
+	s->now = 0;
+	s->side = side;
+
+	if (plen) {
+		hm_count(s->gen, HM_MON_SEGMENTS, 1);
+		skip = hm_conn_seq(s, c, side, &p, plen, seen, &late);
+		if (skip < 0)
+			goto close;
+		c->last_seen = bpf_ktime_get_coarse_ns();
+		hm_aging_arm(cfg); /* one read of a flag once the sweep is scheduled */
+		s->seq0 = p.seq - p.payload_off;
+		s->ack = p.ack;
+		s->ack_ok = p.ack_ok;
+		s->off = p.payload_off + skip;
+		s->end = p.payload_end;
+		s->port[0] = s->key.port[0];
+		s->port[1] = s->key.port[1];
+		s->bytes = 0;
+		first = s->off;
+
+		d = &c->dir[side & 1];
+		if (d->state == HM_P_LOST) {
+			/* Framing was lost: a segment that starts a message resumes it. */
+			d->state = HM_P_IDLE;
+			d->flags |= HM_DF_PROBE;
+		}
+		w.ctx = ctx;
+		w.s = s;
+		w.c = c;
+		w.d = d;
+		w.cfg = cfg;
+		/*
+		 * The walk: each step parses, or moves the window, or changes
+		 * the state, so it ends; HM_MAX_STEPS bounds it all the same.
+		 */
+		s->steps = 0;
+		while (hm_loop) {
+			if (hm_walk_step(&w, kind) || ++s->steps >= HM_MAX_STEPS)
+				break;
+		}
+		if (s->off < s->end && d->state != HM_P_LOST)
+			hm_lost(s, d, HM_MON_PARSE_BUDGET);
+		/*
+		 * After a loss, framing resumes only at a segment that holds a
+		 * whole start: one that ends undecided is more likely the middle
+		 * of a body.
+		 */
+		if ((d->flags & HM_DF_PROBE) && d->state == HM_P_START)
+			d->state = HM_P_LOST;
+		/*
+		 * Framing lost in or before this segment: its bytes still belong
+		 * to the connection's messages (only not to a route).
+		 */
+		if (d->state == HM_P_LOST)
+			s->bytes = s->end - first;
+		d->flags &= ~HM_DF_PROBE;
+		hm_route_flush(s, d); /* the rest of the message follows in later segments */
+		late += s->bytes;
+	}
+close:
+	/* Bytes of this segment, and late ones that filled a gap: the connection's own. */
+	if (late) {
+		if (c->client == side) {
+			s->delta.bytes_in = late;
+			s->dmask |= HM_D_IN;
+		} else {
+			s->delta.bytes_out = late;
+			s->dmask |= HM_D_OUT;
+		}
+	}
+	if (p.fin || p.rst)
+		ends = hm_conn_ends(s, c, &p, side);
+	if (c->client != HM_SIDE_UNKNOWN && s->dmask) {
+		if (!c->row_ok || c->row_epoch != s->epoch)
+			hm_rows_find(c, &s->key, cfg, s->epoch);
+		hm_rows_add(c, s->gen, &s->delta, s->dmask);
+	}
+	if (ends && !bpf_map_delete_elem(&hm_conns, &s->key))
+		hm_count(s->gen, HM_MON_CONNS_CLOSED, 1);
+}
+
+#endif /* HM_SEGMENT_H */

@@ -68,9 +68,10 @@ static const char usage_text[] =
 	"                         default; generic when the driver has no XDP) or\n"
 	"                         generic.  For a physical NIC's ingress: on a veth,\n"
 	"                         XDP turns off GRO and costs bulk throughput\n"
-	"  -p, --ports LIST       watch only these TCP ports (comma-separated, e.g.\n"
-	"                         80,8080); the filter is a pinned map and applies at\n"
-	"                         once to every interface sharing the maps\n"
+	"  -p, --ports LIST       watch only these TCP ports: a comma-separated list\n"
+	"                         of ports (1-65535) and ranges A-B, e.g.\n"
+	"                         80,8080-8089; the filter is a pinned map and applies\n"
+	"                         at once to every interface sharing the maps\n"
 	"      --all-ports        watch every TCP port (clears a --ports filter)\n"
 	"                         (without either option the filter is left as is;\n"
 	"                         a new map set watches every port)\n"
@@ -143,6 +144,7 @@ static const char usage_text[] =
 	"  hm-load --xdp eth0                 a physical NIC: ingress through XDP\n"
 	"  hm-load br-one && hm-load br-two   two bridges, one set of maps\n"
 	"  hm-load --ports 8080,8888 eth0     only two services on eth0\n"
+	"  hm-load --ports 8000-8099 eth0     a range of ports\n"
 	"  hm-load --group adm eth0           let group adm run hm-stat\n"
 	"  hm-load --group-by query:s eth0    routes by the value of ?s=\n"
 	"  hm-load --route '/api/users/{id}' --route-prefix /static eth0\n"
@@ -180,25 +182,56 @@ struct load_opts {
 	__u64 ports[HM_PORT_WORDS];
 };
 
+/* One element of --ports: a port or a range A-B, 1-65535; false on anything else. */
+static bool parse_port_range(const char *elem, size_t len, unsigned long *lo, unsigned long *hi)
+{
+	char buf[16];
+	char *dash;
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, elem, len);
+	buf[len] = '\0';
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
+	if (!hm_parse_ulong(buf, 1, 65535, lo))
+		return false;
+	if (!dash) {
+		*hi = *lo;
+		return true;
+	}
+	return hm_parse_ulong(dash + 1, 1, 65535, hi) && *hi >= *lo;
+}
+
+/*
+ * --ports LIST: comma-separated ports and ranges (80,8080-8090).  Every
+ * element must be one, so "80," or "1,,2" are errors rather than a filter
+ * narrower than asked for.
+ */
 static int parse_ports(const char *list, struct load_opts *o)
 {
-	char *copy = strdup(list), *tok, *save = NULL;
-	unsigned long port;
-	int n = 0;
+	const char *elem = list;
+	unsigned long lo, hi;
+	size_t len;
 
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!hm_parse_ulong(tok, 1, 65535, &port)) {
-			free(copy);
-			return hm_usage_error("invalid port '%s' in --ports (1-65535)", tok);
-		}
-		o->ports[port / 64] |= 1ULL << (port % 64);
-		n++;
-	}
-	free(copy);
-	if (!n)
+	if (!*list)
 		return hm_usage_error("--ports needs at least one port");
+	for (;;) {
+		len = strcspn(elem, ",");
+		if (!len)
+			return hm_usage_error("empty element in --ports '%s' (ports 1-65535 or "
+					      "ranges A-B, comma-separated)", list);
+		if (!parse_port_range(elem, len, &lo, &hi))
+			return hm_usage_error("invalid element '%.*s' in --ports '%s' (ports 1-65535 "
+					      "or ranges A-B with A <= B, comma-separated)",
+					      (int)len, elem, list);
+		for (unsigned long port = lo; port <= hi; port++)
+			o->ports[port / 64] |= 1ULL << (port % 64);
+		if (!elem[len])
+			break;
+		elem += len + 1;
+	}
 	o->set_ports = true;
 	return 0;
 }
@@ -1477,7 +1510,7 @@ int main(int argc, char **argv)
 	hm_prog_name = "hm-load";
 	hm_log_max = HM_LOG_INFO;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "p:r:dP:g:vVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:r:dP:g:vVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_XDP:
 			if (!optarg || !strcmp(optarg, "native"))
@@ -1571,8 +1604,9 @@ int main(int argc, char **argv)
 			printf(usage_text, HM_MAX_PATTERNS, HM_MAX_ROUTES, HM_MAX_ROUTES,
 			       HM_IDLE_TIMEOUT_MAX, HM_IDLE_TIMEOUT_DEFAULT);
 			return HM_EXIT_OK;
+		case ':':
 		default:
-			return hm_bad_option(argv[optind - 1]);
+			return hm_getopt_error(c, argv, longopts);
 		}
 	}
 	settings = o.set_ports || o.all_ports || o.group || o.set_group_by || o.set_patterns ||

@@ -215,10 +215,8 @@ static int parse_args(int argc, char **argv, const char **pin_dir)
 			       HM_LAYOUT_VERSION);
 			exit(HM_EXIT_OK);
 		case ':':
-			return hm_usage_error("option '%s' needs a value",
-					      argv[optind - 1]);
 		default:
-			return hm_bad_option(argv[optind - 1]);
+			return hm_getopt_error(opt, argv, longopts);
 		}
 	}
 	if (optind < argc)

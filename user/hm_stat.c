@@ -287,6 +287,14 @@ static void usage(FILE *f)
 
 /* ---- reading the maps ---- */
 
+/* qsort() of a possibly empty array, whose base may then be NULL (qsort() wants an array). */
+static void sort_array(void *base, size_t n, size_t size,
+		       int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(base, n, size, cmp);
+}
+
 static struct row *table_add(struct table *t)
 {
 	struct row *rows;
@@ -634,7 +642,7 @@ static int read_routes(struct hm_maps *maps, int ncpus, bool clear,
 	}
 	if (ret)
 		goto out;
-	qsort(names.v, names.n, sizeof(*names.v), cmp_route_id);
+	sort_array(names.v, names.n, sizeof(*names.v), cmp_route_id);
 	for (id = 0; id < info.max_entries; id++) {
 		ret = read_array(maps->routes, HM_MAP_ROUTES, id, percpu,
 				 sizeof(*percpu), ncpus, clear);
@@ -803,7 +811,7 @@ static void table_by_key(struct table *t, bool add)
 {
 	size_t i, n = 0;
 
-	qsort(t->rows, t->len, sizeof(*t->rows), cmp_key_qsort);
+	sort_array(t->rows, t->len, sizeof(*t->rows), cmp_key_qsort);
 	for (i = 0; i < t->len; i++) {
 		if (n && !cmp_key(&t->rows[n - 1], &t->rows[i])) {
 			if (add)
@@ -841,8 +849,8 @@ static void link_hists(struct snapshot *snap)
 	size_t i;
 	int f;
 
-	qsort(snap->ports.v, snap->ports.n, sizeof(*snap->ports.v), cmp_key_hist);
-	qsort(snap->routes.v, snap->routes.n, sizeof(*snap->routes.v), cmp_key_hist);
+	sort_array(snap->ports.v, snap->ports.n, sizeof(*snap->ports.v), cmp_key_hist);
+	sort_array(snap->routes.v, snap->routes.n, sizeof(*snap->routes.v), cmp_key_hist);
 	for (i = 0; i < pt->len; i++) {
 		p = pt->rows[i].other ? NULL : find_hist(&snap->ports, pt->rows[i].port);
 		for (f = 0; f < HM_LAT_FAMILIES; f++)
@@ -1138,8 +1146,8 @@ static void sort_tables(struct snapshot *snap, const struct options *o)
 	sort_by = o->sort;
 	sort_family = o->family;
 	for (v = 0; v < VIEWS; v++)
-		qsort(snap->tables[v].rows, snap->tables[v].len,
-		      sizeof(struct row), cmp_rows);
+		sort_array(snap->tables[v].rows, snap->tables[v].len,
+			   sizeof(struct row), cmp_rows);
 }
 
 /* Rows are sorted with the overflow row last, so index order is rank. */

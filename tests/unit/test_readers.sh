@@ -736,6 +736,17 @@ mkset unstamped --layout 0 --empty >/dev/null
 hm_run "$stat" --pin-path "$fs/unstamped"
 [ "$rc" -eq 0 ] && grep -q '^no HTTP traffic seen yet$' <<<"$out"
 hm_judge $? "unstamped, empty map set: 'no HTTP traffic seen yet', exit 0" "exit $rc: $err" "$out"
+# Every view and format sorts its (empty) rows: nothing to sort is no error.
+bad=()
+for args in "--by client" "--by port" "--by port,client" "--by route" "--by iface" "--json" \
+	"--format csv --by route" "--format prometheus" "--reset --json" "--watch 1 --count 1"; do
+	# shellcheck disable=SC2086 # args is a word list
+	hm_run "$stat" --pin-path "$fs/unstamped" $args
+	[ "$rc" -eq 0 ] && [ -z "$err" ] || bad+=("$args: exit $rc: $err")
+done
+[ ${#bad[@]} -eq 0 ]
+hm_judge $? "empty map set: every view and format (json, csv, prometheus, --reset, --watch) exits 0 quietly" \
+	"${bad[@]}"
 hm_expect_fail "unknown option: exit 2" 2 "^hm-stat: unknown option '--frobnicate'; see hm-stat --help$" \
 	"$stat" --frobnicate
 hm_expect_fail "bad --top number: exit 2" 2 "^hm-stat: .*'12x'.*; see hm-stat --help$" \

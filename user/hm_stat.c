@@ -254,7 +254,9 @@ static void usage(FILE *f)
 "  %d  bad command line\n"
 "  %d  no httpmon maps in the pin directory (monitor not loaded), or with\n"
 "     --watch: the maps were removed (monitor detached) meanwhile\n"
-"  %d  the maps have another layout version (use tools of the same release)\n"
+"  %d  the maps have another layout version (use tools of the same release),\n"
+"     or what is pinned under an httpmon map name is not httpmon's map (a\n"
+"     directory, a map of another type or size)\n"
 "  %d  permission denied on the pins: not root and not in the group that\n"
 "     hm-load --group named, or --reset without write access (root's)\n"
 "\n"
@@ -1194,6 +1196,7 @@ static const char *iface_name(__u32 ifindex, char *buf)
 	LIBBPF_OPTS(bpf_obj_get_opts, ro, .file_flags = BPF_F_RDONLY);
 	static struct hm_link links[HM_MAX_LINKS];
 	static int nlinks = -1;
+	struct bpf_map_info info;
 	char path[4096];
 	__u32 key, next;
 	int fd, i;
@@ -1204,6 +1207,12 @@ static const char *iface_name(__u32 ifindex, char *buf)
 						   HM_MAP_LINKS)
 			     ? bpf_obj_get_opts(path, &ro)
 			     : -1;
+		/* hm_maps_open() refused another layout; the pin may have changed since. */
+		if (fd >= 0 && (map_info(fd, &info) || info.key_size != sizeof(key) ||
+				info.value_size != sizeof(links[0]))) {
+			close(fd);
+			fd = -1;
+		}
 		for (i = 0; fd >= 0 && nlinks < HM_MAX_LINKS &&
 			    !bpf_map_get_next_key(fd, i ? &key : NULL, &next);
 		     i++) {

@@ -74,6 +74,8 @@ int hm_exit_code(int err)
 		return HM_EXIT_PERM;
 	case -ENODEV:
 		return HM_EXIT_NODEV;
+	case -EXDEV:
+		return HM_EXIT_NETNS;
 	default:
 		return HM_EXIT_FAIL;
 	}

@@ -17,6 +17,7 @@ enum hm_exit {
 	HM_EXIT_LAYOUT = 4,    /* maps of another layout version */
 	HM_EXIT_PERM = 5,      /* permission denied (not root / pins not readable) */
 	HM_EXIT_NODEV = 6,     /* interface does not exist */
+	HM_EXIT_NETNS = 7,     /* the maps serve another network namespace (hm-load) */
 };
 
 enum hm_log_level { HM_LOG_ERR, HM_LOG_WARN, HM_LOG_INFO, HM_LOG_DEBUG };

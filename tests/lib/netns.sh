@@ -10,8 +10,13 @@
 #           fd00:231:N::(10+I)/64, a veth whose peer ${P}vI is a bridge port.
 #
 # N is 16..249, derived from a hash of the prefix (HM_LAB_NET=N overrides
-# it).  Every address lives inside our own namespaces, nothing touches the
-# root namespace, so labs with the same N never meet.
+# it).  Every address lives inside our own namespaces, so labs with the same
+# N never meet.  The root namespace gets one thing while a lab exists: a
+# blackhole route for 10.231.N.0/24 and fd00:231:N::/64, so a slip (a client
+# run outside its namespace) never sends a packet off the machine.  Tests
+# that configure 10.231.N addresses of their own claim that route the same
+# way (hm_blackhole_claim / hm_blackhole_release); it goes with the last
+# claim on N.
 #
 # Prefixes start with "hm-" and stay <= 11 characters so "${P}br" and
 # "${P}v12" fit IFNAMSIZ.  hm_lab_prefix TAG gives "hm-TAG<pid>".  Each lab
@@ -26,6 +31,84 @@
 # it, which is fine for traffic generators.
 
 HM_LAB_RUN=${HM_LAB_RUN:-/run/httpmon-lab}
+
+# hm_blackhole_claim N NAME [OWNER]: routes 10.231.N.0/24 and
+# fd00:231:N::/64 to a blackhole in the root namespace for as long as any
+# claim on N stands.  NAME identifies the claim (a lab prefix, a test's name
+# and pid); OWNER (default $$) is the process whose end makes it stale, or
+# "keep".  Claims are files $HM_LAB_RUN/blackhole/N/NAME, changed under a
+# flock, so two claimants of one N never remove the route under each other.
+# A route of the machine's own for the range (not a blackhole) is never
+# replaced: the claim fails instead.
+hm_blackhole_claim() {
+	local n=$1 name=$2 owner=${3:-$$} r
+	mkdir -p "$HM_LAB_RUN/blackhole" || return 1
+	(
+		flock 9 || exit 1
+		for r in "$(ip route show exact "10.231.$n.0/24")" \
+			"$(ip -6 route show exact "fd00:231:$n::/64" 2>/dev/null)"; do
+			if [ -n "$r" ] && [[ $r != blackhole* ]]; then
+				echo "hm_blackhole_claim: the root namespace routes $r; choose another N" \
+					"(HM_LAB_NET)" >&2
+				exit 1
+			fi
+		done
+		mkdir -p "$HM_LAB_RUN/blackhole/$n" &&
+			echo "$owner" >"$HM_LAB_RUN/blackhole/$n/$name" &&
+			ip route replace blackhole "10.231.$n.0/24" &&
+			{ ip -6 route replace blackhole "fd00:231:$n::/64" || [ ! -d /proc/sys/net/ipv6 ]; }
+	) 9>"$HM_LAB_RUN/blackhole.lock"
+}
+
+# hm_blackhole_release NAME: drops every claim NAME holds; a route goes with
+# the last claim on its N.
+hm_blackhole_release() {
+	local name=$1 d
+	[ -d "$HM_LAB_RUN/blackhole" ] || return 0
+	(
+		flock 9 || exit 1
+		for d in "$HM_LAB_RUN/blackhole"/*/; do
+			[ -e "$d$name" ] || continue
+			rm -f "$d$name"
+			hm__blackhole_prune "$(basename "$d")"
+		done
+	) 9>"$HM_LAB_RUN/blackhole.lock"
+	return 0
+}
+
+# hm_blackhole_cleanup_stale: claims whose owner is gone are dropped, and a
+# 10.231.N blackhole route that no claim keeps any more is removed.
+hm_blackhole_cleanup_stale() {
+	local n
+	mkdir -p "$HM_LAB_RUN/blackhole" || return 0
+	(
+		flock 9 || exit 1
+		for n in $( (ls "$HM_LAB_RUN/blackhole"
+			ip route show type blackhole | sed -nE 's|^blackhole 10\.231\.([0-9]+)\.0/24.*|\1|p'
+			ip -6 route show type blackhole 2>/dev/null |
+				sed -nE 's|^blackhole fd00:231:([0-9]+)::/64.*|\1|p') | sort -u); do
+			[[ $n =~ ^[0-9]+$ ]] && hm__blackhole_prune "$n"
+		done
+	) 9>"$HM_LAB_RUN/blackhole.lock"
+	return 0
+}
+
+# Under the lock: drops N's stale claims; with none left, its routes go.
+hm__blackhole_prune() {
+	local n=$1 f owner
+	for f in "$HM_LAB_RUN/blackhole/$n"/*; do
+		[ -e "$f" ] || continue
+		owner=$(cat "$f" 2>/dev/null)
+		[ "$owner" = keep ] && continue
+		[ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && continue
+		rm -f "$f"
+	done
+	[ -n "$(ls -A "$HM_LAB_RUN/blackhole/$n" 2>/dev/null)" ] && return 0
+	ip route del blackhole "10.231.$n.0/24" 2>/dev/null
+	ip -6 route del blackhole "fd00:231:$n::/64" 2>/dev/null
+	rmdir "$HM_LAB_RUN/blackhole/$n" 2>/dev/null
+	return 0
+}
 
 # hm_lab_prefix TAG: a unique prefix for this process, e.g. hm-t12345.
 hm_lab_prefix() {
@@ -90,6 +173,8 @@ hm_lab_up() {
 	br=$(hm_bridge "$p")
 	mkdir -p "$HM_LAB_RUN"
 	echo "$owner" >"$HM_LAB_RUN/$p"
+	hm_blackhole_claim "$n" "$p" "$owner" ||
+		{ echo "hm_lab_up: cannot add the blackhole route for 10.231.$n.0/24" >&2; return 1; }
 	{
 		ip netns add "$host" &&
 			ip -n "$host" link set lo up &&
@@ -127,6 +212,7 @@ hm_lab_down() {
 	for ns in $namespaces; do
 		ip netns del "$ns" 2>/dev/null
 	done
+	hm_blackhole_release "$p"
 	rm -f "$HM_LAB_RUN/$p" "$HM_LAB_RUN/$p".*
 	return 0
 }
@@ -137,7 +223,8 @@ hm__lab_namespaces() {
 }
 
 # hm_lab_cleanup_stale: removes hm-* labs whose owner process is gone (or
-# that have no owner record).  Labs marked "keep" are left alone.
+# that have no owner record), and blackhole routes nothing claims any more.
+# Labs marked "keep" are left alone.
 hm_lab_cleanup_stale() {
 	local p owner
 	for p in $(ip netns list 2>/dev/null | awk '{print $1}' |
@@ -148,6 +235,7 @@ hm_lab_cleanup_stale() {
 		echo "# removing stale lab $p" >&2
 		hm_lab_down "$p"
 	done
+	hm_blackhole_cleanup_stale
 	return 0
 }
 

@@ -43,6 +43,7 @@ cleanup() {
 	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null
 	ip netns del "$NS_S" 2>/dev/null
 	ip netns del "$NS_C" 2>/dev/null
+	hm_blackhole_release "test_perms-$ID"
 	mountpoint -q "$FS" && umount "$FS"
 	mountpoint -q "$FS700" && umount "$FS700"
 	rm -rf "$TMP"
@@ -55,6 +56,9 @@ for ns in $(ip netns list | awk '/^hmp[0-9]+[sc]( |$)/ { print $1 }'); do
 	pid=${ns#hmp}
 	kill -0 "${pid%?}" 2>/dev/null || ip netns del "$ns"
 done
+hm_blackhole_cleanup_stale
+# 10.231.251.0/24 goes nowhere from the root namespace while the test runs.
+hm_blackhole_claim 251 "test_perms-$ID" || { hm_not_ok "blackhole route for 10.231.251.0/24"; hm_done; }
 
 # A gid no group has; uid 65534 with it is a member, with gid 65534 not.
 gid=$((40000 + ID % 20000))

@@ -264,6 +264,16 @@ stamped() {
 hm_run in_ns "$LOAD" --pin-path "$V" "$IF_E"
 [ "$rc" -eq 0 ] && [ "$(stamped)" = "$layout" ]
 hm_judge $? "hm-load in $V: exit 0, hm_config says layout $layout" "exit $rc: $err"
+
+# A user who may not write the pins (hm-load's are root's, 0600 in a 0700 directory).
+reset_re="Permission denied \(clearing the counters needs root, or write access to the pins\)$"
+hm_expect_fail "hm-reset as uid 65534: exit 5, says it needs root or write access, no --group advice" 5 \
+	"^hm-reset: cannot (open $V/hm_config|access $V): $reset_re" \
+	"${nobody[@]}" "$RESET" --pin-path "$V"
+hm_expect_fail "hm-stat --reset as uid 65534: exit 5, the same" 5 \
+	"^hm-stat: cannot (open $V/hm_config|access $V): $reset_re" \
+	"${nobody[@]}" "$STAT" --pin-path "$V" --reset
+
 stamp 3
 hm_expect_fail "maps of layout version 3: hm-load refuses, exit 4, one line saying how to clear them" 4 \
 	"^hm-load: the maps in $V have layout version 3, this hm-load loads version $layout: remove them first \(hm-load --detach --all --pin-path $V, or rm $V/hm_\*\)$" \
@@ -274,17 +284,6 @@ hm_run in_ns "$LOAD" --pin-path "$V" --detach --all
 [ "$rc" -eq 0 ] && [ ! -e "$V" ] && ! has_clsact "$IF_E"
 hm_judge $? "... the advice works: --detach --all removes the filters, the qdisc and the pins" \
 	"exit $rc: $err" "$(pins_of "$V")"
-
-# -- a non-root hm-reset -------------------------------------------------------------------
-hm_run in_ns "$LOAD" --pin-path "$V" "$IF_E"
-reset_re="Permission denied \(clearing the counters needs root, or write access to the pins\)$"
-hm_expect_fail "hm-reset as uid 65534: exit 5, says it needs root or write access, no --group advice" 5 \
-	"^hm-reset: cannot (open $V/hm_config|access $V): $reset_re" \
-	"${nobody[@]}" "$RESET" --pin-path "$V"
-hm_expect_fail "hm-stat --reset as uid 65534: exit 5, the same" 5 \
-	"^hm-stat: cannot (open $V/hm_config|access $V): $reset_re" \
-	"${nobody[@]}" "$STAT" --pin-path "$V" --reset
-hm_run in_ns "$LOAD" --pin-path "$V" --detach --all
 
 # -- one pin directory, two network namespaces ---------------------------------------------
 IF_G=hmg${ID}g
@@ -365,9 +364,6 @@ overlap_tail="each connection is counted once, on the first monitored interface 
 hm_run in_ns "$LOAD" --pin-path "$O" "$BR"
 [ "$rc" -eq 0 ] && [ "$err" = "$(attached "$BR")" ]
 hm_judge $? "hm-load $BR: exit 0, no warning" "exit $rc" "$err"
-hm_run in_ns "$LOAD" --pin-path "$O" "$IF_E"
-[ "$rc" -eq 0 ] && [ "$err" = "$(attached "$IF_E")" ]
-hm_judge $? "hm-load $IF_E (not in the bridge): exit 0, no warning" "exit $rc" "$err"
 hm_run in_ns "$LOAD" --pin-path "$O" "$IF_P"
 [ "$rc" -eq 0 ] && [ "$err" = "$(attached "$IF_P")
 hm-load: warning: '$IF_P' is a port of bridge '$BR', which is monitored too: $overlap_tail" ]
@@ -379,8 +375,8 @@ hm-load: warning: '$BR' is a bridge, and its port '$IF_P' is monitored too: $ove
 hm_judge $? "hm-load $BR while its port $IF_P is monitored: exit 0, one warning naming both" "exit $rc" "$err"
 hm_run in_ns "$LOAD" --pin-path "$O" --status --json
 [ "$rc" -eq 0 ] && [ "$(jq -c '[.interfaces[] | select((.tc_ingress | length) == 1) | .iface] | sort' <<<"$out")" = \
-	"$(printf '%s\n' "$BR" "$IF_E" "$IF_P" | jq -Rsc 'split("\n")[:-1] | sort')" ]
-hm_judge $? "... all three stay attached" "exit $rc: $err" "$out"
+	"$(printf '%s\n' "$BR" "$IF_P" | jq -Rsc 'split("\n")[:-1] | sort')" ]
+hm_judge $? "... both stay attached" "exit $rc: $err" "$out"
 hm_run in_ns "$LOAD" --pin-path "$O" --detach --all
 [ "$rc" -eq 0 ] && [ ! -e "$O" ]
 hm_judge $? "--detach --all: exit 0, pins gone" "exit $rc: $err"

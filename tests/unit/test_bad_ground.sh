@@ -290,7 +290,9 @@ IF_G=hmg${ID}g
 IF_H=hmg${ID}h
 IF_K=hmg${ID}k
 IF_L=hmg${ID}l
+# shellcheck disable=SC2317 # called through hm_run
 in_ns2() { nsenter --net="/run/netns/$NS2" -- "$@"; }
+# shellcheck disable=SC2317 # called through hm_run
 in_ns3() { nsenter --net="/run/netns/$NS3" -- "$@"; }
 if ! { ip netns add "$NS2" && ip -n "$NS2" link add "$IF_G" type veth peer name "$IF_H" &&
 	ip -n "$NS2" link set "$IF_G" up && ip -n "$NS2" link set "$IF_H" up &&

@@ -25,8 +25,6 @@ IF_A=hmti${ID}a
 IF_B=hmti${ID}b
 PIN=/sys/fs/bpf/hmti-$ID
 LOAD=$HM_BUILD/hm-load
-STAT=$HM_BUILD/hm-stat
-RESET=$HM_BUILD/hm-reset
 
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
@@ -44,6 +42,7 @@ if ! { ip netns add "$NS" && ip -n "$NS" link add "$IF_A" type veth peer name "$
 	hm_not_ok "namespace $NS with a veth pair"
 	hm_done
 fi
+# shellcheck disable=SC2317 # called through hm_run
 in_ns() { nsenter --net="/run/netns/$NS" -- "$@"; }
 # Whatever a command line does by mistake, it does it in our namespace and pin directory.
 export HTTPMON_PIN_PATH=$PIN
@@ -59,6 +58,7 @@ bad_ports() {
 		hm_not_ok "$1" "exit $rc, wanted 2; stderr matching: $3" "stderr: $err"
 	fi
 }
+# shellcheck disable=SC2001 # a character class, not one string
 elem_re() { # the message for a bad element $1 of list $2 (both literal)
 	local e l
 	e=$(sed 's/[][\\.*^$+?(){}|]/\\&/g' <<<"$1")

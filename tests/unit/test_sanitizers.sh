@@ -28,20 +28,33 @@ fi
 
 SCRIPTS=(test_tool_input.sh test_bad_ground.sh test_readers.sh)
 TMP=$(mktemp -d /tmp/hm-san.XXXXXX)
+pids=()
 # shellcheck disable=SC2317 # called by the trap
-cleanup() { rm -rf "$TMP"; }
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait
+	rm -rf "$TMP"
+}
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 # The tools run as other users too (setpriv): the reports must be writable.
 chmod 1777 "$TMP"
 
+# The scripts use names of their own (with their pid), so they run side by
+# side: the time is the longest one's, mostly hm-load's BPF verification.
 for s in "${SCRIPTS[@]}"; do
 	mkdir -m 1777 "$TMP/${s%.sh}"
 	log=$TMP/${s%.sh}/report
 	HM_BUILD=$SAN HM_SAN_QUICK=1 \
 		ASAN_OPTIONS="halt_on_error=1:exitcode=86:detect_leaks=0:abort_on_error=0:log_path=$log" \
 		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=87:log_path=$log" \
-		timeout -k 10 300 bash "$HM_ROOT/tests/unit/$s" >"$TMP/$s.out" 2>&1 </dev/null
+		timeout -k 10 300 bash "$HM_ROOT/tests/unit/$s" >"$TMP/$s.out" 2>&1 </dev/null &
+	pids+=($!)
+done
+for k in "${!SCRIPTS[@]}"; do
+	s=${SCRIPTS[$k]}
+	wait "${pids[$k]}"
 	rc=$?
 	sed -nE 's/^(ok|not ok|skip) - /\1 - san: /p' "$TMP/$s.out"
 	n_fail=$(grep -c '^not ok - ' "$TMP/$s.out")

@@ -33,15 +33,18 @@
 HM_LAB_RUN=${HM_LAB_RUN:-/run/httpmon-lab}
 
 # hm_blackhole_claim N NAME [OWNER]: routes 10.231.N.0/24 and
-# fd00:231:N::/64 to a blackhole in the root namespace for as long as any
-# claim on N stands.  NAME identifies the claim (a lab prefix, a test's name
-# and pid); OWNER (default $$) is the process whose end makes it stale, or
-# "keep".  Claims are files $HM_LAB_RUN/blackhole/N/NAME, changed under a
-# flock, so two claimants of one N never remove the route under each other.
-# A route of the machine's own for the range (not a blackhole) is never
-# replaced: the claim fails instead.
+# fd00:231:N::/64 to a blackhole in the root namespace for as long as NAME's
+# claim stands.  NAME identifies the claim (a lab prefix, a test's name and
+# pid); OWNER (default $$) is the process whose end makes it stale, or
+# "keep".  The route's metric is OWNER's pid (1 for "keep"), so claimants on
+# one N keep routes of their own, and any cleanup that removes blackhole
+# routes whose metric is a dead pid removes only stale ones.  Claims are
+# files $HM_LAB_RUN/blackhole/N/NAME, changed under a flock: a route goes
+# with the last claim of its owner on N.  A route of the machine's own for
+# the range (not a blackhole) is never replaced: the claim fails instead.
 hm_blackhole_claim() {
-	local n=$1 name=$2 owner=${3:-$$} r
+	local n=$1 name=$2 owner=${3:-$$} r metric
+	metric=$(hm__blackhole_metric "$owner")
 	mkdir -p "$HM_LAB_RUN/blackhole" || return 1
 	(
 		flock 9 || exit 1
@@ -55,57 +58,68 @@ hm_blackhole_claim() {
 		done
 		mkdir -p "$HM_LAB_RUN/blackhole/$n" &&
 			echo "$owner" >"$HM_LAB_RUN/blackhole/$n/$name" &&
-			ip route replace blackhole "10.231.$n.0/24" &&
-			{ ip -6 route replace blackhole "fd00:231:$n::/64" || [ ! -d /proc/sys/net/ipv6 ]; }
+			ip route replace blackhole "10.231.$n.0/24" metric "$metric" &&
+			{ ip -6 route replace blackhole "fd00:231:$n::/64" metric "$metric" ||
+				[ ! -d /proc/sys/net/ipv6 ]; }
 	) 9>"$HM_LAB_RUN/blackhole.lock"
 }
 
-# hm_blackhole_release NAME: drops every claim NAME holds; a route goes with
-# the last claim on its N.
+# hm_blackhole_release NAME: drops every claim NAME holds, and the routes no
+# other claim of the same owner on that N keeps.
 hm_blackhole_release() {
-	local name=$1 d
+	local name=$1 d owner
 	[ -d "$HM_LAB_RUN/blackhole" ] || return 0
 	(
 		flock 9 || exit 1
 		for d in "$HM_LAB_RUN/blackhole"/*/; do
 			[ -e "$d$name" ] || continue
+			owner=$(cat "$d$name" 2>/dev/null)
 			rm -f "$d$name"
-			hm__blackhole_prune "$(basename "$d")"
+			hm__blackhole_prune "$(basename "$d")" "$(hm__blackhole_metric "$owner")"
 		done
 	) 9>"$HM_LAB_RUN/blackhole.lock"
 	return 0
 }
 
-# hm_blackhole_cleanup_stale: claims whose owner is gone are dropped, and a
-# 10.231.N blackhole route that no claim keeps any more is removed.
+# hm_blackhole_cleanup_stale: claims whose owner is gone are dropped, and
+# their routes with them.
 hm_blackhole_cleanup_stale() {
-	local n
+	local d n
 	mkdir -p "$HM_LAB_RUN/blackhole" || return 0
 	(
 		flock 9 || exit 1
-		for n in $( (ls "$HM_LAB_RUN/blackhole"
-			ip route show type blackhole | sed -nE 's|^blackhole 10\.231\.([0-9]+)\.0/24.*|\1|p'
-			ip -6 route show type blackhole 2>/dev/null |
-				sed -nE 's|^blackhole fd00:231:([0-9]+)::/64.*|\1|p') | sort -u); do
+		for d in "$HM_LAB_RUN/blackhole"/*/; do
+			n=$(basename "$d")
 			[[ $n =~ ^[0-9]+$ ]] && hm__blackhole_prune "$n"
 		done
 	) 9>"$HM_LAB_RUN/blackhole.lock"
 	return 0
 }
 
-# Under the lock: drops N's stale claims; with none left, its routes go.
+hm__blackhole_metric() { if [ "$1" = keep ]; then echo 1; else echo "${1:-0}"; fi; }
+
+# hm__blackhole_prune N [METRIC...], under the lock: drops N's stale claims,
+# then removes the routes of those metrics (and of METRIC...) that no
+# remaining claim on N keeps.
 hm__blackhole_prune() {
-	local n=$1 f owner
+	local n=$1 f owner m keep=" "
+	shift
+	local gone=("$@")
 	for f in "$HM_LAB_RUN/blackhole/$n"/*; do
 		[ -e "$f" ] || continue
 		owner=$(cat "$f" 2>/dev/null)
-		[ "$owner" = keep ] && continue
-		[ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && continue
+		if [ "$owner" = keep ] || { [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; }; then
+			keep="$keep$(hm__blackhole_metric "$owner") "
+			continue
+		fi
 		rm -f "$f"
+		gone+=("$(hm__blackhole_metric "$owner")")
 	done
-	[ -n "$(ls -A "$HM_LAB_RUN/blackhole/$n" 2>/dev/null)" ] && return 0
-	ip route del blackhole "10.231.$n.0/24" 2>/dev/null
-	ip -6 route del blackhole "fd00:231:$n::/64" 2>/dev/null
+	for m in "${gone[@]}"; do
+		[[ $keep == *" $m "* ]] && continue
+		ip route del blackhole "10.231.$n.0/24" metric "$m" 2>/dev/null
+		ip -6 route del blackhole "fd00:231:$n::/64" metric "$m" 2>/dev/null
+	done
 	rmdir "$HM_LAB_RUN/blackhole/$n" 2>/dev/null
 	return 0
 }
@@ -353,3 +367,13 @@ hm_run_clients() {
 		fi
 	done
 }
+
+# hm_blackhole_add PREFIX / hm_blackhole_del PREFIX: the lab's blackhole claim
+# by name, for tests that take it explicitly; hm_lab_up and hm_lab_down
+# already do (claiming again is harmless, and a released claim is gone).
+hm_blackhole_add() {
+	local owner
+	owner=$(cat "$HM_LAB_RUN/$1" 2>/dev/null)
+	hm_blackhole_claim "$(hm_lab_net "$1")" "$1" "${owner:-$$}"
+}
+hm_blackhole_del() { hm_blackhole_release "$1"; }

@@ -84,8 +84,9 @@ else
 	hm_not_ok "lab $A up on 10.231.$N1.0/24" "$(cat "$TMP/lab.log")"
 	hm_done
 fi
-[[ $(route $N1) == "blackhole 10.231.$N1.0/24"* ]] && [[ $(route6 $N1) == "blackhole fd00:231:$N1::/64"* ]]
-hm_judge $? "while it exists: blackhole routes for 10.231.$N1.0/24 and fd00:231:$N1::/64" \
+[[ $(route $N1) == "blackhole 10.231.$N1.0/24 metric $$"* ]] &&
+	[[ $(route6 $N1) == "blackhole fd00:231:$N1::/64 "*"metric $$ "* ]]
+hm_judge $? "while it exists: blackhole routes for 10.231.$N1.0/24 and fd00:231:$N1::/64 (metric: the owner's pid)" \
 	"$(route $N1)" "$(route6 $N1)"
 # Sent only where a blackhole is in place: this test itself must not leak.
 got="not sent: no blackhole routes"

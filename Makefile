@@ -115,7 +115,7 @@ fuzz: $(BUILD)/fuzz_datapath
 SAN       := $(BUILD)/san
 SAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -w
 SAN_TOOLS := $(addprefix $(SAN)/,$(TOOLS))
-SAN_COMMON := $(SAN)/hm_pin.o $(SAN)/hm_common.o $(SAN)/hm_route.o
+SAN_COMMON := $(patsubst $(BUILD)/%,$(SAN)/%,$(COMMON))
 
 $(SAN):
 	$(Q)mkdir -p $@

@@ -218,8 +218,8 @@ hm_expect_fail "a foreign hash under hm_links: hm-load exits 4, one line with it
 	in_ns "$LOAD" --pin-path "$F" "$IF_E"
 rm -f "$F/hm_links"
 bpftool map create "$F/hm_clients" type array key 4 value 8 entries 4 name hm_clients
-hm_expect_fail "an array where the per-CPU hash hm_clients belongs: hm-load exits 4, one line" 4 \
-	"^hm-load: $F/hm_clients is not httpmon's map \(type array, key 4 B, value 8 B, 4 entries; httpmon's: type percpu_hash, " \
+hm_expect_fail "a plain array where the per-CPU array hm_clients belongs: hm-load exits 4, one line" 4 \
+	"^hm-load: $F/hm_clients is not httpmon's map \(type array, key 4 B, value 8 B, 4 entries; httpmon's: type percpu_array, " \
 	in_ns "$LOAD" --pin-path "$F" "$IF_E"
 [ "$(pins_of "$F")" = hm_clients ] && ! has_clsact "$IF_E"
 hm_judge $? "... and pinned nothing, attached nothing" "$(pins_of "$F")"
@@ -268,10 +268,10 @@ hm_judge $? "hm-load in $V: exit 0, hm_config says layout $layout" "exit $rc: $e
 # A user who may not write the pins (hm-load's are root's, 0600 in a 0700 directory).
 reset_re="Permission denied \(clearing the counters needs root, or write access to the pins\)$"
 hm_expect_fail "hm-reset as uid 65534: exit 5, says it needs root or write access, no --group advice" 5 \
-	"^hm-reset: cannot (open $V/hm_config|access $V): $reset_re" \
+	"^hm-reset: cannot (open $V/hm_config( for writing)?|access $V): $reset_re" \
 	"${nobody[@]}" "$RESET" --pin-path "$V"
 hm_expect_fail "hm-stat --reset as uid 65534: exit 5, the same" 5 \
-	"^hm-stat: cannot (open $V/hm_config|access $V): $reset_re" \
+	"^hm-stat: cannot (open $V/hm_config( for writing)?|access $V): $reset_re" \
 	"${nobody[@]}" "$STAT" --pin-path "$V" --reset
 
 stamp 3

@@ -123,7 +123,7 @@ lab:
 
 # Cost and accuracy at saturation next to no monitor and an empty program
 # on the same hooks, after the test_run microbenchmark below
-# (scripts/bench.sh, about 15 minutes; BENCH_FLAGS=--smoke for a 30-second
+# (scripts/bench.sh, about 16 minutes; BENCH_FLAGS=--smoke for a 35-second
 # run, BENCH_FLAGS=--no-testrun without the microbenchmark).  Needs nginx
 # and wrk.
 bench:

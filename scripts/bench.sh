@@ -223,8 +223,10 @@ if [ "$TESTRUN" -eq 1 ]; then
 	# the floor and the empty program with the Makefile's own rules: the
 	# floor is compiled as httpmon is
 	cp "$BUILD/httpmon.o" "$TMP/" || die "cannot copy $BUILD/httpmon.o"
-	make -C "$ROOT" --no-print-directory BUILD="$TMP/testrun" "$TMP/testrun/testrun" \
-		"$TMP/testrun/bench_floor.o" "$TMP/testrun/bench_empty.o" >"$TMP/make.log" 2>&1 ||
+	# a make of its own, whatever make runs this script (its flags, its jobserver)
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		make -C "$ROOT" --no-print-directory BUILD="$TMP/testrun" "$TMP/testrun/testrun" \
+			"$TMP/testrun/bench_floor.o" "$TMP/testrun/bench_empty.o" >"$TMP/make.log" 2>&1 ||
 		die "cannot build the test_run microbenchmark: $(tail -5 "$TMP/make.log")"
 fi
 clang -O2 -g -target bpf -Wall -Werror -I "/usr/include/$(gcc -print-multiarch 2>/dev/null)" \

@@ -31,7 +31,7 @@ COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_gen.o $(BUILD)/hm_common.o $(BUILD)/h
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz san
+.PHONY: all clean test deps install uninstall dist lab verifier-stats bench bench-testrun fuzz san
 
 all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats \
 	$(BUILD)/test_hist $(BUILD)/drop.bpf.o
@@ -153,12 +153,34 @@ lab:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/lab.sh
 
-# Cost and accuracy at saturation next to no monitor (scripts/bench.sh, about
-# 10 minutes; BENCH_FLAGS=--smoke for a 15-second run).  Needs nginx and wrk.
+# Cost and accuracy at saturation next to no monitor and an empty program
+# on the same hooks, after the test_run microbenchmark below
+# (scripts/bench.sh, about 16 minutes; BENCH_FLAGS=--smoke for a 35-second
+# run, BENCH_FLAGS=--no-testrun without the microbenchmark).  Needs nginx
+# and wrk.
 bench:
 	$(Q)scripts/deps.sh
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh $(BENCH_FLAGS)
+
+# The test_run microbenchmark (scripts/bench/testrun.c): ns per run of
+# httpmon, of the cost floor (scripts/bench/floor.bpf.c) and of an empty
+# program on a request and a response frame, TESTRUN_RUNS exchanges each.
+# scripts/bench.sh builds its own copies with these rules (BUILD=its temp dir).
+TESTRUN_RUNS ?= 200000
+TESTRUN   := $(BUILD)/testrun $(BUILD)/bench_floor.o $(BUILD)/bench_empty.o
+
+$(BUILD)/bench_%.o: scripts/bench/%.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/testrun: scripts/bench/testrun.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ $(USER_LDLIBS)
+
+bench-testrun: $(BUILD)/httpmon.o $(TESTRUN)
+	$(Q)$(BUILD)/testrun --runs $(TESTRUN_RUNS) $(BUILD)/httpmon.o $(BUILD)/bench_floor.o \
+		$(BUILD)/bench_empty.o
 
 # Installation.  Every directory can be overridden; DESTDIR is prepended to
 # all of them.  The README's "Install and operations" section lists the files

@@ -1,51 +1,68 @@
 #!/usr/bin/env bash
 # bench.sh - httpmon's cost and accuracy at saturation, next to no monitor
-# (`make bench`).
+# and to an empty program on the same hooks (`make bench`).
 #
-# A two-namespace lab: nginx (Debian's, its own prefix and config in a temp
-# dir, tiny static files and a 200 KiB one, keep-alive, no access log) in
-# the server namespace, wrk in the client namespace, one veth pair between
-# them.  The monitor goes on the server-side veth.  Configurations, run back
-# to back in one invocation: base (no monitor), tc (hm-load), and xdp
-# (hm-load --xdp) when hm-load's --help offers it; in variant large also
-# xdp-cl (hm-load --xdp on the client's veth, which receives the downloads)
-# and noop-cl (an XDP program that does nothing there, with xdp-loader): XDP
-# on a veth's receiving side costs bulk traffic whatever the program does.
+# First a test_run microbenchmark (scripts/bench/testrun.c, `make
+# bench-testrun` alone): ns per program run of httpmon, of a cost floor
+# (scripts/bench/floor.bpf.c, the essential work of an exact monitor) and of
+# an empty program, on a keep-alive request frame and its response frame.
+#
+# Then a two-namespace lab: nginx (Debian's, its own prefix and config in a
+# temp dir, tiny static files and a 200 KiB one, keep-alive, no access log)
+# in the server namespace, wrk in the client namespace, one veth pair
+# between them.  The monitor goes on the server-side veth.  Configurations,
+# run back to back in one invocation: base (no monitor), empty (an empty TC
+# program, scripts/bench/empty.bpf.c, attached with plain tc on ingress and
+# egress where httpmon goes: the floor any TC monitor pays), tc (hm-load),
+# and xdp (hm-load --xdp) when hm-load's --help offers it; in variant large
+# also xdp-cl (hm-load --xdp on the client's veth, which receives the
+# downloads) and noop-cl (an XDP program that does nothing there, with
+# xdp-loader): XDP on a veth's receiving side costs bulk traffic whatever
+# the program does.
 #
 # Usage: scripts/bench.sh [--pairs N] [--seconds S] [--variants LIST]
 #                         [--cost-rounds N] [--json FILE] [--no-profile]
-#                         [--smoke] [-h]
-#   --pairs N        throughput rounds per configuration, interleaved
-#                    base tc[ xdp], [xdp ]tc base, base tc... (default 10)
-#   --seconds S      length of a round (default 3)
-#   --variants LIST  any of keepalive,close,large,single (default: all)
-#   --cost-rounds N  BPF cost rounds per configuration (default 2)
-#   --json FILE      the results as JSON (default build/bench.json)
-#   --no-profile     skip the perf profile round of each variant
-#   --smoke          2 s rounds, 1 pair, 1 cost round, keepalive, no profile
+#                         [--testrun-runs N] [--no-testrun] [--smoke] [-h]
+#   --pairs N          throughput rounds per configuration, interleaved
+#                      base empty tc[ xdp], [xdp ]tc empty base, ...
+#                      (default 10)
+#   --seconds S        length of a round (default 3)
+#   --variants LIST    any of keepalive,close,large,single (default: all)
+#   --cost-rounds N    BPF cost rounds per configuration (default 2)
+#   --json FILE        the results as JSON (default build/bench.json)
+#   --no-profile       skip the perf profile round of each variant
+#   --testrun-runs N   exchanges per program in the test_run
+#                      microbenchmark, 50-100000000 (default 200000)
+#   --no-testrun       skip the test_run microbenchmark
+#   --smoke            2 s rounds, 1 pair, 1 cost round, keepalive, no
+#                      profile, 2000 test_run exchanges
 # Exit status: 0 done and every accuracy check of tc and xdp held, 1 error,
 # 2 bad usage, 3 done but such an accuracy check failed.
-# Needs root, nginx, wrk, clang, bpftool; xdp-loader (xdp-tools) for the XDP
-# floor; perf for the profile.
+# Needs root, nginx, wrk, clang, bpftool; make, gcc and libbpf-dev for
+# test_run; xdp-loader (xdp-tools) for the XDP floor; perf for the profile.
 # Environment: HM_BUILD the tools' directory (default build/), HM_BENCH_KEEP=1
-# keeps the temp dir (rounds, perf samples), HM_BENCH_NET=A.B.C the /24.
+# keeps the temp dir (rounds, perf samples), HM_BENCH_NET=A.B.C the /24
+# (default 10.231.240; a blackhole route for it in the root namespace while
+# the run lasts).
 #
 # Variants: keepalive (wrk -t2 -c64, a 3-byte file), close (the same with
 # "Connection: close": a new connection per request), large (-t2 -c16, a
 # 200 KiB file: GSO super-packets on egress), single (-t1 -c1: latency added
 # per request).
 #
-# Throughput rounds run with kernel.bpf_stats_enabled=0.  Cost rounds run
-# with it on and read run_time_ns and run_cnt of the attached programs
-# (bpftool); they also measure an empty TC program (scripts/bench/empty.bpf.c,
-# attached with plain tc at the same place; for XDP an empty XDP program,
-# scripts/bench/empty_xdp.bpf.c, through libxdp's dispatcher like hm-load's):
-# httpmon's ns per run is reported net of those floors.  After each monitored round hm-stat's request
-# and response totals are compared with wrk's count of completed responses.
+# Throughput rounds run with kernel.bpf_stats_enabled=0 (so does test_run).
+# Every pair of throughput rounds holds base, empty and tc (and xdp): the
+# report gives monitor/none and monitor/empty per pair.  Cost rounds run
+# with the statistics on and read run_time_ns and run_cnt of the attached
+# programs (bpftool); they also measure the empty TC program (for XDP an
+# empty XDP program, scripts/bench/empty_xdp.bpf.c, through libxdp's
+# dispatcher like hm-load's): httpmon's ns per run is reported net of those
+# floors.  After each monitored round hm-stat's request and response totals
+# are compared with wrk's count of completed responses.
 # scripts/bench/report.py turns the rounds into the table and the JSON.
 #
 # Everything lives in namespaces hm-be<pid>h (server) and hm-be<pid>c1
-# (client), addresses 10.231.240.1 and .2 inside them, pins in
+# (client), addresses $HM_BENCH_NET.1 and .2 inside them, pins in
 # /sys/fs/bpf/hmbench-<pid> (libxdp's in /sys/fs/bpf/hmbench-<pid>-libxdp);
 # leftovers of a crashed run are removed by the
 # next run (and by the tests' own stale-lab cleanup).
@@ -66,13 +83,16 @@ VARIANTS=keepalive,close,large,single
 COST_ROUNDS=2
 JSON_OUT=$BUILD/bench.json
 PROFILE=1
+TESTRUN=1
+TESTRUN_RUNS=200000
 SMOKE=0
 WARMUP_SECONDS=1
 NET=${HM_BENCH_NET:-10.231.240}
 SERVER_IP=$NET.1
 CLIENT_IP=$NET.2
 
-usage() { sed -n 's/^# \{0,1\}//; 12,33p' "${BASH_SOURCE[0]}"; }
+# usage: the header from "Usage:" to the first empty comment line.
+usage() { sed -n '/^# Usage:/,/^#$/{/^#$/q; s/^# \{0,1\}//; p}' "${BASH_SOURCE[0]}"; }
 say() { printf '# %s\n' "$*" >&2; }
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 posint() { [[ $1 =~ ^[1-9][0-9]{0,3}$ ]]; }
@@ -93,13 +113,26 @@ while [ $# -gt 0 ]; do
 	--json) [ -n "${2:-}" ] || { echo "bench.sh: --json needs a file" >&2; exit 2; }
 		JSON_OUT=$2; shift ;;
 	--no-profile) PROFILE=0 ;;
-	--smoke) SMOKE=1 PAIRS=1 SECONDS_PER_ROUND=2 COST_ROUNDS=1 VARIANTS=keepalive PROFILE=0 ;;
+	--testrun-runs)
+		if ! [[ ${2:-} =~ ^[1-9][0-9]{1,8}$ ]] || [ "$2" -lt 50 ] || [ "$2" -gt 100000000 ]; then
+			echo "bench.sh: --testrun-runs needs a number 50-100000000" >&2
+			exit 2
+		fi
+		TESTRUN_RUNS=$2; shift ;;
+	--no-testrun) TESTRUN=0 ;;
+	--smoke) SMOKE=1 PAIRS=1 SECONDS_PER_ROUND=2 COST_ROUNDS=1 VARIANTS=keepalive PROFILE=0
+		TESTRUN_RUNS=2000 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 	shift
 done
 
+if ! [[ $NET =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]] || [ "${BASH_REMATCH[1]}" -gt 255 ] ||
+	[ "${BASH_REMATCH[2]}" -gt 255 ] || [ "${BASH_REMATCH[3]}" -gt 255 ]; then
+	echo "bench.sh: HM_BENCH_NET must be the first three numbers of a /24, A.B.C, not '$NET'" >&2
+	exit 2
+fi
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, BPF): sudo scripts/bench.sh"
 for c in nginx wrk clang tc ip nsenter bpftool jq python3 sysctl; do
 	command -v "$c" >/dev/null || die "$c is not installed (Debian: nginx-light, wrk, clang, iproute2, util-linux, bpftool, jq, python3)"
@@ -107,6 +140,12 @@ done
 for f in hm-load hm-stat; do
 	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing: run make"
 done
+if [ "$TESTRUN" -eq 1 ]; then
+	for c in make gcc; do
+		command -v "$c" >/dev/null || die "$c is not installed (Debian: make, gcc; or --no-testrun)"
+	done
+	[ -r "$BUILD/httpmon.o" ] || die "$BUILD/httpmon.o is missing: run make"
+fi
 if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
 	mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs on /sys/fs/bpf"
 fi
@@ -124,6 +163,7 @@ chmod 0755 "$TMP" # nginx's workers (nobody) read the files below it
 ROUNDS=$TMP/rounds.txt
 STATS_ORIG=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 PERF_PID=
+BLACKHOLE=0
 
 # shellcheck disable=SC2317  # run by the trap
 cleanup() {
@@ -135,6 +175,7 @@ cleanup() {
 		[ -s "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null
 	fi
 	hm_lab_down "$P"
+	[ "$BLACKHOLE" -eq 1 ] && ip -4 route del blackhole "$NET.0/24" metric $$ 2>/dev/null
 	rm -rf "$PIN" "$LIBXDP_BPFFS"
 	if [ -n "${HM_BENCH_KEEP:-}" ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
 }
@@ -164,9 +205,30 @@ for d in /sys/fs/bpf/hmbench-*; do
 	[[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null && { say "removing stale pins $d"; rm -rf "$d"; }
 done
 
+# Nothing addressed to the lab can leave the machine from the root
+# namespace: a blackhole route for its /24 while the run lasts.  Its metric
+# is our pid, so runs that share the /24 keep their own routes; those of
+# runs that are gone are removed first.
+for m in $(ip -4 route show type blackhole "$NET.0/24" 2>/dev/null | sed -n 's/.* metric \([0-9]*\).*/\1/p'); do
+	kill -0 "$m" 2>/dev/null || ip -4 route del blackhole "$NET.0/24" metric "$m" 2>/dev/null
+done
+ip -4 route add blackhole "$NET.0/24" metric $$ 2>"$TMP/route.err" ||
+	die "cannot add a blackhole route for $NET.0/24: $(cat "$TMP/route.err")"
+BLACKHOLE=1
+
 # The tools and the empty program are copied / built once, so a rebuild in
 # the tree during the run cannot change what is measured.
 cp "$BUILD/hm-load" "$BUILD/hm-stat" "$TMP/" || die "cannot copy the tools"
+if [ "$TESTRUN" -eq 1 ]; then
+	# the floor and the empty program with the Makefile's own rules: the
+	# floor is compiled as httpmon is
+	cp "$BUILD/httpmon.o" "$TMP/" || die "cannot copy $BUILD/httpmon.o"
+	# a make of its own, whatever make runs this script (its flags, its jobserver)
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		make -C "$ROOT" --no-print-directory BUILD="$TMP/testrun" "$TMP/testrun/testrun" \
+			"$TMP/testrun/bench_floor.o" "$TMP/testrun/bench_empty.o" >"$TMP/make.log" 2>&1 ||
+		die "cannot build the test_run microbenchmark: $(tail -5 "$TMP/make.log")"
+fi
 clang -O2 -g -target bpf -Wall -Werror -I "/usr/include/$(gcc -print-multiarch 2>/dev/null)" \
 	-c "$BENCH_LIB/empty.bpf.c" -o "$TMP/empty.o" 2>"$TMP/clang.err" ||
 	die "cannot build scripts/bench/empty.bpf.c: $(cat "$TMP/clang.err")"
@@ -175,10 +237,6 @@ clang -O2 -g -target bpf -Wall -Werror -I "/usr/include/$(gcc -print-multiarch 2
 	die "cannot build scripts/bench/empty_xdp.bpf.c: $(cat "$TMP/clang.err")"
 
 mkdir -p "$HM_LAB_RUN" && echo $$ >"$HM_LAB_RUN/$P"
-# The lab's range goes nowhere from the root namespace (hm_lab_down releases it).
-if [[ $NET =~ ^10\.231\.([0-9]+)$ ]]; then
-	hm_blackhole_claim "${BASH_REMATCH[1]}" "$P" || die "cannot add a blackhole route for $NET.0/24"
-fi
 {
 	ip netns add "$SNS" && ip netns add "$CNS" &&
 		ip -n "$SNS" link set lo up && ip -n "$CNS" link set lo up &&
@@ -237,7 +295,7 @@ fi
 configs_for() {
 	local c=()
 	case $1 in
-	tput) c=(base tc) ;;
+	tput) c=(base empty tc) ;;
 	cost) c=(empty tc) ;;
 	profile) c=(tc) ;;
 	esac
@@ -466,6 +524,14 @@ say "configurations: $(configs_for tput large); $XDP_NOTE"
 say "variants $VARIANTS, $PAIRS pairs of ${SECONDS_PER_ROUND}s rounds, $COST_ROUNDS cost rounds; load average $START_LOAD"
 sysctl -qw kernel.bpf_stats_enabled=0
 [ "$STATS_ORIG" = 0 ] || say "kernel.bpf_stats_enabled was $STATS_ORIG: set to 0 for throughput rounds, restored at exit"
+TESTRUN_ARGS=()
+if [ "$TESTRUN" -eq 1 ]; then
+	say "test_run: httpmon, the floor and the empty program, $TESTRUN_RUNS exchanges each"
+	"$TMP/testrun/testrun" --runs "$TESTRUN_RUNS" --json "$TMP/httpmon.o" \
+		"$TMP/testrun/bench_floor.o" "$TMP/testrun/bench_empty.o" >"$TMP/testrun.json" \
+		2>"$TMP/testrun.err" || die "the test_run microbenchmark failed: $(cat "$TMP/testrun.err")"
+	TESTRUN_ARGS=(--testrun "$TMP/testrun.json")
+fi
 : >"$ROUNDS"
 IFS=, read -r -a VARIANT_LIST <<<"$VARIANTS"
 for v in "${VARIANT_LIST[@]}"; do
@@ -496,12 +562,12 @@ for v in "${VARIANT_LIST[@]}"; do
 done
 
 mkdir -p "$(dirname "$JSON_OUT")"
-python3 "$BENCH_LIB/report.py" --rounds "$ROUNDS" --json "$JSON_OUT" \
+python3 "$BENCH_LIB/report.py" --rounds "$ROUNDS" --json "$JSON_OUT" "${TESTRUN_ARGS[@]}" \
 	--meta start="$START_TIME" end="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	nproc="$(nproc)" kernel="$(uname -r)" \
 	cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
 	load_start="$START_LOAD" load_end="$(cut -d' ' -f1-3 /proc/loadavg)" \
-	command="scripts/bench.sh${ARGS[*]:+ ${ARGS[*]}}" smoke="$SMOKE" \
+	command="scripts/bench.sh${ARGS[*]:+ ${ARGS[*]}}" smoke="$SMOKE" net="$NET.0/24" \
 	xdp="$XDP" xdp_note="$XDP_NOTE" perf="$PERF_OK" \
 	hm_version="$("$TMP/hm-load" --version 2>/dev/null | head -1)" \
 	git="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \

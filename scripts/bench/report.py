@@ -5,18 +5,24 @@ Input: one line per round, words key=value, written by bench.sh:
   kind      tput (bpf stats off), cost (stats on: runtime_HOOK, runs_HOOK per
             attached program, in ns and runs during the round), profile (perf
             samples in profile_file)
-  variant, config (base, tc, xdp, empty), n (pair or round number),
+  variant, config (base, empty, tc, xdp, ...), n (pair or round number),
   threads, connections, seconds, load1, cpu_busy, steal (share of all CPUs'
   time during the round), wrk's figures (requests, duration_us, lat_*_us,
   err_*), and after a monitored round hm-stat's totals (hm_requests,
   hm_responses, hm_unanswered) and self-metrics (mon_*).
 
 Statistics.  Throughput varies by about 12% from run to run on small VMs,
-so base and monitored rounds are interleaved and every figure is a ratio
-within one pair (monitored / the base round just before it); the report
-gives the median of those ratios, their min-max and IQR, and a confidence
-interval of the median from order statistics (about 98% for 10 pairs; none
-below 6 pairs).
+so the rounds of every configuration are interleaved and every figure is a
+ratio within one pair (the rounds with the same n): monitored / none (the
+base round) and monitored / empty (the empty TC program's round); the
+empty program's own cost is empty / none.  The report gives the median of
+those ratios, their min-max and IQR, and a confidence interval of the
+median from order statistics (about 98% for 10 pairs; none below 6 pairs).
+
+test_run.  With --testrun FILE (scripts/bench/testrun.c --json) the
+microbenchmark's figures go into the JSON as "testrun" and into the table:
+ns per run of httpmon, of the cost floor and of the empty program on a
+request and a response frame, and httpmon / floor net of the empty program.
 
 Accuracy.  wrk's "requests" counts responses it completed before it stopped.
 Every one of them crossed the monitored interface, request and response, so
@@ -37,6 +43,10 @@ from collections import Counter, defaultdict
 
 THROUGHPUT_RATIO_TARGET = 0.98
 NET_NS_PER_RUN_TARGET = 150.0
+# monitor / empty TC program: the worst case (tiny keep-alive responses) and bulk.
+VS_EMPTY_TARGETS = {"keepalive": 0.97, "large": 0.99}
+# test_run: httpmon's net cost over the floor's.
+TESTRUN_RATIO_TARGET = 1.4
 SATURATION_VARIANTS = ("keepalive", "close", "large")
 # Self-metrics that mean something was not parsed or not counted.
 LOSS_COUNTERS = ("conn_create_failed", "seq_gaps", "parse_budget", "load_errors", "truncated",
@@ -223,6 +233,18 @@ def floor_config(config, hook):
     return "empty-xdp" if hook == "xdp" else "empty"
 
 
+def pair_ratios(pairs):
+    """Ratios of the rounds m to the rounds b of the same pairs, (b, m)."""
+    return {
+        "ratio_requests_per_s": summary([rps(m) / rps(b) for b, m in pairs]),
+        "ratio_mbytes_per_s": summary([(m["bytes"] / m["duration_us"]) /
+                                       (b["bytes"] / b["duration_us"]) for b, m in pairs]),
+        "ratio_latency_p50": summary([m["lat_p50_us"] / b["lat_p50_us"] for b, m in pairs]),
+        "ratio_latency_p99": summary([m["lat_p99_us"] / b["lat_p99_us"] for b, m in pairs]),
+        "added_latency_mean_us": summary([m["lat_mean_us"] - b["lat_mean_us"] for b, m in pairs], 2),
+    }
+
+
 def analyse(rounds, meta):
     variants = []
     for r in rounds:
@@ -244,6 +266,7 @@ def analyse(rounds, meta):
         res = {"threads": first["threads"], "connections": first["connections"],
                "seconds": first["seconds"], "configs": {}}
         base = {r["n"]: r for r in tput if r["config"] == "base"}
+        empty = {r["n"]: r for r in tput if r["config"] == "empty"}
         for c in configs:
             rs = [r for r in tput if r["config"] == c]
             if not rs:
@@ -258,15 +281,14 @@ def analyse(rounds, meta):
                  "veth_drops": summary([r.get("veth_drops", 0) for r in rs], 0),
                  "errors": sum(r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
                                + r["err_status"] for r in rs)}
+            # against no monitor (empty / none for the empty program itself)
             pairs = [(base[r["n"]], r) for r in rs if r["n"] in base]
             if c != "base" and pairs:
-                e["ratio_requests_per_s"] = summary([rps(m) / rps(b) for b, m in pairs])
-                e["ratio_mbytes_per_s"] = summary([(m["bytes"] / m["duration_us"]) /
-                                                   (b["bytes"] / b["duration_us"]) for b, m in pairs])
-                e["ratio_latency_p50"] = summary([m["lat_p50_us"] / b["lat_p50_us"] for b, m in pairs])
-                e["ratio_latency_p99"] = summary([m["lat_p99_us"] / b["lat_p99_us"] for b, m in pairs])
-                e["added_latency_mean_us"] = summary(
-                    [m["lat_mean_us"] - b["lat_mean_us"] for b, m in pairs], 2)
+                e.update(pair_ratios(pairs))
+            # against the empty program in the same pair
+            pairs = [(empty[r["n"]], r) for r in rs if r["n"] in empty]
+            if c not in ("base", "empty") and pairs:
+                e["vs_empty"] = pair_ratios(pairs)
             leaks = [r.get("stats_leak_ns", 0) for r in rs]
             if any(leaks):
                 e["warning"] = "bpf run-time statistics were on during throughput rounds " \
@@ -347,7 +369,7 @@ def analyse(rounds, meta):
     return out
 
 
-def targets(res, meta):
+def targets(res, meta, testrun=None):
     t = []
     for v, r in res.items():
         tc = r["configs"].get("tc", {})
@@ -357,6 +379,12 @@ def targets(res, meta):
                       "config": "tc", "value": m, "met": m >= THROUGHPUT_RATIO_TARGET,
                       "missed_by": None if m >= THROUGHPUT_RATIO_TARGET
                       else round(THROUGHPUT_RATIO_TARGET - m, 4)})
+        goal = VS_EMPTY_TARGETS.get(v)
+        if goal and "vs_empty" in tc:
+            m = tc["vs_empty"]["ratio_requests_per_s"]["median"]
+            t.append({"target": "throughput vs the empty program >= %.2f" % goal, "variant": v,
+                      "config": "tc", "value": m, "met": m >= goal,
+                      "missed_by": None if m >= goal else round(goal - m, 4)})
         c = r["cost"].get("tc", {})
         if "net_ns_per_run" in c:
             n = c["net_ns_per_run"]
@@ -370,6 +398,14 @@ def targets(res, meta):
                       "value": a["missed"], "met": a["ok"],
                       "missed_by": None if a["ok"] else a["missed"],
                       "counts_for_exit_status": cfg not in ADVISED_AGAINST})
+    for frame in ("request", "response"):
+        m = (testrun or {}).get("ratio_net", {}).get(frame)
+        if m is not None:
+            t.append({"target": "test_run: httpmon net <= %.1fx the floor's" % TESTRUN_RATIO_TARGET,
+                      "variant": frame, "config": "httpmon", "value": m,
+                      "met": m <= TESTRUN_RATIO_TARGET,
+                      "missed_by": None if m <= TESTRUN_RATIO_TARGET
+                      else round(m - TESTRUN_RATIO_TARGET, 3)})
     return t
 
 
@@ -383,7 +419,28 @@ def span(s, spec="{:.3f}"):
     return (spec + " [" + spec + "-" + spec + "]").format(s["median"], s["min"], s["max"])
 
 
-def table(res, tg, meta):
+def testrun_table(tr):
+    """The test_run microbenchmark's lines of the table."""
+    lines = ["test_run (BPF_PROG_TEST_RUN on CPU %s, %s exchanges per program, ns per run: the "
+             "median of %s batch means; net: minus the empty program)" % (
+                 tr.get("cpu", "?"), fmt(tr.get("runs")), tr.get("batches", "?"))]
+    if tr.get("bpf_stats_enabled") == 1:
+        lines.append("  kernel.bpf_stats_enabled was 1: every run also paid for the statistics")
+    lines.append("%-9s %12s %12s %14s %14s" % ("PROGRAM", "REQ_%dB" % tr.get("request_bytes", 0),
+                                            "RESP_%dB" % tr.get("response_bytes", 0),
+                                            "REQ_NET", "RESP_NET"))
+    for p in ("httpmon", "floor", "empty"):
+        x = tr.get(p, {})
+        lines.append("%-9s %12s %12s %14s %14s" % (
+            p, fmt(x.get("request_ns"), "{:,.1f}"), fmt(x.get("response_ns"), "{:,.1f}"),
+            fmt(x.get("request_net_ns"), "{:,.1f}"), fmt(x.get("response_net_ns"), "{:,.1f}")))
+    r = tr.get("ratio_net", {})
+    lines.append("httpmon / floor, net of the empty program: request %s, response %s" % (
+        fmt(r.get("request"), "{:.2f}"), fmt(r.get("response"), "{:.2f}")))
+    return lines
+
+
+def table(res, tg, meta, testrun=None):
     lines = []
     w = lines.append
     w("httpmon overhead benchmark, %s (%s CPUs, %s, kernel %s)" % (
@@ -391,7 +448,8 @@ def table(res, tg, meta):
     w("command: %s; load average %s at start, %s at end; %s, nginx %s, %s" % (
         meta.get("command"), meta.get("load_start"), meta.get("load_end"), meta.get("hm_version"),
         meta.get("nginx"), meta.get("wrk")))
-    w("ratios are per pair (monitored / base round next to it): median [min-max] of the pairs; "
+    w("RATIO columns: monitored / none (the base round of the same pair), median [min-max] of the "
+      "pairs; for empty (an empty TC program on the same hooks) empty / none. "
       "BUSY: all CPUs; DROPS: packets the veth pair dropped per round")
     w("")
     hdr = "%-9s %-7s %8s %-20s %6s %7s %-17s %7s %-17s %4s %6s" % (
@@ -411,14 +469,29 @@ def table(res, tg, meta):
     if meta.get("xdp") == "1":
         w("(%s)" % meta.get("xdp_note"))
     w("")
-    single = res.get("single", {}).get("configs", {})
-    for c, e in single.items():
-        if "added_latency_mean_us" in e:
-            a = e["added_latency_mean_us"]
-            w("single connection, %s: latency added per request %+.1f us (pairs: %+.1f to %+.1f); "
-              "base mean %.1f us" % (c, a["median"], a["min"], a["max"],
-                                     single["base"]["latency_mean_us"]["median"]))
+    w("against the empty TC program: monitored / empty, the empty program's round of the same pair, "
+      "median [min-max] of the pairs")
+    w("%-9s %-7s %-20s %-17s %-17s %s" % (
+        "VARIANT", "CONF", "REQ/S_RATIO", "P50_RATIO", "P99_RATIO", "ADDED_MEAN_US"))
+    for v, r in res.items():
+        for c, e in r["configs"].items():
+            x = e.get("vs_empty")
+            if not x:
+                continue
+            a = x.get("added_latency_mean_us")
+            w("%-9s %-7s %-20s %-17s %-17s %s" % (
+                v, c, span(x.get("ratio_requests_per_s")), span(x.get("ratio_latency_p50"), "{:.2f}"),
+                span(x.get("ratio_latency_p99"), "{:.2f}"),
+                "-" if not a else "%+.1f [%+.1f to %+.1f]" % (a["median"], a["min"], a["max"])))
     w("")
+    single = res.get("single", {}).get("configs", {})
+    added = [(c, e["added_latency_mean_us"]) for c, e in single.items() if "added_latency_mean_us" in e]
+    for c, a in added:
+        w("single connection, %s: latency added per request %+.1f us (pairs: %+.1f to %+.1f); "
+          "base mean %.1f us" % (c, a["median"], a["min"], a["max"],
+                                 single["base"]["latency_mean_us"]["median"]))
+    if added:
+        w("")
     w("%-9s %-9s %8s %6s %8s %8s %10s %9s  %s" % (
         "VARIANT", "CONF", "NS/RUN", "FLOOR", "NET", "RUNS/TXN", "NET_NS/TXN", "GROSS/TXN",
         "BY HOOK: ns/run (- floor) x runs/txn"))
@@ -434,6 +507,10 @@ def table(res, tg, meta):
                 fmt(e["runs_per_transaction"]["median"], "{:.2f}"),
                 fmt(e.get("net_ns_per_transaction"), "{:,.0f}"),
                 fmt(e.get("gross_ns_per_transaction"), "{:,.0f}"), hooks))
+    if testrun:
+        w("")
+        for line in testrun_table(testrun):
+            w(line)
     w("")
     w("accuracy (hm-stat against wrk's completed responses, every monitored round):")
     for v, r in res.items():
@@ -457,6 +534,11 @@ def table(res, tg, meta):
     for t in tg:
         if t["met"]:
             verdict = "met"
+        elif t["target"].startswith("throughput vs"):
+            verdict = "MISSED by %.3f (%.1f%% of the empty program's)" % (
+                t["missed_by"], t["missed_by"] * 100)
+        elif t["target"].startswith("test_run"):
+            verdict = "MISSED by %.2f (%.2fx the floor)" % (t["missed_by"], t["value"])
         elif t["target"].startswith("throughput"):
             verdict = "MISSED by %.3f (%.1f%% of the base)" % (t["missed_by"], t["missed_by"] * 100)
         elif t["target"].startswith("BPF"):
@@ -494,28 +576,47 @@ def table(res, tg, meta):
 
 def markdown(doc):
     """The README's tables, from a bench.json: one row per variant and
-    monitored configuration."""
-    m, out = doc["meta"], []
+    configuration of the live rounds (the empty program's row gives empty /
+    none), then the test_run microbenchmark's when it ran."""
+    out = []
     w = out.append
-    w("| variant | config | req/s (no monitor) | req/s ratio | p50 ratio | p99 ratio "
-      "| BPF ns/run, net | runs/txn | BPF ns/txn, net | missed; extra requests |")
-    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    sp = lambda s, d: "%.*f (%.*f-%.*f)" % (d, s["median"], d, s["min"], d, s["max"]) if s else "-"
+    w("| variant | config | req/s (no monitor) | req/s / none | req/s / empty | p50 / none "
+      "| p50 / empty | p99 / none | p99 / empty | BPF ns/run, net | runs/txn | BPF ns/txn, net "
+      "| missed; extra requests |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for v, r in doc["variants"].items():
         base = r["configs"].get("base", {})
         for c, e in r["configs"].items():
             if c == "base":
                 continue
-            cost = r["cost"].get(c, {})
+            cost = r["cost"].get(c, {}) if c != "empty" else {}
             acc = r["accuracy"].get(c)
-            sp = lambda s, d: "%.*f (%.*f-%.*f)" % (d, s["median"], d, s["min"], d, s["max"]) if s else "-"
-            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            ve = e.get("vs_empty", {})
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 v, c, fmt(base.get("requests_per_s", {}).get("median")),
-                sp(e.get("ratio_requests_per_s"), 2), sp(e.get("ratio_latency_p50"), 2),
-                sp(e.get("ratio_latency_p99"), 2), fmt(cost.get("net_ns_per_run")),
+                sp(e.get("ratio_requests_per_s"), 2), sp(ve.get("ratio_requests_per_s"), 2),
+                sp(e.get("ratio_latency_p50"), 2), sp(ve.get("ratio_latency_p50"), 2),
+                sp(e.get("ratio_latency_p99"), 2), sp(ve.get("ratio_latency_p99"), 2),
+                fmt(cost.get("net_ns_per_run")),
                 fmt(cost.get("runs_per_transaction", {}).get("median"), "{:.2f}"),
                 fmt(cost.get("net_ns_per_transaction")),
                 "%d; %d-%d" % (acc["missed"], acc["requests_minus_wrk"][0], acc["requests_minus_wrk"][1])
                 if acc else "-"))
+    tr = doc.get("testrun")
+    if tr:
+        w("")
+        w("| frame | httpmon ns/run | floor ns/run | empty ns/run | httpmon, net | floor, net "
+          "| httpmon / floor, net |")
+        w("| --- | --- | --- | --- | --- | --- | --- |")
+        for k in ("request", "response"):
+            w("| %s (%d bytes) | %s | %s | %s | %s | %s | %s |" % (
+                k, tr.get(k + "_bytes", 0),
+                fmt(tr["httpmon"].get(k + "_ns"), "{:,.0f}"), fmt(tr["floor"].get(k + "_ns"), "{:,.0f}"),
+                fmt(tr["empty"].get(k + "_ns"), "{:,.0f}"),
+                fmt(tr["httpmon"].get(k + "_net_ns"), "{:,.0f}"),
+                fmt(tr["floor"].get(k + "_net_ns"), "{:,.0f}"),
+                fmt(tr.get("ratio_net", {}).get(k), "{:.2f}")))
     return "\n".join(out)
 
 
@@ -524,7 +625,8 @@ def main():
     ap.add_argument("--rounds")
     ap.add_argument("--json", required=True, help="output; with --markdown, the input")
     ap.add_argument("--meta", nargs="*", default=[])
-    ap.add_argument("--markdown", action="store_true", help="print the README's table of --json")
+    ap.add_argument("--markdown", action="store_true", help="print the README's tables of --json")
+    ap.add_argument("--testrun", help="the test_run microbenchmark's JSON (testrun --json)")
     a = ap.parse_args()
     if a.markdown:
         with open(a.json) as f:
@@ -537,17 +639,26 @@ def main():
     if not rounds:
         print("report.py: no rounds in %s" % a.rounds, file=sys.stderr)
         return 1
+    testrun = None
+    if a.testrun:
+        try:
+            with open(a.testrun) as f:
+                testrun = json.load(f)
+        except (OSError, ValueError) as e:
+            print("report.py: cannot read the test_run results %s: %s" % (a.testrun, e),
+                  file=sys.stderr)
+            return 1
     res = analyse(rounds, meta)
-    tg = targets(res, meta)
+    tg = targets(res, meta, testrun)
     accuracy_ok = all(t["met"] for t in tg
                       if t["target"] == "zero requests missed" and t["counts_for_exit_status"])
     doc = {"schema": 1, "meta": meta, "accuracy_ok": accuracy_ok, "targets": tg,
-           "variants": res, "rounds": [{k: v for k, v in r.items() if not k.startswith("profile_")}
+           "variants": res, "testrun": testrun, "rounds": [{k: v for k, v in r.items() if not k.startswith("profile_")}
                                        for r in rounds]}
     with open(a.json, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
-    print(table(res, tg, meta))
+    print(table(res, tg, meta, testrun))
     print("\nJSON: %s" % a.json)
     return 0 if accuracy_ok else 3
 

@@ -162,7 +162,6 @@ static __always_inline void hm_row_add(void *map, __u32 idx, const struct hm_sta
 #pragma unroll
 		for (int i = 0; i < HM_STATUS_CLASSES; i++)
 			row->status[i] += d->status[i];
-		hm_lat_merge(&row->lat, &d->lat);
 		hm_lat_merge(&row->lat_ok, &d->lat_ok);
 		hm_lat_merge(&row->lat_fail, &d->lat_fail);
 	}
@@ -215,13 +214,12 @@ __noinline int hm_hist_add(__u32 idx, __u64 ns)
 	return 0;
 }
 
-/* A response's latency sample: every response's, its port row's and its route's histograms. */
+/* A response's latency sample: its port row's and its route's histograms. */
 static __always_inline void hm_sample(struct hm_scratch *s, const struct hm_conn *c, __u32 family,
 				      __u64 ns, __u32 route)
 {
 	__u32 gen = s->gen & 1, port = c->row[HM_ROW_PORT], slot;
 
-	hm_hist_add(HM_HIST_INDEX(gen, HM_HIST_TOTAL, family), ns);
 	if (port >= 1 && port <= HM_HIST_PORTS) {
 		slot = HM_HIST_PORT_FIRST + port - 1;
 	} else {
@@ -384,7 +382,6 @@ static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn 
 				route = p->route;
 			lat = hm_now(s) - p->ts;
 			timed = true;
-			hm_lat_add(&delta->lat, lat);
 			hm_lat_add(status < 500 ? &delta->lat_ok : &delta->lat_fail, lat);
 			d->req_ts = p->ts; /* for the last-byte latency when the response ends */
 		}
@@ -402,10 +399,8 @@ static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn 
 		row->responses++;
 		if (cls < HM_STATUS_CLASSES)
 			row->status[cls]++;
-		if (timed) {
-			hm_lat_add(&row->lat, lat);
+		if (timed)
 			hm_lat_add(status < 500 ? &row->lat_ok : &row->lat_fail, lat);
-		}
 	}
 	if (timed)
 		hm_sample(s, c, HM_LAT_FIRST, lat, route);

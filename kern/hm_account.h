@@ -251,28 +251,31 @@ static __always_inline __u64 hm_now(struct hm_scratch *s)
 	return s->now;
 }
 
-/* Payload bytes of the current message: for the connection's rows and the route's. */
-static __always_inline void hm_consume(struct hm_scratch *s, struct hm_dir *d, __u32 n)
-{
-	s->bytes += n;
-	d->rbytes += n;
-}
-
-/* Adds the current message's bytes so far to its route, once that is known. */
+/*
+ * Adds the current message's bytes so far to its route, once that is known:
+ * those kept from earlier segments (d->rbytes) and this segment's since
+ * s->rmark.  Until the route is known they are kept.
+ */
 static __always_inline void hm_route_flush(struct hm_scratch *s, struct hm_dir *d)
 {
 	struct hm_stats *row;
+	__u32 n = d->rbytes + (s->off - s->rmark);
 
-	if (!(d->flags & HM_DF_ROUTED) || !d->rbytes)
+	s->rmark = s->off;
+	if (!(d->flags & HM_DF_ROUTED)) {
+		d->rbytes = n;
+		return;
+	}
+	d->rbytes = 0;
+	if (!n)
 		return;
 	row = hm_route_row(s->gen, d->route);
 	if (row) {
 		if (d->kind == HM_MSG_REQUEST)
-			row->bytes_in += d->rbytes;
+			row->bytes_in += n;
 		else
-			row->bytes_out += d->rbytes;
+			row->bytes_out += n;
 	}
-	d->rbytes = 0;
 }
 
 /* --- pairing ------------------------------------------------------------------------ */

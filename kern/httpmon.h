@@ -144,6 +144,8 @@ struct hm_config {
 	__u32 idle_timeout;   /* seconds without a packet before a connection is aged; 0: default */
 	__u32 epoch;          /* resets so far: the classifier writes generation epoch & 1 */
 	__u32 route_epoch;    /* route labels forgotten so far (hm-reset --routes) */
+	__u32 route_gen;      /* route grouping or patterns changed so far (hm-load) */
+	__u32 _pad2;
 	char query_name[HM_QUERY_NAME_LEN];
 	__u64 ports[HM_PORT_WORDS]; /* bit p%64 of word p/64: TCP port p is watched */
 };

@@ -31,7 +31,7 @@ COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_gen.o $(BUILD)/hm_common.o $(BUILD)/h
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz
+.PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz san
 
 all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats \
 	$(BUILD)/test_hist $(BUILD)/drop.bpf.o
@@ -107,13 +107,45 @@ fuzz: $(BUILD)/fuzz_datapath
 	$(Q)$(BUILD)/fuzz_datapath -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-artifact_prefix=$(BUILD)/ $(BUILD)/fuzz-corpus tests/fuzz/corpus
 
+# The user tools built once more with AddressSanitizer and UBSan, into
+# $(BUILD)/san/; `make test` runs the tool and reader tests against them too
+# (tests/unit/test_sanitizers.sh), so a memory error fails the suite.  The
+# normal build is the one that reports warnings: -O1 with instrumentation
+# adds false maybe-uninitialized ones, hence -w.
+SAN       := $(BUILD)/san
+SAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -w
+SAN_TOOLS := $(addprefix $(SAN)/,$(TOOLS))
+SAN_COMMON := $(patsubst $(BUILD)/%,$(SAN)/%,$(COMMON))
+
+$(SAN):
+	$(Q)mkdir -p $@
+
+$(SAN)/%.o: pin/%.c pin/hm_pin.h kern/httpmon.h | $(SAN)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(SAN)/%.o: user/%.c $(wildcard user/*.h) pin/hm_pin.h kern/httpmon.h $(BUILD)/httpmon.skel.h \
+		| $(SAN)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(SAN)/hm-%: $(SAN)/hm_%.o $(SAN_COMMON)
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $^ -o $@ $(USER_LDLIBS)
+
+$(SAN)/hm-load: $(SAN)/hm_tc.o $(SAN)/hm_xdp.o
+$(SAN)/hm-load: USER_LDLIBS += -lxdp
+$(SAN)/hm-stat: $(SAN)/hm_hist.o
+
+san: $(SAN_TOOLS)
+
 deps:
 	$(Q)scripts/deps.sh
 
 # test and lab first install what is missing, so they work on a fresh machine.
 test:
 	$(Q)scripts/deps.sh
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all san
 	$(Q)tests/run.sh
 
 lab:

@@ -50,6 +50,10 @@ const struct hm_map_desc hm_map_descs[] = {
 	{ .name = HM_MAP_METHOD_IDS, .type = BPF_MAP_TYPE_HASH,
 	  .key_size = sizeof(struct hm_method_key), .value_size = sizeof(struct hm_route_val),
 	  .never_reset = true, .fd_offset = offsetof(struct hm_maps, method_ids) },
+	/* Pinned by hm-load and plain tc, not by every test's map set. */
+	{ .name = HM_MAP_LINKS, .type = BPF_MAP_TYPE_HASH, .key_size = sizeof(__u32),
+	  .value_size = sizeof(struct hm_link), .never_reset = true, .optional = true,
+	  .fd_offset = offsetof(struct hm_maps, links) },
 };
 const size_t hm_map_descs_len = sizeof(hm_map_descs) / sizeof(hm_map_descs[0]);
 
@@ -137,8 +141,13 @@ static const char *hm_reader_group(const char *dir, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * want_write: the caller means to change the maps (a reset), whatever this
+ * one pin was opened for; a group hm-load --group names can only read, so
+ * it is no advice then.
+ */
 static void hm_perm_msg(char *err, size_t errlen, const char *pin,
-			const char *dir, int ret, bool write)
+			const char *dir, int ret, bool write, bool want_write)
 {
 	char group[64];
 
@@ -147,10 +156,11 @@ static void hm_perm_msg(char *err, size_t errlen, const char *pin,
 			 "cannot open %s: %s (run as root; this kernel may "
 			 "allow bpf() to root only: kernel.unprivileged_bpf_disabled)",
 			 pin, strerror(-ret));
-	else if (write)
+	else if (want_write)
 		snprintf(err, errlen,
-			 "cannot open %s for writing: %s (run as root)", pin,
-			 strerror(-ret));
+			 "cannot open %s%s: %s (clearing the counters needs "
+			 "root, or write access to the pins)",
+			 pin, write ? " for writing" : "", strerror(-ret));
 	else if (hm_reader_group(dir, group, sizeof(group)))
 		snprintf(err, errlen,
 			 "cannot read %s: %s (run as root, or as a member of "
@@ -181,7 +191,7 @@ static void hm_nomaps_msg(char *err, size_t errlen, const char *dir)
 			 "hm-load IFACE)", dir);
 }
 
-static bool hm_fd_is_map(int fd)
+bool hm_fd_is_map(int fd)
 {
 	char link[64], target[64];
 	ssize_t n;
@@ -194,14 +204,42 @@ static bool hm_fd_is_map(int fd)
 	return strcmp(target, "anon_inode:bpf-map") == 0;
 }
 
+/*
+ * Something other than a pinned object where a map pin belongs: bpf() says
+ * EACCES or EPERM for a directory, even to root, and EPERM outside bpffs.
+ */
+static bool hm_not_a_pin(const char *path, char *err, size_t errlen)
+{
+	struct statfs fs;
+	struct stat st;
+
+	if (stat(path, &st))
+		return false;
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen,
+			 "%s is a directory, not a map pin: remove it (rmdir %s) "
+			 "or use another pin directory",
+			 path, path);
+		return true;
+	}
+	if (!statfs(path, &fs) && (__u32)fs.f_type != (__u32)BPF_FS_MAGIC) {
+		snprintf(err, errlen,
+			 "%s is not in a bpffs mount, so it is no map pin: use a pin "
+			 "directory in a bpffs mount (such as %s)",
+			 path, HM_BPFFS_ROOT);
+		return true;
+	}
+	return false;
+}
+
 static int hm_open_pin(const char *dir, const struct hm_map_desc *d,
-		       bool write, int *fdp, char *err, size_t errlen)
+		       bool want_write, int *fdp, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
+	bool write = want_write && !d->never_reset;
 	char path[4096];
 	int fd, ret;
 
-	write = write && !d->never_reset;
 	if (write)
 		opts.file_flags = 0;
 
@@ -215,8 +253,10 @@ static int hm_open_pin(const char *dir, const struct hm_map_desc *d,
 		ret = -errno;
 		if (ret == -ENOENT)
 			return ret;
+		if (hm_not_a_pin(path, err, errlen))
+			return -EPROTO;
 		if (ret == -EACCES || ret == -EPERM)
-			hm_perm_msg(err, errlen, path, dir, ret, write);
+			hm_perm_msg(err, errlen, path, dir, ret, write, want_write);
 		else
 			snprintf(err, errlen, "cannot open %s: %s", path,
 				 strerror(-ret));
@@ -253,8 +293,9 @@ static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
 	}
 	if (info.type != d->type) {
 		snprintf(err, errlen,
-			 "map %s in %s is of type %s, expected %s: "
-			 "not an httpmon map set of this release",
+			 "map %s in %s is of type %s, expected %s: not an "
+			 "httpmon map set of this release (remove it, if it is "
+			 "not httpmon's)",
 			 d->name, dir, hm_map_type_str(info.type),
 			 hm_map_type_str(d->type));
 		return -EPROTO;
@@ -262,7 +303,8 @@ static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
 	if (d->key_size && info.key_size != d->key_size) {
 		snprintf(err, errlen,
 			 "map %s in %s has key size %u, this %s expects %u: "
-			 "use tools of the same release",
+			 "use tools of the same release (or remove it, if it "
+			 "is not httpmon's)",
 			 d->name, dir, info.key_size,
 			 program_invocation_short_name, d->key_size);
 		return -EPROTO;
@@ -270,7 +312,8 @@ static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
 	if (d->value_size && info.value_size != d->value_size) {
 		snprintf(err, errlen,
 			 "map %s in %s has value size %u, this %s expects %u: "
-			 "use tools of the same release",
+			 "use tools of the same release (or remove it, if it "
+			 "is not httpmon's)",
 			 d->name, dir, info.value_size,
 			 program_invocation_short_name, d->value_size);
 		return -EPROTO;
@@ -278,7 +321,8 @@ static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
 	if (d->max_entries && info.max_entries != d->max_entries) {
 		snprintf(err, errlen,
 			 "map %s in %s has %u entries, this %s expects %u: "
-			 "use tools of the same release",
+			 "use tools of the same release (or remove it, if it "
+			 "is not httpmon's)",
 			 d->name, dir, info.max_entries,
 			 program_invocation_short_name, d->max_entries);
 		return -EPROTO;
@@ -333,6 +377,15 @@ static void hm_missing_msg(char *err, size_t errlen, const char *dir,
 			 " (reload the monitor: hm-load IFACE)");
 }
 
+static size_t hm_nrequired(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < hm_map_descs_len; i++)
+		n += !hm_map_descs[i].optional;
+	return n;
+}
+
 int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 		 size_t errlen)
 {
@@ -344,6 +397,13 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 	hm_maps_init(maps);
 	if (stat(dir, &st)) {
 		ret = -errno;
+		if ((ret == -EACCES || ret == -EPERM) && write) {
+			snprintf(err, errlen,
+				 "cannot access %s: %s (clearing the counters needs "
+				 "root, or write access to the pins)",
+				 dir, strerror(-ret));
+			return ret;
+		}
 		if (ret == -EACCES || ret == -EPERM) {
 			snprintf(err, errlen,
 				 "cannot access %s: %s (run as root, or make it "
@@ -363,7 +423,9 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 		ret = hm_open_pin(dir, &hm_map_descs[i], write,
 				  hm_maps_fd(maps, &hm_map_descs[i]), err,
 				  errlen);
-		if (ret == -ENOENT) {
+		if (ret == -ENOENT && hm_map_descs[i].optional) {
+			continue;
+		} else if (ret == -ENOENT) {
 			missing[i] = true;
 			nmissing++;
 		} else if (ret) {
@@ -371,7 +433,7 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 		}
 	}
 	if (nmissing) {
-		if (nmissing == hm_map_descs_len)
+		if (nmissing == hm_nrequired())
 			hm_nomaps_msg(err, errlen, dir);
 		else
 			hm_missing_msg(err, errlen, dir, missing);
@@ -392,7 +454,8 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 			goto fail;
 	}
 	for (i = 0; i < hm_map_descs_len; i++) {
-		if (hm_maps_fd(maps, &hm_map_descs[i]) == &maps->config)
+		if (hm_maps_fd(maps, &hm_map_descs[i]) == &maps->config ||
+		    *hm_maps_fd(maps, &hm_map_descs[i]) < 0)
 			continue;
 		ret = hm_check_map(*hm_maps_fd(maps, &hm_map_descs[i]),
 				   &hm_map_descs[i], dir, err, errlen);

@@ -30,6 +30,7 @@ struct hm_maps {
 	int route_ids;    /* (method, label) -> route id */
 	int seq;          /* ids handed out (HM_SEQ_*) */
 	int method_ids;   /* extension method name -> method id */
+	int links;        /* hm-load's interface records; optional (-1: none pinned) */
 };
 
 /* Pin directory to use: the explicit one, else $HTTPMON_PIN_PATH, else the default. */
@@ -47,7 +48,9 @@ int hm_bpffs_ensure(char *err, size_t errlen);
  * Read-only opens (write == false) work for a non-root reader whose
  * permissions on the pins allow reading.
  * Errors: -ENOENT no map set there (err says to run hm-load), -EPROTO layout
- * mismatch (err names the map and both versions/sizes), -EACCES/-EPERM.
+ * mismatch or something else where a map pin belongs (err names the map and
+ * what is there), -EACCES/-EPERM (err says what access the caller needs:
+ * write access to the pins when write is set).
  */
 int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 		 size_t errlen);
@@ -62,6 +65,9 @@ void hm_maps_close(struct hm_maps *maps);
  */
 int hm_maps_check_pins(const char *dir, const struct hm_maps *maps);
 
+/* True when fd is a BPF map (a pin may hold a program or a link instead). */
+bool hm_fd_is_map(int fd);
+
 /* Name and expected geometry of each map, for loops over the set. */
 struct hm_map_desc {
 	const char *name;
@@ -71,6 +77,7 @@ struct hm_map_desc {
 	size_t fd_offset; /* offsetof(struct hm_maps, ...) */
 	unsigned int max_entries; /* 0: any (capacity chosen at load time) */
 	bool never_reset; /* a reset leaves it alone: opened read-only even to write */
+	bool optional;    /* a set without it is complete (checked when it is there) */
 };
 extern const struct hm_map_desc hm_map_descs[];
 extern const size_t hm_map_descs_len;

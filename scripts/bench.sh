@@ -175,6 +175,10 @@ clang -O2 -g -target bpf -Wall -Werror -I "/usr/include/$(gcc -print-multiarch 2
 	die "cannot build scripts/bench/empty_xdp.bpf.c: $(cat "$TMP/clang.err")"
 
 mkdir -p "$HM_LAB_RUN" && echo $$ >"$HM_LAB_RUN/$P"
+# The lab's range goes nowhere from the root namespace (hm_lab_down releases it).
+if [[ $NET =~ ^10\.231\.([0-9]+)$ ]]; then
+	hm_blackhole_claim "${BASH_REMATCH[1]}" "$P" || die "cannot add a blackhole route for $NET.0/24"
+fi
 {
 	ip netns add "$SNS" && ip netns add "$CNS" &&
 		ip -n "$SNS" link set lo up && ip -n "$CNS" link set lo up &&

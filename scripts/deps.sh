@@ -12,8 +12,8 @@ PACKAGES=(
 	clang llvm libbpf-dev bpftool
 	# the fuzzer's runtime (libFuzzer, sanitizers)
 	libclang-rt-14-dev
-	# user-space tools
-	gcc make pkg-config libelf-dev zlib1g-dev libxdp-dev
+	# user-space tools, and their sanitizer build (make san)
+	gcc make pkg-config libelf-dev zlib1g-dev libxdp-dev libasan8 libubsan1
 	# attach and inspect: ip/tc, xdp-loader, nsenter (util-linux)
 	iproute2 xdp-tools util-linux ethtool
 	# tests and the lab

@@ -74,6 +74,8 @@ int hm_exit_code(int err)
 		return HM_EXIT_PERM;
 	case -ENODEV:
 		return HM_EXIT_NODEV;
+	case -EXDEV:
+		return HM_EXIT_NETNS;
 	default:
 		return HM_EXIT_FAIL;
 	}
@@ -165,14 +167,60 @@ int hm_usage_error(const char *fmt, ...)
 	return HM_EXIT_USAGE;
 }
 
-int hm_bad_option(const char *arg)
+/* The long option arg ("--name" or "--name=value") names; NULL when none or several. */
+static const struct option *hm_long_option(const char *arg, const struct option *longopts,
+					   bool *ambiguous)
 {
+	size_t len = strcspn(arg, "=");
+	const struct option *o, *found = NULL;
+
+	*ambiguous = false;
+	for (o = longopts; o && o->name; o++) {
+		if (strncmp(o->name, arg, len))
+			continue;
+		if (strlen(o->name) == len)
+			return o; /* exact */
+		if (found && (found->has_arg != o->has_arg || found->val != o->val))
+			*ambiguous = true;
+		found = o;
+	}
+	return *ambiguous ? NULL : found;
+}
+
+/*
+ * getopt_long() leaves optind past the argument it failed on when that was a
+ * long option, or the last letter of a group of short ones; argv[optind - 1]
+ * then starts with "--" only for a long option.  A short option's error is
+ * told by optopt alone, which for a long option is its val (a letter too when
+ * it has a short form), so the argument decides which of the two it was.
+ */
+int hm_getopt_error(int c, char **argv, const struct option *longopts)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	const struct option *o;
+	bool is_long, ambiguous;
+	int len;
+
+	is_long = arg && !strncmp(arg, "--", 2) && arg[2] &&
+		  (c == ':' ? optopt != 0 : true);
+	if (is_long) {
+		len = (int)strcspn(arg, "=");
+		o = hm_long_option(arg + 2, longopts, &ambiguous);
+		if (c == ':' && o && o->val == optopt)
+			return hm_usage_error("option '--%s' needs a value", o->name);
+		if (optopt == 0 && ambiguous)
+			return hm_usage_error("option '%.*s' is ambiguous (an abbreviation of "
+					      "more than one option)", len, arg);
+		if (optopt == 0)
+			return hm_usage_error("unknown option '%.*s'", len, arg);
+		if (o && o->val == optopt && o->has_arg == no_argument && arg[len] == '=')
+			return hm_usage_error("option '--%s' takes no value", o->name);
+	}
+	if (c == ':')
+		return hm_usage_error("option '-%c' needs a value", optopt);
 	if (optopt > 0 && optopt < 128)
 		return hm_usage_error("unknown option '-%c'", optopt);
-	if (optopt == 0)
-		return hm_usage_error("unknown option '%s'", arg);
-	return hm_usage_error("option '%.*s' takes no value",
-			      (int)strcspn(arg, "="), arg);
+	return hm_usage_error("unknown option '%s'", arg);
 }
 
 bool hm_parse_ulong(const char *s, unsigned long min, unsigned long max,

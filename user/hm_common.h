@@ -17,6 +17,7 @@ enum hm_exit {
 	HM_EXIT_LAYOUT = 4,    /* maps of another layout version */
 	HM_EXIT_PERM = 5,      /* permission denied (not root / pins not readable) */
 	HM_EXIT_NODEV = 6,     /* interface does not exist */
+	HM_EXIT_NETNS = 7,     /* the maps serve another network namespace (hm-load) */
 };
 
 enum hm_log_level { HM_LOG_ERR, HM_LOG_WARN, HM_LOG_INFO, HM_LOG_DEBUG };
@@ -50,13 +51,17 @@ const char *hm_addr_str(const struct hm_addr *a, char *buf, size_t len);
  */
 void hm_stats_sum(struct hm_stats *out, const struct hm_stats *percpu, int ncpus);
 
+struct option;
+
 /*
  * Command-line errors: print "PROG: <message>; see PROG --help" to stderr and
- * return HM_EXIT_USAGE.  hm_bad_option() words getopt_long()'s '?' (call it
- * with argv[optind - 1], with opterr = 0).
+ * return HM_EXIT_USAGE.  hm_getopt_error() words getopt_long()'s ':' (a
+ * missing value) and '?' (an unknown option, or a value given to an option
+ * that takes none): call it with what getopt_long() returned, after running
+ * it with opterr = 0 and an optstring that starts with ':'.
  */
 int hm_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int hm_bad_option(const char *arg);
+int hm_getopt_error(int c, char **argv, const struct option *longopts);
 
 /* Parses an unsigned decimal within [min, max]; false on any junk. */
 bool hm_parse_ulong(const char *s, unsigned long min, unsigned long max,

@@ -10,17 +10,20 @@
  * changes the pin directory holds an exclusive flock on it (lock_pin_dir()),
  * so concurrent runs take turns.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <net/if.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -46,6 +49,11 @@
 #define HM_DIR_MODE_GROUP 0750
 #define HM_PIN_MODE 0600
 #define HM_PIN_MODE_GROUP 0640
+/*
+ * The network namespace a map set serves (struct hm_owner below): a map
+ * hm-load creates and pins next to the object's, which no program uses.
+ */
+#define HM_MAP_OWNER "hm_owner"
 
 static const char usage_text[] =
 	"Usage: hm-load [OPTIONS] [--xdp[=MODE]] IFACE\n"
@@ -56,9 +64,11 @@ static const char usage_text[] =
 	"or XDP ingress and clsact egress), pin its maps and exit.  Monitoring goes\n"
 	"on with no process running; read it with hm-stat, clear it with hm-reset.\n"
 	"Loading on more interfaces shares one set of maps (hm-stat --by iface\n"
-	"splits it).  Loading again on the same interface replaces the programs, so\n"
-	"nothing is counted twice.  Runs that change one pin directory take turns\n"
-	"(a lock on the directory).\n"
+	"splits it); hm-load warns when they overlap (a bridge and one of its\n"
+	"ports).  A map set serves one network namespace, the one that loaded it\n"
+	"first: interface indexes are per namespace.  Loading again on the same\n"
+	"interface replaces the programs, so nothing is counted twice.  Runs that\n"
+	"change one pin directory take turns (a lock on the directory).\n"
 	"\n"
 	"Options:\n"
 	"      --xdp[=MODE]       count ingress with an XDP program instead of tc\n"
@@ -68,9 +78,10 @@ static const char usage_text[] =
 	"                         default; generic when the driver has no XDP) or\n"
 	"                         generic.  For a physical NIC's ingress: on a veth,\n"
 	"                         XDP turns off GRO and costs bulk throughput\n"
-	"  -p, --ports LIST       watch only these TCP ports (comma-separated, e.g.\n"
-	"                         80,8080); the filter is a pinned map and applies at\n"
-	"                         once to every interface sharing the maps\n"
+	"  -p, --ports LIST       watch only these TCP ports: a comma-separated list\n"
+	"                         of ports (1-65535) and ranges A-B, e.g.\n"
+	"                         80,8080-8089; the filter is a pinned map and applies\n"
+	"                         at once to every interface sharing the maps\n"
 	"      --all-ports        watch every TCP port (clears a --ports filter)\n"
 	"                         (without either option the filter is left as is;\n"
 	"                         a new map set watches every port)\n"
@@ -129,9 +140,15 @@ static const char usage_text[] =
 	"  2  bad command line, or no such group for --group\n"
 	"  3  --detach: nothing of httpmon on IFACE (--all: anywhere); --status:\n"
 	"     nothing loaded\n"
+	"  4  the pin directory holds maps of another layout version (nothing is\n"
+	"     loaded on them: hm-load --detach --all removes them), or something\n"
+	"     that is not httpmon's map under an httpmon map name (a directory, a\n"
+	"     map of another type or size)\n"
 	"  5  permission denied: not run as root (hm-load needs CAP_BPF and\n"
 	"     CAP_NET_ADMIN)\n"
 	"  6  no such interface in this network namespace\n"
+	"  7  the maps in the pin directory serve another network namespace, which\n"
+	"     still exists: run hm-load there, or use another --pin-path\n"
 	"\n"
 	"Environment:\n"
 	"  HTTPMON_PIN_PATH  pin directory when --pin-path is not given\n"
@@ -143,6 +160,7 @@ static const char usage_text[] =
 	"  hm-load --xdp eth0                 a physical NIC: ingress through XDP\n"
 	"  hm-load br-one && hm-load br-two   two bridges, one set of maps\n"
 	"  hm-load --ports 8080,8888 eth0     only two services on eth0\n"
+	"  hm-load --ports 8000-8099 eth0     a range of ports\n"
 	"  hm-load --group adm eth0           let group adm run hm-stat\n"
 	"  hm-load --group-by query:s eth0    routes by the value of ?s=\n"
 	"  hm-load --route '/api/users/{id}' --route-prefix /static eth0\n"
@@ -180,25 +198,57 @@ struct load_opts {
 	__u64 ports[HM_PORT_WORDS];
 };
 
+/* One element of --ports: a port or a range A-B, 1-65535; false on anything else. */
+static bool parse_port_range(const char *elem, size_t len, unsigned long *lo, unsigned long *hi)
+{
+	char buf[16];
+	char *dash;
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, elem, len);
+	buf[len] = '\0';
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
+	if (!hm_parse_ulong(buf, 1, 65535, lo))
+		return false;
+	if (!dash) {
+		*hi = *lo;
+		return true;
+	}
+	return hm_parse_ulong(dash + 1, 1, 65535, hi) && *hi >= *lo;
+}
+
+/*
+ * --ports LIST: comma-separated ports and ranges (80,8080-8090).  Every
+ * element must be one, so "80," or "1,,2" are errors rather than a filter
+ * narrower than asked for.
+ */
 static int parse_ports(const char *list, struct load_opts *o)
 {
-	char *copy = strdup(list), *tok, *save = NULL;
-	unsigned long port;
-	int n = 0;
+	const char *elem = list;
+	unsigned long lo, hi;
+	size_t len;
 
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!hm_parse_ulong(tok, 1, 65535, &port)) {
-			free(copy);
-			return hm_usage_error("invalid port '%s' in --ports (1-65535)", tok);
-		}
-		o->ports[port / 64] |= 1ULL << (port % 64);
-		n++;
-	}
-	free(copy);
-	if (!n)
+	if (!*list)
 		return hm_usage_error("--ports needs at least one port");
+	for (;;) {
+		len = strcspn(elem, ",");
+		if (!len)
+			return hm_usage_error("empty element in --ports '%s' (ports 1-65535 or "
+					      "ranges A-B, comma-separated)", list);
+		if (!parse_port_range(elem, len, &lo, &hi))
+			return hm_usage_error("invalid element '%.*s' in --ports '%s' (ports "
+					      "1-65535 or ranges A-B with A <= B, "
+					      "comma-separated)",
+					      (int)len, elem, list);
+		for (unsigned long port = lo; port <= hi; port++)
+			o->ports[port / 64] |= 1ULL << (port % 64);
+		if (!elem[len])
+			break;
+		elem += len + 1;
+	}
 	o->set_ports = true;
 	return 0;
 }
@@ -255,6 +305,26 @@ static int open_pinned(const char *dir, const char *name)
 	if (hm_pin_path(path, sizeof(path), dir, name))
 		return -ENAMETOOLONG;
 	return bpf_obj_get(path);
+}
+
+/*
+ * hm_links, when it holds hm_link values: another release's or a foreign map
+ * under that name is left alone (its values would not fit ours).
+ */
+static int open_links(const char *dir)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = open_pinned(dir, HM_MAP_LINKS);
+
+	if (fd >= 0 && (!hm_fd_is_map(fd) || bpf_obj_get_info_by_fd(fd, &info, &len) ||
+			info.type != BPF_MAP_TYPE_HASH || info.key_size != sizeof(__u32) ||
+			info.value_size != sizeof(struct hm_link))) {
+		hm_dbg("%s/%s is not a map of hm_link records: not read", dir, HM_MAP_LINKS);
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 /* -- pin permissions -------------------------------------------------------- */
@@ -320,9 +390,12 @@ static void check_reachable(const char *dir, const char *group, gid_t gid)
  */
 static int set_pin_group(const char *dir, const char *group, gid_t gid)
 {
+	char path[PATH_MAX];
 	int err;
 
 	err = for_each_pin(dir, give_to_group, &gid);
+	if (!err && !hm_pin_path(path, sizeof(path), dir, HM_MAP_OWNER) && !access(path, F_OK))
+		err = give_to_group(path, &gid);
 	if (err)
 		return err;
 	if (chown(dir, -1, gid) || chmod(dir, gid ? HM_DIR_MODE_GROUP : HM_DIR_MODE)) {
@@ -561,6 +634,287 @@ static int lock_pin_dir(const char *dir, bool create)
 	return -EBUSY;
 }
 
+/* -- the network namespace a map set serves -------------------------------- */
+
+/*
+ * hm_links and hm_ifaces are keyed by interface index, which is per network
+ * namespace, so one map set serves one namespace.  hm-load records which in
+ * a map of its own, hm_owner, and refuses to change the set from another
+ * namespace while that one exists.
+ */
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+struct hm_owner {
+	__u64 netns_dev;    /* st_dev and st_ino of /proc/self/ns/net */
+	__u64 netns_ino;
+	__u64 netns_cookie; /* SO_NETNS_COOKIE: never reused within a boot; 0 unknown */
+};
+
+/* Where the owning namespace can be reached, for messages: "ip netns NAME" and how to enter it. */
+struct netns_place {
+	char what[PATH_MAX + 64]; /* e.g. "ip netns hmA", "the one of process 12 (nginx)" */
+	char path[PATH_MAX];      /* e.g. /run/netns/hmA, for nsenter --net= */
+};
+
+/* The cookie of the calling thread's network namespace, 0 when the kernel has none. */
+static __u64 netns_cookie(void)
+{
+	__u64 cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+		cookie = 0;
+	close(fd);
+	return cookie;
+}
+
+static int this_netns(struct hm_owner *o)
+{
+	struct stat st;
+
+	memset(o, 0, sizeof(*o));
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	o->netns_dev = st.st_dev;
+	o->netns_ino = st.st_ino;
+	o->netns_cookie = netns_cookie();
+	return 0;
+}
+
+static bool same_netns(const struct hm_owner *a, const struct hm_owner *b)
+{
+	if (a->netns_cookie && b->netns_cookie)
+		return a->netns_cookie == b->netns_cookie;
+	return a->netns_dev == b->netns_dev && a->netns_ino == b->netns_ino;
+}
+
+/*
+ * Is the namespace file at path the one o records?  The inode must match;
+ * an inode number is reused once its namespace is gone, so where both
+ * cookies are known, the one of path (entered for a moment) must too.
+ */
+static bool netns_is(const char *path, const struct hm_owner *o)
+{
+	struct stat st;
+	int self, fd;
+	__u64 cookie = 0;
+
+	if (stat(path, &st) || st.st_dev != o->netns_dev || st.st_ino != o->netns_ino)
+		return false;
+	if (!o->netns_cookie)
+		return true;
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (self >= 0 && fd >= 0 && !setns(fd, CLONE_NEWNET)) {
+		cookie = netns_cookie();
+		if (setns(self, CLONE_NEWNET)) {
+			/* Going on would attach to another namespace's interfaces. */
+			hm_err("cannot return to this network namespace: %s", strerror(errno));
+			exit(HM_EXIT_FAIL);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (self >= 0)
+		close(self);
+	return !cookie || cookie == o->netns_cookie;
+}
+
+/* A bind mount of the namespace (ip netns names its mounts in /run/netns). */
+static bool find_netns_mount(const struct hm_owner *o, struct netns_place *p)
+{
+	char line[3 * PATH_MAX], root[64], mnt[PATH_MAX], want[64];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return false;
+	snprintf(want, sizeof(want), "net:[%llu]", (unsigned long long)o->netns_ino);
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; nsfs mounts have ROOT net:[INODE] */
+		if (sscanf(line, "%*s %*s %*s %63s %4095s", root, mnt) != 2 || strcmp(root, want) ||
+		    !netns_is(mnt, o))
+			continue;
+		found = true;
+		snprintf(p->path, sizeof(p->path), "%s", mnt);
+		if (!strncmp(mnt, "/run/netns/", 11) && !strchr(mnt + 11, '/'))
+			snprintf(p->what, sizeof(p->what), "ip netns %s", mnt + 11);
+		else
+			snprintf(p->what, sizeof(p->what), "the one mounted on %s", mnt);
+	}
+	fclose(f);
+	return found;
+}
+
+/* A process in the namespace. */
+static bool find_netns_process(const struct hm_owner *o, struct netns_place *p)
+{
+	struct dirent *e;
+	char path[sizeof(e->d_name) + 16], comm[64] = "", *nl;
+	bool found = false;
+	DIR *d = opendir("/proc");
+	FILE *f;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", e->d_name);
+		if (!netns_is(path, o))
+			continue;
+		found = true;
+		snprintf(p->path, sizeof(p->path), "%s", path);
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "re");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = '\0';
+			fclose(f);
+		}
+		nl = strchr(comm, '\n');
+		if (nl)
+			*nl = '\0';
+		snprintf(p->what, sizeof(p->what), "the one of process %s (%s)", e->d_name, comm);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * Reads hm_owner in dir: 0 and *rec when there is a record, -ENOENT when
+ * none, -EPROTO (said) when the pin is not hm-load's record.
+ */
+static int owner_read(const char *dir, struct hm_owner *rec)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	if (hm_pin_path(path, sizeof(path), dir, HM_MAP_OWNER))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (!hm_fd_is_map(fd) || bpf_obj_get_info_by_fd(fd, &info, &len) ||
+	    info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(zero) ||
+	    info.value_size != sizeof(*rec) || info.max_entries != 1) {
+		hm_err("%s is not hm-load's record of the network namespace the maps serve: "
+		       "remove it (rm %s) or use another --pin-path",
+		       path, path);
+		err = -EPROTO;
+	} else if (bpf_map_lookup_elem(fd, &zero, rec)) {
+		err = -errno;
+		hm_err("cannot read '%s': %s", path, strerror(-err));
+	}
+	close(fd);
+	return err;
+}
+
+/* Records this namespace in dir's hm_owner, creating and pinning it when missing. */
+static int owner_write(const char *dir, const struct hm_owner *me)
+{
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	if (hm_pin_path(path, sizeof(path), dir, HM_MAP_OWNER))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, HM_MAP_OWNER, sizeof(zero), sizeof(*me), 1,
+				    NULL);
+		if (fd < 0 || bpf_map_update_elem(fd, &zero, me, BPF_ANY) || bpf_obj_pin(fd, path))
+			err = -errno;
+	} else if (bpf_map_update_elem(fd, &zero, me, BPF_ANY)) {
+		err = -errno;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		hm_err("cannot record the network namespace in '%s': %s", path, strerror(-err));
+	return err;
+}
+
+static void unpin_owner(const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (!hm_pin_path(path, sizeof(path), dir, HM_MAP_OWNER) && unlink(path) && errno != ENOENT)
+		hm_warn("cannot unpin '%s': %s", path, strerror(errno));
+}
+
+/*
+ * May this network namespace change the map set in dir?  Yes when hm_owner
+ * names it or nothing; yes, after a warning, when the namespace it names is
+ * gone (nothing holds it: no process, no mount) - its interface records go
+ * too, they named that namespace's interfaces.  Otherwise -EXDEV, said in
+ * one line naming the other namespace and how to enter it.  *takeover tells
+ * the caller to write hm_owner.
+ */
+static int owner_check(const char *dir, bool *takeover)
+{
+	struct hm_owner me, rec;
+	struct netns_place where = {};
+	int err, links_fd;
+	__u32 key;
+
+	*takeover = false;
+	err = this_netns(&me);
+	if (err) {
+		/* Without /proc there is nothing to compare: the set is used as it is. */
+		hm_warn("cannot identify this network namespace (/proc/self/ns/net): %s; the "
+			"namespace the maps in %s serve is not checked",
+			strerror(-err), dir);
+		return 0;
+	}
+	err = owner_read(dir, &rec);
+	if (err == -ENOENT) {
+		*takeover = true;
+		return 0;
+	}
+	if (err)
+		return err;
+	if (same_netns(&me, &rec))
+		return 0;
+	if (find_netns_mount(&rec, &where) || find_netns_process(&rec, &where)) {
+		hm_err("the maps in %s serve another network namespace (%s), and interface "
+		       "indexes are per namespace: run hm-load there (nsenter --net=%s hm-load "
+		       "...) or give this namespace a pin directory of its own (--pin-path)",
+		       dir, where.what, where.path);
+		return -EXDEV;
+	}
+	hm_warn("the network namespace the maps in %s served is gone: this one takes them over "
+		"and forgets the interfaces recorded there", dir);
+	links_fd = open_links(dir);
+	while (links_fd >= 0 && !bpf_map_get_next_key(links_fd, NULL, &key))
+		if (bpf_map_delete_elem(links_fd, &key))
+			break;
+	if (links_fd >= 0)
+		close(links_fd);
+	*takeover = true;
+	return 0;
+}
+
+/* For --status: where the namespace the maps serve is, when it is not this one. */
+static bool owner_elsewhere(const char *dir, struct netns_place *where)
+{
+	struct hm_owner me, rec;
+
+	if (this_netns(&me) || owner_read(dir, &rec) || same_netns(&me, &rec))
+		return false;
+	if (!find_netns_mount(&rec, where) && !find_netns_process(&rec, where))
+		snprintf(where->what, sizeof(where->what), "net:[%llu], gone",
+			 (unsigned long long)rec.netns_ino);
+	return true;
+}
+
 /* -- programs and maps ------------------------------------------------------ */
 
 static __u32 map_id_of(int fd)
@@ -718,10 +1072,142 @@ static bool unpin_maps(const char *dir, bool force)
 			"they keep counting into maps no tool can open any more (run hm-load "
 			"--detach --all in their namespace)", dir);
 	for_each_pin(dir, unpin_one, NULL);
+	unpin_owner(dir);
 	if (strcmp(dir, HM_PIN_DIR_DEFAULT))
 		rmdir(dir); /* only when empty; tc's own globals directory is left alone */
 	hm_info("unpinned the maps in %s", dir);
 	return true;
+}
+
+/* -- what is pinned already -------------------------------------------------- */
+
+static const char *map_type_str(__u32 type)
+{
+	const char *s = libbpf_bpf_map_type_str(type);
+
+	return s ? s : "unknown";
+}
+
+/* The layout version in a pinned hm_config (its first member in every layout); 0: none. */
+static __u32 pinned_layout(int fd, const struct bpf_map_info *info)
+{
+	__u32 zero = 0, version = 0;
+	void *val;
+
+	if (info->type != BPF_MAP_TYPE_ARRAY || info->key_size != sizeof(zero) ||
+	    info->value_size < sizeof(version))
+		return 0;
+	val = calloc(1, info->value_size);
+	if (val && !bpf_map_lookup_elem(fd, &zero, val))
+		memcpy(&version, val, sizeof(version));
+	free(val);
+	return version;
+}
+
+/* One pin of the object's maps: nothing there, or a map libbpf can reuse as it is. */
+static int check_pin(const struct bpf_map *map, const char *dir, bool config)
+{
+	const char *path = bpf_map__pin_path(map);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), version;
+	struct stat st;
+	int fd, err = 0;
+
+	if (!path)
+		return 0;
+	if (stat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		err = -errno;
+		hm_err("cannot look at '%s': %s", path, strerror(-err));
+		return err;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		hm_err("%s is a directory, not a map pin: remove it (rmdir %s) or use another "
+		       "--pin-path",
+		       path, path);
+		return -EPROTO;
+	}
+	fd = bpf_obj_get(path);
+	if (fd < 0 || !hm_fd_is_map(fd) || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		hm_err("%s is not a BPF map: remove it (rm %s) or use another --pin-path", path,
+		       path);
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	version = config ? pinned_layout(fd, &info) : 0;
+	if (version && version != HM_LAYOUT_VERSION) {
+		hm_err("the maps in %s have layout version %u, this hm-load loads version %u: "
+		       "remove them first (hm-load --detach --all --pin-path %s, or rm %s/hm_*)",
+		       dir, version, HM_LAYOUT_VERSION, dir, dir);
+		err = -EPROTO;
+	} else if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+		   info.value_size != bpf_map__value_size(map) ||
+		   info.max_entries != bpf_map__max_entries(map) ||
+		   info.map_flags != bpf_map__map_flags(map)) {
+		hm_err("%s is not httpmon's map (type %s, key %u B, value %u B, %u entries; "
+		       "httpmon's: type %s, key %u B, value %u B, %u entries): remove it (rm %s) "
+		       "or use another --pin-path",
+		       path, map_type_str(info.type), info.key_size, info.value_size,
+		       info.max_entries, map_type_str(bpf_map__type(map)), bpf_map__key_size(map),
+		       bpf_map__value_size(map), bpf_map__max_entries(map), path);
+		err = -EPROTO;
+	}
+	close(fd);
+	return err;
+}
+
+/*
+ * Before libbpf reuses the maps pinned in dir: refuses anything libbpf would
+ * fail on in five lines of its own (a directory, a program, a map of
+ * another type or size), and a map set of another layout version, whose
+ * sizes may all match while their meaning differs (loading would stamp it
+ * with this version).  -EPROTO, said in one line.
+ */
+static int check_pins(struct httpmon *skel, const char *dir)
+{
+	struct bpf_map *map;
+	int err;
+
+	err = check_pin(skel->maps.hm_config, dir, true); /* the version explains most */
+	bpf_object__for_each_map(map, skel->obj) {
+		if (!err && map != skel->maps.hm_config)
+			err = check_pin(map, dir, false);
+	}
+	return err;
+}
+
+/*
+ * A bridge and one of its ports both monitored by one map set: a packet
+ * switched through the bridge crosses both.  Warns once per such pair with
+ * the interface just loaded.
+ */
+static void warn_overlap(const char *ifname, int ifindex, int links_fd)
+{
+	struct hm_link links[HM_MAX_LINKS];
+	int n = links_read(links_fd, links, HM_MAX_LINKS), master, other_master;
+	bool bridge, other_bridge;
+
+	if (hm_iface_master(ifindex, &master, &bridge))
+		return;
+	for (int k = 0; k < n; k++) {
+		const char *other = links[k].ifname;
+
+		if (links[k].ifindex == (__u32)ifindex ||
+		    hm_iface_master(links[k].ifindex, &other_master, &other_bridge))
+			continue;
+		if (other_bridge && master == (int)links[k].ifindex)
+			hm_warn("'%s' is a port of bridge '%s', which is monitored too: each "
+				"connection is counted once, on the first monitored interface it "
+				"crosses (README: Overlapping interfaces)",
+				ifname, other);
+		else if (bridge && other_master == ifindex)
+			hm_warn("'%s' is a bridge, and its port '%s' is monitored too: each "
+				"connection is counted once, on the first monitored interface it "
+				"crosses (README: Overlapping interfaces)",
+				ifname, other);
+	}
 }
 
 /* -- load ------------------------------------------------------------------- */
@@ -925,7 +1411,8 @@ static int do_load(const struct load_opts *o, int ifindex)
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	struct hm_link link = { .ifindex = ifindex }, old;
 	struct httpmon *skel = NULL;
-	bool created_qdisc = false, new_maps;
+	bool created_qdisc = false, new_maps, takeover;
+	struct hm_owner me;
 	int err, links_fd, lock_fd, fd;
 
 	lock_fd = lock_pin_dir(o->pin_dir, true);
@@ -939,6 +1426,13 @@ static int do_load(const struct load_opts *o, int ifindex)
 	if (!skel) {
 		err = -errno;
 		hm_err("cannot open the BPF object: %s", strerror(-err));
+		goto out;
+	}
+	err = check_pins(skel, o->pin_dir);
+	if (!err)
+		err = owner_check(o->pin_dir, &takeover);
+	if (err) {
+		new_maps = false; /* what is there is not ours to unpin */
 		goto out;
 	}
 	bpf_program__set_autoload(skel->progs.hm_xdp_ingress, false);
@@ -982,8 +1476,10 @@ static int do_load(const struct load_opts *o, int ifindex)
 			strerror(errno));
 	release_aging_timer(bpf_map__fd(skel->maps.hm_aging)); /* the replaced programs' */
 	kick_aging(skel);
-
-	if (o->group)
+	warn_overlap(o->ifname, ifindex, links_fd);
+	if (takeover && !this_netns(&me))
+		err = owner_write(o->pin_dir, &me);
+	if (!err && o->group)
 		err = set_pin_group(o->pin_dir, o->group, o->gid);
 out:
 	if (err && created_qdisc) {
@@ -1047,12 +1543,18 @@ static int detach_iface(const char *ifname, int ifindex, int links_fd, __u32 *fl
 static int do_detach(const struct load_opts *o, int ifindex)
 {
 	int lock_fd, links_fd, removed;
+	bool takeover;
 	__u32 flags = 0;
 
 	lock_fd = lock_pin_dir(o->pin_dir, false);
 	if (lock_fd < 0)
 		return lock_fd;
-	links_fd = open_pinned(o->pin_dir, HM_MAP_LINKS);
+	removed = owner_check(o->pin_dir, &takeover);
+	if (removed) {
+		close(lock_fd);
+		return removed;
+	}
+	links_fd = open_links(o->pin_dir);
 	removed = detach_iface(o->ifname, ifindex, links_fd, &flags);
 	if (links_fd >= 0)
 		close(links_fd);
@@ -1077,13 +1579,19 @@ static int do_detach(const struct load_opts *o, int ifindex)
 static int do_detach_gone(const struct load_opts *o)
 {
 	struct hm_link links[HM_MAX_LINKS];
-	int lock_fd, links_fd, n, found = 0;
+	int lock_fd, links_fd, n, found = 0, err;
+	bool takeover;
 	__u32 flags = 0;
 
 	lock_fd = lock_pin_dir(o->pin_dir, false);
 	if (lock_fd < 0)
 		return lock_fd;
-	links_fd = open_pinned(o->pin_dir, HM_MAP_LINKS);
+	err = owner_check(o->pin_dir, &takeover);
+	if (err) {
+		close(lock_fd);
+		return err;
+	}
+	links_fd = open_links(o->pin_dir);
 	n = links_fd >= 0 ? links_read(links_fd, links, HM_MAX_LINKS) : 0;
 	for (int k = 0; k < n; k++) {
 		if (strncmp(links[k].ifname, o->ifname, sizeof(links[k].ifname)))
@@ -1119,11 +1627,16 @@ static int do_detach_all(const struct load_opts *o)
 	struct if_nameindex *ifs, *i;
 	int lock_fd, links_fd, n, removed = 0, err = 0, r;
 	__u32 flags = 0;
-	bool unpinned;
+	bool unpinned, takeover;
 
 	lock_fd = lock_pin_dir(o->pin_dir, false);
 	if (lock_fd < 0)
 		return lock_fd;
+	err = owner_check(o->pin_dir, &takeover);
+	if (err) {
+		close(lock_fd);
+		return err;
+	}
 	ifs = if_nameindex();
 	if (!ifs) {
 		err = -errno;
@@ -1131,7 +1644,7 @@ static int do_detach_all(const struct load_opts *o)
 		close(lock_fd);
 		return err;
 	}
-	links_fd = open_pinned(o->pin_dir, HM_MAP_LINKS);
+	links_fd = open_links(o->pin_dir);
 	for (i = ifs; i->if_index; i++) {
 		r = detach_iface(i->if_name, i->if_index, links_fd, &flags);
 		if (r < 0)
@@ -1190,6 +1703,8 @@ struct map_status {
 struct status {
 	struct iface_status ifs[HM_MAX_LINKS];
 	int nifs;
+	bool elsewhere; /* the maps serve another network namespace */
+	struct netns_place owner;
 	struct map_status maps[32];
 	int nmaps;
 	__u32 layout; /* the version in hm_config, 0 when unknown */
@@ -1271,8 +1786,9 @@ static void collect_status(const char *dir, struct status *st)
 {
 	struct hm_link links[HM_MAX_LINKS];
 	struct if_nameindex *ifs, *i;
-	int fd = open_pinned(dir, HM_MAP_LINKS), n = 0;
+	int fd = open_links(dir), n = 0;
 
+	st->elsewhere = owner_elsewhere(dir, &st->owner);
 	if (fd >= 0) {
 		n = links_read(fd, links, HM_MAX_LINKS);
 		close(fd);
@@ -1285,7 +1801,8 @@ static void collect_status(const char *dir, struct status *st)
 		s->recorded = true;
 		s->flags = links[k].flags;
 	}
-	ifs = if_nameindex();
+	/* This namespace's interfaces are not the ones recorded elsewhere. */
+	ifs = st->elsewhere ? NULL : if_nameindex();
 	for (i = ifs; i && i->if_index; i++) {
 		struct iface_status probe = { .ifindex = i->if_index, .present = true }, *s;
 
@@ -1338,6 +1855,10 @@ static void print_status_text(const char *dir, const struct status *st)
 		printf("httpmon maps in %s (map layout %u)\n", dir, st->layout);
 	else
 		printf("no httpmon maps in %s\n", dir);
+	if (st->elsewhere)
+		printf("they serve another network namespace (%s): its interfaces are listed as "
+		       "hm-load recorded them there\n",
+		       st->owner.what);
 	if (st->nifs) {
 		printf("\n%-15s %7s  %-10s  %-10s  %-7s  %6s  %-14s  %-7s  %s\n", "IFACE", "IFINDEX",
 		       "TC_INGRESS", "TC_EGRESS", "XDP", "XDP_ID", "DISPATCHER", "CLSACT", "NOTE");
@@ -1403,6 +1924,11 @@ static void print_status_json(const char *dir, const struct status *st)
 	printf(", \"pinned\": %s, \"layout_version\": ", st->nmaps ? "true" : "false");
 	if (st->layout)
 		printf("%u", st->layout);
+	else
+		printf("null");
+	printf(", \"other_netns\": ");
+	if (st->elsewhere)
+		json_str(st->owner.what);
 	else
 		printf("null");
 	printf(",\n \"interfaces\": [");
@@ -1498,7 +2024,7 @@ int main(int argc, char **argv)
 	hm_prog_name = "hm-load";
 	hm_log_max = HM_LOG_INFO;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "p:r:dP:g:vVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:r:dP:g:vVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_XDP:
 			if (!optarg || !strcmp(optarg, "native"))
@@ -1593,8 +2119,9 @@ int main(int argc, char **argv)
 			       HM_MAX_ROUTES - HM_ROUTE_FIRST,
 			       HM_IDLE_TIMEOUT_MAX, HM_IDLE_TIMEOUT_DEFAULT);
 			return HM_EXIT_OK;
+		case ':':
 		default:
-			return hm_bad_option(argv[optind - 1]);
+			return hm_getopt_error(c, argv, longopts);
 		}
 	}
 	settings = o.set_ports || o.all_ports || o.group || o.set_group_by || o.set_patterns ||

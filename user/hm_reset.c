@@ -47,9 +47,10 @@ static void usage(FILE *f)
 "  %d  clearing a map failed\n"
 "  %d  bad command line\n"
 "  %d  no httpmon maps in the pin directory (monitor not loaded)\n"
-"  %d  the maps have another layout version (use tools of the same release)\n"
-"  %d  permission denied on the pins (not root: a group that hm-load --group\n"
-"     named may read them, only root may clear them)\n"
+"  %d  the maps have another layout version (use tools of the same release),\n"
+"     or what is pinned under an httpmon map name is not httpmon's map\n"
+"  %d  permission denied on the pins: clearing needs root (or write access\n"
+"     to the pins; a group that hm-load --group named may only read them)\n"
 "\n"
 "Environment:\n"
 "  HTTPMON_PIN_PATH  pin directory when --pin-path is not given\n"
@@ -162,10 +163,8 @@ static int parse_args(int argc, char **argv, const char **pin_dir, bool *routes)
 			       HM_LAYOUT_VERSION);
 			exit(HM_EXIT_OK);
 		case ':':
-			return hm_usage_error("option '%s' needs a value",
-					      argv[optind - 1]);
 		default:
-			return hm_bad_option(argv[optind - 1]);
+			return hm_getopt_error(opt, argv, longopts);
 		}
 	}
 	if (optind < argc)

@@ -250,7 +250,9 @@ static void usage(FILE *f)
 "  %d  bad command line\n"
 "  %d  no httpmon maps in the pin directory (monitor not loaded), or with\n"
 "     --watch: the maps were removed (monitor detached) meanwhile\n"
-"  %d  the maps have another layout version (use tools of the same release)\n"
+"  %d  the maps have another layout version (use tools of the same release),\n"
+"     or what is pinned under an httpmon map name is not httpmon's map (a\n"
+"     directory, a map of another type or size)\n"
 "  %d  permission denied on the pins: not root and not in the group that\n"
 "     hm-load --group named, or --reset without write access (root's)\n"
 "\n"
@@ -282,6 +284,14 @@ static void usage(FILE *f)
 }
 
 /* ---- reading the maps ---- */
+
+/* qsort() of a possibly empty array, whose base may then be NULL (qsort() wants an array). */
+static void sort_array(void *base, size_t n, size_t size,
+		       int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(base, n, size, cmp);
+}
 
 static struct row *table_add(struct table *t)
 {
@@ -561,8 +571,7 @@ static int read_routes(struct reader *rd)
 				add_route_name, &names);
 	if (ret)
 		goto out;
-	if (names.n)
-		qsort(names.v, names.n, sizeof(*names.v), cmp_route_id);
+	sort_array(names.v, names.n, sizeof(*names.v), cmp_route_id);
 	for (id = 0; id < HM_MAX_ROUTES && !ret; id++) {
 		memset(&sum, 0, sizeof(sum));
 		for (gen = 0; gen < HM_GENS && !ret; gen++) {
@@ -780,7 +789,7 @@ static void table_by_key(struct table *t, bool add)
 {
 	size_t i, n = 0;
 
-	qsort(t->rows, t->len, sizeof(*t->rows), cmp_key_qsort);
+	sort_array(t->rows, t->len, sizeof(*t->rows), cmp_key_qsort);
 	for (i = 0; i < t->len; i++) {
 		if (n && !cmp_key(&t->rows[n - 1], &t->rows[i])) {
 			if (add)
@@ -818,8 +827,8 @@ static void link_hists(struct snapshot *snap)
 	size_t i;
 	int f;
 
-	qsort(snap->ports.v, snap->ports.n, sizeof(*snap->ports.v), cmp_key_hist);
-	qsort(snap->routes.v, snap->routes.n, sizeof(*snap->routes.v), cmp_key_hist);
+	sort_array(snap->ports.v, snap->ports.n, sizeof(*snap->ports.v), cmp_key_hist);
+	sort_array(snap->routes.v, snap->routes.n, sizeof(*snap->routes.v), cmp_key_hist);
 	for (i = 0; i < pt->len; i++) {
 		p = pt->rows[i].other ? NULL : find_hist(&snap->ports, pt->rows[i].port);
 		for (f = 0; f < HM_LAT_FAMILIES; f++)
@@ -1175,8 +1184,8 @@ static void sort_tables(struct snapshot *snap, const struct options *o)
 	sort_by = o->sort;
 	sort_family = o->family;
 	for (v = 0; v < VIEWS; v++)
-		qsort(snap->tables[v].rows, snap->tables[v].len,
-		      sizeof(struct row), cmp_rows);
+		sort_array(snap->tables[v].rows, snap->tables[v].len,
+			   sizeof(struct row), cmp_rows);
 }
 
 /* Rows are sorted with the overflow row last, so index order is rank. */
@@ -1223,6 +1232,7 @@ static const char *iface_name(__u32 ifindex, char *buf)
 	LIBBPF_OPTS(bpf_obj_get_opts, ro, .file_flags = BPF_F_RDONLY);
 	static struct hm_link links[HM_MAX_LINKS];
 	static int nlinks = -1;
+	struct bpf_map_info info;
 	char path[4096];
 	__u32 key, next;
 	int fd, i;
@@ -1233,6 +1243,12 @@ static const char *iface_name(__u32 ifindex, char *buf)
 						   HM_MAP_LINKS)
 			     ? bpf_obj_get_opts(path, &ro)
 			     : -1;
+		/* hm_maps_open() refused another layout; the pin may have changed since. */
+		if (fd >= 0 && (map_info(fd, &info) || info.key_size != sizeof(key) ||
+				info.value_size != sizeof(links[0]))) {
+			close(fd);
+			fd = -1;
+		}
 		for (i = 0; fd >= 0 && nlinks < HM_MAX_LINKS &&
 			    !bpf_map_get_next_key(fd, i ? &key : NULL, &next);
 		     i++) {
@@ -2548,10 +2564,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			       HM_LAYOUT_VERSION);
 			exit(HM_EXIT_OK);
 		case ':':
-			return hm_usage_error("option '%s' needs a value",
-					   argv[optind - 1]);
 		default:
-			return hm_bad_option(argv[optind - 1]);
+			return hm_getopt_error(opt, argv, longopts);
 		}
 	}
 	if (optind < argc)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/pkt_cls.h>
 #include <linux/rtnetlink.h>
@@ -187,4 +188,76 @@ int hm_tc_detach(int ifindex, enum bpf_tc_attach_point where, int *left)
 		(*left)--;
 	}
 	return removed;
+}
+
+/* IFLA_MASTER and IFLA_LINKINFO's IFLA_INFO_KIND of one RTM_NEWLINK message. */
+static void link_attrs(struct nlmsghdr *nh, int *master, bool *is_bridge)
+{
+	struct ifinfomsg *ifi = NLMSG_DATA(nh);
+	int alen = nh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
+	struct rtattr *rta;
+
+	for (rta = IFLA_RTA(ifi); RTA_OK(rta, alen); rta = RTA_NEXT(rta, alen)) {
+		struct rtattr *info;
+		int ilen;
+
+		if (rta->rta_type == IFLA_MASTER && RTA_PAYLOAD(rta) >= sizeof(__u32))
+			*master = *(__u32 *)RTA_DATA(rta);
+		if (rta->rta_type != IFLA_LINKINFO)
+			continue;
+		ilen = RTA_PAYLOAD(rta);
+		for (info = RTA_DATA(rta); RTA_OK(info, ilen); info = RTA_NEXT(info, ilen))
+			if (info->rta_type == IFLA_INFO_KIND)
+				*is_bridge = !strncmp(RTA_DATA(info), "bridge",
+						      RTA_PAYLOAD(info));
+	}
+}
+
+/* Over rtnetlink, not sysfs: /sys shows the namespace it was mounted in, not ours. */
+int hm_iface_master(int ifindex, int *master, bool *is_bridge)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+		.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+		.nh.nlmsg_type = RTM_GETLINK,
+		.nh.nlmsg_flags = NLM_F_REQUEST,
+		.nh.nlmsg_seq = (__u32)time(NULL),
+		.ifi.ifi_family = AF_UNSPEC,
+		.ifi.ifi_index = ifindex,
+	};
+	char buf[16384];
+	struct nlmsghdr *nh;
+	ssize_t len;
+	int fd, err = -ENOENT;
+
+	*master = 0;
+	*is_bridge = false;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	len = recv(fd, buf, sizeof(buf), 0);
+	if (len < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+		if (nh->nlmsg_type == NLMSG_ERROR) {
+			err = ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+			break;
+		}
+		if (nh->nlmsg_type == RTM_NEWLINK) {
+			link_attrs(nh, master, is_bridge);
+			err = 0;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return err;
 }

@@ -49,6 +49,12 @@ int hm_tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd);
  */
 int hm_tc_detach(int ifindex, enum bpf_tc_attach_point where, int *left);
 
+/*
+ * The interface's master device (IFLA_MASTER: the bridge a port belongs to;
+ * 0 when none) and whether the interface is a bridge itself.
+ */
+int hm_iface_master(int ifindex, int *master, bool *is_bridge);
+
 /* True when the loaded program with this id is named NAME (prefix: starts with it). */
 bool hm_prog_named(__u32 prog_id, const char *name, bool prefix);
 

@@ -57,7 +57,8 @@ bpffs_state() {
 }
 
 # -- lab: two bridges in one namespace --------------------------------------------
-if hm_lab_up "$P" 1 >"$TMP/lab.log" 2>&1 && {
+# The second bridge's range is claimed under the lab's name: hm_lab_down releases it too.
+if hm_lab_up "$P" 1 >"$TMP/lab.log" 2>&1 && hm_blackhole_claim "$NET2" "$P" >>"$TMP/lab.log" 2>&1 && {
 	ip netns add "${P}c2" && ip -n "${P}c2" link set lo up &&
 		ip -n "${P}h" link add "$B2" type bridge &&
 		ip -n "${P}h" addr add "10.231.$NET2.1/24" dev "$B2" &&

@@ -10,7 +10,10 @@
 # This test owns the hm_* pins in /sys/fs/bpf/tc/globals: it removes any it
 # finds at start (left by a crashed run) and at the end, and touches nothing
 # else there.  Do not run it while a monitor attached with the default pin
-# directory is in use on this machine.
+# directory is in use on this machine.  Two test suites running at once
+# take turns: the test holds an exclusive flock on
+# /run/httpmon-tc-globals.lock from before it touches the directory until it
+# exits.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
@@ -21,6 +24,8 @@ hm_require_build httpmon.o hm-stat
 hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
 
 GLOBALS=/sys/fs/bpf/tc/globals
+GLOBALS_LOCK=/run/httpmon-tc-globals.lock
+LOCKED=0
 P=$(hm_lab_prefix tc)
 BR=$(hm_bridge "$P")
 TMP=$(mktemp -d /tmp/hmtest-tc.XXXXXX)
@@ -37,12 +42,17 @@ cleanup() {
 	hm_in_host "$P" tc filter del dev "$BR" egress 2>/dev/null
 	hm_in_host "$P" tc qdisc del dev "$BR" clsact 2>/dev/null
 	hm_lab_down "$P"
-	remove_pins
+	[ "$LOCKED" -eq 1 ] && remove_pins # another run's, while it holds the lock
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+if ! hm_lock_exclusive "$GLOBALS_LOCK" 600; then
+	hm_not_ok "exclusive lock on $GLOBALS_LOCK (another suite held it for 600 s)"
+	hm_done
+fi
+LOCKED=1
 hm_lab_cleanup_stale
 stale=$(cd "$GLOBALS" 2>/dev/null && ls -d hm_* 2>/dev/null | tr '\n' ' ')
 [ -n "$stale" ] && hm_note "removing hm_* pins left in $GLOBALS: $stale"

@@ -199,6 +199,8 @@ hm_lab_down "$P"
 # where the XDP program on $SV sees it; the server's replies carry it in the
 # skb's metadata, where httpmon's tc egress program sees it.
 mkdir -p "$HM_LAB_RUN" && echo $$ >"$HM_LAB_RUN/$Q"
+# Its range goes nowhere from the root namespace (hm_lab_down "$Q" releases it).
+hm_blackhole_claim "$NET_V" "$Q" || { hm_not_ok "blackhole route for 10.231.$NET_V.0/24"; hm_done; }
 V4=10.231.$NET_V.1
 V6=fd00:231:$NET_V::1
 # tag_ends NS DEV: VLAN 7 out of and into DEV.

@@ -10,8 +10,13 @@
 #           fd00:231:N::(10+I)/64, a veth whose peer ${P}vI is a bridge port.
 #
 # N is 16..249, derived from a hash of the prefix (HM_LAB_NET=N overrides
-# it).  Every address lives inside our own namespaces, nothing touches the
-# root namespace, so labs with the same N never meet.
+# it).  Every address lives inside our own namespaces, so labs with the same
+# N never meet.  The root namespace gets one thing while a lab exists: a
+# blackhole route for 10.231.N.0/24 and fd00:231:N::/64, so a slip (a client
+# run outside its namespace) never sends a packet off the machine.  Tests
+# that configure 10.231.N addresses of their own claim that route the same
+# way (hm_blackhole_claim / hm_blackhole_release); it goes with the last
+# claim on N.
 #
 # Prefixes start with "hm-" and stay <= 11 characters so "${P}br" and
 # "${P}v12" fit IFNAMSIZ.  hm_lab_prefix TAG gives "hm-TAG<pid>".  Each lab
@@ -26,6 +31,98 @@
 # it, which is fine for traffic generators.
 
 HM_LAB_RUN=${HM_LAB_RUN:-/run/httpmon-lab}
+
+# hm_blackhole_claim N NAME [OWNER]: routes 10.231.N.0/24 and
+# fd00:231:N::/64 to a blackhole in the root namespace for as long as NAME's
+# claim stands.  NAME identifies the claim (a lab prefix, a test's name and
+# pid); OWNER (default $$) is the process whose end makes it stale, or
+# "keep".  The route's metric is OWNER's pid (1 for "keep"), so claimants on
+# one N keep routes of their own, and any cleanup that removes blackhole
+# routes whose metric is a dead pid removes only stale ones.  Claims are
+# files $HM_LAB_RUN/blackhole/N/NAME, changed under a flock: a route goes
+# with the last claim of its owner on N.  A route of the machine's own for
+# the range (not a blackhole) is never replaced: the claim fails instead.
+hm_blackhole_claim() {
+	local n=$1 name=$2 owner=${3:-$$} r metric
+	metric=$(hm__blackhole_metric "$owner")
+	mkdir -p "$HM_LAB_RUN/blackhole" || return 1
+	(
+		flock 9 || exit 1
+		for r in "$(ip route show exact "10.231.$n.0/24")" \
+			"$(ip -6 route show exact "fd00:231:$n::/64" 2>/dev/null)"; do
+			if [ -n "$r" ] && [[ $r != blackhole* ]]; then
+				echo "hm_blackhole_claim: the root namespace routes $r; choose another N" \
+					"(HM_LAB_NET)" >&2
+				exit 1
+			fi
+		done
+		mkdir -p "$HM_LAB_RUN/blackhole/$n" &&
+			echo "$owner" >"$HM_LAB_RUN/blackhole/$n/$name" &&
+			ip route replace blackhole "10.231.$n.0/24" metric "$metric" &&
+			{ ip -6 route replace blackhole "fd00:231:$n::/64" metric "$metric" ||
+				[ ! -d /proc/sys/net/ipv6 ]; }
+	) 9>"$HM_LAB_RUN/blackhole.lock"
+}
+
+# hm_blackhole_release NAME: drops every claim NAME holds, and the routes no
+# other claim of the same owner on that N keeps.
+hm_blackhole_release() {
+	local name=$1 d owner
+	[ -d "$HM_LAB_RUN/blackhole" ] || return 0
+	(
+		flock 9 || exit 1
+		for d in "$HM_LAB_RUN/blackhole"/*/; do
+			[ -e "$d$name" ] || continue
+			owner=$(cat "$d$name" 2>/dev/null)
+			rm -f "$d$name"
+			hm__blackhole_prune "$(basename "$d")" "$(hm__blackhole_metric "$owner")"
+		done
+	) 9>"$HM_LAB_RUN/blackhole.lock"
+	return 0
+}
+
+# hm_blackhole_cleanup_stale: claims whose owner is gone are dropped, and
+# their routes with them.
+hm_blackhole_cleanup_stale() {
+	local d n
+	mkdir -p "$HM_LAB_RUN/blackhole" || return 0
+	(
+		flock 9 || exit 1
+		for d in "$HM_LAB_RUN/blackhole"/*/; do
+			n=$(basename "$d")
+			[[ $n =~ ^[0-9]+$ ]] && hm__blackhole_prune "$n"
+		done
+	) 9>"$HM_LAB_RUN/blackhole.lock"
+	return 0
+}
+
+hm__blackhole_metric() { if [ "$1" = keep ]; then echo 1; else echo "${1:-0}"; fi; }
+
+# hm__blackhole_prune N [METRIC...], under the lock: drops N's stale claims,
+# then removes the routes of those metrics (and of METRIC...) that no
+# remaining claim on N keeps.
+hm__blackhole_prune() {
+	local n=$1 f owner m keep=" "
+	shift
+	local gone=("$@")
+	for f in "$HM_LAB_RUN/blackhole/$n"/*; do
+		[ -e "$f" ] || continue
+		owner=$(cat "$f" 2>/dev/null)
+		if [ "$owner" = keep ] || { [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; }; then
+			keep="$keep$(hm__blackhole_metric "$owner") "
+			continue
+		fi
+		rm -f "$f"
+		gone+=("$(hm__blackhole_metric "$owner")")
+	done
+	for m in "${gone[@]}"; do
+		[[ $keep == *" $m "* ]] && continue
+		ip route del blackhole "10.231.$n.0/24" metric "$m" 2>/dev/null
+		ip -6 route del blackhole "fd00:231:$n::/64" metric "$m" 2>/dev/null
+	done
+	rmdir "$HM_LAB_RUN/blackhole/$n" 2>/dev/null
+	return 0
+}
 
 # hm_lab_prefix TAG: a unique prefix for this process, e.g. hm-t12345.
 hm_lab_prefix() {
@@ -90,6 +187,8 @@ hm_lab_up() {
 	br=$(hm_bridge "$p")
 	mkdir -p "$HM_LAB_RUN"
 	echo "$owner" >"$HM_LAB_RUN/$p"
+	hm_blackhole_claim "$n" "$p" "$owner" ||
+		{ echo "hm_lab_up: cannot add the blackhole route for 10.231.$n.0/24" >&2; return 1; }
 	{
 		ip netns add "$host" &&
 			ip -n "$host" link set lo up &&
@@ -127,6 +226,7 @@ hm_lab_down() {
 	for ns in $namespaces; do
 		ip netns del "$ns" 2>/dev/null
 	done
+	hm_blackhole_release "$p"
 	rm -f "$HM_LAB_RUN/$p" "$HM_LAB_RUN/$p".*
 	return 0
 }
@@ -137,7 +237,8 @@ hm__lab_namespaces() {
 }
 
 # hm_lab_cleanup_stale: removes hm-* labs whose owner process is gone (or
-# that have no owner record).  Labs marked "keep" are left alone.
+# that have no owner record), and blackhole routes nothing claims any more.
+# Labs marked "keep" are left alone.
 hm_lab_cleanup_stale() {
 	local p owner
 	for p in $(ip netns list 2>/dev/null | awk '{print $1}' |
@@ -148,6 +249,7 @@ hm_lab_cleanup_stale() {
 		echo "# removing stale lab $p" >&2
 		hm_lab_down "$p"
 	done
+	hm_blackhole_cleanup_stale
 	return 0
 }
 
@@ -266,27 +368,12 @@ hm_run_clients() {
 	done
 }
 
-# hm_blackhole_add PREFIX: blackhole routes in the root namespace for the
-# lab's 10.231.N.0/24 and fd00:231:N::/64, so that nothing addressed to the
-# lab can leave the machine from there.  The metric is the test's pid, so
-# runs that share N keep their own routes; routes of runs that are gone are
-# removed first.  hm_blackhole_del PREFIX removes this run's.
+# hm_blackhole_add PREFIX / hm_blackhole_del PREFIX: the lab's blackhole claim
+# by name, for tests that take it explicitly; hm_lab_up and hm_lab_down
+# already do (claiming again is harmless, and a released claim is gone).
 hm_blackhole_add() {
-	local n metric
-	n=$(hm_lab_net "$1")
-	for metric in $(ip -4 route show type blackhole "10.231.$n.0/24" 2>/dev/null |
-		sed -n 's/.* metric \([0-9]*\).*/\1/p'); do
-		kill -0 "$metric" 2>/dev/null && continue
-		ip -4 route del blackhole "10.231.$n.0/24" metric "$metric" 2>/dev/null
-		ip -6 route del blackhole "fd00:231:$n::/64" metric "$metric" 2>/dev/null
-	done
-	ip -4 route add blackhole "10.231.$n.0/24" metric "$$" &&
-		ip -6 route add blackhole "fd00:231:$n::/64" metric "$$"
+	local owner
+	owner=$(cat "$HM_LAB_RUN/$1" 2>/dev/null)
+	hm_blackhole_claim "$(hm_lab_net "$1")" "$1" "${owner:-$$}"
 }
-hm_blackhole_del() {
-	local n
-	n=$(hm_lab_net "$1")
-	ip -4 route del blackhole "10.231.$n.0/24" metric "$$" 2>/dev/null
-	ip -6 route del blackhole "fd00:231:$n::/64" metric "$$" 2>/dev/null
-	return 0
-}
+hm_blackhole_del() { hm_blackhole_release "$1"; }

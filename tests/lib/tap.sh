@@ -116,6 +116,23 @@ hm_bpffs_ensure() {
 	mount -t bpf bpf /sys/fs/bpf
 }
 
+# hm_lock_exclusive FILE [SECONDS]: takes an exclusive flock on FILE, held
+# until the script exits (its children inherit it: none may outlive the
+# script), for a resource every test suite on the machine shares, such as
+# /sys/fs/bpf/tc/globals.  Waits up to SECONDS (default 600), saying so, a
+# second at a time so that a signal ends the wait; fails when it is over.
+hm_lock_exclusive() {
+	local file=$1 secs=${2:-600} waited=0
+	exec {HM_LOCK_FD}>>"$file" || return 1
+	flock -n "$HM_LOCK_FD" && return 0
+	hm_note "waiting for $file (another test run holds it)"
+	while [ "$waited" -lt "$secs" ]; do
+		flock -w 1 "$HM_LOCK_FD" && return 0
+		waited=$((waited + 1))
+	done
+	return 1
+}
+
 # hm_pins_cleanup_stale GLOB_PREFIX: removes /sys/fs/bpf/PREFIX<pid> dirs
 # whose pid is gone (pins of crashed test runs).
 hm_pins_cleanup_stale() {

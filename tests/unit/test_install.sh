@@ -44,11 +44,15 @@ cleanup() {
 	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null
 	ip netns del "$NS_S" 2>/dev/null
 	ip netns del "$NS_C" 2>/dev/null
+	hm_blackhole_release "test_install-$ID"
 	rm -rf "$PIN" "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 hm_pins_cleanup_stale hmtest-
+hm_blackhole_cleanup_stale
+# 10.231.250.0/24 goes nowhere from the root namespace while the test runs.
+hm_blackhole_claim 250 "test_install-$ID" || { hm_not_ok "blackhole route for 10.231.250.0/24"; hm_done; }
 
 # mk VAR=VALUE... TARGET: make in the repository, quietly; output in $TMP/make.log.
 mk() {

@@ -162,7 +162,6 @@ static __always_inline void hm_row_add(void *map, __u32 idx, const struct hm_sta
 #pragma unroll
 		for (int i = 0; i < HM_STATUS_CLASSES; i++)
 			row->status[i] += d->status[i];
-		hm_lat_merge(&row->lat, &d->lat);
 		hm_lat_merge(&row->lat_ok, &d->lat_ok);
 		hm_lat_merge(&row->lat_fail, &d->lat_fail);
 	}
@@ -215,13 +214,12 @@ __noinline int hm_hist_add(__u32 idx, __u64 ns)
 	return 0;
 }
 
-/* A response's latency sample: every response's, its port row's and its route's histograms. */
+/* A response's latency sample: its port row's and its route's histograms. */
 static __always_inline void hm_sample(struct hm_scratch *s, const struct hm_conn *c, __u32 family,
 				      __u64 ns, __u32 route)
 {
 	__u32 gen = s->gen & 1, port = c->row[HM_ROW_PORT], slot;
 
-	hm_hist_add(HM_HIST_INDEX(gen, HM_HIST_TOTAL, family), ns);
 	if (port >= 1 && port <= HM_HIST_PORTS) {
 		slot = HM_HIST_PORT_FIRST + port - 1;
 	} else {
@@ -253,28 +251,31 @@ static __always_inline __u64 hm_now(struct hm_scratch *s)
 	return s->now;
 }
 
-/* Payload bytes of the current message: for the connection's rows and the route's. */
-static __always_inline void hm_consume(struct hm_scratch *s, struct hm_dir *d, __u32 n)
-{
-	s->bytes += n;
-	d->rbytes += n;
-}
-
-/* Adds the current message's bytes so far to its route, once that is known. */
+/*
+ * Adds the current message's bytes so far to its route, once that is known:
+ * those kept from earlier segments (d->rbytes) and this segment's since
+ * s->rmark.  Until the route is known they are kept.
+ */
 static __always_inline void hm_route_flush(struct hm_scratch *s, struct hm_dir *d)
 {
 	struct hm_stats *row;
+	__u32 n = d->rbytes + (s->off - s->rmark);
 
-	if (!(d->flags & HM_DF_ROUTED) || !d->rbytes)
+	s->rmark = s->off;
+	if (!(d->flags & HM_DF_ROUTED)) {
+		d->rbytes = n;
+		return;
+	}
+	d->rbytes = 0;
+	if (!n)
 		return;
 	row = hm_route_row(s->gen, d->route);
 	if (row) {
 		if (d->kind == HM_MSG_REQUEST)
-			row->bytes_in += d->rbytes;
+			row->bytes_in += n;
 		else
-			row->bytes_out += d->rbytes;
+			row->bytes_out += n;
 	}
-	d->rbytes = 0;
 }
 
 /* --- pairing ------------------------------------------------------------------------ */
@@ -384,7 +385,6 @@ static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn 
 				route = p->route;
 			lat = hm_now(s) - p->ts;
 			timed = true;
-			hm_lat_add(&delta->lat, lat);
 			hm_lat_add(status < 500 ? &delta->lat_ok : &delta->lat_fail, lat);
 			d->req_ts = p->ts; /* for the last-byte latency when the response ends */
 		}
@@ -402,10 +402,8 @@ static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn 
 		row->responses++;
 		if (cls < HM_STATUS_CLASSES)
 			row->status[cls]++;
-		if (timed) {
-			hm_lat_add(&row->lat, lat);
+		if (timed)
 			hm_lat_add(status < 500 ? &row->lat_ok : &row->lat_fail, lat);
-		}
 	}
 	if (timed)
 		hm_sample(s, c, HM_LAT_FIRST, lat, route);

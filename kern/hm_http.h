@@ -289,10 +289,20 @@ static __always_inline void hm_start_done(struct hm_scratch *s, struct hm_conn *
 	d->kind = kind;
 	d->flags = 0;
 	d->cl = 0;
-	d->rbytes = 0;
 	d->line_len = 0;
 	d->tpend = 0;
-	hm_consume(s, d, n);
+	/*
+	 * The message's bytes, for its route: from its first byte on, here or,
+	 * for a start line begun in an earlier segment, the bytes it had there.
+	 */
+	if (s->rcarry) {
+		d->rbytes = s->rcarry;
+		s->rmark = s->first;
+		s->rcarry = 0;
+	} else {
+		d->rbytes = 0;
+		s->rmark = s->off - n;
+	}
 	if (c->client == HM_SIDE_UNKNOWN)
 		c->client = kind == HM_MSG_REQUEST ? s->side : s->side ^ 1;
 	/* The first message of the connection, or of an interval: its rows. */
@@ -309,6 +319,9 @@ static __always_inline void hm_start_done(struct hm_scratch *s, struct hm_conn *
 	}
 	hm_route_flush(s, d);
 }
+
+static __always_inline bool hm_target_cached(struct hm_scratch *s, struct hm_conn *c,
+					     struct hm_dir *d, struct hm_config *cfg);
 
 /*
  * A message start (state IDLE, or START_READY once hm_h_bytes collected a
@@ -335,6 +348,8 @@ __noinline int hm_h_start(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 		 */
 		d->state = HM_P_UNTIL_CLOSE;
 		d->flags |= HM_DF_ROUTED;
+		d->rbytes = 0;
+		s->rmark = s->off;
 		return HM_STEP_NEXT;
 	}
 	off = s->off;
@@ -343,7 +358,6 @@ __noinline int hm_h_start(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 	idx = hm_win_idx(s, off);
 	if (s->win[idx] == '\r' || s->win[idx] == '\n') {
 		/* RFC 9112 2.2: empty lines before a request are ignored. */
-		hm_consume(s, d, 1);
 		s->off = off + 1;
 		return HM_STEP_NEXT;
 	}
@@ -370,16 +384,18 @@ take:
 	/* An extension method: the target's first byte, taken to decide, is parsed next. */
 	if (s->cls.kind == HM_MSG_REQUEST && n > s->cls.used && d->state == HM_P_TARGET)
 		d->tpend = n;
+	else if (d->state == HM_P_TARGET)
+		hm_target_cached(s, c, d, cfg);
 	return HM_STEP_NEXT;
 }
 
 /* --- request targets -------------------------------------------------------------- */
 
-/* The request target ended: its route is known. */
-static __always_inline void hm_target_done(struct hm_scratch *s, struct hm_conn *c,
-					   struct hm_dir *d, struct hm_config *cfg)
+/* The current request's route is id: its slot, the message's route, the route's row. */
+static __always_inline void hm_target_route(struct hm_scratch *s, struct hm_conn *c,
+					    struct hm_dir *d, struct hm_config *cfg, __u32 id)
 {
-	__u32 id = hm_route_of_target(c, cfg, s), last = c->nreq - 1;
+	__u32 last = c->nreq - 1;
 	struct hm_pending *p = &c->ring[last & (HM_PIPELINE_DEPTH - 1)];
 	struct hm_stats *row;
 
@@ -395,6 +411,85 @@ static __always_inline void hm_target_done(struct hm_scratch *s, struct hm_conn 
 	if (row)
 		row->requests++;
 	hm_route_flush(s, d);
+}
+
+/* The request target ended: its route is known, and kept for the same target again. */
+static __always_inline void hm_target_done(struct hm_scratch *s, struct hm_conn *c,
+					   struct hm_dir *d, struct hm_config *cfg)
+{
+	__u32 id = hm_route_of_target(c, cfg, s);
+
+	hm_target_route(s, c, d, cfg, id);
+	if (s->tg_len && id != HM_ROUTE_OTHER) { /* _other is counted anew each time */
+		c->tg[0] = s->tg[0];
+		c->tg[1] = s->tg[1];
+		c->tg[2] = s->tg[2];
+		c->tg[3] = s->tg[3];
+		c->tg_len = s->tg_len;
+		c->tg_method = c->rb.method;
+		c->tg_route = id;
+		c->tg_gen = cfg->route_gen + 1;
+		c->tg_epoch = cfg->route_epoch;
+	}
+	s->tg_len = 0;
+}
+
+#define HM_TG_MAX 32 /* bytes of a target the connection remembers */
+
+/*
+ * A request target that starts at s->off with its end (a space) within
+ * HM_TG_MAX bytes in the window: the same as the connection's last, under
+ * the same grouping, is that route at once - keep-alive clients ask for one
+ * URL again and again.  Otherwise its bytes are kept in scratch, for the
+ * connection to remember once the parse found its route.  Returns whether
+ * the target was taken.
+ */
+static __always_inline bool hm_target_cached(struct hm_scratch *s, struct hm_conn *c,
+					     struct hm_dir *d, struct hm_config *cfg)
+{
+	__u32 off = s->off, idx, len;
+	__u64 t[4], sp, crlf, keep;
+
+	s->tg_len = 0;
+	if (off + HM_TG_MAX + 1 > hm_win_end(s))
+		return false;
+	idx = hm_win_idx(s, off);
+	t[0] = hm_load64(&s->win[idx]);
+	t[1] = hm_load64(&s->win[idx + 8]);
+	t[2] = hm_load64(&s->win[idx + 16]);
+	t[3] = hm_load64(&s->win[idx + 24]);
+	len = HM_TG_MAX;
+#pragma unroll
+	for (int i = 3; i >= 0; i--) {
+		sp = hm_find_byte(t[i], ' ');
+		crlf = hm_find_byte(t[i], '\r') | hm_find_byte(t[i], '\n');
+		/* A CR or LF before the space: not a target to remember. */
+		if (crlf && (!sp || (crlf & -crlf) < (sp & -sp)))
+			len = HM_TG_MAX + 1;
+		else if (sp)
+			len = i * 8 + hm_low_byte(sp);
+	}
+	if (len == 0 || len > HM_TG_MAX)
+		return false;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		keep = hm_keep(~0ULL, (__s32)len - i * 8);
+		t[i] &= keep;
+	}
+	if (c->tg_len == len && c->tg_method == c->rb.method && c->tg_gen == cfg->route_gen + 1 &&
+	    c->tg_epoch == cfg->route_epoch && c->tg[0] == t[0] && c->tg[1] == t[1] &&
+	    c->tg[2] == t[2] && c->tg[3] == t[3]) {
+		s->off = off + len;
+		hm_target_route(s, c, d, cfg, c->tg_route);
+		d->state = HM_P_LINE;
+		return true;
+	}
+	s->tg[0] = t[0];
+	s->tg[1] = t[1];
+	s->tg[2] = t[2];
+	s->tg[3] = t[3];
+	s->tg_len = len;
+	return false;
 }
 
 /* The request target, byte by byte, into the route label. */
@@ -420,7 +515,6 @@ __noinline int hm_h_target(struct hm_scratch *s, struct hm_conn *c, struct hm_co
 				return HM_STEP_LOAD;
 			ch = s->win[hm_win_idx(s, off)];
 			s->off = off + 1;
-			hm_consume(s, d, 1);
 		}
 		if (hm_target_byte(&c->rb, cfg, ch)) {
 			hm_target_done(s, c, d, cfg);
@@ -517,6 +611,34 @@ static __always_inline void hm_line_done(struct hm_scratch *s, struct hm_dir *d)
 #define HM_CHUNKED_LEN 7 /* "chunked" */
 #define HM_LINE_PEEK 24  /* bytes a line start needs at hand to be matched as words */
 
+#define HM_LF_FOUND 0x80000000U
+
+/*
+ * The offset just past the first LF in the window's bytes [off, end), with
+ * HM_LF_FOUND set; end without it when there is none.  A word at a time, in
+ * registers: a global function, so its loop - at most the window's 64
+ * words, which the verifier follows one by one - is verified once.
+ */
+__noinline __u32 hm_find_lf(struct hm_scratch *s, __u32 off, __u32 end)
+{
+	__u32 win_off, pos = off;
+	__u64 m;
+
+	if (!s)
+		return end;
+	win_off = s->win_off;
+	for (int j = 0; j < HM_WIN / 8; j++) {
+		if (pos >= end)
+			break;
+		m = hm_find_byte(hm_load64(&s->win[(pos - win_off) & (HM_WIN - 1)]), '\n') &
+		    hm_keep(~0ULL, end - pos);
+		if (m)
+			return (pos + hm_low_byte(m) + 1) | HM_LF_FOUND;
+		pos += 8;
+	}
+	return end;
+}
+
 /*
  * The value of a Content-Length line whose name ends at packet offset off:
  * digits (optional blanks around them) up to the LF, all inside the window.
@@ -573,25 +695,28 @@ __noinline __u32 hm_cl_value(struct hm_scratch *s, struct hm_dir *d, __u32 off)
  */
 __noinline int hm_h_lines(struct hm_scratch *s, struct hm_conn *c, struct hm_config *cfg)
 {
+	__u32 off, end, seg_end, win_off, idx, n, have, pos;
 	struct hm_dir *d;
-	__u32 off, end, idx, n, have;
 	__u64 w0, w1, w2, m;
 
 	if (!s || !c || !cfg)
 		return HM_STEP_DONE;
 	d = &c->dir[s->side & 1];
+	/* The window and the segment do not move during a call. */
+	seg_end = s->end;
+	end = hm_win_end(s);
+	win_off = s->win_off;
 	while (hm_loop) {
 		off = s->off;
-		if (off >= s->end)
+		if (off >= seg_end)
 			return HM_STEP_DONE;
-		end = hm_win_end(s);
 		if (off >= end)
 			return HM_STEP_LOAD;
-		idx = hm_win_idx(s, off);
+		idx = (off - win_off) & (HM_WIN - 1);
 		have = end - off;
 
 		if (d->state == HM_P_HDR) {
-			if (have < HM_LINE_PEEK && end < s->end)
+			if (have < HM_LINE_PEEK && end < seg_end)
 				return HM_STEP_LOAD; /* the window starts here next */
 			/* The line's first bytes as words; past the segment's end, zeros. */
 			w0 = hm_keep(hm_load64(&s->win[idx]), have);
@@ -599,7 +724,6 @@ __noinline int hm_h_lines(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 			w2 = hm_keep(hm_load64(&s->win[idx + 16]), have - 16);
 			if ((w0 & 0xffff) == HM_C8('\r', '\n', 0, 0, 0, 0, 0, 0) || (w0 & 0xff) == '\n') {
 				n = (w0 & 0xff) == '\n' ? 1 : 2;
-				hm_consume(s, d, n);
 				s->off = off + n;
 				hm_headers_done(s, c, d);
 				return HM_STEP_NEXT;
@@ -619,7 +743,6 @@ __noinline int hm_h_lines(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 			if (w0 == HM_C8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
 			    (w1 & 0x00ffffffffffffffULL) == HM_C8('l', 'e', 'n', 'g', 't', 'h', ':', 0)) {
 				n = hm_cl_value(s, d, off + HM_HDR_CL_LEN);
-				hm_consume(s, d, HM_HDR_CL_LEN);
 				s->off = off + HM_HDR_CL_LEN;
 				if (!n) {
 					/* The value runs past the window: byte by byte. */
@@ -629,14 +752,12 @@ __noinline int hm_h_lines(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 					d->state = HM_P_HDR_CL;
 					return HM_STEP_BYTES;
 				}
-				hm_consume(s, d, n);
 				s->off = off + HM_HDR_CL_LEN + n;
 				continue;
 			}
 			if (w0 == HM_C8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
 			    w1 == HM_C8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n') &&
 			    (w2 & 0xffff) == HM_C8('g', ':', 0, 0, 0, 0, 0, 0)) {
-				hm_consume(s, d, HM_HDR_TE_LEN);
 				s->off = off + HM_HDR_TE_LEN;
 				d->line_len = HM_HDR_TE_LEN;
 				d->te_match = 0;
@@ -649,13 +770,12 @@ __noinline int hm_h_lines(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 			return HM_STEP_NEXT;
 		}
 
-		/* Up to the LF ending the line: a word per iteration. */
-		n = have < 8 ? have : 8;
-		m = hm_find_byte(hm_load64(&s->win[idx]), '\n') & hm_keep(~0ULL, n);
-		if (m)
-			n = hm_low_byte(m) + 1;
-		hm_consume(s, d, n);
-		s->off = off + n;
+		/* Up to the LF ending the line. */
+		pos = hm_find_lf(s, off, end);
+		m = pos & HM_LF_FOUND;
+		pos &= ~HM_LF_FOUND;
+		n = pos - off;
+		s->off = pos;
 		if (d->line_len + n > HM_MAX_LINE) {
 			hm_lost(s, d, HM_MON_TRUNCATED);
 			return HM_STEP_DONE;
@@ -732,7 +852,6 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 		d->state = HM_P_START_READY;
 		return HM_STEP_NEXT;
 	case HM_P_HDR:
-		hm_consume(s, d, 1);
 		if (ch == '\r') {
 			d->state = HM_P_HDR_END;
 		} else if (ch == '\n') {
@@ -750,7 +869,6 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 	case HM_P_HDR_NAME: {
 		__u32 pos = d->hpos;
 
-		hm_consume(s, d, 1);
 		if (ch == '\n') {
 			d->state = HM_P_HDR;
 			return HM_STEP_NEXT;
@@ -775,7 +893,6 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 		return -1;
 	}
 	case HM_P_HDR_CL:
-		hm_consume(s, d, 1);
 		if (ch >= '0' && ch <= '9') {
 			if (d->acc > HM_MAX_CL / 10)
 				d->flags |= HM_DF_BAD;
@@ -797,7 +914,6 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 		}
 		return -1;
 	case HM_P_HDR_TE:
-		hm_consume(s, d, 1);
 		if (ch == '\n') {
 			d->state = HM_P_HDR;
 			return HM_STEP_NEXT;
@@ -809,14 +925,12 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 		}
 		return -1;
 	case HM_P_HDR_END:
-		hm_consume(s, d, 1);
 		if (ch == '\n')
 			hm_headers_done(s, c, d);
 		else
 			d->state = HM_P_HDR_SKIP;
 		return HM_STEP_NEXT;
 	case HM_P_CHUNK_SIZE:
-		hm_consume(s, d, 1);
 		v = hm_hexval(ch);
 		if (v >= 0) {
 			if (d->acc >= HM_MAX_CHUNK) {
@@ -837,7 +951,6 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 		}
 		return -1;
 	case HM_P_TRAILER:
-		hm_consume(s, d, 1);
 		if (ch == '\r') {
 			d->state = HM_P_TRAILER_END;
 			return -1;
@@ -848,7 +961,6 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 			d->state = HM_P_TRAILER_SKIP;
 		return HM_STEP_NEXT;
 	case HM_P_TRAILER_END:
-		hm_consume(s, d, 1);
 		if (ch == '\n')
 			hm_msg_end(s, c, d);
 		else

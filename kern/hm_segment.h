@@ -51,7 +51,6 @@ static __always_inline long hm_walk_step(struct hm_walk *w, enum hm_ctx_kind kin
 	case HM_P_CHUNK_DATA:
 		n = avail < d->remaining ? avail : d->remaining;
 		s->off = off + n;
-		hm_consume(s, d, n);
 		d->remaining -= n;
 		if (d->remaining)
 			return 1;
@@ -62,7 +61,6 @@ static __always_inline long hm_walk_step(struct hm_walk *w, enum hm_ctx_kind kin
 		return s->off >= s->end;
 	case HM_P_UNTIL_CLOSE:
 		s->off = s->end;
-		hm_consume(s, d, avail);
 		return 1;
 	case HM_P_LOST:
 		return 1;
@@ -202,10 +200,12 @@ static __always_inline void hm_segment(void *ctx, enum hm_ctx_kind kind, __u32 i
 		s->end = p.payload_end;
 		s->port[0] = s->key.port[0];
 		s->port[1] = s->key.port[1];
-		s->bytes = 0;
-		first = s->off;
+		first = s->first = s->rmark = s->off;
+		s->tg_len = 0;
 
 		d = &c->dir[side & 1];
+		/* A start line begun in an earlier segment: its bytes there count now. */
+		s->carry = s->rcarry = d->state == HM_P_START ? d->start_len : 0;
 		if (d->state == HM_P_LOST) {
 			/* Framing was lost: a segment that starts a message resumes it. */
 			d->state = HM_P_IDLE;
@@ -235,11 +235,17 @@ static __always_inline void hm_segment(void *ctx, enum hm_ctx_kind kind, __u32 i
 		if ((d->flags & HM_DF_PROBE) && d->state == HM_P_START)
 			d->state = HM_P_LOST;
 		/*
-		 * Framing lost in or before this segment: its bytes still belong
-		 * to the connection's messages (only not to a route).
+		 * The segment's HTTP bytes: all it parsed, and a start line
+		 * finished here that began earlier, but not one that goes on in
+		 * the next segment (it counts when it is taken).  Framing lost in
+		 * or before this segment: its bytes still belong to the
+		 * connection's messages (only not to a route).
 		 */
 		if (d->state == HM_P_LOST)
 			s->bytes = s->end - first;
+		else
+			s->bytes = s->off - first + s->carry -
+				   (d->state == HM_P_START ? d->start_len : 0);
 		d->flags &= ~HM_DF_PROBE;
 		hm_route_flush(s, d); /* the rest of the message follows in later segments */
 		late += s->bytes;

@@ -98,33 +98,12 @@ struct hm_startb {
 };
 
 struct hm_dir {
-	__u32 next_seq; /* sequence number of the next new byte */
+	/* What every segment of this side reads or writes comes first. */
+	__u32 next_seq;  /* sequence number of the next new byte */
 	__u8 seq_valid;
 	__u8 state;      /* enum hm_pstate */
 	__u8 kind;       /* enum hm_msg_kind of the current message */
 	__u8 flags;      /* HM_DF_* */
-	struct hm_startb start; /* first bytes of the current start line */
-	__u8 start_len;
-	__u8 hpos;       /* header-name bytes matched so far */
-	__u8 hcand;      /* candidate header names still matching */
-	__u8 te_match;   /* bytes of "chunked" matched */
-	__u32 line_len;  /* bytes of the current line, for HM_MAX_LINE */
-	__u64 acc;       /* number being parsed (Content-Length, chunk size) */
-	__u64 cl;        /* Content-Length of the current message */
-	__u64 remaining; /* body or chunk bytes still to come */
-	__u64 req_ts;    /* first byte of the request this response answers, or 0 */
-	__u32 route;     /* route id of the current message (valid with HM_DF_ROUTED) */
-	__u32 rbytes;    /* bytes of the current message not yet added to its route */
-	__u8 msg_ack_ok; /* msg_ack is valid (the segment had the ACK flag) */
-	__u8 fin;        /* HM_FIN_* */
-	__u8 tpend;      /* 1 + index in start of a target byte taken while classifying */
-	__u8 route_epoch; /* hm_config.route_epoch when route was found (low byte) */
-	__u32 fin_seq;   /* sequence number of this side's FIN */
-	__u32 fin_ack;   /* acknowledgment number it carried (with HM_FIN_ACK) */
-	__u32 hole_start; /* the last gap: bytes [hole_start, hole_end) not seen yet */
-	__u32 hole_end;   /* (equal: no hole) */
-	__u32 msg_seq;   /* sequence number of the current message's first byte */
-	__u32 msg_ack;   /* acknowledgment number of the segment that started it */
 	/*
 	 * Where this side's new bytes were last seen: ifindex << 1 | egress.
 	 * A segment of old bytes seen anywhere else is the same segment crossing
@@ -132,7 +111,29 @@ struct hm_dir {
 	 * its port), not a retransmission.
 	 */
 	__u32 seen_at;
-	__u32 _pad;
+	__u32 line_len;  /* bytes of the current line, for HM_MAX_LINE */
+	__u32 route;     /* route id of the current message (valid with HM_DF_ROUTED) */
+	__u32 rbytes;    /* bytes of the current message kept for its route (hm_route_flush) */
+	__u64 remaining; /* body or chunk bytes still to come */
+	__u64 req_ts;    /* first byte of the request this response answers, or 0 */
+	__u64 cl;        /* Content-Length of the current message */
+	__u64 acc;       /* number being parsed (Content-Length, chunk size) */
+	__u32 msg_seq;   /* sequence number of the current message's first byte */
+	__u32 msg_ack;   /* acknowledgment number of the segment that started it */
+	__u8 msg_ack_ok; /* msg_ack is valid (the segment had the ACK flag) */
+	__u8 fin;        /* HM_FIN_* */
+	__u8 tpend;      /* 1 + index in start of a target byte taken while classifying */
+	__u8 route_epoch; /* hm_config.route_epoch when route was found (low byte) */
+	__u8 start_len;
+	__u8 hpos;       /* header-name bytes matched so far */
+	__u8 hcand;      /* candidate header names still matching */
+	__u8 te_match;   /* bytes of "chunked" matched */
+	__u32 hole_start; /* the last gap: bytes [hole_start, hole_end) not seen yet */
+	__u32 hole_end;   /* (equal: no hole) */
+	__u32 fin_seq;   /* sequence number of this side's FIN */
+	__u32 fin_ack;   /* acknowledgment number it carried (with HM_FIN_ACK) */
+	/* Message starts only. */
+	struct hm_startb start; /* first bytes of the current start line */
 };
 
 /* Phases of parsing a request target into a route label. */
@@ -204,8 +205,7 @@ struct hm_pending {
 #define HM_GAP_PIPELINED (1U << 1) /* the client pipelines (seen, or implied by a gap) */
 
 struct hm_conn {
-	struct hm_dir dir[2];
-	struct hm_pending ring[HM_PIPELINE_DEPTH];
+	/* The fields every segment reads come first: one cache line. */
 	__u32 nreq;  /* requests seen (client side writes) */
 	__u32 nresp; /* final responses seen (server side writes) */
 	__u8 client; /* side that sends requests, or HM_SIDE_UNKNOWN */
@@ -217,7 +217,15 @@ struct hm_conn {
 	 * answer, which the monitor saw first, so its side reads this in time.
 	 */
 	__u8 tunnel;
-	__u8 _pad;
+	__u8 row_ok;
+	/*
+	 * The connection's rows (enum hm_row_kind) in the generation of
+	 * hm_config.epoch == row_epoch, valid with row_ok: found once per
+	 * connection and interval, so a segment adds to arrays without a hash
+	 * lookup.
+	 */
+	__u32 row_epoch;
+	__u16 row[HM_ROW_KINDS];
 	/*
 	 * Bit 1 << side: that side sent FIN.  Set with an atomic or after its
 	 * fin_seq and fin_ack are written, so of two FINs handled at once on
@@ -225,16 +233,7 @@ struct hm_conn {
 	 */
 	__u32 fins;
 	__u32 ifindex;   /* the first monitored interface the connection crossed: its rows' */
-	/*
-	 * The connection's rows (enum hm_row_kind) in the generation of
-	 * hm_config.epoch == row_epoch: found once per connection and
-	 * interval, so a segment adds to arrays without a hash lookup.
-	 * row_epoch 0 with row_ok 0: not found yet.
-	 */
-	__u32 row_epoch;
-	__u16 row[HM_ROW_KINDS];
-	__u8 row_ok;
-	__u8 _pad2[3];
+	__u64 last_seen; /* coarse clock of the last segment with payload (the idle sweep) */
 	/*
 	 * The route of the last request, by the hash of its key: a keep-alive
 	 * client asking for the same route again finds its id here.
@@ -242,7 +241,19 @@ struct hm_conn {
 	__u64 rt_hash;
 	__u32 rt_id;
 	__u32 rt_epoch;  /* hm_config.route_epoch + 1 when rt_* is valid */
-	__u64 last_seen; /* coarse clock of the last segment with payload (the idle sweep) */
+	/*
+	 * The last request target, as its raw bytes (up to 32): the same target
+	 * again, under the same grouping, is its route without a parse.
+	 */
+	__u64 tg[4];
+	__u32 tg_route;
+	__u32 tg_gen;    /* hm_config.route_gen + 1 when tg is valid */
+	__u32 tg_epoch;  /* hm_config.route_epoch then */
+	__u8 tg_len;
+	__u8 tg_method;
+	__u8 _pad3[2];
+	struct hm_dir dir[2];
+	struct hm_pending ring[HM_PIPELINE_DEPTH];
 	struct hm_route_build rb; /* route of the client's current request */
 };
 
@@ -287,6 +298,13 @@ struct hm_scratch {
 	__u32 off;     /* next unparsed packet offset */
 	__u32 end;     /* end of the TCP payload */
 	__u32 bytes;   /* payload bytes that belonged to HTTP messages */
+	__u32 first;   /* the first new payload byte */
+	__u32 rmark;   /* bytes from here to off are not yet on a route (hm_route_flush) */
+	__u32 carry;   /* bytes a start line had in earlier segments */
+	__u32 rcarry;  /* the same, until the message takes them for its route */
+	__u64 tg[4];   /* the raw target of the request started in this segment, */
+	__u32 tg_len;  /* when it lies in the window: for the connection's cache */
+	__u32 _pad5;
 	__u32 side;    /* side index of the sender */
 	__u32 seq0;    /* sequence number of packet offset 0 (seq of byte o: seq0 + o) */
 	__u32 ack;     /* the segment's acknowledgment number */

@@ -37,7 +37,7 @@
 
 #include <linux/types.h>
 
-#define HM_LAYOUT_VERSION 6
+#define HM_LAYOUT_VERSION 7
 
 /*
  * Pin layout.  iproute2's tc pins LIBBPF_PIN_BY_NAME maps under
@@ -144,6 +144,8 @@ struct hm_config {
 	__u32 idle_timeout;   /* seconds without a packet before a connection is aged; 0: default */
 	__u32 epoch;          /* resets so far: the classifier writes generation epoch & 1 */
 	__u32 route_epoch;    /* route labels forgotten so far (hm-reset --routes) */
+	__u32 route_gen;      /* route grouping or patterns changed so far (hm-load) */
+	__u32 _pad2;
 	char query_name[HM_QUERY_NAME_LEN];
 	__u64 ports[HM_PORT_WORDS]; /* bit p%64 of word p/64: TCP port p is watched */
 };
@@ -289,28 +291,31 @@ enum hm_status_class {
 };
 
 /*
- * The value of every aggregate map.  requests counts request start lines;
+ * The value of every aggregate row.  requests counts request start lines;
  * responses counts final responses (1xx interim responses such as
  * "100 Continue" are not responses: see HM_MON_INTERIM_RESPONSES), and
- * status[] splits responses by class.  Latency is first request byte to first
- * response byte; lat_ok holds responses with status < 500, lat_fail those
- * with status >= 500.  lat_last is first request byte to last response byte,
- * for responses whose end is known (Content-Length, chunked, or no body).  Bytes are TCP payload bytes of HTTP messages, headers
- * and bodies, not counting retransmissions: bytes_in client to server,
- * bytes_out server to client.
+ * status[] splits responses by class.  Latency is first request byte to
+ * first response byte: lat_ok holds responses with status < 500, lat_fail
+ * those with status >= 500, and lat, both, is left to the readers (the
+ * classifier leaves it zero: it is the merge of the two).  lat_last is first
+ * request byte to last response byte, for responses whose end is known
+ * (Content-Length, chunked, or no body).  Bytes are TCP payload bytes of
+ * HTTP messages, headers and bodies, not counting retransmissions: bytes_in
+ * client to server, bytes_out server to client.  The fields a segment
+ * touches most come first: a request's are in the first 64 bytes.
  */
 struct hm_stats {
 	__u64 requests;
 	__u64 responses;
+	__u64 bytes_in;
+	__u64 bytes_out;
 	__u64 unanswered; /* requests never answered as far as the monitor can tell: their
 			   * connection ended or went idle, or a gap may have held the response */
 	__u64 status[HM_STATUS_CLASSES];
-	struct hm_latency lat;
 	struct hm_latency lat_ok;
 	struct hm_latency lat_fail;
 	struct hm_latency lat_last;
-	__u64 bytes_in;
-	__u64 bytes_out;
+	struct hm_latency lat; /* readers: lat_ok and lat_fail merged; zero in the maps */
 };
 
 /*
@@ -366,13 +371,14 @@ struct hm_hist {
 
 /*
  * hm_hist: per-CPU array of struct hm_hist, one per (generation, slot,
- * family): index HM_HIST_INDEX(gen, slot, family).  Slots: every response,
- * the responses of port rows without a histogram of their own (id 0 or past
- * HM_HIST_PORTS) and of routes without one (ids HM_HIST_ROUTES and up), then
- * port ids 1..HM_HIST_PORTS, then route ids 0..HM_HIST_ROUTES-1.
+ * family): index HM_HIST_INDEX(gen, slot, family).  Slots: the responses of
+ * port rows without a histogram of their own (id 0 or past HM_HIST_PORTS)
+ * and of routes without one (ids HM_HIST_ROUTES and up), then port ids
+ * 1..HM_HIST_PORTS, then route ids 0..HM_HIST_ROUTES-1.  Every response is
+ * in exactly one port slot, so the histogram of all responses is the sum of
+ * those (readers add them up).
  */
 enum hm_hist_slot {
-	HM_HIST_TOTAL,
 	HM_HIST_PORTS_OTHER,
 	HM_HIST_ROUTES_OTHER,
 	HM_HIST_PORT_FIRST,                                   /* port id 1 */

@@ -45,7 +45,10 @@ int hm_exit_code(int err);
 /* Formats a 16-byte address: dotted quad for v4-mapped, RFC 5952 otherwise. */
 const char *hm_addr_str(const struct hm_addr *a, char *buf, size_t len);
 
-/* Sums the per-CPU copies of one aggregate value (min/max combine correctly). */
+/*
+ * Sums the per-CPU copies of one aggregate value (min/max combine correctly),
+ * and fills lat from lat_ok and lat_fail (the classifier leaves it zero).
+ */
 void hm_stats_sum(struct hm_stats *out, const struct hm_stats *percpu, int ncpus);
 
 struct option;

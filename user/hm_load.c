@@ -470,6 +470,9 @@ static int write_config(struct httpmon *skel, const struct load_opts *o)
 		cfg->client_prefix4 = o->route_cfg.client_prefix4;
 	if (o->set_prefix6)
 		cfg->client_prefix6 = o->route_cfg.client_prefix6;
+	/* Targets a connection remembers map to routes of the old grouping. */
+	if (o->set_group_by || o->set_patterns)
+		cfg->route_gen++;
 	if (o->set_patterns) {
 		int pfd = bpf_map__fd(skel->maps.hm_route_pats);
 

@@ -644,24 +644,32 @@ static int read_hists(struct reader *rd)
 		if (!(rd->gens & (1U << gen)))
 			continue;
 		for (f = 0; f < HM_LAT_FAMILIES && !ret; f++) {
-			ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_TOTAL, f), percpu,
-					&snap->total[f]);
-			if (!ret)
-				ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_PORTS_OTHER, f),
-						percpu, &snap->ports_ovf[f]);
-			if (!ret)
+			struct hm_hist sum = { 0 };
+
+			/* Every response is in one port slot: their sum is the total. */
+			ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_PORTS_OTHER, f), percpu, &sum);
+			if (!ret) {
+				hm_hist_add(&snap->ports_ovf[f], &sum);
+				hm_hist_add(&snap->total[f], &sum);
 				ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_ROUTES_OTHER, f),
 						percpu, &snap->routes_ovf[f]);
+			}
 			for (i = 1; i <= HM_HIST_PORTS && !ret; i++) {
-				if (!rd->hist_port[gen][i])
+				memset(&sum, 0, sizeof(sum));
+				ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_PORT_FIRST + i - 1, f),
+						percpu, &sum);
+				if (ret || !sum.count)
 					continue;
-				kh = hist_get(&snap->ports, rd->hist_port[gen][i]);
-				if (!kh) {
+				hm_hist_add(&snap->total[f], &sum);
+				/* A slot whose port was not named (never: a concurrent reset) is other. */
+				kh = rd->hist_port[gen][i] ? hist_get(&snap->ports, rd->hist_port[gen][i])
+							   : NULL;
+				h = kh ? &kh->h[f] : &snap->ports_ovf[f];
+				if (rd->hist_port[gen][i] && !kh) {
 					ret = -ENOMEM;
 					break;
 				}
-				ret = read_hist(rd, HM_HIST_INDEX(gen, HM_HIST_PORT_FIRST + i - 1, f),
-						percpu, &kh->h[f]);
+				hm_hist_add(h, &sum);
 			}
 			for (i = 0; i < HM_HIST_ROUTES && !ret; i++) {
 				struct hm_hist sum;

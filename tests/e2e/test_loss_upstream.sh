@@ -298,7 +298,7 @@ for by in ("client", "port"):
             a = ipaddress.ip_address(bytes(k["addr"]["a"]))
             key = str(a.ipv4_mapped or a) if a.version == 6 else str(a)
         samples[by][key] = samples[by].get(key, 0) + \
-            sum(v["value"]["lat"]["count"] for v in e["values"])
+            sum(v["value"]["lat_ok"]["count"] + v["value"]["lat_fail"]["count"] for v in e["values"])
 for by in ("client", "port"):
     bad = []
     for key, g in rows(by).items():

@@ -443,12 +443,15 @@ def sum_percpu(values):
             row[k] += s[k]
         for i, c in enumerate(CLASSES):
             row["status"][c] += s["status"][i]
-        for kind in LAT_KINDS:
+        for kind in ("lat_ok", "lat_fail"):
             lat, src = row[kind], s[kind]
             if not src["count"]:
                 continue
             merge_lat(lat, {"count": src["count"], "sum_us": src["sum_ns"] / 1e3,
                             "min": src["min_ns"] / 1e3, "max": src["max_ns"] / 1e3})
+    # every response's latency: the maps keep it as its two halves
+    merge_lat(row["lat"], row["lat_ok"])
+    merge_lat(row["lat"], row["lat_fail"])
     return row
 
 

@@ -326,7 +326,7 @@ def bpftool_lat_counts(dump, match):
                                     "latency_last_count"), 0)
         for v in entry["values"]:
             s = v["value"]
-            counts["latency_count"] += s["lat"]["count"]
+            counts["latency_count"] += s["lat_ok"]["count"] + s["lat_fail"]["count"]
             counts["latency_ok_count"] += s["lat_ok"]["count"]
             counts["latency_fail_count"] += s["lat_fail"]["count"]
             counts["latency_last_count"] += s["lat_last"]["count"]

@@ -1788,6 +1788,66 @@ static void test_tunnels(void)
 	CHECK_EQ("refused upgrade: the 500 is seen", u.status[HM_STATUS_5XX], 1);
 }
 
+/*
+ * A connection remembers its last request target: the same target again is
+ * its route without a parse, a new grouping (hm-load) or forgotten labels
+ * (hm-reset --routes) are not served from what it remembers.
+ */
+static void test_route_cache(void)
+{
+	struct hm_config cfg = {};
+	struct hm_stats s;
+	struct flow f;
+	__u32 zero = 0;
+
+	set_config("path:1", NULL, NULL, 0, 0);
+	flow_v4(&f, "10.0.5.15", 44386, "10.0.0.1", 8080);
+	for (int i = 0; i < 3; i++) {
+		send_str(&f, true, "GET /same/1 HTTP/1.1\r\nHost: t\r\n\r\n");
+		send_str(&f, false, RESP_OK);
+	}
+	send_str(&f, true, "GET /other/2 HTTP/1.1\r\n\r\n");
+	send_str(&f, false, RESP_OK);
+	send_str(&f, true, "GET /same/1 HTTP/1.1\r\n\r\n");
+	send_str(&f, false, RESP_500);
+	check(route_stats(HM_METHOD_GET, "/same", &s) && s.requests == 4 && s.responses == 4 &&
+	      s.status[HM_STATUS_5XX] == 1,
+	      "the same target again: its route", "requests=%llu responses=%llu",
+	      (unsigned long long)s.requests, (unsigned long long)s.responses);
+	check(route_stats(HM_METHOD_GET, "/other", &s) && s.requests == 1, "another target: its own",
+	      "requests=%llu", (unsigned long long)s.requests);
+	send_str(&f, true, "POST /same/1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+	send_str(&f, false, RESP_OK);
+	check(route_stats(HM_METHOD_POST, "/same", &s) && s.requests == 1,
+	      "POST /same/1 after GET /same/1: the POST route", "requests=%llu",
+	      (unsigned long long)s.requests);
+
+	/* hm-load changes the grouping: the remembered target maps to the old one. */
+	bpf_map_lookup_elem(fd_config, &zero, &cfg);
+	hm_route_group_parse("path:2", &cfg, (char[64]){ 0 }, 64);
+	cfg.route_gen++;
+	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+	send_str(&f, true, "POST /same/1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+	send_str(&f, false, RESP_OK);
+	check(route_stats(HM_METHOD_POST, "/same/{id}", &s) && s.requests == 1,
+	      "a new grouping: the target is parsed again", "requests=%llu",
+	      (unsigned long long)s.requests);
+	/* hm-reset --routes: labels forgotten, ids handed out again */
+	bpf_map_lookup_elem(fd_config, &zero, &cfg);
+	cfg.route_epoch++;
+	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+	clear_hash(fd_route_ids);
+	{
+		__u32 slot = HM_SEQ_ROUTES;
+
+		bpf_map_update_elem(maps.seq, &slot, &zero, BPF_ANY);
+	}
+	send_str(&f, true, "POST /same/1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+	send_str(&f, false, RESP_OK);
+	check(route_count() == 1, "forgotten labels: the target is named again", "%llu routes",
+	      (unsigned long long)route_count());
+}
+
 /* 1xx interim responses are not responses, but their bytes are their request's route's. */
 static void test_interim_route_bytes(void)
 {
@@ -2050,6 +2110,7 @@ static const struct {
 	{ "method_table_bound", test_method_table_bound },
 	{ "tunnels", test_tunnels },
 	{ "interim_route_bytes", test_interim_route_bytes },
+	{ "route_cache", test_route_cache },
 	{ "repeat_sightings", test_repeat_sightings },
 	{ "aging_kick", test_aging_kick },
 	{ "packet_shapes", test_packet_shapes },

@@ -65,9 +65,9 @@ $(BUILD)/hm-%: $(BUILD)/hm_%.o $(COMMON)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(USER_LDLIBS)
 
-$(BUILD)/hm-stat: $(BUILD)/hm_hist.o
+$(BUILD)/hm-stat: $(BUILD)/hm_hist.o $(BUILD)/hm_histview.o
 
-$(BUILD)/test_hist: tests/unit/test_hist.c $(BUILD)/hm_hist.o
+$(BUILD)/test_hist: tests/unit/test_hist.c $(BUILD)/hm_hist.o $(BUILD)/hm_histview.o
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@
 

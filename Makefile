@@ -135,6 +135,7 @@ MANDIR        ?= $(PREFIX)/share/man
 DOCDIR        ?= $(PREFIX)/share/doc/httpmon
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 UNITDIR       ?= $(PREFIX)/lib/systemd/system
+RULESDIR      ?= $(PREFIX)/share/httpmon
 SYSCONFDIR    ?= /etc
 
 MANPAGES   := $(TOOLS) httpmon-ctl
@@ -149,7 +150,7 @@ SUBST = sed -e 's|/usr/local/|$(PREFIX)/|g' \
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(OBJDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples \
-		$(dir $(CONFIG))
+		$(DESTDIR)$(RULESDIR) $(dir $(CONFIG))
 	install -m 0755 $(addprefix $(BUILD)/,$(TOOLS)) $(DESTDIR)$(SBINDIR)/
 	$(call msg,GEN,$(BUILD)/httpmon-ctl)
 	$(Q)$(SUBST) dist/httpmon-ctl.in >$(BUILD)/httpmon-ctl
@@ -160,10 +161,15 @@ install: all
 	install -m 0644 $(patsubst %,$(BUILD)/%.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 dist/httpmon.bash-completion $(DESTDIR)$(COMPLETIONDIR)/hm-load
 	for c in $(COMPLETED); do ln -sf hm-load $(DESTDIR)$(COMPLETIONDIR)/$$c || exit 1; done
-	$(call msg,GEN,$(BUILD)/httpmon.service)
+	$(call msg,GEN,$(BUILD)/httpmon.service $(BUILD)/httpmon-textfile.service)
 	$(Q)$(SUBST) dist/httpmon.service.in >$(BUILD)/httpmon.service
-	install -m 0644 $(BUILD)/httpmon.service $(DESTDIR)$(UNITDIR)/
-	install -m 0644 dist/httpmon.cron $(DESTDIR)$(DOCDIR)/examples/
+	$(Q)$(SUBST) dist/httpmon-textfile.service.in >$(BUILD)/httpmon-textfile.service
+	install -m 0644 $(BUILD)/httpmon.service $(BUILD)/httpmon-textfile.service \
+		dist/httpmon-textfile.timer $(DESTDIR)$(UNITDIR)/
+	$(call msg,GEN,$(BUILD)/httpmon.rules.yml)
+	$(Q)$(SUBST) dist/httpmon.rules.yml >$(BUILD)/httpmon.rules.yml
+	install -m 0644 $(BUILD)/httpmon.rules.yml $(DESTDIR)$(RULESDIR)/
+	install -m 0644 dist/httpmon.cron dist/httpmon-daemonset.yaml $(DESTDIR)$(DOCDIR)/examples/
 	@if [ -e $(CONFIG) ]; then \
 		echo "keeping $(CONFIG)"; \
 	else \
@@ -176,14 +182,17 @@ uninstall:
 	rm -f $(DESTDIR)$(OBJDIR)/httpmon.o
 	rm -f $(patsubst %,$(DESTDIR)$(MANDIR)/man8/%.8,$(MANPAGES))
 	rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,hm-load $(COMPLETED))
-	rm -f $(DESTDIR)$(UNITDIR)/httpmon.service
-	rm -f $(DESTDIR)$(DOCDIR)/examples/httpmon.cron
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,httpmon.service httpmon-textfile.service \
+		httpmon-textfile.timer)
+	rm -f $(DESTDIR)$(RULESDIR)/httpmon.rules.yml
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,httpmon.cron httpmon-daemonset.yaml)
 	@if cmp -s dist/httpmon.default $(CONFIG); then \
 		echo "rm -f $(CONFIG)"; rm -f $(CONFIG); \
 	elif [ -e $(CONFIG) ]; then \
 		echo "keeping $(CONFIG): it was changed"; \
 	fi
-	@rmdir $(DESTDIR)$(OBJDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@rmdir $(DESTDIR)$(OBJDIR) $(DESTDIR)$(RULESDIR) $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 # A source tarball of the committed tree (HEAD), never of the work tree.
 dist: | $(BUILD)

@@ -7,7 +7,10 @@
 # Their addresses are 10.231.240.0/21 (10.231.240.x - 10.231.247.x), inside
 # namespaces named hm-f*; each test adds a blackhole route for its part of the
 # range in the root namespace while it runs, so nothing can leave the machine
-# even if a namespace were misconfigured.
+# even if a namespace were misconfigured.  Namespaces that are not a netns.sh
+# lab must not end in "h" or "c<N>": hm_lab_cleanup_stale (netns.sh) takes
+# such hm-* names for a lab and removes them when no owner record says
+# otherwise.
 
 # hm_blackhole_add CIDR: adds "blackhole CIDR" to the root namespace's main
 # table; sets HM_BLACKHOLE (for hm_blackhole_del) when this call added it.  A
@@ -49,6 +52,24 @@ hm_kill_wait() {
 		done
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# hm_netns_cleanup_stale TAG: removes the namespaces TAG<pid><letter>[N] of
+# runs whose pid is gone (a crashed run's leftovers), killing what runs in
+# them first.
+hm_netns_cleanup_stale() {
+	local ns pid pids
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$1[0-9]+[a-z][0-9]*\$"); do
+		pid=${ns#"$1"}
+		pid=${pid%%[a-z]*}
+		kill -0 "$pid" 2>/dev/null && continue
+		echo "# removing stale namespace $ns" >&2
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		# shellcheck disable=SC2086  # a list of pids
+		[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
 	done
 	return 0
 }

@@ -83,7 +83,7 @@ cleanup() {
 		[ -e "/run/netns/${F}n$i" ] &&
 			in_node "$i" "$HM_BUILD/hm-load" --detach srv --pin-path "$PIN/n$i" >/dev/null 2>&1
 	done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$F[pnu][0-9]*\$"); do
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${F}[pnu][0-9]*\$"); do
 		pids=$(ip netns pids "$ns" 2>/dev/null)
 		# shellcheck disable=SC2086  # a list of pids
 		[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
@@ -238,7 +238,7 @@ else
 fi
 
 # -- traffic ------------------------------------------------------------------------
-PATHS=/,/,/,/,/,/,/,/,/,/status/404?delay=60
+PATHS="/,/,/,/,/,/,/,/,/,/status/404?delay=60"
 # The clients run with a real-time priority, so that on a busy machine their
 # own wake-ups do not add to what they measure (where that is not allowed,
 # they run as they are, and a busy machine may fail the 5% checks).

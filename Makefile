@@ -31,7 +31,7 @@ COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_common.o $(BUILD)/hm_route.o
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz
+.PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz deb
 
 all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats \
 	$(BUILD)/test_hist $(BUILD)/drop.bpf.o
@@ -201,6 +201,26 @@ dist: | $(BUILD)
 		-o $(BUILD)/httpmon-$(VERSION).tar.gz HEAD
 	$(Q)if [ -n "$$(git status --porcelain --untracked-files=no)" ]; then \
 		echo "dist: uncommitted changes are not in the tarball (it holds HEAD)"; fi
+
+# A Debian package, built the Debian way (debian/, dpkg-buildpackage and
+# debhelper) from a copy of the source tree in $(BUILD)/deb, so that nothing
+# is written next to the tree: $(BUILD)/httpmon_VERSION_ARCH.deb.  Needs the
+# Build-Depends of debian/control (scripts/deps.sh installs them).  The copy
+# builds with its own defaults: none of this make's variables (BUILD=...)
+# reach it.
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB_SRC = $(BUILD)/deb/httpmon-$(VERSION)
+BUILD_IN_TREE = $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
+deb: | $(BUILD)
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog is at $$v, VERSION at $(VERSION): add a changelog entry"; exit 1; }
+	$(call msg,DEB,$(BUILD)/httpmon_$(VERSION)_$(DEB_ARCH).deb)
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(DEB_SRC)
+	$(Q)tar -c --exclude=./build --exclude=./$(BUILD_IN_TREE) --exclude=./.git . | tar -x -C $(DEB_SRC)
+	$(Q)cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u BUILD \
+		dpkg-buildpackage -b -us -uc -jauto >../build.log 2>&1 || \
+		{ tail -40 ../build.log; echo "deb: dpkg-buildpackage failed; see $(BUILD)/deb/build.log"; exit 1; }
+	$(Q)cp $(BUILD)/deb/httpmon_$(VERSION)_$(DEB_ARCH).deb $(BUILD)/
 
 clean:
 	rm -rf $(BUILD)

@@ -31,7 +31,7 @@ COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_common.o $(BUILD)/hm_route.o
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz deb
+.PHONY: all clean test deps install uninstall dist lab verifier-stats bench fuzz deb check-fresh
 
 all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats \
 	$(BUILD)/test_hist $(BUILD)/drop.bpf.o
@@ -118,6 +118,12 @@ lab:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/lab.sh
 
+# The README's Quick start, verbatim, as root on a fresh debootstrap
+# --variant=minbase root (scripts/fresh-root.sh; 10-20 minutes, needs the
+# Debian mirror, so CI does not run it).  FRESH_FLAGS=--keep keeps the root.
+check-fresh:
+	$(Q)scripts/fresh-root.sh $(FRESH_FLAGS)
+
 # Cost and accuracy at saturation next to no monitor (scripts/bench.sh, about
 # 10 minutes; BENCH_FLAGS=--smoke for a 15-second run).  Needs nginx and wrk.
 bench:
@@ -142,7 +148,7 @@ MANPAGES   := $(TOOLS) httpmon-ctl
 COMPLETED  := hm-stat hm-reset httpmon-ctl
 CONFIG     := $(DESTDIR)$(SYSCONFDIR)/default/httpmon
 # The man pages name the default paths; installed, they name the real ones.
-SUBST = sed -e 's|/usr/local/|$(PREFIX)/|g' \
+SUBST = sed -e 's|/usr/local/lib/systemd/system|$(UNITDIR)|g' -e 's|/usr/local/|$(PREFIX)/|g' \
 	-e 's|/etc/default/httpmon|$(SYSCONFDIR)/default/httpmon|g' \
 	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g'

@@ -2204,7 +2204,7 @@ static bool hist_key_matches(const char *key, enum view v, const struct row *r)
 	       !strncmp(key, method, space - key) && !strcmp(space + 1, buf);
 }
 
-/* One chart: a title line, the bars, the percentiles (bounded by l when it holds the same samples). */
+/* One chart: title, bars, percentiles (bounded by l when it holds the same samples). */
 static void hist_chart(FILE *f, const char *title, const struct hm_hist *h,
 		       const struct hm_latency *l, unsigned int rows)
 {
@@ -2257,11 +2257,12 @@ static int print_hist_charts(FILE *f, const struct snapshot *snap, const struct 
 		if (r->other || !hist_key_matches(o->hist_key, o->view, r))
 			continue;
 		matched++;
+		route_text(r->label, buf, sizeof(buf));
 		if (port)
 			snprintf(title, sizeof(title), "port %u", r->port);
 		else
 			snprintf(title, sizeof(title), "route %s%s%s", route_method(r),
-				 *route_method(r) ? " " : "", route_text(r->label, buf, sizeof(buf)));
+				 *route_method(r) ? " " : "", buf);
 		if (!r->hist[o->family]) {
 			if (o->hist_key)
 				fprintf(f, "\n%s: no histogram of its own (beyond the first %d)\n",

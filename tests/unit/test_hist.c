@@ -388,7 +388,8 @@ static void test_export(void)
 		      !hm_export_parse_range("2:1", &e) && !hm_export_parse_range("1:1", &e) &&
 		      !hm_export_parse_range("1", &e) && !hm_export_parse_range(":1", &e) &&
 		      !hm_export_parse_range("0:1", &e) && !hm_export_parse_range("-1:1", &e) &&
-		      !hm_export_parse_range("0.001:x", &e) && !hm_export_parse_range("nan:1", &e) &&
+		      !hm_export_parse_range("0.001:x", &e) &&
+		      !hm_export_parse_range("nan:1", &e) &&
 		      !hm_export_parse_range("0.001:1:2", &e),
 	      "export: --bucket-range refuses bad, empty, reversed and out-of-range input", "-");
 
@@ -492,8 +493,9 @@ static void test_chart(void)
 				want += s[j] >= elo && s[j] < ehi;
 			if (want != count) {
 				bad++;
-				snprintf(detail, sizeof(detail), "per %u: row %.3f -> %.3f holds %llu, "
-					 "want %llu", per, lo, hi, count, want);
+				snprintf(detail, sizeof(detail),
+					 "per %u: row %.3f -> %.3f holds %llu, want %llu", per, lo,
+					 hi, count, want);
 			}
 			for (m = 0; m < 3; m++) {
 				__u64 v = s[hm_hist_rank(n, qs[m]) - 1];
@@ -503,9 +505,9 @@ static void test_chart(void)
 				marked[m]++;
 				if (v < elo || v >= ehi) {
 					bad++;
-					snprintf(detail, sizeof(detail), "per %u: %s marks %.3f -> %.3f, "
-						 "sample %llu ns", per, qn[m], lo, hi,
-						 (unsigned long long)v);
+					snprintf(detail, sizeof(detail),
+						 "per %u: %s marks %.3f -> %.3f, sample %llu ns",
+						 per, qn[m], lo, hi, (unsigned long long)v);
 				}
 			}
 		}

@@ -21,7 +21,7 @@ PACKAGES=(
 	# docs, packaging and the compose check: man pages, completion, unit file
 	groff-base man-db bash-completion docker-compose systemd
 	# make deb and its test; make dist (git archive)
-	debhelper lintian git
+	build-essential debhelper lintian git
 	# the exports' and the fleet's tests: promtool, node_exporter, Prometheus
 	prometheus prometheus-node-exporter
 	# make bench and its smoke test: a real origin, the load, the profile

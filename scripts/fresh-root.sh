@@ -55,6 +55,7 @@ done
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, mounts, chroot)"
 if [ -z "$DIR" ]; then
 	DIR=$(mktemp -d /var/tmp/httpmon-fresh.XXXXXX)
+	chmod 0755 "$DIR" # a root directory is 0755: users in the chroot must get through it
 else
 	mkdir -p "$DIR"
 	[ -z "$(ls -A "$DIR")" ] || die "--dir $DIR is not empty"

@@ -41,8 +41,12 @@ hm_run sh "$BOOT"
 [ "$rc" -eq 2 ] && [[ $err == usage:* ]]
 hm_judge $? "no target: usage on stderr, exit 2" "exit $rc: $err"
 
-# As a user: a stand-in sudo that records its arguments.
-mkdir "$TMP/bin"
+# As a user: a copy the user can read (the tree may be in root's home), and a
+# stand-in sudo that records its arguments.
+mkdir -p "$TMP/bin" "$TMP/tree/scripts"
+cp "$BOOT" "$TMP/tree/scripts/"
+chmod -R go+rX "$TMP/tree"
+UBOOT=$TMP/tree/scripts/bootstrap.sh
 cat >"$TMP/bin/sudo" <<EOF
 #!/bin/sh
 printf '%s\n' "\$@" >$TMP/sudo.args
@@ -50,16 +54,16 @@ EOF
 chmod 0755 "$TMP/bin/sudo"
 touch "$TMP/sudo.args"
 chmod 0666 "$TMP/sudo.args"
-if runuser -u nobody -- env PATH="$TMP/bin:/usr/bin:/bin" sh "$BOOT" lab >"$TMP/out" 2>&1 &&
+if runuser -u nobody -- env PATH="$TMP/bin:/usr/bin:/bin" sh "$UBOOT" lab >"$TMP/out" 2>&1 &&
 	[ "$(cat "$TMP/sudo.args")" = "--
 sh
-$BOOT
+$UBOOT
 lab" ]; then
-	hm_ok "as a user: runs itself again with sudo (sudo -- sh $BOOT lab)"
+	hm_ok "as a user: runs itself again with sudo (sudo -- sh .../scripts/bootstrap.sh lab)"
 else
 	hm_not_ok "as a user: runs itself again with sudo" "$(cat "$TMP/out")" "args: $(cat "$TMP/sudo.args")"
 fi
-hm_run runuser -u nobody -- env PATH=/usr/bin:/bin sh "$BOOT" lab
+hm_run runuser -u nobody -- env PATH=/usr/bin:/bin sh "$UBOOT" lab
 if ! command -v sudo >/dev/null || [ "$(command -v sudo)" != /usr/bin/sudo ]; then
 	[ "$rc" -eq 1 ] && [[ $err == *"run it as root, or install sudo"* ]]
 	hm_judge $? "as a user without sudo: says to run it as root or install sudo, exit 1" "exit $rc: $err"

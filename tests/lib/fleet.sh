@@ -12,32 +12,21 @@
 # such hm-* names for a lab and removes them when no owner record says
 # otherwise.
 
-# hm_blackhole_add CIDR: adds "blackhole CIDR" to the root namespace's main
-# table; sets HM_BLACKHOLE (for hm_blackhole_del) when this call added it.  A
-# route already there (a concurrent run of the same test) is left to its owner.
+# hm_blackhole_add CIDR: routes CIDR to a blackhole in the root namespace's
+# main table, with this test's pid as the route's metric: concurrent runs
+# (another suite, a chroot's) keep routes of their own, and a route whose
+# metric names a dead pid is a crashed run's leftover.
 hm_blackhole_add() {
 	HM_BLACKHOLE=
-	if ip route add blackhole "$1" 2>/dev/null; then
-		HM_BLACKHOLE=$1
-	elif ! ip route show exact "$1" | grep -q '^blackhole'; then
-		return 1
-	fi
-	return 0
+	ip route add blackhole "$1" metric "$$" || return 1
+	HM_BLACKHOLE=$1
 }
 
 # hm_blackhole_del: removes the route hm_blackhole_add added, if any.
 hm_blackhole_del() {
-	[ -n "${HM_BLACKHOLE:-}" ] && ip route del blackhole "$HM_BLACKHOLE" 2>/dev/null
+	[ -n "${HM_BLACKHOLE:-}" ] && ip route del blackhole "$HM_BLACKHOLE" metric "$$" 2>/dev/null
 	HM_BLACKHOLE=
 	return 0
-}
-
-# hm_free_port NETNS: a TCP port nobody listens on, on 127.0.0.1 of NETNS.
-hm_free_port() {
-	ip netns exec "$1" python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
 }
 
 # hm_kill_wait PID...: SIGTERM, then SIGKILL after 5 s; waits for each.

@@ -31,7 +31,8 @@ COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_gen.o $(BUILD)/hm_common.o $(BUILD)/h
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test deps install uninstall dist lab verifier-stats bench bench-testrun fuzz san
+.PHONY: all clean test deps install uninstall dist lab verifier-stats bench bench-testrun fuzz san \
+	deb check-fresh
 
 all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats \
 	$(BUILD)/test_hist $(BUILD)/drop.bpf.o
@@ -65,9 +66,9 @@ $(BUILD)/hm-%: $(BUILD)/hm_%.o $(COMMON)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(USER_LDLIBS)
 
-$(BUILD)/hm-stat: $(BUILD)/hm_hist.o
+$(BUILD)/hm-stat: $(BUILD)/hm_hist.o $(BUILD)/hm_histview.o
 
-$(BUILD)/test_hist: tests/unit/test_hist.c $(BUILD)/hm_hist.o
+$(BUILD)/test_hist: tests/unit/test_hist.c $(BUILD)/hm_hist.o $(BUILD)/hm_histview.o
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@
 
@@ -153,6 +154,12 @@ lab:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/lab.sh
 
+# The README's Quick start, verbatim, as root on a fresh debootstrap
+# --variant=minbase root (scripts/fresh-root.sh; 10-20 minutes, needs the
+# Debian mirror, so CI does not run it).  FRESH_FLAGS=--keep keeps the root.
+check-fresh:
+	$(Q)scripts/fresh-root.sh $(FRESH_FLAGS)
+
 # Cost and accuracy at saturation next to no monitor and an empty program
 # on the same hooks, after the test_run microbenchmark below
 # (scripts/bench.sh, about 16 minutes; BENCH_FLAGS=--smoke for a 35-second
@@ -192,13 +199,14 @@ MANDIR        ?= $(PREFIX)/share/man
 DOCDIR        ?= $(PREFIX)/share/doc/httpmon
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 UNITDIR       ?= $(PREFIX)/lib/systemd/system
+RULESDIR      ?= $(PREFIX)/share/httpmon
 SYSCONFDIR    ?= /etc
 
 MANPAGES   := $(TOOLS) httpmon-ctl
 COMPLETED  := hm-stat hm-reset httpmon-ctl
 CONFIG     := $(DESTDIR)$(SYSCONFDIR)/default/httpmon
 # The man pages name the default paths; installed, they name the real ones.
-SUBST = sed -e 's|/usr/local/|$(PREFIX)/|g' \
+SUBST = sed -e 's|/usr/local/lib/systemd/system|$(UNITDIR)|g' -e 's|/usr/local/|$(PREFIX)/|g' \
 	-e 's|/etc/default/httpmon|$(SYSCONFDIR)/default/httpmon|g' \
 	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g'
@@ -206,7 +214,7 @@ SUBST = sed -e 's|/usr/local/|$(PREFIX)/|g' \
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(OBJDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples \
-		$(dir $(CONFIG))
+		$(DESTDIR)$(RULESDIR) $(dir $(CONFIG))
 	install -m 0755 $(addprefix $(BUILD)/,$(TOOLS)) $(DESTDIR)$(SBINDIR)/
 	$(call msg,GEN,$(BUILD)/httpmon-ctl)
 	$(Q)$(SUBST) dist/httpmon-ctl.in >$(BUILD)/httpmon-ctl
@@ -217,10 +225,15 @@ install: all
 	install -m 0644 $(patsubst %,$(BUILD)/%.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 dist/httpmon.bash-completion $(DESTDIR)$(COMPLETIONDIR)/hm-load
 	for c in $(COMPLETED); do ln -sf hm-load $(DESTDIR)$(COMPLETIONDIR)/$$c || exit 1; done
-	$(call msg,GEN,$(BUILD)/httpmon.service)
+	$(call msg,GEN,$(BUILD)/httpmon.service $(BUILD)/httpmon-textfile.service)
 	$(Q)$(SUBST) dist/httpmon.service.in >$(BUILD)/httpmon.service
-	install -m 0644 $(BUILD)/httpmon.service $(DESTDIR)$(UNITDIR)/
-	install -m 0644 dist/httpmon.cron $(DESTDIR)$(DOCDIR)/examples/
+	$(Q)$(SUBST) dist/httpmon-textfile.service.in >$(BUILD)/httpmon-textfile.service
+	install -m 0644 $(BUILD)/httpmon.service $(BUILD)/httpmon-textfile.service \
+		dist/httpmon-textfile.timer $(DESTDIR)$(UNITDIR)/
+	$(call msg,GEN,$(BUILD)/httpmon.rules.yml)
+	$(Q)$(SUBST) dist/httpmon.rules.yml >$(BUILD)/httpmon.rules.yml
+	install -m 0644 $(BUILD)/httpmon.rules.yml $(DESTDIR)$(RULESDIR)/
+	install -m 0644 dist/httpmon.cron dist/httpmon-daemonset.yaml $(DESTDIR)$(DOCDIR)/examples/
 	@if [ -e $(CONFIG) ]; then \
 		echo "keeping $(CONFIG)"; \
 	else \
@@ -233,14 +246,17 @@ uninstall:
 	rm -f $(DESTDIR)$(OBJDIR)/httpmon.o
 	rm -f $(patsubst %,$(DESTDIR)$(MANDIR)/man8/%.8,$(MANPAGES))
 	rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,hm-load $(COMPLETED))
-	rm -f $(DESTDIR)$(UNITDIR)/httpmon.service
-	rm -f $(DESTDIR)$(DOCDIR)/examples/httpmon.cron
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,httpmon.service httpmon-textfile.service \
+		httpmon-textfile.timer)
+	rm -f $(DESTDIR)$(RULESDIR)/httpmon.rules.yml
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,httpmon.cron httpmon-daemonset.yaml)
 	@if cmp -s dist/httpmon.default $(CONFIG); then \
 		echo "rm -f $(CONFIG)"; rm -f $(CONFIG); \
 	elif [ -e $(CONFIG) ]; then \
 		echo "keeping $(CONFIG): it was changed"; \
 	fi
-	@rmdir $(DESTDIR)$(OBJDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@rmdir $(DESTDIR)$(OBJDIR) $(DESTDIR)$(RULESDIR) $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 # A source tarball of the committed tree (HEAD), never of the work tree.
 dist: | $(BUILD)
@@ -249,6 +265,26 @@ dist: | $(BUILD)
 		-o $(BUILD)/httpmon-$(VERSION).tar.gz HEAD
 	$(Q)if [ -n "$$(git status --porcelain --untracked-files=no)" ]; then \
 		echo "dist: uncommitted changes are not in the tarball (it holds HEAD)"; fi
+
+# A Debian package, built the Debian way (debian/, dpkg-buildpackage and
+# debhelper) from a copy of the source tree in $(BUILD)/deb, so that nothing
+# is written next to the tree: $(BUILD)/httpmon_VERSION_ARCH.deb.  Needs the
+# Build-Depends of debian/control (scripts/deps.sh installs them).  The copy
+# builds with its own defaults: none of this make's variables (BUILD=...)
+# reach it.
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB_SRC = $(BUILD)/deb/httpmon-$(VERSION)
+BUILD_IN_TREE = $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
+deb: | $(BUILD)
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog is at $$v, VERSION at $(VERSION): add a changelog entry"; exit 1; }
+	$(call msg,DEB,$(BUILD)/httpmon_$(VERSION)_$(DEB_ARCH).deb)
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(DEB_SRC)
+	$(Q)tar -c --exclude=./build --exclude=./$(BUILD_IN_TREE) --exclude=./.git . | tar -x -C $(DEB_SRC)
+	$(Q)cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u BUILD \
+		dpkg-buildpackage -b -us -uc -jauto >../build.log 2>&1 || \
+		{ tail -40 ../build.log; echo "deb: dpkg-buildpackage failed; see $(BUILD)/deb/build.log"; exit 1; }
+	$(Q)cp $(BUILD)/deb/httpmon_$(VERSION)_$(DEB_ARCH).deb $(BUILD)/
 
 clean:
 	rm -rf $(BUILD)

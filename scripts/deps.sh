@@ -16,11 +16,13 @@ PACKAGES=(
 	gcc make pkg-config libelf-dev zlib1g-dev libxdp-dev libasan8 libubsan1
 	# attach and inspect: ip/tc, xdp-loader, nsenter (util-linux)
 	iproute2 xdp-tools util-linux ethtool
-	# tests and the lab
-	python3 jq curl
+	# tests and the lab; ps, sysctl and /etc/services, which minimal roots lack
+	python3 python3-yaml jq curl procps netbase
 	# docs, packaging and the compose check: man pages, completion, unit file
 	groff-base man-db bash-completion docker-compose systemd
-	# the exports' tests: promtool and a real node_exporter
+	# make deb and its test; make dist (git archive)
+	build-essential debhelper lintian git
+	# the exports' and the fleet's tests: promtool, node_exporter, Prometheus
 	prometheus prometheus-node-exporter
 	# make bench and its smoke test: a real origin, the load, the profile
 	nginx-light wrk linux-perf

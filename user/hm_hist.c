@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* hm_hist.c - latency histograms: sums, deltas, percentiles, export layout. */
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include "hm_hist.h"
@@ -90,10 +92,9 @@ __u64 hm_hist_rank(__u64 n, unsigned int per10k)
 	return (__u64)r;
 }
 
-bool hm_hist_quantile(const struct hm_hist *h, unsigned int per10k,
-		      const struct hm_bounds *bounds, double *ns)
+bool hm_hist_quantile_bucket(const struct hm_hist *h, unsigned int per10k, __u32 *bucket)
 {
-	__u64 rank = hm_hist_rank(hm_hist_total(h), per10k), seen = 0, v;
+	__u64 rank = hm_hist_rank(hm_hist_total(h), per10k), seen = 0;
 	__u32 b;
 
 	if (!rank)
@@ -103,6 +104,18 @@ bool hm_hist_quantile(const struct hm_hist *h, unsigned int per10k,
 		if (seen >= rank)
 			break;
 	}
+	*bucket = b;
+	return true;
+}
+
+bool hm_hist_quantile(const struct hm_hist *h, unsigned int per10k,
+		      const struct hm_bounds *bounds, double *ns)
+{
+	__u64 v;
+	__u32 b;
+
+	if (!hm_hist_quantile_bucket(h, per10k, &b))
+		return false;
 	if (b == HM_HIST_LAST && bounds && bounds->valid)
 		v = bounds->max_ns; /* the overflow bucket has no midpoint */
 	else
@@ -117,9 +130,61 @@ bool hm_hist_quantile(const struct hm_hist *h, unsigned int per10k,
 	return true;
 }
 
-__u64 hm_export_bound(unsigned int i)
+unsigned int hm_export_count(const struct hm_export *e)
 {
-	return 1ULL << (HM_HIST_MIN_SHIFT + i);
+	return (e->hi_shift - e->lo_shift) * e->per_pow2 + 1;
+}
+
+__u64 hm_export_bound(const struct hm_export *e, unsigned int i)
+{
+	unsigned int k = e->lo_shift + i / e->per_pow2, j = i % e->per_pow2;
+
+	return (1ULL << k) + (((__u64)j << k) / e->per_pow2);
+}
+
+bool hm_export_valid(const struct hm_export *e)
+{
+	return e->per_pow2 && e->per_pow2 <= HM_HIST_SUB && !(HM_HIST_SUB % e->per_pow2) &&
+	       e->lo_shift >= HM_HIST_MIN_SHIFT && e->lo_shift < e->hi_shift &&
+	       e->hi_shift <= HM_HIST_MAX_SHIFT;
+}
+
+/* A positive number of seconds as ns; false for anything else or above 2^40 ns. */
+static bool parse_seconds(const char *text, double *ns)
+{
+	char *end;
+	double s;
+
+	errno = 0;
+	s = strtod(text, &end);
+	if (errno || end == text || *end || !(s > 0) || s > 1099.5)
+		return false;
+	*ns = (double)(__u64)(s * 1e9 + 0.5); /* whole ns: 68.719476736 is 2^36 exactly */
+	return true;
+}
+
+bool hm_export_parse_range(const char *text, struct hm_export *e)
+{
+	const char *colon = strchr(text, ':');
+	char low[64];
+	unsigned int lo = 0, hi = 0;
+	double a, b;
+
+	if (!colon || (size_t)(colon - text) >= sizeof(low))
+		return false;
+	memcpy(low, text, colon - text);
+	low[colon - text] = '\0';
+	if (!parse_seconds(low, &a) || !parse_seconds(colon + 1, &b) || a >= b)
+		return false;
+	while (lo < 63 && (double)(1ULL << (lo + 1)) <= a)
+		lo++;
+	while (hi < 63 && (double)(1ULL << hi) < b)
+		hi++;
+	if (lo < HM_HIST_MIN_SHIFT || hi > HM_HIST_MAX_SHIFT || lo >= hi)
+		return false;
+	e->lo_shift = lo;
+	e->hi_shift = hi;
+	return true;
 }
 
 __u64 hm_hist_count_below(const struct hm_hist *h, __u64 bound_ns)

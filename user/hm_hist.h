@@ -62,6 +62,9 @@ bool hm_hist_delta(struct hm_hist *out, const struct hm_hist *cur, const struct 
 /* Nearest rank of quantile per10k among n samples: ceil(n * q), at least 1; 0 if n == 0. */
 __u64 hm_hist_rank(__u64 n, unsigned int per10k);
 
+/* The bucket holding the nearest-rank sample of quantile per10k; false when h is empty. */
+bool hm_hist_quantile_bucket(const struct hm_hist *h, unsigned int per10k, __u32 *bucket);
+
 /*
  * The per10k quantile of h in ns, or false when h is empty.  b (may be NULL)
  * bounds the result when valid.
@@ -70,13 +73,34 @@ bool hm_hist_quantile(const struct hm_hist *h, unsigned int per10k,
 		      const struct hm_bounds *b, double *ns);
 
 /*
- * Export layout for Prometheus: HM_EXPORT_BOUNDS upper bounds, the powers
- * of two from 2^HM_HIST_MIN_SHIFT to 2^HM_HIST_MAX_SHIFT ns (1.024 us to
- * 68.7 s), each a boundary of the fine buckets, so the cumulative count of
- * each is exact; +Inf follows.
+ * Export layout for Prometheus, also the rows of hm-stat --hist: per_pow2
+ * bounds per power of two of nanoseconds (1, 2, 4, 8 or 16, the divisors of
+ * HM_HIST_SUB), from 2^lo_shift to 2^hi_shift ns inclusive.  Every bound is a
+ * boundary of the fine buckets, so the cumulative count at each is exact;
+ * +Inf follows.  hm_export_count() bounds: (hi - lo) * per_pow2 + 1.
+ *
+ * The default keeps the kernel's full resolution (16 per power of two) from
+ * 65.536 us to 17.2 s: 289 bounds, and Prometheus' histogram_quantile()
+ * interpolates within 1/16 of a power of two, as hm-stat's own percentiles do.
  */
-#define HM_EXPORT_BOUNDS (HM_HIST_MAX_SHIFT - HM_HIST_MIN_SHIFT + 1)
-__u64 hm_export_bound(unsigned int i); /* ns */
+struct hm_export {
+	unsigned int per_pow2;
+	unsigned int lo_shift, hi_shift; /* HM_HIST_MIN_SHIFT <= lo < hi <= HM_HIST_MAX_SHIFT */
+};
+#define HM_EXPORT_DEFAULT ((struct hm_export){ HM_HIST_SUB, 16, 34 })
+
+unsigned int hm_export_count(const struct hm_export *e);
+__u64 hm_export_bound(const struct hm_export *e, unsigned int i); /* ns, i < count */
+
+/* per_pow2 divides HM_HIST_SUB and the range lies within the kernel's. */
+bool hm_export_valid(const struct hm_export *e);
+
+/*
+ * "LOW:HIGH" in seconds (e.g. "0.0001:10") into e's shifts: LOW rounded down
+ * and HIGH up to a power of two of nanoseconds.  False when either is not a
+ * number, LOW >= HIGH, or they leave 1.024 us .. 68.7 s.
+ */
+bool hm_export_parse_range(const char *text, struct hm_export *e);
 
 /* Samples below bound_ns, which must be a bucket boundary (hm_hist_lower()). */
 __u64 hm_hist_count_below(const struct hm_hist *h, __u64 bound_ns);

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include "hm_common.h"
 #include "hm_hist.h"
+#include "hm_histview.h"
 #include "hm_pin.h"
 #include "hm_route.h"
 
@@ -129,6 +130,11 @@ struct options {
 	bool reset;
 	unsigned long watch; /* seconds; 0: no --watch */
 	unsigned long count; /* --watch intervals to print; 0: until stopped */
+	bool view_set; /* --by was given */
+	struct hm_export export; /* Prometheus bounds (--buckets, --bucket-range) */
+	unsigned int hist_rows; /* --hist: rows per power of two */
+	bool hist; /* --hist: bar charts */
+	const char *hist_key; /* --hist PORT or [METHOD ]ROUTE: one chart */
 };
 
 #define HM_MON_NAME(sym, name, desc) [HM_MON_##sym] = name,
@@ -150,7 +156,10 @@ static void usage(FILE *f)
 "Usage: hm-stat [--by client|port|port,client|route|iface] [--sort FIELD]\n"
 "               [--top N] [--format table|json|csv|prometheus] [--json]\n"
 "               [--output FILE] [--latency first|last] [--reset]\n"
-"               [--pin-path DIR] [-v]\n"
+"               [--buckets N] [--bucket-range LOW:HIGH] [--pin-path DIR] [-v]\n"
+"       hm-stat --hist [PORT | [METHOD ]ROUTE] [--by port|route] [--buckets N]\n"
+"               [--sort FIELD] [--top N] [--latency first|last] [--reset]\n"
+"               [--output FILE] [--pin-path DIR]\n"
 "       hm-stat --watch SECONDS [--count N] [--by VIEW] [--sort FIELD]\n"
 "               [--top N] [--latency first|last] [--pin-path DIR]\n"
 "       hm-stat --help | --version\n"
@@ -197,6 +206,26 @@ static void usage(FILE *f)
 "                  terminal the screen is redrawn, otherwise one block is\n"
 "                  printed per interval. Ctrl-C ends it (exit status 0)\n"
 "  --count N       with --watch: stop after N intervals\n"
+"  --hist [WHICH]  the latency distribution as a bar chart from the kernel's\n"
+"                  histogram: one row per 1/N of a power of two (--buckets,\n"
+"                  default 4) with its count and a bar; the rows holding p50,\n"
+"                  p90 and p99 are marked. Without WHICH: every response, or\n"
+"                  with --by port or --by route one chart per port or route\n"
+"                  that has a histogram (in --sort order; --top N of them).\n"
+"                  WHICH picks one chart: a port number, or a route as --by\n"
+"                  route prints it, \"GET /api/users/{id}\" (one method) or\n"
+"                  \"/api/users/{id}\" (every method)\n"
+"  --buckets N     rows per power of two of --hist, or le bounds per power of\n"
+"                  two of --format prometheus: 1, 2, 4, 8 or 16 (the kernel's\n"
+"                  own resolution). Default: 4 for --hist, 16 for Prometheus\n"
+"  --bucket-range LOW:HIGH\n"
+"                  --format prometheus: le bounds from LOW to HIGH seconds,\n"
+"                  LOW rounded down and HIGH up to a power of two of\n"
+"                  nanoseconds (default 0.0001:10: 65.536 us to 17.18 s).\n"
+"                  A histogram has N x (powers of two in the range) + 1 le\n"
+"                  bounds, +Inf, _sum and _count: 292 series by default,\n"
+"                  22 with --buckets 1. Use the same settings on every\n"
+"                  machine whose histograms Prometheus adds up\n"
 "  --pin-path DIR  read the maps pinned in DIR instead of $HTTPMON_PIN_PATH\n"
 "                  or, when that is unset, " HM_PIN_DIR_DEFAULT "\n"
 "  -v, --verbose   list every monitor counter with its meaning; twice: also\n"
@@ -240,6 +269,10 @@ static void usage(FILE *f)
 "  --watch shows per second over the interval: REQ/S, RESP/S, ERR/S (5xx\n"
 "  responses), 4XX/S, UNANS/S, IN_B/S, OUT_B/S; SUCC%% and AVG_MS and (by\n"
 "  port and route) the percentiles of the interval's responses.\n"
+"  --hist charts show the row's bounds in usecs or msecs (\"0\" for the\n"
+"  kernel's first bucket, below 1.024 us; \"inf\" above 68.7 s), its exact\n"
+"  count, a bar and the percentiles it holds; the line under a chart gives\n"
+"  p50, p90 and p99 as the table does.\n"
 "  CSV has the columns of the JSON rows, named as in the README: the keys\n"
 "  (ip, port, method, route), requests ... latency_p99_9_us ... bytes_out;\n"
 "  an empty cell means null.\n"
@@ -268,6 +301,9 @@ static void usage(FILE *f)
 "  hm-stat --by port --format csv --output /var/lib/httpmon/ports.csv\n"
 "  hm-stat --watch 2 --by port\n"
 "                             live rates per port, every two seconds\n"
+"  hm-stat --hist --by port   the latency distribution of each port\n"
+"  hm-stat --hist 'GET /api/users/{id}' --buckets 16\n"
+"                             one route's, at the kernel's resolution\n"
 "  */5 * * * * root hm-stat --top 50 >>/var/log/httpmon.log 2>&1\n"
 "                             crontab line: a table every five minutes\n"
 "  D=/var/lib/prometheus/node-exporter\n"
@@ -1815,19 +1851,23 @@ static void prom_counters(FILE *f, const struct snapshot *snap, enum view v,
 	}
 }
 
+/* The export bounds (--buckets, --bucket-range), set by main(). */
+static struct hm_export prom_export;
+
 /* One histogram series: cumulative buckets at the export bounds, _sum, _count. */
 static void prom_hist_series(FILE *f, const char *name, struct prom_labels l,
 			     const struct hm_hist *h)
 {
+	unsigned int i, n = hm_export_count(&prom_export);
 	char le[32];
-	unsigned int i;
+	__u64 ns;
 
 	prom_add(&l, "le", le);
-	for (i = 0; i < HM_EXPORT_BOUNDS; i++) {
-		hm_ns_to_seconds(hm_export_bound(i), le, sizeof(le));
+	for (i = 0; i < n; i++) {
+		ns = hm_export_bound(&prom_export, i);
+		hm_ns_to_seconds(ns, le, sizeof(le));
 		prom_name(f, name, "_bucket", &l);
-		fprintf(f, " %llu\n",
-			(unsigned long long)hm_hist_count_below(h, hm_export_bound(i)));
+		fprintf(f, " %llu\n", (unsigned long long)hm_hist_count_below(h, ns));
 	}
 	snprintf(le, sizeof(le), "+Inf");
 	prom_name(f, name, "_bucket", &l);
@@ -2195,6 +2235,109 @@ static int print_table(FILE *f, const struct snapshot *snap,
 	return 0;
 }
 
+/* ---- --hist: latency distributions as bar charts ---- */
+
+#define HIST_ROWS_DEFAULT 4 /* --hist rows per power of two without --buckets */
+
+/* --hist KEY: a port number, or a route as hm-stat prints it, "[METHOD ]LABEL". */
+static bool hist_key_matches(const char *key, enum view v, const struct row *r)
+{
+	const char *method = route_method(r), *space;
+	char buf[ROUTE_TEXT];
+
+	if (!key)
+		return true;
+	if (v == VIEW_PORT)
+		return !r->other && strtoul(key, NULL, 10) == r->port;
+	route_text(r->label, buf, sizeof(buf));
+	space = strchr(key, ' ');
+	if (!space)
+		return !strcmp(key, buf);
+	return strlen(method) == (size_t)(space - key) &&
+	       !strncmp(key, method, space - key) && !strcmp(space + 1, buf);
+}
+
+/* One chart: title, bars, percentiles (bounded by l when it holds the same samples). */
+static void hist_chart(FILE *f, const char *title, const struct hm_hist *h,
+		       const struct hm_latency *l, unsigned int rows)
+{
+	struct hm_bounds b = { 0 };
+	__u64 n = hm_hist_total(h);
+
+	if (l && l->count && l->count == n)
+		b = (struct hm_bounds){ true, l->min_ns, l->max_ns };
+	fprintf(f, "\n%s: %llu response%s", title, (unsigned long long)n, n == 1 ? "" : "s");
+	if (n)
+		fprintf(f, ", avg %.3f ms", (double)h->sum_ns / (double)n / 1e6);
+	if (b.valid)
+		fprintf(f, ", min %.3f ms, max %.3f ms", b.min_ns / 1e6, b.max_ns / 1e6);
+	fputc('\n', f);
+	hm_histview_print(f, h, &b, rows);
+}
+
+/*
+ * hm-stat --hist: the distribution of every response, or with --by port or
+ * route one chart per port or route that has a histogram of its own (in the
+ * --sort order, --top N of them), then the shared one of those that have none.
+ */
+static int print_hist_charts(FILE *f, const struct snapshot *snap, const struct options *o)
+{
+	const bool port = o->view == VIEW_PORT;
+	const struct table *t = &snap->tables[o->view];
+	const struct hm_hist *shared;
+	char title[ROUTE_TEXT + 64], buf[ROUTE_TEXT], when[64];
+	time_t now = time(NULL);
+	size_t i, shown = 0, matched = 0;
+	struct row total;
+	struct tm tm;
+
+	if (!localtime_r(&now, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm))
+		snprintf(when, sizeof(when), "@%lld", (long long)now);
+	fprintf(f, "httpmon latency to the %s response byte%s at %s (maps in %s)%s\n",
+		o->family == HM_LAT_LAST ? "last" : "first",
+		port ? " by server port" : o->view == VIEW_ROUTE ? " by route" : "", when,
+		o->pin_dir, o->reset ? ", cleared" : "");
+	if (!port && o->view != VIEW_ROUTE) {
+		total_row(&total, snap, VIEW_PORT);
+		hist_chart(f, "every response", &snap->total[o->family],
+			   row_lat(&total, o->family), o->hist_rows);
+		return 0;
+	}
+	for (i = 0; i < t->len && (!o->top || shown < o->top); i++) {
+		const struct row *r = &t->rows[i];
+
+		if (r->other || !hist_key_matches(o->hist_key, o->view, r))
+			continue;
+		matched++;
+		route_text(r->label, buf, sizeof(buf));
+		if (port)
+			snprintf(title, sizeof(title), "port %u", r->port);
+		else
+			snprintf(title, sizeof(title), "route %s%s%s", route_method(r),
+				 *route_method(r) ? " " : "", buf);
+		if (!r->hist[o->family]) {
+			if (o->hist_key)
+				fprintf(f, "\n%s: no histogram of its own (beyond the first %d)\n",
+					title, port ? HM_HIST_PORTS : HM_HIST_ROUTES);
+			continue;
+		}
+		hist_chart(f, title, r->hist[o->family], row_lat(r, o->family), o->hist_rows);
+		shown++;
+	}
+	shared = port ? &snap->ports_ovf[o->family] : &snap->routes_ovf[o->family];
+	if (!o->hist_key && hm_hist_total(shared)) {
+		snprintf(title, sizeof(title), "%s beyond the first %d (one shared histogram)",
+			 port ? "ports" : "routes", port ? HM_HIST_PORTS : HM_HIST_ROUTES);
+		hist_chart(f, title, shared, NULL, o->hist_rows);
+	} else if (!shown && !o->hist_key) {
+		fprintf(f, "no latency samples yet\n");
+	} else if (!matched && o->hist_key) {
+		fprintf(f, "\n%s %s: no traffic seen\n", port ? "port" : "route", o->hist_key);
+	}
+	return 0;
+}
+
 static int print_snapshot(FILE *f, struct snapshot *snap, const struct options *o)
 {
 	sort_tables(snap, o);
@@ -2209,7 +2352,7 @@ static int print_snapshot(FILE *f, struct snapshot *snap, const struct options *
 		print_prometheus(f, snap, o);
 		return 0;
 	default:
-		return print_table(f, snap, o);
+		return o->hist ? print_hist_charts(f, snap, o) : print_table(f, snap, o);
 	}
 }
 
@@ -2445,12 +2588,47 @@ static int watch(struct hm_maps *maps, const struct options *o)
 
 /* ---- main ---- */
 
+/* The options --hist, --buckets and --bucket-range go with, once all are parsed. */
+static int check_hist_args(struct options *o, bool buckets_set, bool range_set)
+{
+	enum view v;
+
+	if (buckets_set && !o->hist && o->format != FMT_PROMETHEUS)
+		return hm_usage_error("--buckets shapes --format prometheus and --hist");
+	if (range_set && o->format != FMT_PROMETHEUS)
+		return hm_usage_error("--bucket-range shapes --format prometheus");
+	if (!buckets_set)
+		o->hist_rows = HIST_ROWS_DEFAULT;
+	if (!o->hist)
+		return 0;
+	if (o->watch || o->format != FMT_TABLE)
+		return hm_usage_error("--hist prints charts; it takes no %s",
+				   o->watch ? "--watch" : "--format");
+	if (!o->hist_key) {
+		if (o->view_set && o->view != VIEW_PORT && o->view != VIEW_ROUTE)
+			return hm_usage_error("--hist: only ports and routes have "
+					   "histograms (--by port, --by route, or no "
+					   "--by for every response)");
+		return 0;
+	}
+	v = strspn(o->hist_key, "0123456789") == strlen(o->hist_key) ? VIEW_PORT : VIEW_ROUTE;
+	if (v == VIEW_PORT && !hm_parse_ulong(o->hist_key, 1, 65535, &(unsigned long){ 0 }))
+		return hm_usage_error("bad --hist port '%s' (1 to 65535)", o->hist_key);
+	if (!*o->hist_key)
+		return hm_usage_error("--hist= needs a port or a route");
+	if (o->view_set && o->view != v)
+		return hm_usage_error("--hist %s names a %s; it takes no --by %s", o->hist_key,
+				   v == VIEW_PORT ? "port" : "route", views[o->view].name);
+	o->view = v;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum {
 		OPT_BY = 256, OPT_JSON, OPT_SORT, OPT_TOP, OPT_PIN, OPT_VERSION,
 		OPT_FORMAT, OPT_OUTPUT, OPT_LATENCY, OPT_RESET, OPT_WATCH,
-		OPT_COUNT,
+		OPT_COUNT, OPT_HIST, OPT_BUCKETS, OPT_BUCKET_RANGE,
 	};
 	static const struct option longopts[] = {
 		{ "by", required_argument, NULL, OPT_BY },
@@ -2461,6 +2639,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "reset", no_argument, NULL, OPT_RESET },
 		{ "watch", required_argument, NULL, OPT_WATCH },
 		{ "count", required_argument, NULL, OPT_COUNT },
+		{ "hist", optional_argument, NULL, OPT_HIST },
+		{ "buckets", required_argument, NULL, OPT_BUCKETS },
+		{ "bucket-range", required_argument, NULL, OPT_BUCKET_RANGE },
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "top", required_argument, NULL, OPT_TOP },
 		{ "pin-path", required_argument, NULL, OPT_PIN },
@@ -2470,8 +2651,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ 0 },
 	};
 	bool json = false, format_set = false, count_set = false;
+	bool buckets_set = false, range_set = false;
 	unsigned long n;
-	int opt, i;
+	int opt, i, ret;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
@@ -2487,6 +2669,28 @@ static int parse_args(int argc, char **argv, struct options *o)
 						   "(client, port, port,client, route, iface)",
 						   optarg);
 			o->view = i;
+			o->view_set = true;
+			break;
+		case OPT_HIST:
+			o->hist = true;
+			/* "--hist 8080" as well as "--hist=8080": hm-stat has no operands */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			o->hist_key = optarg;
+			break;
+		case OPT_BUCKETS:
+			if (!hm_parse_ulong(optarg, 1, HM_HIST_SUB, &n) || HM_HIST_SUB % n)
+				return hm_usage_error("bad --buckets '%s' (rows or bounds per "
+						   "power of two: 1, 2, 4, 8 or 16)", optarg);
+			o->export.per_pow2 = o->hist_rows = n;
+			buckets_set = true;
+			break;
+		case OPT_BUCKET_RANGE:
+			if (!hm_export_parse_range(optarg, &o->export))
+				return hm_usage_error("bad --bucket-range '%s' (LOW:HIGH in "
+						   "seconds, LOW < HIGH, within 0.000001024 "
+						   "and 68.719476736)", optarg);
+			range_set = true;
 			break;
 		case OPT_SORT:
 			for (i = 0; i < SORT_FIELDS; i++)
@@ -2587,6 +2791,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (o->watch && o->output)
 		return hm_usage_error("--watch writes to the terminal; it takes "
 				   "no --output");
+	ret = check_hist_args(o, buckets_set, range_set);
+	if (ret)
+		return ret;
 	o->pin_dir = hm_pin_dir(o->pin_dir);
 	return 0;
 }
@@ -2594,7 +2801,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = { .view = VIEW_CLIENT, .sort = SORT_REQUESTS,
-			     .family = HM_LAT_FIRST };
+			     .family = HM_LAT_FIRST, .export = HM_EXPORT_DEFAULT };
 	struct snapshot snap;
 	struct output out;
 	struct hm_maps maps;
@@ -2606,6 +2813,7 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret;
 	links_pin_dir = o.pin_dir;
+	prom_export = o.export;
 	hm_libbpf_logging();
 
 	ret = hm_maps_open(o.pin_dir, o.reset, &maps, err, sizeof(err));

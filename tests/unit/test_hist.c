@@ -2,7 +2,8 @@
 /*
  * test_hist - unit tests of the latency histogram layout (kern/httpmon.h:
  * hm_hist_bucket(), hm_hist_lower()) and of the reader's percentile and
- * export math (user/hm_hist.c).
+ * export math (user/hm_hist.c), and the bar charts of hm-stat --hist
+ * (user/hm_histview.c).
  *
  * Percentiles are checked against the exact nearest-rank quantiles of the
  * sorted samples, within the documented bound: |reported - v| <= v / 32 for
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hm_hist.h"
+#include "hm_histview.h"
 
 #define LAST (HM_HIST_BUCKETS - 1)
 #define NS_MIN (1ULL << HM_HIST_MIN_SHIFT)
@@ -165,14 +167,15 @@ static void test_empty(void)
 {
 	static struct hm_hist h;
 	struct hm_bounds bounds = { true, 5, 10 };
+	struct hm_export e = HM_EXPORT_DEFAULT;
 	double v = -1;
 	unsigned int i, bad = 0;
 
 	check(!hm_hist_quantile(&h, 5000, NULL, &v) && !hm_hist_quantile(&h, 9990, &bounds, &v) &&
 		      v == -1,
 	      "empty histogram: no percentile", "%f", v);
-	for (i = 0; i < HM_EXPORT_BOUNDS; i++)
-		bad += hm_hist_count_below(&h, hm_export_bound(i)) != 0;
+	for (i = 0; i < hm_export_count(&e); i++)
+		bad += hm_hist_count_below(&h, hm_export_bound(&e, i)) != 0;
 	check(!bad && hm_hist_total(&h) == 0, "empty histogram: every cumulative count is 0", "-");
 }
 
@@ -310,43 +313,106 @@ static void test_delta(void)
 
 /* -- export layout ---------------------------------------------------------------- */
 
+/* Checks the bounds of layout e: fine bucket boundaries, increasing, 2^lo .. 2^hi ns. */
+static unsigned int bad_layout(const struct hm_export *e)
+{
+	unsigned int i, n = hm_export_count(e), bad = 0;
+	__u64 prev = 0, le;
+
+	if (n != (e->hi_shift - e->lo_shift) * e->per_pow2 + 1)
+		bad++;
+	for (i = 0; i < n; i++) {
+		le = hm_export_bound(e, i);
+		if (hm_hist_lower(hm_hist_bucket(le)) != le || le <= prev)
+			bad++;
+		/* each power of two is cut into per_pow2 equal parts */
+		if (i && le - prev != (1ULL << (e->lo_shift + (i - 1) / e->per_pow2)) / e->per_pow2)
+			bad++;
+		prev = le;
+	}
+	return bad + (hm_export_bound(e, 0) != 1ULL << e->lo_shift) +
+	       (prev != 1ULL << e->hi_shift);
+}
+
 static void test_export(void)
 {
 	static __u64 s[50000];
 	static struct hm_hist h;
+	struct hm_export def = HM_EXPORT_DEFAULT, e;
 	char buf[64], detail[256] = "";
-	unsigned int i, bad = 0;
+	unsigned int i, bad = 0, per;
 	__u64 prev = 0;
 	size_t n = 50000, j;
 
-	check(HM_EXPORT_BOUNDS + 1 <= 30, "export: at most 30 le values with +Inf", "%d",
-	      HM_EXPORT_BOUNDS + 1);
-	for (i = 0; i < HM_EXPORT_BOUNDS; i++) {
-		__u64 le = hm_export_bound(i);
-
-		if (hm_hist_lower(hm_hist_bucket(le)) != le || le <= prev)
-			bad++;
-		prev = le;
+	check(hm_export_valid(&def) && def.per_pow2 == 16 && def.lo_shift == 16 &&
+		      def.hi_shift == 34 && hm_export_count(&def) == 289,
+	      "export: the default is 16 bounds per power of two, 65.536 us .. 17.2 s, 289 bounds",
+	      "%u", hm_export_count(&def));
+	for (per = 1; per <= HM_HIST_SUB; per *= 2) {
+		e = (struct hm_export){ per, HM_HIST_MIN_SHIFT, HM_HIST_MAX_SHIFT };
+		bad += !hm_export_valid(&e) || bad_layout(&e);
+		e = (struct hm_export){ per, 17, 20 };
+		bad += !hm_export_valid(&e) || bad_layout(&e);
 	}
-	check(!bad && hm_export_bound(0) == NS_MIN && prev == NS_MAX,
-	      "export: every le is a fine bucket boundary, increasing, 1.024 us .. 68.7 s", "-");
+	bad += bad_layout(&def);
+	check(!bad, "export: for 1, 2, 4, 8, 16 per power of two every le is a fine bucket "
+		    "boundary, evenly spaced, increasing, 2^lo .. 2^hi", "%u", bad);
+	e = (struct hm_export){ 1, HM_HIST_MIN_SHIFT, HM_HIST_MAX_SHIFT };
+	check(hm_export_count(&e) == 27 && hm_export_bound(&e, 0) == NS_MIN &&
+		      hm_export_bound(&e, 26) == NS_MAX,
+	      "export: one per power of two over the whole range is the 27 powers of two", "%u",
+	      hm_export_count(&e));
+	bad = 0;
+	for (per = 3; per <= 32; per += 2) {
+		e = (struct hm_export){ per, 16, 34 };
+		bad += hm_export_valid(&e);
+	}
+	e = (struct hm_export){ 4, 9, 20 };
+	bad += hm_export_valid(&e);
+	e = (struct hm_export){ 4, 20, 37 };
+	bad += hm_export_valid(&e);
+	e = (struct hm_export){ 4, 20, 20 };
+	bad += hm_export_valid(&e);
+	check(!bad, "export: other counts per power of two, and ranges outside 2^10 .. 2^36, "
+		    "are refused", "%u", bad);
+
+	e = def;
+	check(hm_export_parse_range("0.0001:10", &e) && e.lo_shift == 16 && e.hi_shift == 34 &&
+		      hm_export_parse_range("0.000001024:68.719476736", &e) && e.lo_shift == 10 &&
+		      e.hi_shift == 36 && hm_export_parse_range("0.001:0.002", &e) &&
+		      e.lo_shift == 19 && e.hi_shift == 21 && hm_export_parse_range("1:1.5", &e) &&
+		      e.lo_shift == 29 && e.hi_shift == 31,
+	      "export: --bucket-range rounds LOW down and HIGH up to powers of two of ns", "%u %u",
+	      e.lo_shift, e.hi_shift);
+	check(!hm_export_parse_range("0.000001:1", &e) && !hm_export_parse_range("1:100", &e) &&
+		      !hm_export_parse_range("2:1", &e) && !hm_export_parse_range("1:1", &e) &&
+		      !hm_export_parse_range("1", &e) && !hm_export_parse_range(":1", &e) &&
+		      !hm_export_parse_range("0:1", &e) && !hm_export_parse_range("-1:1", &e) &&
+		      !hm_export_parse_range("0.001:x", &e) &&
+		      !hm_export_parse_range("nan:1", &e) &&
+		      !hm_export_parse_range("0.001:1:2", &e),
+	      "export: --bucket-range refuses bad, empty, reversed and out-of-range input", "-");
 
 	for (j = 0; j < n; j++) {
 		s[j] = rnd() >> (rnd() % 40 + 24);
 		hist_put(&h, s[j]);
 	}
-	for (bad = 0, prev = 0, i = 0; i < HM_EXPORT_BOUNDS; i++) {
-		__u64 le = hm_export_bound(i), want = 0, got = hm_hist_count_below(&h, le);
+	for (per = 1, bad = 0; per <= HM_HIST_SUB; per *= 2) {
+		e = (struct hm_export){ per, HM_HIST_MIN_SHIFT, HM_HIST_MAX_SHIFT };
+		for (prev = 0, i = 0; i < hm_export_count(&e); i++) {
+			__u64 le = hm_export_bound(&e, i), want = 0,
+			      got = hm_hist_count_below(&h, le);
 
-		for (j = 0; j < n; j++)
-			want += s[j] < le;
-		if (got != want || got < prev) {
-			bad++;
-			snprintf(detail, sizeof(detail), "le=%llu ns: %llu, want %llu",
-				 (unsigned long long)le, (unsigned long long)got,
-				 (unsigned long long)want);
+			for (j = 0; j < n; j++)
+				want += s[j] < le;
+			if (got != want || got < prev) {
+				bad++;
+				snprintf(detail, sizeof(detail), "le=%llu ns: %llu, want %llu",
+					 (unsigned long long)le, (unsigned long long)got,
+					 (unsigned long long)want);
+			}
+			prev = got;
 		}
-		prev = got;
 	}
 	check(!bad && hm_hist_total(&h) == n,
 	      "export: cumulative counts are exact (samples below each le) and monotone", "%s",
@@ -360,6 +426,114 @@ static void test_export(void)
 	      "export: bounds print as exact decimal seconds", "%s", buf);
 }
 
+/* -- bar charts ------------------------------------------------------------------- */
+
+/* A bound the chart printed in ms, rounded to 1 us: the fine bucket boundary it names. */
+static __u64 exact_bound(double ms)
+{
+	__u64 ns = (__u64)(ms * 1e6 + 0.5);
+	__u32 b = hm_hist_bucket(ns);
+	__u64 lo = hm_hist_lower(b), up = hm_hist_upper(b);
+
+	return ns - lo <= up - ns ? lo : up;
+}
+
+/*
+ * Samples spread over several powers of two, charted with 1, 4 and 16 rows
+ * per power of two and read back from the text: every row's count must be
+ * the number of samples inside its printed bounds, the rows must add up to
+ * every sample, and p50, p90 and p99 must each mark exactly one row, the one
+ * holding the exact nearest-rank sample.
+ */
+static void test_chart(void)
+{
+	static const unsigned int qs[3] = { 5000, 9000, 9900 };
+	static const char *const qn[3] = { "p50", "p90", "p99" };
+	static __u64 s[20000];
+	static struct hm_hist h;
+	char *text = NULL, line[256], detail[300] = "", unit[16] = "";
+	size_t len = 0, n = 20000, j;
+	unsigned int per, bad = 0, m, marked[3];
+	FILE *f;
+
+	for (j = 0; j < n; j++) {
+		/* three modes: 0.3-0.6 ms, 3-6 ms, 40-80 ms */
+		double base = j % 10 < 6 ? 3e5 : j % 10 < 9 ? 3e6 : 4e7;
+
+		s[j] = (__u64)(base * (1 + rnd_unit()));
+		hist_put(&h, s[j]);
+	}
+	qsort(s, n, sizeof(s[0]), cmp_u64);
+	for (per = 1; per <= HM_HIST_SUB; per *= 4) {
+		double lo, hi;
+		unsigned long long count, sum = 0, want;
+		__u64 elo, ehi;
+		unsigned int rows = 0;
+		char hs[32];
+
+		f = open_memstream(&text, &len);
+		hm_histview_print(f, &h, NULL, per);
+		fclose(f);
+		f = fmemopen(text, len, "r");
+		memset(marked, 0, sizeof(marked));
+		if (!fgets(line, sizeof(line), f) || sscanf(line, "%15s", unit) != 1 ||
+		    strcmp(unit, "msecs")) {
+			bad++;
+			snprintf(detail, sizeof(detail), "per %u: header '%.200s'", per, line);
+		}
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%lf -> %31s : %llu", &lo, hs, &count) != 3)
+				continue;
+			hi = strtod(hs, NULL);
+			elo = exact_bound(lo);
+			ehi = strcmp(hs, "inf") ? exact_bound(hi) : UINT64_MAX;
+			rows++;
+			sum += count;
+			for (want = 0, j = 0; j < n; j++)
+				want += s[j] >= elo && s[j] < ehi;
+			if (want != count) {
+				bad++;
+				snprintf(detail, sizeof(detail),
+					 "per %u: row %.3f -> %.3f holds %llu, want %llu", per, lo,
+					 hi, count, want);
+			}
+			for (m = 0; m < 3; m++) {
+				__u64 v = s[hm_hist_rank(n, qs[m]) - 1];
+
+				if (!strstr(line, qn[m]))
+					continue;
+				marked[m]++;
+				if (v < elo || v >= ehi) {
+					bad++;
+					snprintf(detail, sizeof(detail),
+						 "per %u: %s marks %.3f -> %.3f, sample %llu ns",
+						 per, qn[m], lo, hi, (unsigned long long)v);
+				}
+			}
+		}
+		fclose(f);
+		if (sum != n || rows < 3 * per || marked[0] != 1 || marked[1] != 1 ||
+		    marked[2] != 1 || !strstr(text, "\n  p50 ")) {
+			bad++;
+			snprintf(detail, sizeof(detail), "per %u: %u rows, %llu samples, marks "
+				 "%u %u %u", per, rows, sum, marked[0], marked[1], marked[2]);
+		}
+		free(text);
+		text = NULL;
+	}
+	check(!bad, "chart: with 1, 4 and 16 rows per power of two, rows hold the samples in "
+		    "their bounds and add up; p50, p90, p99 mark the rows of the exact samples",
+	      "%s", detail);
+
+	f = open_memstream(&text, &len);
+	memset(&h, 0, sizeof(h));
+	hm_histview_print(f, &h, NULL, 4);
+	fclose(f);
+	check(!strcmp(text, "  no latency samples\n"), "chart: an empty histogram says so",
+	      "%s", text);
+	free(text);
+}
+
 int main(void)
 {
 	test_boundaries();
@@ -368,5 +542,6 @@ int main(void)
 	test_percentiles();
 	test_delta();
 	test_export();
+	test_chart();
 	return failures ? 1 : 0;
 }

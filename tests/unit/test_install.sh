@@ -159,6 +159,34 @@ if command -v systemd-analyze >/dev/null; then
 else
 	hm_skip "systemd-analyze verify httpmon.service" "systemd-analyze not installed"
 fi
+TUNIT=$DEST/usr/local/lib/systemd/system/httpmon-textfile.service
+want='ExecStart=/usr/local/sbin/hm-stat --format prometheus --output ${HTTPMON_TEXTFILE} $HTTPMON_TEXTFILE_OPTIONS'
+if [ "$(grep '^Exec' "$TUNIT")" = "$want" ] && grep -qx 'Type=oneshot' "$TUNIT" &&
+	grep -qx 'EnvironmentFile=-/etc/default/httpmon' "$TUNIT"; then
+	hm_ok "httpmon-textfile.service: oneshot hm-stat --format prometheus --output, settings from /etc/default/httpmon"
+else
+	hm_not_ok "httpmon-textfile.service: oneshot hm-stat --format prometheus --output" "$(cat "$TUNIT")"
+fi
+if command -v systemd-analyze >/dev/null; then
+	mkdir -p "$TMP/tunit"
+	sed "s|=/usr/local/|=$DEST/usr/local/|" "$TUNIT" >"$TMP/tunit/httpmon-textfile.service"
+	cp "$DEST/usr/local/lib/systemd/system/httpmon-textfile.timer" "$TMP/tunit/"
+	if MANPATH=$DEST/usr/local/share/man systemd-analyze verify "$TMP/tunit/httpmon-textfile.timer" \
+		"$TMP/tunit/httpmon-textfile.service" >"$TMP/verify" 2>&1 && [ ! -s "$TMP/verify" ]; then
+		hm_ok "systemd-analyze verify httpmon-textfile.service and .timer"
+	else
+		hm_not_ok "systemd-analyze verify httpmon-textfile.service and .timer" "$(cat "$TMP/verify")"
+	fi
+fi
+if ! command -v promtool >/dev/null; then
+	hm_skip "promtool check rules: the installed rules" "promtool not installed (Debian package prometheus)"
+elif promtool check rules "$DEST/usr/local/share/httpmon/httpmon.rules.yml" >"$TMP/rules" 2>&1 &&
+	grep -q '^#     - /usr/local/share/httpmon/httpmon.rules.yml$' \
+		"$DEST/usr/local/share/httpmon/httpmon.rules.yml"; then
+	hm_ok "promtool check rules accepts the installed rules, which name their installed path"
+else
+	hm_not_ok "promtool check rules: the installed rules" "$(cat "$TMP/rules")"
+fi
 if grep -q '^CONFIG=${HTTPMON_CONFIG:-/etc/default/httpmon}$' "$SBIN/httpmon-ctl" &&
 	! grep -q '@[A-Z]*@' "$SBIN/httpmon-ctl" "$UNIT"; then
 	hm_ok "installed httpmon-ctl reads /etc/default/httpmon; no @PLACEHOLDER@ left"

@@ -477,6 +477,13 @@ elif mode == "csv":
 elif mode == "prom":
     got = json.load(open(args[2]))
     text = open(args[3]).read()
+    # le values per histogram with +Inf; the default: 289 bounds
+    n_le = int(args[4]) if len(args) > 4 else 290
+    if n_le != 290:
+        plain_result = result
+        def result(name, cond, detail=""):
+            plain_result(name.replace("prometheus:", "prometheus, %d le values:" % n_le, 1),
+                         cond, detail)
     samples, types, helped, order_bad = {}, {}, set(), []
     line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
     label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -538,7 +545,7 @@ elif mode == "prom":
             les = sorted(((dict(l)["le"], v) for (n, l), v in samples.items()
                           if n == name + "_bucket" and tuple(x for x in l if x[0] != "le") == lab),
                          key=lambda x: math.inf if x[0] == "+Inf" else float(x[0]))
-            if len(les) > 30 or les[-1][0] != "+Inf":
+            if len(les) != n_le or les[-1][0] != "+Inf":
                 bad.append("%s%r: %d le values" % (name, lab, len(les)))
             for le, v in les[:-1]:
                 ns = round(float(le) * 1e9)
@@ -781,6 +788,13 @@ printf '%s\n' "$out" >"$tmp/good.prom"
 [ "$rc" -eq 0 ] && [ -z "$err" ]
 hm_judge $? "hm-stat --format prometheus exits 0 quietly" "exit $rc: $err"
 pycheck prom "$hdr" "$tmp/good.json" "$tmp/good.hist.json" "$tmp/good.prom"
+# Two bounds per power of two over the kernel's whole range: 26 * 2 + 1 and +Inf.
+hm_run "$stat" --pin-path "$fs/good" --format prometheus --buckets 2 \
+	--bucket-range 0.000001024:68.719476736
+printf '%s\n' "$out" >"$tmp/good2.prom"
+[ "$rc" -eq 0 ] && [ -z "$err" ]
+hm_judge $? "hm-stat --format prometheus --buckets 2 --bucket-range ... exits 0 quietly" "exit $rc: $err"
+pycheck prom "$hdr" "$tmp/good.json" "$tmp/good.hist.json" "$tmp/good2.prom" 54
 if command -v promtool >/dev/null; then
 	if promtool check metrics <"$tmp/good.prom" >"$tmp/promtool.out" 2>&1; then
 		hm_ok "promtool check metrics accepts the output"
@@ -838,6 +852,25 @@ hm_expect_fail "--json with --format csv: exit 2" 2 "^hm-stat: --json and --form
 	"$stat" --json --format csv
 hm_expect_fail "unknown --format: exit 2" 2 "^hm-stat: unknown --format 'xml'" "$stat" --format xml
 hm_expect_fail "--watch with --reset: exit 2" 2 "do not go together" "$stat" --watch 1 --reset
+hm_expect_fail "--buckets 3: exit 2" 2 "^hm-stat: bad --buckets '3' \\(rows or bounds per power of two: 1, 2, 4, 8 or 16\\)" \
+	"$stat" --buckets 3 --format prometheus
+hm_expect_fail "--buckets without --format prometheus or --hist: exit 2" 2 \
+	"^hm-stat: --buckets shapes --format prometheus and --hist" "$stat" --buckets 4
+for r in 1:0.5 0.0000001:1 1:100 x:1 0.001; do
+	hm_expect_fail "--bucket-range $r: exit 2" 2 "^hm-stat: bad --bucket-range '$r' \\(LOW:HIGH in seconds" \
+		"$stat" --format prometheus --bucket-range "$r"
+done
+hm_expect_fail "--bucket-range without --format prometheus: exit 2" 2 \
+	"^hm-stat: --bucket-range shapes --format prometheus" "$stat" --bucket-range 0.001:1
+hm_expect_fail "--hist with --format json: exit 2" 2 "^hm-stat: --hist prints charts; it takes no --format" \
+	"$stat" --hist --format json
+hm_expect_fail "--hist with --watch: exit 2" 2 "^hm-stat: --hist prints charts; it takes no --watch" \
+	"$stat" --hist --watch 1
+hm_expect_fail "--hist --by client: exit 2" 2 "^hm-stat: --hist: only ports and routes have histograms" \
+	"$stat" --hist --by client
+hm_expect_fail "--hist 70000: exit 2" 2 "^hm-stat: bad --hist port '70000' \\(1 to 65535\\)" "$stat" --hist 70000
+hm_expect_fail "--hist 8080 --by route: exit 2" 2 "^hm-stat: --hist 8080 names a port; it takes no --by route" \
+	"$stat" --hist 8080 --by route
 hm_run "$stat" --pin-path "$fs/good" --format json
 [ "$rc" -eq 0 ] && [ "$out" = "$(cat "$tmp/good.hist.json")" ]
 hm_judge $? "--format json prints what --json prints" "exit $rc: $err"

@@ -90,8 +90,9 @@ hm_blackhole_cleanup_stale() {
 		flock 9 || exit 1
 		for d in "$HM_LAB_RUN/blackhole"/*/; do
 			n=$(basename "$d")
-			[[ $n =~ ^[0-9]+$ ]] && hm__blackhole_prune "$n"
+			if [[ $n =~ ^[0-9]+$ ]]; then hm__blackhole_prune "$n"; fi
 		done
+		exit 0 # under set -e, a last test that failed must not end the caller
 	) 9>"$HM_LAB_RUN/blackhole.lock"
 	return 0
 }
@@ -117,8 +118,8 @@ hm__blackhole_prune() {
 	done
 	for m in "${gone[@]}"; do
 		[[ $keep == *" $m "* ]] && continue
-		ip route del blackhole "10.231.$n.0/24" metric "$m" 2>/dev/null
-		ip -6 route del blackhole "fd00:231:$n::/64" metric "$m" 2>/dev/null
+		ip route del blackhole "10.231.$n.0/24" metric "$m" 2>/dev/null || true
+		ip -6 route del blackhole "fd00:231:$n::/64" metric "$m" 2>/dev/null || true
 	done
 	rmdir "$HM_LAB_RUN/blackhole/$n" 2>/dev/null
 	return 0

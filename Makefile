@@ -22,12 +22,19 @@ endif
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I kern -I /usr/include/$(MULTIARCH)
 USER_CFLAGS := -g -O2 -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
-	-I kern -I pin -I user -I $(BUILD) -DHM_VERSION='"$(VERSION)"' \
+	-I kern -I pin -I user/lib -I $(BUILD) -DHM_VERSION='"$(VERSION)"' \
 	-DHM_OBJ_DIR='"$(PREFIX)/lib/httpmon"' $(EXTRA_CFLAGS)
 USER_LDLIBS := -lbpf -lelf -lz
 
 TOOLS     := hm-load hm-stat hm-reset
-COMMON    := $(BUILD)/hm_pin.o $(BUILD)/hm_gen.o $(BUILD)/hm_common.o $(BUILD)/hm_route.o
+# user/ is laid out by tool over a shared library: user/lib/ and pin/ (the
+# map set) are linked into every tool, user/TOOL/*.c into that tool alone.
+# Objects mirror the sources under $(BUILD)/obj/.
+LIB_SRCS  := $(wildcard pin/*.c user/lib/*.c)
+LIB_HDRS  := $(wildcard pin/*.h user/lib/*.h) kern/httpmon.h
+tool_srcs  = $(wildcard user/$(1)/*.c)
+objs       = $(patsubst %.c,$(2)/obj/%.o,$(1))
+COMMON    := $(call objs,$(LIB_SRCS),$(BUILD))
 KERN_HDRS := $(wildcard kern/*.h)
 
 .DELETE_ON_ERROR:
@@ -48,29 +55,26 @@ $(BUILD)/httpmon.skel.h: $(BUILD)/httpmon.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name httpmon > $@
 
-$(BUILD)/%.o: pin/%.c pin/hm_pin.h kern/httpmon.h | $(BUILD)
+# Each object depends on the library's headers and its own folder's.
+$(BUILD)/obj/%.o: %.c $(LIB_HDRS) $(BUILD)/httpmon.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
-
-$(BUILD)/hm_load.o: $(BUILD)/httpmon.skel.h
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) -I $(dir $<) -c $< -o $@
+$(foreach t,$(TOOLS),$(eval $(call objs,$(call tool_srcs,$(t)),$(BUILD)): $(wildcard user/$(t)/*.h)))
 
 # hm-load also attaches: tc filters over rtnetlink, XDP through libxdp.
-$(BUILD)/hm-load: $(BUILD)/hm_tc.o $(BUILD)/hm_xdp.o
 $(BUILD)/hm-load: USER_LDLIBS += -lxdp
 
-$(BUILD)/%.o: user/%.c $(wildcard user/*.h) pin/hm_pin.h kern/httpmon.h | $(BUILD)
+define tool_rule
+$(1)/$(2): $(call objs,$(call tool_srcs,$(2)),$(1)) $(call objs,$(LIB_SRCS),$(1))
+	$$(call msg,LINK,$$@)
+	$$(Q)$$(CC) $$(USER_CFLAGS) $$(if $$(filter $$(SAN)/%,$$@),$$(SAN_FLAGS)) $$^ -o $$@ $$(USER_LDLIBS)
+endef
+
+$(BUILD)/test_hist: tests/unit/test_hist.c $(BUILD)/obj/user/lib/hm_hist.o \
+		$(BUILD)/obj/user/hm-stat/histview.o
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
-
-$(BUILD)/hm-%: $(BUILD)/hm_%.o $(COMMON)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(USER_LDLIBS)
-
-$(BUILD)/hm-stat: $(BUILD)/hm_hist.o $(BUILD)/hm_histview.o
-
-$(BUILD)/test_hist: tests/unit/test_hist.c $(BUILD)/hm_hist.o $(BUILD)/hm_histview.o
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -I user/hm-stat $^ -o $@
 
 $(BUILD)/test_parse: tests/unit/test_parse.c tests/unit/pkt.h kern/httpmon.h $(COMMON) $(BUILD)/httpmon.o
 	$(call msg,CC,$@)
@@ -116,27 +120,16 @@ fuzz: $(BUILD)/fuzz_datapath
 SAN       := $(BUILD)/san
 SAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -w
 SAN_TOOLS := $(addprefix $(SAN)/,$(TOOLS))
-SAN_COMMON := $(patsubst $(BUILD)/%,$(SAN)/%,$(COMMON))
 
-$(SAN):
-	$(Q)mkdir -p $@
-
-$(SAN)/%.o: pin/%.c pin/hm_pin.h kern/httpmon.h | $(SAN)
+$(SAN)/obj/%.o: %.c $(LIB_HDRS) $(BUILD)/httpmon.skel.h
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -I $(dir $<) -c $< -o $@
+$(foreach t,$(TOOLS),$(eval $(call objs,$(call tool_srcs,$(t)),$(SAN)): $(wildcard user/$(t)/*.h)))
 
-$(SAN)/%.o: user/%.c $(wildcard user/*.h) pin/hm_pin.h kern/httpmon.h $(BUILD)/httpmon.skel.h \
-		| $(SAN)
-	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) -c $< -o $@
-
-$(SAN)/hm-%: $(SAN)/hm_%.o $(SAN_COMMON)
-	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $^ -o $@ $(USER_LDLIBS)
-
-$(SAN)/hm-load: $(SAN)/hm_tc.o $(SAN)/hm_xdp.o
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(BUILD),$(t))))
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(SAN),$(t))))
 $(SAN)/hm-load: USER_LDLIBS += -lxdp
-$(SAN)/hm-stat: $(SAN)/hm_hist.o
 
 san: $(SAN_TOOLS)
 

@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "hm_common.h"
+#include "hm_mapio.h"
 #include "hm_pin.h"
 
 #define HM_LOCK_WAIT_MS 60000
@@ -135,12 +136,6 @@ int hm_gen_retire(const struct hm_maps *maps)
 out:
 	free(cfg);
 	return err;
-}
-
-/* Bytes of a per-CPU value buffer: libbpf rounds each CPU's copy to 8 bytes. */
-static size_t hm_percpu_size(size_t value_size, int ncpus)
-{
-	return ((value_size + 7) & ~(size_t)7) * ncpus;
 }
 
 /* Zeroes entries [first, first + count) of a per-CPU array, in batches. */
@@ -268,4 +263,72 @@ int hm_gen_clear(const struct hm_maps *maps, unsigned int gen)
 		err = hm_zero_range(maps->monitor, HM_MAP_MONITOR, gen * HM_MON_MAX, HM_MON_MAX,
 				    sizeof(__u64), ncpus);
 	return err;
+}
+
+/*
+ * The names of routes are forgotten (hm_route_ids emptied, the route id
+ * counter back to 0) under a new route_epoch, so the classifier no longer
+ * trusts the ids it keeps for requests in flight.  The ids are emptied again
+ * after the counter is reset: a label the classifier named in between got
+ * an id from the old count, which the new count would hand out again.
+ */
+static int hm_forget_names(const struct hm_maps *maps)
+{
+	struct hm_route_key key;
+	struct hm_config *cfg = calloc(1, sizeof(*cfg));
+	__u32 zero = 0, slot = HM_SEQ_ROUTES;
+	int ret = 0, pass;
+
+	if (!cfg)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(maps->config, &zero, cfg)) {
+		ret = -errno;
+		goto out;
+	}
+	cfg->route_epoch++;
+	if (bpf_map_update_elem(maps->config, &zero, cfg, BPF_EXIST)) {
+		ret = -errno;
+		goto out;
+	}
+	for (pass = 0; pass < 2 && !ret; pass++) {
+		while (!bpf_map_get_next_key(maps->route_ids, NULL, &key))
+			if (bpf_map_delete_elem(maps->route_ids, &key) && errno != ENOENT) {
+				ret = -errno;
+				break;
+			}
+		if (!ret && !pass && bpf_map_update_elem(maps->seq, &slot, &zero, BPF_EXIST))
+			ret = -errno;
+	}
+out:
+	if (ret)
+		hm_err("cannot forget the route labels: %s", strerror(-ret));
+	free(cfg);
+	return ret;
+}
+
+int hm_reset(const struct hm_maps *maps, const char *dir, unsigned int flags,
+	     int (*read)(unsigned int gen, void *ctx), void *ctx)
+{
+	int lock, gen, ret;
+
+	lock = hm_pin_lock(dir);
+	if (lock < 0)
+		return lock;
+	/* What an interrupted reset left behind, then the interval so far. */
+	gen = hm_gen_live(maps);
+	ret = gen < 0 ? gen : 0;
+	if (!ret && read)
+		ret = read(gen ^ 1, ctx);
+	if (!ret)
+		ret = hm_gen_clear(maps, gen ^ 1);
+	if (!ret)
+		ret = gen = hm_gen_retire(maps);
+	if (ret >= 0 && read)
+		ret = read(gen, ctx);
+	if (ret >= 0)
+		ret = hm_gen_clear(maps, gen);
+	if (!ret && (flags & HM_RESET_NAMES))
+		ret = hm_forget_names(maps);
+	close(lock);
+	return ret;
 }

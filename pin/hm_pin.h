@@ -103,6 +103,18 @@ int hm_pin_lock(const char *dir);
 int hm_gen_live(const struct hm_maps *maps);
 int hm_gen_retire(const struct hm_maps *maps);
 int hm_gen_clear(const struct hm_maps *maps, unsigned int gen);
+
+/*
+ * Ends the interval: hm-stat --reset and hm-reset are this one function.
+ * Under the pin directory's lock it clears what an interrupted reset left in
+ * the generation not written, retires the live one and clears it.  read (may
+ * be NULL) is handed each of the two generations before it is cleared, while
+ * nothing writes it.  HM_RESET_NAMES also forgets the route labels (hm-reset
+ * --routes), after the counters.  0 or a negative errno, said once.
+ */
+#define HM_RESET_NAMES (1U << 0)
+int hm_reset(const struct hm_maps *maps, const char *dir, unsigned int flags,
+	     int (*read)(unsigned int gen, void *ctx), void *ctx);
 /* The generation a reader that resets nothing reads too: both, always. */
 #define HM_GEN_BOTH (-1)
 

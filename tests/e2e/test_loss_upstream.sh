@@ -73,7 +73,7 @@ ORIGIN_PID=
 ATTACHED=0
 DROP_PERMILLE=${HM_LOSS_UP_PERMILLE:-50} # 5% of the payload skbs, each direction
 DROP_MODE=${HM_LOSS_UP_MODE:-3}          # DROP_MODE_WIRE | DROP_MODE_ONE_HOLE
-HM_PRIO=18509                            # hm-load's tc priority (user/hm_tc.h: 0x484d)
+HM_PRIO=18509                            # hm-load's tc priority (user/hm-load/tc.h: 0x484d)
 HM_CLIENT_SECONDS=20 HM_CLIENT_IO_TIMEOUT=8 # well under half a minute
 
 # shellcheck disable=SC2317 # called by the trap

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hm_hist.h"
-#include "hm_histview.h"
+#include "histview.h"
 
 #define LAST (HM_HIST_BUCKETS - 1)
 #define NS_MIN (1ULL << HM_HIST_MIN_SHIFT)

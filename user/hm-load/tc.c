@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* hm_tc.c - httpmon's filters on an interface's clsact hooks. */
+/* tc.c - httpmon's filters on an interface's clsact hooks. */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 
-#include "hm_tc.h"
+#include "tc.h"
 
 static __u32 hook_parent(enum bpf_tc_attach_point where)
 {

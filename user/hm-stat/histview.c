@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* hm_histview.c - latency histograms as bcc-style bar charts (hm-stat --hist). */
+/* histview.c - latency histograms as bcc-style bar charts (hm-stat --hist). */
 #include <stdint.h>
 #include <string.h>
-#include "hm_histview.h"
+#include "histview.h"
 
 static const struct {
 	unsigned int per10k;

@@ -33,8 +33,8 @@
 #include "hm_common.h"
 #include "hm_pin.h"
 #include "hm_route.h"
-#include "hm_tc.h"
-#include "hm_xdp.h"
+#include "tc.h"
+#include "xdp.h"
 #include "httpmon.skel.h"
 
 /* Either XDP mode: ingress is counted by XDP, not by the tc ingress filter. */

@@ -223,6 +223,24 @@ int hm_getopt_error(int c, char **argv, const struct option *longopts)
 	return hm_usage_error("unknown option '%s'", arg);
 }
 
+int hm_common_option(int opt, char **argv, const struct option *longopts,
+		     void (*usage)(FILE *f))
+{
+	switch (opt) {
+	case 'v':
+		if (hm_log_max < HM_LOG_DEBUG)
+			hm_log_max++;
+		return 0;
+	case 'h':
+		usage(stdout);
+		exit(HM_EXIT_OK);
+	case HM_OPT_VERSION:
+		printf("%s %s (map layout %d)\n", hm_prog_name, HM_VERSION, HM_LAYOUT_VERSION);
+		exit(HM_EXIT_OK);
+	}
+	return hm_getopt_error(opt, argv, longopts);
+}
+
 bool hm_parse_ulong(const char *s, unsigned long min, unsigned long max,
 		    unsigned long *out)
 {

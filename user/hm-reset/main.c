@@ -6,8 +6,6 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include "hm_common.h"
 #include "hm_pin.h"
 
@@ -65,79 +63,13 @@ static void usage(FILE *f)
 		HM_EXIT_LAYOUT, HM_EXIT_PERM);
 }
 
-/*
- * --routes: the labels are forgotten (hm_route_ids emptied, the route id
- * counter back to 0) under a new route_epoch, so the classifier no longer
- * trusts the ids it keeps for requests in flight.  The ids are emptied again
- * after the counter is reset: a label the classifier named in between got
- * an id from the old count, which the new count would hand out again.
- */
-static int forget_routes(const struct hm_maps *maps)
-{
-	struct hm_route_key key;
-	struct hm_config *cfg = calloc(1, sizeof(*cfg));
-	__u32 zero = 0, slot = HM_SEQ_ROUTES;
-	int ret = 0, pass;
-
-	if (!cfg)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(maps->config, &zero, cfg)) {
-		ret = -errno;
-		goto out;
-	}
-	cfg->route_epoch++;
-	if (bpf_map_update_elem(maps->config, &zero, cfg, BPF_EXIST)) {
-		ret = -errno;
-		goto out;
-	}
-	for (pass = 0; pass < 2 && !ret; pass++) {
-		while (!bpf_map_get_next_key(maps->route_ids, NULL, &key))
-			if (bpf_map_delete_elem(maps->route_ids, &key) && errno != ENOENT) {
-				ret = -errno;
-				break;
-			}
-		if (!ret && !pass && bpf_map_update_elem(maps->seq, &slot, &zero, BPF_EXIST))
-			ret = -errno;
-	}
-out:
-	if (ret)
-		hm_err("cannot forget the route labels: %s", strerror(-ret));
-	free(cfg);
-	return ret;
-}
-
-/* Retires the interval so far and clears it: hm-stat --reset without the output. */
-static int reset(const struct hm_maps *maps, const char *dir, bool routes)
-{
-	int lock, gen, ret;
-
-	lock = hm_pin_lock(dir);
-	if (lock < 0)
-		return lock;
-	/* What an interrupted reset left behind, then the interval so far. */
-	gen = hm_gen_live(maps);
-	ret = gen < 0 ? gen : hm_gen_clear(maps, gen ^ 1);
-	if (!ret)
-		ret = gen = hm_gen_retire(maps);
-	if (ret >= 0)
-		ret = hm_gen_clear(maps, gen);
-	if (!ret && routes)
-		ret = forget_routes(maps);
-	close(lock);
-	if (ret == -ENOMEM)
-		hm_err("out of memory");
-	return ret;
-}
-
 static int parse_args(int argc, char **argv, const char **pin_dir, bool *routes)
 {
-	enum { OPT_PIN = 256, OPT_VERSION, OPT_ROUTES };
+	enum { OPT_PIN = 256, OPT_ROUTES };
 	static const struct option longopts[] = {
 		{ "pin-path", required_argument, NULL, OPT_PIN },
 		{ "routes", no_argument, NULL, OPT_ROUTES },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
+		HM_COMMON_LONGOPTS,
 		{ 0 },
 	};
 	int opt;
@@ -151,20 +83,11 @@ static int parse_args(int argc, char **argv, const char **pin_dir, bool *routes)
 		case OPT_ROUTES:
 			*routes = true;
 			break;
-		case 'v':
-			if (hm_log_max < HM_LOG_DEBUG)
-				hm_log_max++;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(HM_EXIT_OK);
-		case OPT_VERSION:
-			printf("hm-reset %s (map layout %d)\n", HM_VERSION,
-			       HM_LAYOUT_VERSION);
-			exit(HM_EXIT_OK);
-		case ':':
 		default:
-			return hm_getopt_error(opt, argv, longopts);
+			opt = hm_common_option(opt, argv, longopts, usage);
+			if (opt)
+				return opt;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -192,8 +115,10 @@ int main(int argc, char **argv)
 		hm_err("%s", err);
 		return hm_exit_code(ret);
 	}
-	ret = reset(&maps, pin_dir, routes);
+	ret = hm_reset(&maps, pin_dir, routes ? HM_RESET_NAMES : 0, NULL, NULL);
 	hm_maps_close(&maps);
+	if (ret == -ENOMEM)
+		hm_err("out of memory");
 	if (ret)
 		return hm_exit_code(ret);
 	hm_info("counters in %s reset", pin_dir);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * hm_tc.h - httpmon's filters on an interface's clsact hooks.
+ * tc.h - httpmon's filters on an interface's clsact hooks.
  *
  * A filter is httpmon's when its BPF program is named hm_tc_*: attached by
  * hm-load (fixed handle and priority, so a reload replaces it) or by plain

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* hm_xdp.c - httpmon's XDP ingress program on an interface, through libxdp. */
+/* xdp.c - httpmon's XDP ingress program on an interface, through libxdp. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 
 #include "hm_common.h"
-#include "hm_xdp.h"
+#include "xdp.h"
 
 /* The netdev generic netlink family (linux/netdev.h, newer than these headers). */
 #define HM_NETDEV_FAMILY "netdev"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * hm_histview.h - a latency histogram as a bar chart for the terminal
+ * histview.h - a latency histogram as a bar chart for the terminal
  * (hm-stat --hist), in the style of bcc's tools.
  *
  * Rows are per_pow2 equal slices of each power of two of nanoseconds (1, 2,
@@ -13,8 +13,8 @@
  * for each (the fine bucket's midpoint, clamped to the exact min and max when
  * known, within 3.2% of the sample).
  */
-#ifndef HM_HISTVIEW_H
-#define HM_HISTVIEW_H
+#ifndef HM_STAT_HISTVIEW_H
+#define HM_STAT_HISTVIEW_H
 
 #include <stdio.h>
 #include "hm_hist.h"
@@ -25,4 +25,4 @@
 void hm_histview_print(FILE *f, const struct hm_hist *h, const struct hm_bounds *b,
 		       unsigned int per_pow2);
 
-#endif /* HM_HISTVIEW_H */
+#endif /* HM_STAT_HISTVIEW_H */

@@ -54,6 +54,22 @@ void hm_stats_sum(struct hm_stats *out, const struct hm_stats *percpu, int ncpus
 struct option;
 
 /*
+ * The options every tool has: -v/--verbose (more messages; twice: debug
+ * messages too), -h/--help and --version.  hm_common_option() handles opt
+ * when it is one of them, or getopt_long()'s ':' and '?': -h prints usage to
+ * stdout and --version the version, both exiting with 0.  It returns 0 for
+ * -v, the usage error's exit code for ':' and '?', and -1 for any other opt.
+ */
+#define HM_OPT_VERSION 0x7f00
+#define HM_COMMON_LONGOPTS                                                                \
+	{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },        \
+	{                                                                                  \
+		"version", no_argument, NULL, HM_OPT_VERSION                               \
+	}
+int hm_common_option(int opt, char **argv, const struct option *longopts,
+		     void (*usage)(FILE *f));
+
+/*
  * Command-line errors: print "PROG: <message>; see PROG --help" to stderr and
  * return HM_EXIT_USAGE.  hm_getopt_error() words getopt_long()'s ':' (a
  * missing value) and '?' (an unknown option, or a value given to an option

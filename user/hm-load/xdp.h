@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * hm_xdp.h - httpmon's XDP ingress program on an interface, through libxdp.
+ * xdp.h - httpmon's XDP ingress program on an interface, through libxdp.
  *
  * The program runs as one entry of libxdp's dispatcher, so other XDP
  * programs on the interface keep running next to it (`xdp-loader status`

@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* snapshot.c - reading every view, histogram and self-metric of the maps at once. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "hm_common.h"
+#include "hm_mapio.h"
+#include "hm_route.h"
+#include "stat.h"
+
+/* qsort() of a possibly empty array, whose base may then be NULL (qsort() wants an array). */
+void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(base, n, size, cmp);
+}
+
+struct row *table_add(struct table *t)
+{
+	struct row *rows;
+	size_t cap;
+
+	if (t->len == t->cap) {
+		cap = t->cap ? t->cap * 2 : 64;
+		rows = realloc(t->rows, cap * sizeof(*rows));
+		if (!rows)
+			return NULL;
+		t->rows = rows;
+		t->cap = cap;
+	}
+	memset(&t->rows[t->len], 0, sizeof(t->rows[0]));
+	return &t->rows[t->len++];
+}
+
+struct key_hist *hist_get(struct hist_set *set, __u32 key)
+{
+	struct key_hist *p;
+	size_t i, cap;
+
+	for (i = 0; i < set->n; i++)
+		if (set->v[i].key == key)
+			return &set->v[i];
+	if (set->n == set->cap) {
+		cap = set->cap ? set->cap * 2 : 16;
+		p = realloc(set->v, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		set->v = p;
+		set->cap = cap;
+	}
+	p = &set->v[set->n++];
+	memset(p, 0, sizeof(*p));
+	p->key = key;
+	return p;
+}
+
+/* A row with nothing in it: an untouched overflow row or route slot. */
+static bool stats_empty(const struct hm_stats *s)
+{
+	return !s->requests && !s->responses && !s->unanswered && !s->bytes_in && !s->bytes_out &&
+	       !s->lat.count && !s->lat_last.count;
+}
+
+void stats_add(struct hm_stats *sum, const struct hm_stats *s)
+{
+	struct hm_stats pair[2] = { *sum, *s };
+
+	hm_stats_sum(sum, pair, 2);
+}
+
+/* The histogram key of row id in a view of row kinds: the row's key, which outlives a reset. */
+struct slot_key {
+	bool set;
+	__u32 key;
+};
+
+/* What a read covers, and what it learns on the way. */
+struct reader {
+	const struct hm_maps *maps;
+	int ncpus;
+	unsigned int gens; /* bit g: generation g is read */
+	struct snapshot *snap;
+	struct hm_stats *percpu;
+	enum view_id kind_view[HM_ROW_KINDS];
+	/* ids seen per (generation, kind): a walk restarted by a concurrent reset repeats keys */
+	unsigned char *seen[HM_GENS][HM_ROW_KINDS];
+	/* views of row kinds with histograms: the key of each row id that has its own */
+	struct slot_key *slot_keys[VIEWS][HM_GENS];
+};
+
+static __u32 row_hist_key(const struct hm_row_key *key)
+{
+	return key->kind == HM_ROW_IFACE ? key->ifindex : key->port;
+}
+
+/* The stats of entry id of a per-CPU stats array, added to sum. */
+static int add_stats(struct reader *rd, int fd, const char *name, __u32 id, struct hm_stats *sum)
+{
+	struct hm_stats one;
+	int ret = hm_read_percpu(fd, name, id, rd->percpu);
+
+	if (ret)
+		return ret;
+	hm_stats_sum(&one, rd->percpu, rd->ncpus);
+	stats_add(sum, &one);
+	return 0;
+}
+
+static int add_row(const void *k, const void *v, void *arg)
+{
+	const struct hm_row_key *key = k;
+	const struct hm_row_val *val = v;
+	struct reader *rd = arg;
+	unsigned int cap, gen = key->gen;
+	enum view_id view;
+	struct slot_key *sk;
+	struct row *r;
+	int ret;
+
+	if (gen >= HM_GENS || !(rd->gens & (1U << gen)) || key->kind >= HM_ROW_KINDS)
+		return 0;
+	cap = hm_row_capacity(key->kind);
+	if (!val->id || val->id >= cap || rd->seen[gen][key->kind][val->id])
+		return 0;
+	rd->seen[gen][key->kind][val->id] = 1;
+	view = rd->kind_view[key->kind];
+	r = table_add(&rd->snap->tables[view]);
+	if (!r)
+		return -ENOMEM;
+	ret = add_stats(rd, hm_row_array(rd->maps, key->kind), "row", gen * cap + val->id, &r->s);
+	if (ret)
+		return ret;
+	r->ip = key->addr;
+	r->port = key->port;
+	r->ifindex = key->ifindex;
+	r->hist_keyed = views[view].hist;
+	r->hist_key = row_hist_key(key);
+	sk = rd->slot_keys[view][gen];
+	if (sk && val->id >= views[view].hist_id_first &&
+	    val->id < views[view].hist_id_first + views[view].hist_n)
+		sk[val->id - views[view].hist_id_first] = (struct slot_key){ true, r->hist_key };
+	return 0;
+}
+
+/* Rows of row kinds: hm_row_ids names them; each kind's overflow row (id 0) holds the rest. */
+static int read_row_kinds(struct reader *rd)
+{
+	struct hm_stats sum;
+	unsigned int gen, kind;
+	struct row *r;
+	int ret;
+
+	ret = hm_walk_hash(rd->maps->row_ids, HM_MAP_ROW_IDS, sizeof(struct hm_row_val), add_row,
+			   rd);
+	for (kind = 0; kind < HM_ROW_KINDS && !ret; kind++) {
+		memset(&sum, 0, sizeof(sum));
+		for (gen = 0; gen < HM_GENS && !ret; gen++)
+			if (rd->gens & (1U << gen))
+				ret = add_stats(rd, hm_row_array(rd->maps, kind), "row",
+						gen * hm_row_capacity(kind), &sum);
+		if (ret || stats_empty(&sum))
+			continue;
+		r = table_add(&rd->snap->tables[rd->kind_view[kind]]);
+		if (!r)
+			return -ENOMEM;
+		r->other = true;
+		r->s = sum;
+	}
+	return ret;
+}
+
+/* Route labels, by id, from hm_route_ids. */
+struct route_names {
+	struct row *v; /* route, method and label set */
+	size_t n, cap;
+};
+
+static int add_route_name(const void *k, const void *val, void *arg)
+{
+	const struct hm_route_key *key = k;
+	const struct hm_route_val *id = val;
+	struct route_names *names = arg;
+	struct row *r;
+	size_t cap;
+
+	if (names->n == names->cap) {
+		cap = names->cap ? names->cap * 2 : 64;
+		r = realloc(names->v, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		names->v = r;
+		names->cap = cap;
+	}
+	r = &names->v[names->n++];
+	memset(r, 0, sizeof(*r));
+	r->route = id->id;
+	r->method = key->method;
+	memcpy(r->label, key->label, HM_ROUTE_LEN); /* NUL-padded, maybe full */
+	return 0;
+}
+
+/* Extension method names, from hm_method_ids. */
+static int add_method_name(const void *k, const void *val, void *arg)
+{
+	const struct hm_method_key *key = k;
+	const struct hm_route_val *id = val;
+
+	(void)arg;
+	hm_method_name_set(id->id, key->name, strnlen(key->name, sizeof(key->name)));
+	return 0;
+}
+
+static int cmp_route_id(const void *pa, const void *pb)
+{
+	const struct row *a = pa, *b = pb;
+
+	return a->route < b->route ? -1 : a->route > b->route;
+}
+
+/* A route id's key: its label, or the name of a special id. */
+static void route_key(struct row *r, __u32 id, const struct route_names *names)
+{
+	struct row key = { .route = id }, *name;
+
+	name = names->n ? bsearch(&key, names->v, names->n, sizeof(key), cmp_route_id) : NULL;
+	r->route = id;
+	r->hist_keyed = true;
+	r->hist_key = id;
+	if (id == HM_ROUTE_OTHER) {
+		r->other = true;
+		snprintf(r->label, sizeof(r->label), "_other");
+	} else if (id == HM_ROUTE_UNKNOWN) {
+		snprintf(r->label, sizeof(r->label), "_unknown");
+	} else if (name) {
+		r->method = name->method;
+		memcpy(r->label, name->label, sizeof(r->label));
+	} else {
+		/* Its name was forgotten (hm-reset --routes) while requests were in flight. */
+		snprintf(r->label, sizeof(r->label), "_id_%u", id);
+	}
+}
+
+/*
+ * Route rows: hm_routes holds each id's stats per generation; hm_route_ids
+ * names the ids (a reset keeps the names, so an id never changes its label
+ * under a request being counted; hm-reset --routes forgets them).
+ */
+static int read_routes(struct reader *rd, enum view_id view)
+{
+	struct route_names names = { 0 };
+	struct hm_stats sum;
+	unsigned int gen;
+	struct row *r;
+	__u32 id;
+	int ret;
+
+	ret = hm_walk_hash(rd->maps->method_ids, HM_MAP_METHOD_IDS, sizeof(struct hm_route_val),
+			   add_method_name, NULL);
+	if (!ret)
+		ret = hm_walk_hash(rd->maps->route_ids, HM_MAP_ROUTE_IDS,
+				   sizeof(struct hm_route_val), add_route_name, &names);
+	if (ret)
+		goto out;
+	sort_array(names.v, names.n, sizeof(*names.v), cmp_route_id);
+	for (id = 0; id < HM_MAX_ROUTES && !ret; id++) {
+		memset(&sum, 0, sizeof(sum));
+		for (gen = 0; gen < HM_GENS && !ret; gen++)
+			if (rd->gens & (1U << gen))
+				ret = add_stats(rd, rd->maps->routes, HM_MAP_ROUTES,
+						gen * HM_MAX_ROUTES + id, &sum);
+		if (ret || stats_empty(&sum))
+			continue;
+		r = table_add(&rd->snap->tables[view]);
+		if (!r) {
+			ret = -ENOMEM;
+			break;
+		}
+		r->s = sum;
+		route_key(r, id, &names);
+	}
+out:
+	free(names.v);
+	return ret;
+}
+
+/* Adds histogram index idx of the map to h. */
+static int read_hist(struct reader *rd, __u32 idx, struct hm_hist *percpu, struct hm_hist *h)
+{
+	struct hm_hist sum;
+	int ret = hm_read_percpu(rd->maps->hist, HM_MAP_HIST, idx, percpu);
+
+	if (ret)
+		return ret;
+	hm_hist_sum_percpu(&sum, percpu, rd->ncpus);
+	hm_hist_add(h, &sum);
+	return 0;
+}
+
+/*
+ * The histograms of view v in generation gen, family f: the overflow one,
+ * then one per row id that has its own.  A view whose slots hold every
+ * response adds them to the total too.
+ */
+static int read_view_hists(struct reader *rd, enum view_id v, unsigned int gen, unsigned int f,
+			   struct hm_hist *percpu)
+{
+	const struct view *vw = &views[v];
+	struct snapshot *snap = rd->snap;
+	struct hm_hist sum = { 0 };
+	struct key_hist *kh;
+	struct slot_key *sk;
+	unsigned int i;
+	int ret;
+
+	ret = read_hist(rd, HM_HIST_INDEX(gen, vw->hist_other, f), percpu, &sum);
+	if (ret)
+		return ret;
+	hm_hist_add(&snap->ovf[v][f], &sum);
+	if (vw->hist_total)
+		hm_hist_add(&snap->total[f], &sum);
+	for (i = 0; i < vw->hist_n; i++) {
+		memset(&sum, 0, sizeof(sum));
+		ret = read_hist(rd, HM_HIST_INDEX(gen, vw->hist_first + i, f), percpu, &sum);
+		if (ret)
+			return ret;
+		if (!sum.count)
+			continue;
+		if (vw->hist_total)
+			hm_hist_add(&snap->total[f], &sum);
+		if (vw->source == SRC_ROW_KIND) {
+			/* A slot whose row was not named (a concurrent reset) is other. */
+			sk = &rd->slot_keys[v][gen][i];
+			kh = sk->set ? hist_get(&snap->hists[v], sk->key) : NULL;
+			if (sk->set && !kh)
+				return -ENOMEM;
+		} else {
+			kh = hist_get(&snap->hists[v], vw->hist_id_first + i);
+			if (!kh)
+				return -ENOMEM;
+		}
+		hm_hist_add(kh ? &kh->h[f] : &snap->ovf[v][f], &sum);
+	}
+	return 0;
+}
+
+static int read_hists(struct reader *rd)
+{
+	struct hm_hist *percpu;
+	unsigned int gen, f;
+	int ret = 0, v;
+
+	percpu = calloc(1, hm_percpu_size(sizeof(*percpu), rd->ncpus));
+	if (!percpu)
+		return -ENOMEM;
+	for (gen = 0; gen < HM_GENS && !ret; gen++) {
+		if (!(rd->gens & (1U << gen)))
+			continue;
+		for (f = 0; f < HM_LAT_FAMILIES && !ret; f++)
+			for (v = 0; v < VIEWS && !ret; v++)
+				if (views[v].hist)
+					ret = read_view_hists(rd, v, gen, f, percpu);
+	}
+	free(percpu);
+	return ret;
+}
+
+static int read_monitor(struct reader *rd)
+{
+	__u64 *percpu;
+	unsigned int gen;
+	__u32 key;
+	int cpu, ret = 0;
+
+	percpu = calloc(1, hm_percpu_size(sizeof(*percpu), rd->ncpus));
+	if (!percpu)
+		return -ENOMEM;
+	for (gen = 0; gen < HM_GENS && !ret; gen++) {
+		if (!(rd->gens & (1U << gen)))
+			continue;
+		for (key = 0; key < HM_MON_MAX; key++) {
+			ret = hm_read_percpu(rd->maps->monitor, HM_MAP_MONITOR,
+					     gen * HM_MON_MAX + key, percpu);
+			if (ret)
+				break;
+			for (cpu = 0; cpu < rd->ncpus; cpu++)
+				rd->snap->monitor[key] += percpu[cpu];
+		}
+	}
+	free(percpu);
+	return ret;
+}
+
+int cmp_key(const struct row *a, const struct row *b)
+{
+	int c;
+
+	if (a->other != b->other)
+		return a->other ? 1 : -1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	if (a->ifindex != b->ifindex)
+		return a->ifindex < b->ifindex ? -1 : 1;
+	c = memcmp(a->ip.a, b->ip.a, sizeof(a->ip.a));
+	if (c)
+		return c;
+	c = strcmp(a->label, b->label);
+	if (c)
+		return c;
+	return (int)a->method - (int)b->method;
+}
+
+int cmp_key_qsort(const void *a, const void *b)
+{
+	return cmp_key(a, b);
+}
+
+/*
+ * Sorts the rows by key and merges a key seen twice: reading, the second
+ * copy replaces the first (a restarted walk); clearing, they add up.
+ */
+static void table_by_key(struct table *t, bool add)
+{
+	size_t i, n = 0;
+
+	sort_array(t->rows, t->len, sizeof(*t->rows), cmp_key_qsort);
+	for (i = 0; i < t->len; i++) {
+		if (n && !cmp_key(&t->rows[n - 1], &t->rows[i])) {
+			if (add)
+				stats_add(&t->rows[n - 1].s, &t->rows[i].s);
+			else
+				t->rows[n - 1] = t->rows[i];
+			continue;
+		}
+		t->rows[n++] = t->rows[i];
+	}
+	t->len = n;
+}
+
+static int cmp_key_hist(const void *pa, const void *pb)
+{
+	const struct key_hist *a = pa, *b = pb;
+
+	return a->key < b->key ? -1 : a->key > b->key;
+}
+
+const struct key_hist *find_hist(const struct hist_set *set, __u32 key)
+{
+	struct key_hist k = { .key = key };
+
+	if (!set->n)
+		return NULL;
+	return bsearch(&k, set->v, set->n, sizeof(k), cmp_key_hist);
+}
+
+/* Gives each row of a view with histograms its own; call once the sets no longer move. */
+void link_hists(struct snapshot *snap)
+{
+	const struct key_hist *p;
+	struct table *t;
+	size_t i;
+	int f, v;
+
+	for (v = 0; v < VIEWS; v++) {
+		if (!views[v].hist)
+			continue;
+		t = &snap->tables[v];
+		sort_array(snap->hists[v].v, snap->hists[v].n, sizeof(*snap->hists[v].v),
+			   cmp_key_hist);
+		for (i = 0; i < t->len; i++) {
+			p = t->rows[i].hist_keyed ? find_hist(&snap->hists[v], t->rows[i].hist_key)
+						  : NULL;
+			for (f = 0; f < HM_LAT_FAMILIES; f++)
+				t->rows[i].hist[f] = p ? &p->h[f] : NULL;
+		}
+	}
+}
+
+void snapshot_free(struct snapshot *snap)
+{
+	int v;
+
+	for (v = 0; v < VIEWS; v++) {
+		free(snap->tables[v].rows);
+		free(snap->hists[v].v);
+	}
+	memset(snap, 0, sizeof(*snap));
+}
+
+/* Adds the generations rd->gens of every view to rd->snap. */
+static int read_gens(struct reader *rd)
+{
+	int ret = read_row_kinds(rd), v;
+
+	for (v = 0; v < VIEWS && !ret; v++)
+		if (views[v].source == SRC_ROUTES)
+			ret = read_routes(rd, v);
+	if (!ret)
+		ret = read_hists(rd);
+	if (!ret)
+		ret = read_monitor(rd);
+	return ret;
+}
+
+/* hm_reset() calls it with each generation it ends, before clearing it. */
+static int read_gen(unsigned int gen, void *arg)
+{
+	struct reader *rd = arg;
+
+	rd->gens = 1U << gen;
+	return read_gens(rd);
+}
+
+static void reader_free(struct reader *rd)
+{
+	free(rd->percpu);
+	for (unsigned int g = 0; g < HM_GENS; g++) {
+		for (unsigned int k = 0; k < HM_ROW_KINDS; k++)
+			free(rd->seen[g][k]);
+		for (unsigned int v = 0; v < VIEWS; v++)
+			free(rd->slot_keys[v][g]);
+	}
+}
+
+static int reader_init(struct reader *rd)
+{
+	rd->ncpus = libbpf_num_possible_cpus();
+	if (rd->ncpus <= 0) {
+		hm_err("cannot count the possible CPUs: %s", strerror(-rd->ncpus));
+		return rd->ncpus ? rd->ncpus : -EINVAL;
+	}
+	rd->percpu = calloc(1, hm_percpu_size(sizeof(struct hm_stats), rd->ncpus));
+	if (!rd->percpu)
+		return -ENOMEM;
+	for (unsigned int v = 0; v < VIEWS; v++)
+		if (views[v].source == SRC_ROW_KIND)
+			rd->kind_view[views[v].kind] = v;
+	for (unsigned int g = 0; g < HM_GENS; g++) {
+		for (unsigned int k = 0; k < HM_ROW_KINDS; k++) {
+			rd->seen[g][k] = calloc(hm_row_capacity(k), 1);
+			if (!rd->seen[g][k])
+				return -ENOMEM;
+		}
+		for (unsigned int v = 0; v < VIEWS; v++) {
+			if (views[v].source != SRC_ROW_KIND || !views[v].hist)
+				continue;
+			rd->slot_keys[v][g] = calloc(views[v].hist_n, sizeof(struct slot_key));
+			if (!rd->slot_keys[v][g])
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int read_snapshot(struct hm_maps *maps, const char *reset_dir, struct snapshot *snap)
+{
+	struct reader rd = { .maps = maps, .snap = snap, .gens = (1U << HM_GENS) - 1 };
+	int ret, v;
+
+	memset(snap, 0, sizeof(*snap));
+	ret = reader_init(&rd);
+	if (!ret && reset_dir)
+		ret = hm_reset(maps, reset_dir, 0, read_gen, &rd);
+	else if (!ret)
+		ret = read_gens(&rd);
+	if (!ret)
+		ret = hm_count_keys(maps->conns, HM_MAP_CONNS, &snap->conns_live);
+	reader_free(&rd);
+	if (ret == -ENOMEM)
+		hm_err("out of memory");
+	if (ret) {
+		snapshot_free(snap);
+		return ret;
+	}
+	/* A key read in both generations adds up. */
+	for (v = 0; v < VIEWS; v++)
+		table_by_key(&snap->tables[v], true);
+	link_hists(snap);
+	return 0;
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * stat.h - hm-stat's parts: a snapshot of the maps (snapshot.c), the
+ * difference of two (delta.c), the views and their keys (views.c), and one
+ * file per output: table.c, json.c, csv.c, prom.c, charts.c (--hist),
+ * watch.c; main.c parses the options.
+ *
+ * A view is one row of views[] (views.c): where its rows come from, which
+ * key fields name a row, and what each format calls it.  The formats walk
+ * that table, so a new dimension is one row there (and a key field, when it
+ * brings a new kind of key).
+ */
+#ifndef HM_STAT_H
+#define HM_STAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "httpmon.h"
+#include "hm_hist.h"
+#include "hm_pin.h"
+
+#define HM_JSON_SCHEMA 1
+#define WATCH_MAX_SECONDS 86400
+#define HIST_ROWS_DEFAULT 4 /* --hist rows per power of two without --buckets */
+
+enum view_id { VIEW_CLIENT, VIEW_PORT, VIEW_PORT_CLIENT, VIEW_ROUTE, VIEW_IFACE, VIEWS };
+
+/*
+ * The fields that name a row.  Their order is the order of the key columns
+ * in the table; each view lists its own in the order JSON and CSV use.
+ */
+enum key_field { KEY_IFACE, KEY_IFINDEX, KEY_METHOD, KEY_ROUTE, KEY_PORT, KEY_IP, KEYS };
+
+#define VIEW_MAX_KEYS 3
+
+/* Where a view's rows come from. */
+enum view_source {
+	SRC_ROW_KIND, /* hm_row_ids names the rows of one row kind */
+	SRC_ROUTES,   /* hm_routes by route id, hm_route_ids names them */
+};
+
+struct view {
+	const char *name;  /* --by value */
+	const char *alias; /* another --by spelling, or NULL */
+	const char *json;  /* JSON array name */
+	const char *title; /* header line: "by client" */
+	enum view_source source;
+	unsigned int kind; /* SRC_ROW_KIND: enum hm_row_kind */
+	unsigned int nkeys;
+	enum key_field keys[VIEW_MAX_KEYS]; /* JSON, CSV and Prometheus order */
+	enum key_field total_key;           /* the table column that says "total" */
+	/* Latency histograms: slots hist_first.. of hm_hist, hist_n of them, then an overflow slot. */
+	bool hist;
+	unsigned int hist_first, hist_n, hist_other;
+	unsigned int hist_id_first; /* the row id whose histograms are in slot hist_first */
+	bool hist_total;            /* its slots hold every response once: the total's */
+	const char *chart_noun;     /* --hist titles: "port" */
+	const char *chart_plural;   /* "ports" */
+	const char *json_other;     /* JSON member of the overflow histogram */
+	const char *hist_other_key; /* the overflow histogram's key in Prometheus */
+	/* Prometheus: counters named prom_prefix + counter, in prom_rank order; 0: none. */
+	int prom_rank;
+	const char *prom_prefix;
+	const char *prom_what;      /* help text: "per client address (...)" */
+	const char *prom_hist_help; /* "%s; per ...": family help, hist_n */
+};
+
+extern const struct view views[VIEWS];
+
+struct row {
+	bool other; /* the overflow row: keys that did not fit in the map */
+	struct hm_addr ip;
+	__u16 port;
+	__u32 ifindex;                /* interfaces: the index the segments were seen on */
+	__u8 method;                  /* routes: enum hm_method */
+	__u32 route;                  /* routes: id */
+	char label[HM_ROUTE_LEN + 1]; /* routes: the label as the kernel keeps it */
+	bool hist_keyed;              /* hist_key names its histograms (not an overflow row's) */
+	__u32 hist_key;               /* port, route id */
+	struct hm_stats s;
+	/* Rows of views with histograms: their own, NULL when they have none. */
+	const struct hm_hist *hist[HM_LAT_FAMILIES];
+};
+
+struct table {
+	struct row *rows;
+	size_t len;
+	size_t cap;
+};
+
+/* The histograms of one key (port, route id): one map entry per family. */
+struct key_hist {
+	__u32 key;
+	struct hm_hist h[HM_LAT_FAMILIES];
+};
+
+struct hist_set {
+	struct key_hist *v; /* sorted by key once read */
+	size_t n, cap;
+};
+
+struct snapshot {
+	struct table tables[VIEWS];
+	struct hist_set hists[VIEWS];                  /* views with histograms */
+	struct hm_hist ovf[VIEWS][HM_LAT_FAMILIES];    /* keys without their own */
+	struct hm_hist total[HM_LAT_FAMILIES];         /* every response */
+	__u64 monitor[HM_MON_MAX];
+	__u64 conns_live;
+	bool interval;  /* a difference of two snapshots: no min/max */
+	double seconds; /* interval: its length */
+};
+
+enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_PROMETHEUS, FORMATS };
+extern const char *const format_names[FORMATS];
+
+enum sort_field {
+	SORT_REQUESTS,
+	SORT_RESPONSES,
+	SORT_SUCCESS,
+	SORT_4XX,
+	SORT_5XX,
+	SORT_UNANSWERED,
+	SORT_AVG,
+	SORT_MIN,
+	SORT_MAX,
+	SORT_BYTES_IN,
+	SORT_BYTES_OUT,
+	SORT_IP,
+	SORT_PORT,
+	SORT_FIELDS,
+};
+extern const char *const sort_names[SORT_FIELDS];
+
+struct options {
+	enum view_id view;
+	enum sort_field sort;
+	enum format format;
+	int family; /* enum hm_lat_family shown by the table, CSV and --watch */
+	size_t top; /* 0: all */
+	const char *pin_dir;
+	const char *output;
+	bool reset;
+	unsigned long watch; /* seconds; 0: no --watch */
+	unsigned long count; /* --watch intervals to print; 0: until stopped */
+	bool view_set;       /* --by was given */
+	struct hm_export export; /* Prometheus bounds (--buckets, --bucket-range) */
+	unsigned int hist_rows;  /* --hist: rows per power of two */
+	bool hist;               /* --hist: bar charts */
+	const char *hist_key;    /* --hist PORT or [METHOD ]ROUTE: one chart */
+};
+
+extern const char *const family_names[HM_LAT_FAMILIES];
+extern const char *const monitor_names[HM_MON_MAX];
+extern const char *const monitor_descs[HM_MON_MAX];
+
+/* snapshot.c */
+struct row *table_add(struct table *t);
+struct key_hist *hist_get(struct hist_set *set, __u32 key);
+const struct key_hist *find_hist(const struct hist_set *set, __u32 key);
+void link_hists(struct snapshot *snap);
+int cmp_key(const struct row *a, const struct row *b);
+int cmp_key_qsort(const void *a, const void *b);
+void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+void stats_add(struct hm_stats *sum, const struct hm_stats *s);
+/*
+ * Reads every view.  With reset_dir (the pin directory, locked meanwhile), the
+ * interval that ends, which is cleared; without, both generations summed.
+ */
+int read_snapshot(struct hm_maps *maps, const char *reset_dir, struct snapshot *snap);
+void snapshot_free(struct snapshot *snap);
+
+/* delta.c: out = cur - prev, for --watch. */
+int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struct snapshot *prev,
+		   double seconds);
+
+/* views.c: keys, figures and order of rows */
+#define KEY_TEXT (HM_ROUTE_LEN * 3 + 1)
+/* The text of field k of row r, or NULL when it has none (JSON null). */
+const char *key_text(enum key_field k, const struct row *r, char *buf, size_t len);
+bool key_is_number(enum key_field k, const struct row *r);
+const char *key_name(enum key_field k);
+const char *key_column(enum key_field k);
+/* Table cells: NULL keys and the overflow row as the table shows them. */
+const char *key_cell(enum key_field k, const struct row *r, char *buf, size_t len);
+bool view_has_key(const struct view *v, enum key_field k);
+/* "[METHOD ]LABEL", "8080": how --hist names a row. */
+const char *row_title(const struct view *v, const struct row *r, char *buf, size_t len);
+void set_iface_names(const char *pin_dir);
+
+const struct hm_latency *row_lat(const struct row *r, int family);
+bool lat_valid(const struct hm_latency *l);
+double lat_avg_ns(const struct hm_latency *l);
+bool percentile(const struct hm_hist *h, const struct hm_latency *l, bool interval,
+		unsigned int per10k, double *ns);
+bool success_rate(const struct hm_stats *s, double *rate);
+bool response_rate(const struct hm_stats *s, double *rate);
+void sort_tables(struct snapshot *snap, const struct options *o);
+bool row_shown(const struct table *t, size_t i, size_t top);
+size_t shown_rows(const struct table *t, size_t top);
+void total_row(struct row *total, const struct snapshot *snap, enum view_id v);
+const char *now_text(char *buf, size_t len);
+
+/* The outputs. */
+int print_table(FILE *f, const struct snapshot *snap, const struct options *o);
+void print_json(FILE *f, const struct snapshot *snap, const struct options *o);
+void print_csv(FILE *f, const struct snapshot *snap, const struct options *o);
+void print_prometheus(FILE *f, const struct snapshot *snap, const struct options *o);
+int print_hist_charts(FILE *f, const struct snapshot *snap, const struct options *o);
+int print_snapshot(FILE *f, struct snapshot *snap, const struct options *o);
+int watch(struct hm_maps *maps, const struct options *o);
+
+/* output.c: --output, a temporary file renamed over the target when complete. */
+struct output {
+	FILE *f;
+	char *tmp; /* NULL: stdout */
+	const char *path;
+};
+int output_open(struct output *out, const char *path);
+int output_close(struct output *out, bool ok);
+
+#endif /* HM_STAT_H */

@@ -184,7 +184,7 @@ bench-testrun: $(BUILD)/httpmon.o $(TESTRUN)
 
 # Installation.  Every directory can be overridden; DESTDIR is prepended to
 # all of them.  The README's "Install and operations" section lists the files
-# (tests/unit/test_install.sh checks the list).  The configuration file is
+# (tests/packaging/test_install.sh checks the list).  The configuration file is
 # installed only when absent, and uninstall removes it only when unchanged.
 SBINDIR       ?= $(PREFIX)/sbin
 OBJDIR        ?= $(PREFIX)/lib/httpmon

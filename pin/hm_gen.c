@@ -234,18 +234,12 @@ out:
 	return err;
 }
 
-int hm_gen_clear(const struct hm_maps *maps, unsigned int gen)
+/* The generation's row id counters: ids are handed out from 1 again, the names are gone. */
+static int hm_clear_seq(const struct hm_maps *maps, unsigned int gen)
 {
-	int ncpus = libbpf_num_possible_cpus(), err;
 	__u32 slot, zero = 0;
+	int err = 0;
 
-	if (ncpus <= 0) {
-		hm_err("cannot count the possible CPUs: %s", strerror(-ncpus));
-		return ncpus ? ncpus : -EINVAL;
-	}
-	gen &= 1;
-	err = hm_clear_rows(maps, gen, ncpus);
-	/* Ids are handed out from 1 again: the names are gone. */
 	for (unsigned int kind = 0; kind < HM_ROW_KINDS && !err; kind++) {
 		slot = HM_SEQ_ROW(gen, kind);
 		if (bpf_map_update_elem(maps->seq, &slot, &zero, BPF_EXIST)) {
@@ -253,30 +247,64 @@ int hm_gen_clear(const struct hm_maps *maps, unsigned int gen)
 			hm_err("cannot zero map %s: %s", HM_MAP_SEQ, strerror(-err));
 		}
 	}
-	if (!err)
-		err = hm_zero_range(maps->routes, HM_MAP_ROUTES, gen * HM_MAX_ROUTES, HM_MAX_ROUTES,
-				    sizeof(struct hm_stats), ncpus);
-	if (!err)
-		err = hm_zero_range(maps->hist, HM_MAP_HIST, HM_HIST_INDEX(gen, 0, 0),
-				    HM_HIST_SLOTS * HM_LAT_FAMILIES, sizeof(struct hm_hist), ncpus);
-	if (!err)
-		err = hm_zero_range(maps->monitor, HM_MAP_MONITOR, gen * HM_MON_MAX, HM_MON_MAX,
-				    sizeof(__u64), ncpus);
 	return err;
 }
 
+/* Clears generation gen of every map as its reset policy says (hm_map_descs). */
+int hm_gen_clear(const struct hm_maps *maps, unsigned int gen)
+{
+	int ncpus = libbpf_num_possible_cpus(), err;
+	const struct hm_map_desc *d;
+
+	if (ncpus <= 0) {
+		hm_err("cannot count the possible CPUs: %s", strerror(-ncpus));
+		return ncpus ? ncpus : -EINVAL;
+	}
+	gen &= 1;
+	err = hm_clear_rows(maps, gen, ncpus); /* HM_GEN_NAMES and HM_GEN_ROWS */
+	if (!err)
+		err = hm_clear_seq(maps, gen);
+	for (size_t i = 0; i < hm_map_descs_len && !err; i++) {
+		d = &hm_map_descs[i];
+		if (d->reset == HM_GEN_SLICE)
+			err = hm_zero_range(*hm_maps_fd((struct hm_maps *)maps, d), d->name,
+					    gen * d->gen_slice, d->gen_slice, d->value_size, ncpus);
+	}
+	return err;
+}
+
+/* Deletes every key of a hash map; keys added meanwhile go too. */
+static int hm_empty_hash(int fd)
+{
+	struct bpf_map_info info;
+	void *key;
+	int ret = hm_map_info(fd, &info);
+
+	if (ret)
+		return ret;
+	key = calloc(1, info.key_size ? info.key_size : 1);
+	if (!key)
+		return -ENOMEM;
+	while (!ret && !bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+			ret = -errno;
+	free(key);
+	return ret;
+}
+
 /*
- * The names of routes are forgotten (hm_route_ids emptied, the route id
- * counter back to 0) under a new route_epoch, so the classifier no longer
- * trusts the ids it keeps for requests in flight.  The ids are emptied again
- * after the counter is reset: a label the classifier named in between got
- * an id from the old count, which the new count would hand out again.
+ * Names that outlive intervals (HM_NAMES: route labels) are forgotten, and
+ * their id counters restart, under a new route_epoch, so the classifier no
+ * longer trusts the ids it keeps for requests in flight.  The names are
+ * emptied again after the counters restart: a name the classifier took in
+ * between got an id from the old count, which the new count would hand out
+ * again.
  */
 static int hm_forget_names(const struct hm_maps *maps)
 {
-	struct hm_route_key key;
+	static const __u32 name_seqs[] = { HM_SEQ_ROUTES };
 	struct hm_config *cfg = calloc(1, sizeof(*cfg));
-	__u32 zero = 0, slot = HM_SEQ_ROUTES;
+	__u32 zero = 0;
 	int ret = 0, pass;
 
 	if (!cfg)
@@ -291,13 +319,13 @@ static int hm_forget_names(const struct hm_maps *maps)
 		goto out;
 	}
 	for (pass = 0; pass < 2 && !ret; pass++) {
-		while (!bpf_map_get_next_key(maps->route_ids, NULL, &key))
-			if (bpf_map_delete_elem(maps->route_ids, &key) && errno != ENOENT) {
+		for (size_t i = 0; i < hm_map_descs_len && !ret; i++)
+			if (hm_map_descs[i].reset == HM_NAMES)
+				ret = hm_empty_hash(*hm_maps_fd((struct hm_maps *)maps,
+								&hm_map_descs[i]));
+		for (size_t i = 0; !pass && !ret && i < sizeof(name_seqs) / sizeof(name_seqs[0]); i++)
+			if (bpf_map_update_elem(maps->seq, &name_seqs[i], &zero, BPF_EXIST))
 				ret = -errno;
-				break;
-			}
-		if (!ret && !pass && bpf_map_update_elem(maps->seq, &slot, &zero, BPF_EXIST))
-			ret = -errno;
 	}
 out:
 	if (ret)

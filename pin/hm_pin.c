@@ -14,46 +14,46 @@
 #include <bpf/libbpf.h>
 #include "hm_pin.h"
 
-#define HM_MAP(field, map_name, map_type, key, value, entries)                  \
-	{ .name = map_name, .type = map_type, .key_size = key,                 \
-	  .value_size = value, .max_entries = entries,                         \
+#define HM_MAP(field, map_name, map_role, map_type, key, value, entries, policy, slice)       \
+	{ .name = map_name, .role = map_role, .type = map_type, .key_size = key,          \
+	  .value_size = value, .max_entries = entries, .reset = policy, .gen_slice = slice, \
 	  .fd_offset = offsetof(struct hm_maps, field) }
+#define HM_STATS_ARRAY(field, map_name, map_role, per_gen, policy)                         \
+	HM_MAP(field, map_name, map_role, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),        \
+	       sizeof(struct hm_stats), HM_GENS * (per_gen), policy, per_gen)
 
 const struct hm_map_desc hm_map_descs[] = {
 	/* Written by hm-load (and a reset's epoch); the program only stamps the version. */
-	{ .name = HM_MAP_CONFIG, .type = BPF_MAP_TYPE_ARRAY, .key_size = sizeof(__u32),
-	  .value_size = sizeof(struct hm_config), .max_entries = 1,
-	  .fd_offset = offsetof(struct hm_maps, config) },
+	HM_MAP(config, HM_MAP_CONFIG, "settings, layout version, epoch", BPF_MAP_TYPE_ARRAY,
+	       sizeof(__u32), sizeof(struct hm_config), 1, HM_EPOCH, 0),
 	/* Connection state: readers only count its entries. */
-	{ .name = HM_MAP_CONNS, .type = BPF_MAP_TYPE_LRU_HASH, .never_reset = true,
-	  .fd_offset = offsetof(struct hm_maps, conns) },
-	HM_MAP(row_ids, HM_MAP_ROW_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_row_key),
-	       sizeof(struct hm_row_val), 0),
-	HM_MAP(clients, HM_MAP_CLIENTS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_stats), HM_GENS * HM_MAX_CLIENTS),
-	HM_MAP(ports, HM_MAP_PORTS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_stats), HM_GENS * HM_MAX_PORTS),
-	HM_MAP(port_clients, HM_MAP_PORT_CLIENTS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_stats), HM_GENS * HM_MAX_PORT_CLIENTS),
-	HM_MAP(ifaces, HM_MAP_IFACES, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_stats), HM_GENS * HM_MAX_IFACES),
-	HM_MAP(monitor, HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(__u64), HM_GENS * HM_MON_MAX),
-	HM_MAP(hist, HM_MAP_HIST, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_hist), HM_GENS * HM_HIST_SLOTS * HM_LAT_FAMILIES),
-	HM_MAP(routes, HM_MAP_ROUTES, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_stats), HM_GENS * HM_MAX_ROUTES),
-	HM_MAP(route_ids, HM_MAP_ROUTE_IDS, BPF_MAP_TYPE_HASH,
-	       sizeof(struct hm_route_key), sizeof(struct hm_route_val), 0),
-	HM_MAP(seq, HM_MAP_SEQ, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u32), HM_SEQ_SLOTS),
-	/* Method names stay as long as the map set: a reset keeps them. */
-	{ .name = HM_MAP_METHOD_IDS, .type = BPF_MAP_TYPE_HASH,
-	  .key_size = sizeof(struct hm_method_key), .value_size = sizeof(struct hm_route_val),
-	  .never_reset = true, .fd_offset = offsetof(struct hm_maps, method_ids) },
+	HM_MAP(conns, HM_MAP_CONNS, "connection state", BPF_MAP_TYPE_LRU_HASH, 0, 0, 0, HM_KEEP,
+	       0),
+	HM_MAP(row_ids, HM_MAP_ROW_IDS, "row names per generation", BPF_MAP_TYPE_HASH,
+	       sizeof(struct hm_row_key), sizeof(struct hm_row_val), 0, HM_GEN_NAMES, 0),
+	HM_STATS_ARRAY(clients, HM_MAP_CLIENTS, "rows per client", HM_MAX_CLIENTS, HM_GEN_ROWS),
+	HM_STATS_ARRAY(ports, HM_MAP_PORTS, "rows per server port", HM_MAX_PORTS, HM_GEN_ROWS),
+	HM_STATS_ARRAY(port_clients, HM_MAP_PORT_CLIENTS, "rows per port and client",
+		       HM_MAX_PORT_CLIENTS, HM_GEN_ROWS),
+	HM_STATS_ARRAY(ifaces, HM_MAP_IFACES, "rows per interface", HM_MAX_IFACES, HM_GEN_ROWS),
+	HM_MAP(monitor, HM_MAP_MONITOR, "self-metrics", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	       sizeof(__u64), HM_GENS * HM_MON_MAX, HM_GEN_SLICE, HM_MON_MAX),
+	HM_MAP(hist, HM_MAP_HIST, "latency histograms", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	       sizeof(struct hm_hist), HM_GENS * HM_HIST_SLOTS * HM_LAT_FAMILIES, HM_GEN_SLICE,
+	       HM_HIST_SLOTS * HM_LAT_FAMILIES),
+	HM_STATS_ARRAY(routes, HM_MAP_ROUTES, "rows per route", HM_MAX_ROUTES, HM_GEN_SLICE),
+	/* Route names outlive intervals, so an id never names another route mid-request. */
+	HM_MAP(route_ids, HM_MAP_ROUTE_IDS, "route names", BPF_MAP_TYPE_HASH,
+	       sizeof(struct hm_route_key), sizeof(struct hm_route_val), 0, HM_NAMES, 0),
+	HM_MAP(seq, HM_MAP_SEQ, "ids handed out", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u32),
+	       HM_SEQ_SLOTS, HM_GEN_SEQ, 0),
+	/* Method names stay as long as the map set. */
+	HM_MAP(method_ids, HM_MAP_METHOD_IDS, "extension method names", BPF_MAP_TYPE_HASH,
+	       sizeof(struct hm_method_key), sizeof(struct hm_route_val), 0, HM_KEEP, 0),
 	/* Pinned by hm-load and plain tc, not by every test's map set. */
-	{ .name = HM_MAP_LINKS, .type = BPF_MAP_TYPE_HASH, .key_size = sizeof(__u32),
-	  .value_size = sizeof(struct hm_link), .never_reset = true, .optional = true,
-	  .fd_offset = offsetof(struct hm_maps, links) },
+	{ .name = HM_MAP_LINKS, .role = "hm-load's interface records", .type = BPF_MAP_TYPE_HASH,
+	  .key_size = sizeof(__u32), .value_size = sizeof(struct hm_link), .reset = HM_KEEP,
+	  .optional = true, .fd_offset = offsetof(struct hm_maps, links) },
 };
 const size_t hm_map_descs_len = sizeof(hm_map_descs) / sizeof(hm_map_descs[0]);
 
@@ -236,7 +236,7 @@ static int hm_open_pin(const char *dir, const struct hm_map_desc *d,
 		       bool want_write, int *fdp, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
-	bool write = want_write && !d->never_reset;
+	bool write = want_write && d->reset != HM_KEEP;
 	char path[4096];
 	int fd, ret;
 

@@ -68,16 +68,32 @@ int hm_maps_check_pins(const char *dir, const struct hm_maps *maps);
 /* True when fd is a BPF map (a pin may hold a program or a link instead). */
 bool hm_fd_is_map(int fd);
 
-/* Name and expected geometry of each map, for loops over the set. */
+/*
+ * What a reset does to a map.  Aggregates exist once per generation; a reset
+ * clears the generation it retires and keeps everything else.
+ */
+enum hm_reset_policy {
+	HM_KEEP,      /* left alone (connection state, method names, records) */
+	HM_EPOCH,     /* hm_config: its epoch names the generation written; a reset bumps it */
+	HM_GEN_SLICE, /* a per-CPU array: the generation's gen_slice entries are zeroed */
+	HM_GEN_ROWS,  /* a row array: the rows hm_row_ids names in the generation, and id 0 */
+	HM_GEN_NAMES, /* hm_row_ids: the generation's names are deleted */
+	HM_GEN_SEQ,   /* hm_seq: the generation's row id counters restart */
+	HM_NAMES,     /* names that outlive intervals: forgotten with HM_RESET_NAMES only */
+};
+
+/* One map of the set: the one description the loader, readers, reset and tests use. */
 struct hm_map_desc {
 	const char *name;
+	const char *role;  /* what it holds, for people: hm-load --status, errors */
 	unsigned int type; /* enum bpf_map_type */
-	unsigned int key_size;   /* 0: not checked (layout private to the program) */
-	unsigned int value_size; /* 0: not checked */
-	size_t fd_offset; /* offsetof(struct hm_maps, ...) */
+	unsigned int key_size;	  /* 0: not checked (layout private to the program) */
+	unsigned int value_size;  /* 0: not checked */
+	size_t fd_offset;	  /* offsetof(struct hm_maps, ...) */
 	unsigned int max_entries; /* 0: any (capacity chosen at load time) */
-	bool never_reset; /* a reset leaves it alone: opened read-only even to write */
-	bool optional;    /* a set without it is complete (checked when it is there) */
+	enum hm_reset_policy reset;
+	unsigned int gen_slice; /* HM_GEN_SLICE, HM_GEN_ROWS: entries per generation */
+	bool optional;		/* a set without it is complete (checked when it is there) */
 };
 extern const struct hm_map_desc hm_map_descs[];
 extern const size_t hm_map_descs_len;

@@ -20,6 +20,8 @@ PACKAGES=(
 	python3 python3-yaml jq curl procps netbase
 	# docs, packaging and the compose check: man pages, completion, unit file
 	groff-base man-db bash-completion docker-compose systemd
+	# the C style check (tests/packaging/test_format.sh)
+	clang-format
 	# make deb and its test; make dist (git archive)
 	build-essential debhelper lintian git
 	# the exports' and the fleet's tests: promtool, node_exporter, Prometheus

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # run.sh - httpmon's test runner (`make test`).
 #
-# Runs, each as its own process and in this order: build/test_parse (the BPF
-# unit tests), tests/unit/*.sh, tests/e2e/*.sh.  A test prints one line per
-# check - "ok - NAME", "not ok - NAME" or "skip - NAME (reason)" - and exits
-# 0 (pass), 77 (skipped) or anything else (failed).  Every ok / not ok line
-# counts as one test; a script that fails without a "not ok" line counts as
-# one failure, one that exits 77 without a "skip" line as one skip.  The last
-# line is "N passed, N failed" (", N skipped" when any); the exit status is
-# nonzero when anything failed or nothing ran.
+# Runs, each as its own process and in this order: build/test_parse (the
+# BPF unit tests), tests/unit/*.sh, tests/packaging/*.sh, tests/e2e/*.sh.
+# A test prints one line per check - "ok - NAME", "not ok - NAME" or "skip -
+# NAME (reason)" - and exits 0 (pass), 77 (skipped) or anything else
+# (failed).  Every ok / not ok line counts as one test; a script that fails
+# without a "not ok" line counts as one failure, one that exits 77 without a
+# "skip" line as one skip.  The last line is "N passed, N failed" (", N
+# skipped" when any); the exit status is nonzero when anything failed or
+# nothing ran.
 #
 # Usage: tests/run.sh [-k PATTERN] [-v] [-h]
 #   -k PATTERN  run only the scripts whose path matches PATTERN (extended
 #               regular expression, e.g. -k lab or -k 'unit/')
 #   -v          show each script's output live (default: only on failure)
 # Environment: HM_TEST_TIMEOUT seconds per script (default 600),
-#   HM_TESTS_DIR the directory holding unit/ and e2e/ (default: tests/).
+#   HM_TESTS_DIR the directory holding unit/, packaging/ and e2e/ (default:
+#   tests/).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,7 +26,7 @@ TIMEOUT=${HM_TEST_TIMEOUT:-600}
 pattern=
 verbose=0
 
-usage() { sed -n 's/^# \{0,1\}//; 13,18p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n 's/^# \{0,1\}//; 14,20p' "${BASH_SOURCE[0]}"; }
 
 while getopts 'k:vh' opt; do
 	case $opt in
@@ -52,7 +54,7 @@ scripts=()
 if [ -e build/test_parse ] || [ -e "$TESTS_DIR/unit/test_parse.c" ]; then
 	scripts+=(build/test_parse)
 fi
-for s in "$TESTS_DIR"/unit/*.sh "$TESTS_DIR"/e2e/*.sh; do
+for s in "$TESTS_DIR"/unit/*.sh "$TESTS_DIR"/packaging/*.sh "$TESTS_DIR"/e2e/*.sh; do
 	[ -e "$s" ] && scripts+=("${s#"$ROOT"/}")
 done
 if [ -n "$pattern" ]; then

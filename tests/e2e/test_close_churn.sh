@@ -27,41 +27,23 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 # shellcheck source=tests/lib/netns.sh
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 # shellcheck source=tests/lib/nginx.sh
 . "$HM_LIB/nginx.sh"
 # shellcheck source=tests/lib/rows.sh
 . "$HM_LIB/rows.sh"
 
-hm_require_root
 hm_require_cmds nsenter python3 jq nginx wrk timeout
 hm_require_build httpmon.o hm-load hm-stat
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix cc)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hmtest-cc-$$
-TMP=$(mktemp -d /tmp/hmtest-churn.XXXXXX)
-ORIGIN_PID=
-ATTACHED=0
+hm_e2e_init cc churn
 HANG_PID=
 
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	[ -n "$HANG_PID" ] && kill -KILL "$HANG_PID" 2>/dev/null
 	hm_nginx_down "$TMP/nginx"
-	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
-	if [ "$ATTACHED" -eq 1 ]; then
-		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	fi
-	hm_lab_down "$P"
-	hm_blackhole_del "$P"
-	rm -rf "$PIN" "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmtest-cc-
 
 hm_lab_start "$P" 2 "$TMP/lab.log"
 hm_blackhole_add "$P" || hm_not_ok "blackhole route for the lab's addresses in the root namespace"

@@ -49,38 +49,12 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 # shellcheck source=tests/lib/netns.sh
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc python3 jq timeout
 hm_require_build httpmon.o hm-load hm-stat
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix cl)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hmconn-$$
-TMP=$(mktemp -d /tmp/hmtest-conn.XXXXXX)
-ORIGIN_PID=
-ATTACHED=0
-BG_PIDS=() # our own background clients, ended by pid
-
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-	local pid
-	for pid in "${BG_PIDS[@]}"; do
-		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	done
-	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
-	if [ "$ATTACHED" -eq 1 ]; then
-		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	fi
-	hm_lab_down "$P"
-	rm -rf "$PIN" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmconn-
+hm_e2e_init cl conn
 
 # -- helpers ------------------------------------------------------------------
 # snap FILE: hm-stat --json into FILE.

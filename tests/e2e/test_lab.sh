@@ -21,33 +21,14 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout
 hm_require_build httpmon.o hm-load hm-stat hm-reset
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix la)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hmtest-$$
-TMP=$(mktemp -d /tmp/hmtest-lab.XXXXXX)
+hm_e2e_init la lab
 H4=
 H6=
-ORIGIN_PID=
-ATTACHED=0
-
-cleanup() {
-	if [ "$ATTACHED" -eq 1 ]; then
-		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	fi
-	hm_lab_down "$P"
-	rm -rf "$PIN" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmtest-
 
 # -- lab, origin, monitor -----------------------------------------------------
 hm_lab_start "$P" 2 "$TMP/lab.log"

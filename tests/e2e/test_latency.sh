@@ -29,32 +29,18 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc python3 jq timeout curl
 hm_require_build httpmon.o hm-load hm-stat hm-reset
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix lt)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hmlat-$$
-TMP=$(mktemp -d /tmp/hmtest-latency.XXXXXX)
-ATTACHED=0
+hm_e2e_init lt latency
 EXPORTER_PID=
 
-cleanup() {
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	[ -n "$EXPORTER_PID" ] && kill "$EXPORTER_PID" 2>/dev/null && wait "$EXPORTER_PID" 2>/dev/null
-	if [ "$ATTACHED" -eq 1 ]; then
-		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	fi
-	hm_lab_down "$P"
-	rm -rf "$PIN" "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmlat-
 
 # -- lab, origin, monitor -----------------------------------------------------
 hm_lab_start "$P" 2 "$TMP/lab.log"

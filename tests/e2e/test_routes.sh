@@ -18,30 +18,12 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq curl timeout
 hm_require_build httpmon.o hm-load hm-stat hm-reset
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix ro)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hmtest-$$
-TMP=$(mktemp -d /tmp/hmtest-routes.XXXXXX)
-ATTACHED=0
-
-cleanup() {
-	if [ "$ATTACHED" -eq 1 ]; then
-		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	fi
-	hm_lab_down "$P"
-	rm -rf "$PIN" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmtest-
+hm_e2e_init ro routes
 
 if ! hm_lab_up "$P" 1 >"$TMP/lab.log" 2>&1; then
 	hm_not_ok "lab up" "$(cat "$TMP/lab.log")"

@@ -43,45 +43,18 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 # shellcheck source=tests/lib/netns.sh
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 # shellcheck source=tests/lib/rows.sh
 . "$HM_LIB/rows.sh"
 
-hm_require_root
 hm_require_cmds nsenter python3 jq curl timeout tinyproxy tcpdump
 hm_require_build httpmon.o hm-load hm-stat
 if ! /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
 	hm_skip "$(basename "$0")" "python3-websockets not installed (scripts/deps.sh)"
 	exit 77
 fi
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix tu)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hmtest-tu-$$
-TMP=$(mktemp -d /tmp/hmtest-tunnels.XXXXXX)
-ORIGIN_PID=
-ATTACHED=0
-BG_PIDS=() # our own servers and captures, ended by pid
-
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-	local pid
-	for pid in "${BG_PIDS[@]}"; do
-		kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
-	done
-	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
-	if [ "$ATTACHED" -eq 1 ]; then
-		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	fi
-	hm_lab_down "$P"
-	hm_blackhole_del "$P"
-	rm -rf "$PIN" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmtest-tu-
+hm_e2e_init tu tunnels
 
 hm_lab_start "$P" 3 "$TMP/lab.log"
 hm_blackhole_add "$P" || hm_not_ok "blackhole route for the lab's addresses in the root namespace"

@@ -16,19 +16,26 @@ void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, cons
 		qsort(base, n, size, cmp);
 }
 
+/* Room for one more of n elements of size in *v (cap of them now); false when out of memory. */
+static bool grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t more = *cap ? *cap * 2 : 64;
+	void *p;
+
+	if (n < *cap)
+		return true;
+	p = realloc(*v, more * size);
+	if (!p)
+		return false;
+	*v = p;
+	*cap = more;
+	return true;
+}
+
 struct row *table_add(struct table *t)
 {
-	struct row *rows;
-	size_t cap;
-
-	if (t->len == t->cap) {
-		cap = t->cap ? t->cap * 2 : 64;
-		rows = realloc(t->rows, cap * sizeof(*rows));
-		if (!rows)
-			return NULL;
-		t->rows = rows;
-		t->cap = cap;
-	}
+	if (!grow((void **)&t->rows, &t->cap, t->len, sizeof(*t->rows)))
+		return NULL;
 	memset(&t->rows[t->len], 0, sizeof(t->rows[0]));
 	return &t->rows[t->len++];
 }
@@ -36,19 +43,13 @@ struct row *table_add(struct table *t)
 struct key_hist *hist_get(struct hist_set *set, __u32 key)
 {
 	struct key_hist *p;
-	size_t i, cap;
+	size_t i;
 
 	for (i = 0; i < set->n; i++)
 		if (set->v[i].key == key)
 			return &set->v[i];
-	if (set->n == set->cap) {
-		cap = set->cap ? set->cap * 2 : 16;
-		p = realloc(set->v, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		set->v = p;
-		set->cap = cap;
-	}
+	if (!grow((void **)&set->v, &set->cap, set->n, sizeof(*set->v)))
+		return NULL;
 	p = &set->v[set->n++];
 	memset(p, 0, sizeof(*p));
 	p->key = key;
@@ -170,30 +171,15 @@ static int read_row_kinds(struct reader *rd)
 	return ret;
 }
 
-/* Route labels, by id, from hm_route_ids. */
-struct route_names {
-	struct row *v; /* route, method and label set */
-	size_t n, cap;
-};
-
+/* Route labels, by id, from hm_route_ids: rows with route, method and label set. */
 static int add_route_name(const void *k, const void *val, void *arg)
 {
 	const struct hm_route_key *key = k;
 	const struct hm_route_val *id = val;
-	struct route_names *names = arg;
-	struct row *r;
-	size_t cap;
+	struct row *r = table_add(arg);
 
-	if (names->n == names->cap) {
-		cap = names->cap ? names->cap * 2 : 64;
-		r = realloc(names->v, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		names->v = r;
-		names->cap = cap;
-	}
-	r = &names->v[names->n++];
-	memset(r, 0, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
 	r->route = id->id;
 	r->method = key->method;
 	memcpy(r->label, key->label, HM_ROUTE_LEN); /* NUL-padded, maybe full */
@@ -219,11 +205,11 @@ static int cmp_route_id(const void *pa, const void *pb)
 }
 
 /* A route id's key: its label, or the name of a special id. */
-static void route_key(struct row *r, __u32 id, const struct route_names *names)
+static void route_key(struct row *r, __u32 id, const struct table *names)
 {
 	struct row key = { .route = id }, *name;
 
-	name = names->n ? bsearch(&key, names->v, names->n, sizeof(key), cmp_route_id) : NULL;
+	name = names->len ? bsearch(&key, names->rows, names->len, sizeof(key), cmp_route_id) : NULL;
 	r->route = id;
 	r->hist_keyed = true;
 	r->hist_key = id;
@@ -248,7 +234,7 @@ static void route_key(struct row *r, __u32 id, const struct route_names *names)
  */
 static int read_routes(struct reader *rd, enum view_id view)
 {
-	struct route_names names = { 0 };
+	struct table names = { 0 };
 	struct hm_stats sum;
 	unsigned int gen;
 	struct row *r;
@@ -262,7 +248,7 @@ static int read_routes(struct reader *rd, enum view_id view)
 				   sizeof(struct hm_route_val), add_route_name, &names);
 	if (ret)
 		goto out;
-	sort_array(names.v, names.n, sizeof(*names.v), cmp_route_id);
+	sort_array(names.rows, names.len, sizeof(*names.rows), cmp_route_id);
 	for (id = 0; id < HM_MAX_ROUTES && !ret; id++) {
 		memset(&sum, 0, sizeof(sum));
 		for (gen = 0; gen < HM_GENS && !ret; gen++)
@@ -280,7 +266,7 @@ static int read_routes(struct reader *rd, enum view_id view)
 		route_key(r, id, &names);
 	}
 out:
-	free(names.v);
+	free(names.rows);
 	return ret;
 }
 

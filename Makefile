@@ -136,7 +136,7 @@ $(SAN)/hm-%: $(SAN)/hm_%.o $(SAN_COMMON)
 
 $(SAN)/hm-load: $(SAN)/hm_tc.o $(SAN)/hm_xdp.o
 $(SAN)/hm-load: USER_LDLIBS += -lxdp
-$(SAN)/hm-stat: $(SAN)/hm_hist.o
+$(SAN)/hm-stat: $(SAN)/hm_hist.o $(SAN)/hm_histview.o
 
 san: $(SAN_TOOLS)
 

@@ -177,7 +177,10 @@ out:
 static int hm_clear_rows(const struct hm_maps *maps, unsigned int gen, int ncpus)
 {
 	static const char *const names[HM_ROW_KINDS] = {
-		HM_MAP_CLIENTS, HM_MAP_PORTS, HM_MAP_PORT_CLIENTS, HM_MAP_IFACES,
+		HM_MAP_CLIENTS,
+		HM_MAP_PORTS,
+		HM_MAP_PORT_CLIENTS,
+		HM_MAP_IFACES,
 	};
 	size_t vsize = hm_percpu_size(sizeof(struct hm_stats), ncpus);
 	struct hm_row_key key, next, *doomed = NULL;
@@ -321,9 +324,10 @@ static int hm_forget_names(const struct hm_maps *maps)
 	for (pass = 0; pass < 2 && !ret; pass++) {
 		for (size_t i = 0; i < hm_map_descs_len && !ret; i++)
 			if (hm_map_descs[i].reset == HM_NAMES)
-				ret = hm_empty_hash(*hm_maps_fd((struct hm_maps *)maps,
-								&hm_map_descs[i]));
-		for (size_t i = 0; !pass && !ret && i < sizeof(name_seqs) / sizeof(name_seqs[0]); i++)
+				ret = hm_empty_hash(
+					*hm_maps_fd((struct hm_maps *)maps, &hm_map_descs[i]));
+		for (size_t i = 0; !pass && !ret && i < sizeof(name_seqs) / sizeof(name_seqs[0]);
+		     i++)
 			if (bpf_map_update_elem(maps->seq, &name_seqs[i], &zero, BPF_EXIST))
 				ret = -errno;
 	}

@@ -14,21 +14,22 @@
 #include <bpf/libbpf.h>
 #include "hm_pin.h"
 
-#define HM_MAP(field, map_name, map_role, map_type, key, value, entries, policy, slice)       \
-	{ .name = map_name, .role = map_role, .type = map_type, .key_size = key,          \
-	  .value_size = value, .max_entries = entries, .reset = policy, .gen_slice = slice, \
-	  .fd_offset = offsetof(struct hm_maps, field) }
-#define HM_STATS_ARRAY(field, map_name, map_role, per_gen, policy)                         \
-	HM_MAP(field, map_name, map_role, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),        \
-	       sizeof(struct hm_stats), HM_GENS * (per_gen), policy, per_gen)
+#define HM_MAP(field, map_name, map_role, map_type, key, value, entries, policy, slice)           \
+	{                                                                                         \
+		.name = map_name, .role = map_role, .type = map_type, .key_size = key,            \
+		.value_size = value, .max_entries = entries, .reset = policy, .gen_slice = slice, \
+		.fd_offset = offsetof(struct hm_maps, field)                                      \
+	}
+#define HM_STATS_ARRAY(field, map_name, map_role, per_gen, policy)                  \
+	HM_MAP(field, map_name, map_role, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), \
+	       sizeof(struct hm_stats), (HM_GENS * (per_gen)), policy, per_gen)
 
 const struct hm_map_desc hm_map_descs[] = {
 	/* Written by hm-load (and a reset's epoch); the program only stamps the version. */
 	HM_MAP(config, HM_MAP_CONFIG, "settings, layout version, epoch", BPF_MAP_TYPE_ARRAY,
 	       sizeof(__u32), sizeof(struct hm_config), 1, HM_EPOCH, 0),
 	/* Connection state: readers only count its entries. */
-	HM_MAP(conns, HM_MAP_CONNS, "connection state", BPF_MAP_TYPE_LRU_HASH, 0, 0, 0, HM_KEEP,
-	       0),
+	HM_MAP(conns, HM_MAP_CONNS, "connection state", BPF_MAP_TYPE_LRU_HASH, 0, 0, 0, HM_KEEP, 0),
 	HM_MAP(row_ids, HM_MAP_ROW_IDS, "row names per generation", BPF_MAP_TYPE_HASH,
 	       sizeof(struct hm_row_key), sizeof(struct hm_row_val), 0, HM_GEN_NAMES, 0),
 	HM_STATS_ARRAY(clients, HM_MAP_CLIENTS, "rows per client", HM_MAX_CLIENTS, HM_GEN_ROWS),
@@ -37,10 +38,10 @@ const struct hm_map_desc hm_map_descs[] = {
 		       HM_MAX_PORT_CLIENTS, HM_GEN_ROWS),
 	HM_STATS_ARRAY(ifaces, HM_MAP_IFACES, "rows per interface", HM_MAX_IFACES, HM_GEN_ROWS),
 	HM_MAP(monitor, HM_MAP_MONITOR, "self-metrics", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(__u64), HM_GENS * HM_MON_MAX, HM_GEN_SLICE, HM_MON_MAX),
+	       sizeof(__u64), (HM_GENS * HM_MON_MAX), HM_GEN_SLICE, HM_MON_MAX),
 	HM_MAP(hist, HM_MAP_HIST, "latency histograms", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-	       sizeof(struct hm_hist), HM_GENS * HM_HIST_SLOTS * HM_LAT_FAMILIES, HM_GEN_SLICE,
-	       HM_HIST_SLOTS * HM_LAT_FAMILIES),
+	       sizeof(struct hm_hist), (HM_GENS * HM_HIST_SLOTS * HM_LAT_FAMILIES), HM_GEN_SLICE,
+	       (HM_HIST_SLOTS * HM_LAT_FAMILIES)),
 	HM_STATS_ARRAY(routes, HM_MAP_ROUTES, "rows per route", HM_MAX_ROUTES, HM_GEN_SLICE),
 	/* Route names outlive intervals, so an id never names another route mid-request. */
 	HM_MAP(route_ids, HM_MAP_ROUTE_IDS, "route names", BPF_MAP_TYPE_HASH,
@@ -51,9 +52,14 @@ const struct hm_map_desc hm_map_descs[] = {
 	HM_MAP(method_ids, HM_MAP_METHOD_IDS, "extension method names", BPF_MAP_TYPE_HASH,
 	       sizeof(struct hm_method_key), sizeof(struct hm_route_val), 0, HM_KEEP, 0),
 	/* Pinned by hm-load and plain tc, not by every test's map set. */
-	{ .name = HM_MAP_LINKS, .role = "hm-load's interface records", .type = BPF_MAP_TYPE_HASH,
-	  .key_size = sizeof(__u32), .value_size = sizeof(struct hm_link), .reset = HM_KEEP,
-	  .optional = true, .fd_offset = offsetof(struct hm_maps, links) },
+	{ .name = HM_MAP_LINKS,
+	  .role = "hm-load's interface records",
+	  .type = BPF_MAP_TYPE_HASH,
+	  .key_size = sizeof(__u32),
+	  .value_size = sizeof(struct hm_link),
+	  .reset = HM_KEEP,
+	  .optional = true,
+	  .fd_offset = offsetof(struct hm_maps, links) },
 };
 const size_t hm_map_descs_len = sizeof(hm_map_descs) / sizeof(hm_map_descs[0]);
 
@@ -88,8 +94,7 @@ int hm_bpffs_ensure(char *err, size_t errlen)
 	struct statfs st;
 	int ret;
 
-	if (statfs(HM_BPFFS_ROOT, &st) == 0 &&
-	    (__u32)st.f_type == (__u32)BPF_FS_MAGIC)
+	if (statfs(HM_BPFFS_ROOT, &st) == 0 && (__u32)st.f_type == (__u32)BPF_FS_MAGIC)
 		return 0;
 	if (errno == ENOENT)
 		mkdir(HM_BPFFS_ROOT, 0755);
@@ -146,8 +151,8 @@ static const char *hm_reader_group(const char *dir, char *buf, size_t len)
  * one pin was opened for; a group hm-load --group names can only read, so
  * it is no advice then.
  */
-static void hm_perm_msg(char *err, size_t errlen, const char *pin,
-			const char *dir, int ret, bool write, bool want_write)
+static void hm_perm_msg(char *err, size_t errlen, const char *pin, const char *dir, int ret,
+			bool write, bool want_write)
 {
 	char group[64];
 
@@ -179,16 +184,17 @@ static void hm_nomaps_msg(char *err, size_t errlen, const char *dir)
 	struct statfs st;
 
 	if (!strncmp(dir, HM_BPFFS_ROOT, root) && dir[root] == '/' &&
-	    (statfs(HM_BPFFS_ROOT, &st) ||
-	     (__u32)st.f_type != (__u32)BPF_FS_MAGIC))
+	    (statfs(HM_BPFFS_ROOT, &st) || (__u32)st.f_type != (__u32)BPF_FS_MAGIC))
 		snprintf(err, errlen,
 			 "no httpmon maps in %s: bpffs is not mounted on %s, "
 			 "so nothing is loaded (run: hm-load IFACE, which "
-			 "mounts it)", dir, HM_BPFFS_ROOT);
+			 "mounts it)",
+			 dir, HM_BPFFS_ROOT);
 	else
 		snprintf(err, errlen,
 			 "no httpmon maps in %s (is the monitor loaded? run: "
-			 "hm-load IFACE)", dir);
+			 "hm-load IFACE)",
+			 dir);
 }
 
 bool hm_fd_is_map(int fd)
@@ -232,8 +238,8 @@ static bool hm_not_a_pin(const char *path, char *err, size_t errlen)
 	return false;
 }
 
-static int hm_open_pin(const char *dir, const struct hm_map_desc *d,
-		       bool want_write, int *fdp, char *err, size_t errlen)
+static int hm_open_pin(const char *dir, const struct hm_map_desc *d, bool want_write, int *fdp,
+		       char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
 	bool write = want_write && d->reset != HM_KEEP;
@@ -258,8 +264,7 @@ static int hm_open_pin(const char *dir, const struct hm_map_desc *d,
 		if (ret == -EACCES || ret == -EPERM)
 			hm_perm_msg(err, errlen, path, dir, ret, write, want_write);
 		else
-			snprintf(err, errlen, "cannot open %s: %s", path,
-				 strerror(-ret));
+			snprintf(err, errlen, "cannot open %s: %s", path, strerror(-ret));
 		return ret;
 	}
 	*fdp = fd;
@@ -277,8 +282,8 @@ static const char *hm_map_type_str(unsigned int type)
 	return s ? s : "unknown";
 }
 
-static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
-			char *err, size_t errlen)
+static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir, char *err,
+			size_t errlen)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -287,8 +292,8 @@ static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
 	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
 	if (ret) {
 		ret = -errno;
-		snprintf(err, errlen, "map %s in %s: cannot query it: %s",
-			 d->name, dir, strerror(-ret));
+		snprintf(err, errlen, "map %s in %s: cannot query it: %s", d->name, dir,
+			 strerror(-ret));
 		return ret;
 	}
 	if (info.type != d->type) {
@@ -296,8 +301,7 @@ static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
 			 "map %s in %s is of type %s, expected %s: not an "
 			 "httpmon map set of this release (remove it, if it is "
 			 "not httpmon's)",
-			 d->name, dir, hm_map_type_str(info.type),
-			 hm_map_type_str(d->type));
+			 d->name, dir, hm_map_type_str(info.type), hm_map_type_str(d->type));
 		return -EPROTO;
 	}
 	if (d->key_size && info.key_size != d->key_size) {
@@ -305,8 +309,7 @@ static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
 			 "map %s in %s has key size %u, this %s expects %u: "
 			 "use tools of the same release (or remove it, if it "
 			 "is not httpmon's)",
-			 d->name, dir, info.key_size,
-			 program_invocation_short_name, d->key_size);
+			 d->name, dir, info.key_size, program_invocation_short_name, d->key_size);
 		return -EPROTO;
 	}
 	if (d->value_size && info.value_size != d->value_size) {
@@ -314,8 +317,8 @@ static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
 			 "map %s in %s has value size %u, this %s expects %u: "
 			 "use tools of the same release (or remove it, if it "
 			 "is not httpmon's)",
-			 d->name, dir, info.value_size,
-			 program_invocation_short_name, d->value_size);
+			 d->name, dir, info.value_size, program_invocation_short_name,
+			 d->value_size);
 		return -EPROTO;
 	}
 	if (d->max_entries && info.max_entries != d->max_entries) {
@@ -323,15 +326,14 @@ static int hm_check_map(int fd, const struct hm_map_desc *d, const char *dir,
 			 "map %s in %s has %u entries, this %s expects %u: "
 			 "use tools of the same release (or remove it, if it "
 			 "is not httpmon's)",
-			 d->name, dir, info.max_entries,
-			 program_invocation_short_name, d->max_entries);
+			 d->name, dir, info.max_entries, program_invocation_short_name,
+			 d->max_entries);
 		return -EPROTO;
 	}
 	return 0;
 }
 
-static int hm_check_layout_version(int config_fd, const char *dir, char *err,
-				   size_t errlen)
+static int hm_check_layout_version(int config_fd, const char *dir, char *err, size_t errlen)
 {
 	struct hm_config *cfg;
 	__u32 key = 0, version;
@@ -347,34 +349,30 @@ static int hm_check_layout_version(int config_fd, const char *dir, char *err,
 	free(cfg);
 	if (ret) {
 		ret = -errno;
-		snprintf(err, errlen, "map %s in %s: cannot read entry 0: %s",
-			 HM_MAP_CONFIG, dir, strerror(-ret));
+		snprintf(err, errlen, "map %s in %s: cannot read entry 0: %s", HM_MAP_CONFIG, dir,
+			 strerror(-ret));
 		return ret;
 	}
 	if (version != 0 && version != HM_LAYOUT_VERSION) {
 		snprintf(err, errlen,
 			 "maps in %s have layout version %u, this %s reads "
 			 "version %u: use tools of the same release",
-			 dir, version, program_invocation_short_name,
-			 HM_LAYOUT_VERSION);
+			 dir, version, program_invocation_short_name, HM_LAYOUT_VERSION);
 		return -EPROTO;
 	}
 	return 0;
 }
 
-static void hm_missing_msg(char *err, size_t errlen, const char *dir,
-			   const bool *missing)
+static void hm_missing_msg(char *err, size_t errlen, const char *dir, const bool *missing)
 {
 	size_t i, n;
 
 	n = snprintf(err, errlen, "incomplete httpmon map set in %s: missing", dir);
 	for (i = 0; i < hm_map_descs_len && n < errlen; i++)
 		if (missing[i])
-			n += snprintf(err + n, errlen - n, " %s",
-				      hm_map_descs[i].name);
+			n += snprintf(err + n, errlen - n, " %s", hm_map_descs[i].name);
 	if (n < errlen)
-		snprintf(err + n, errlen - n,
-			 " (reload the monitor: hm-load IFACE)");
+		snprintf(err + n, errlen - n, " (reload the monitor: hm-load IFACE)");
 }
 
 static size_t hm_nrequired(void)
@@ -386,8 +384,7 @@ static size_t hm_nrequired(void)
 	return n;
 }
 
-int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
-		 size_t errlen)
+int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err, size_t errlen)
 {
 	bool missing[sizeof(hm_map_descs) / sizeof(hm_map_descs[0])] = {};
 	size_t i, nmissing = 0;
@@ -420,9 +417,8 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 	}
 
 	for (i = 0; i < hm_map_descs_len; i++) {
-		ret = hm_open_pin(dir, &hm_map_descs[i], write,
-				  hm_maps_fd(maps, &hm_map_descs[i]), err,
-				  errlen);
+		ret = hm_open_pin(dir, &hm_map_descs[i], write, hm_maps_fd(maps, &hm_map_descs[i]),
+				  err, errlen);
 		if (ret == -ENOENT && hm_map_descs[i].optional) {
 			continue;
 		} else if (ret == -ENOENT) {
@@ -445,11 +441,9 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 	for (i = 0; i < hm_map_descs_len; i++) {
 		if (hm_maps_fd(maps, &hm_map_descs[i]) != &maps->config)
 			continue;
-		ret = hm_check_map(maps->config, &hm_map_descs[i], dir, err,
-				   errlen);
+		ret = hm_check_map(maps->config, &hm_map_descs[i], dir, err, errlen);
 		if (!ret)
-			ret = hm_check_layout_version(maps->config, dir, err,
-						      errlen);
+			ret = hm_check_layout_version(maps->config, dir, err, errlen);
 		if (ret)
 			goto fail;
 	}
@@ -457,8 +451,8 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
 		if (hm_maps_fd(maps, &hm_map_descs[i]) == &maps->config ||
 		    *hm_maps_fd(maps, &hm_map_descs[i]) < 0)
 			continue;
-		ret = hm_check_map(*hm_maps_fd(maps, &hm_map_descs[i]),
-				   &hm_map_descs[i], dir, err, errlen);
+		ret = hm_check_map(*hm_maps_fd(maps, &hm_map_descs[i]), &hm_map_descs[i], dir, err,
+				   errlen);
 		if (ret)
 			goto fail;
 	}

@@ -19,18 +19,18 @@
 struct hm_maps {
 	int config;
 	int conns;
-	int row_ids;      /* (kind, generation, key) -> row id */
-	int clients;      /* row arrays, generation * capacity + id */
+	int row_ids; /* (kind, generation, key) -> row id */
+	int clients; /* row arrays, generation * capacity + id */
 	int ports;
 	int port_clients;
 	int ifaces;
-	int monitor;      /* self-metrics, per generation */
-	int hist;         /* latency histograms, HM_HIST_INDEX() */
-	int routes;       /* route id -> stats, per generation */
-	int route_ids;    /* (method, label) -> route id */
-	int seq;          /* ids handed out (HM_SEQ_*) */
-	int method_ids;   /* extension method name -> method id */
-	int links;        /* hm-load's interface records; optional (-1: none pinned) */
+	int monitor; /* self-metrics, per generation */
+	int hist; /* latency histograms, HM_HIST_INDEX() */
+	int routes; /* route id -> stats, per generation */
+	int route_ids; /* (method, label) -> route id */
+	int seq; /* ids handed out (HM_SEQ_*) */
+	int method_ids; /* extension method name -> method id */
+	int links; /* hm-load's interface records; optional (-1: none pinned) */
 };
 
 /* Pin directory to use: the explicit one, else $HTTPMON_PIN_PATH, else the default. */
@@ -52,8 +52,7 @@ int hm_bpffs_ensure(char *err, size_t errlen);
  * what is there), -EACCES/-EPERM (err says what access the caller needs:
  * write access to the pins when write is set).
  */
-int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err,
-		 size_t errlen);
+int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err, size_t errlen);
 void hm_maps_close(struct hm_maps *maps);
 
 /*
@@ -73,27 +72,27 @@ bool hm_fd_is_map(int fd);
  * clears the generation it retires and keeps everything else.
  */
 enum hm_reset_policy {
-	HM_KEEP,      /* left alone (connection state, method names, records) */
-	HM_EPOCH,     /* hm_config: its epoch names the generation written; a reset bumps it */
+	HM_KEEP, /* left alone (connection state, method names, records) */
+	HM_EPOCH, /* hm_config: its epoch names the generation written; a reset bumps it */
 	HM_GEN_SLICE, /* a per-CPU array: the generation's gen_slice entries are zeroed */
-	HM_GEN_ROWS,  /* a row array: the rows hm_row_ids names in the generation, and id 0 */
+	HM_GEN_ROWS, /* a row array: the rows hm_row_ids names in the generation, and id 0 */
 	HM_GEN_NAMES, /* hm_row_ids: the generation's names are deleted */
-	HM_GEN_SEQ,   /* hm_seq: the generation's row id counters restart */
-	HM_NAMES,     /* names that outlive intervals: forgotten with HM_RESET_NAMES only */
+	HM_GEN_SEQ, /* hm_seq: the generation's row id counters restart */
+	HM_NAMES, /* names that outlive intervals: forgotten with HM_RESET_NAMES only */
 };
 
 /* One map of the set: the one description the loader, readers, reset and tests use. */
 struct hm_map_desc {
 	const char *name;
-	const char *role;  /* what it holds, for people: hm-load --status, errors */
+	const char *role; /* what it holds, for people: hm-load --status, errors */
 	unsigned int type; /* enum bpf_map_type */
-	unsigned int key_size;	  /* 0: not checked (layout private to the program) */
-	unsigned int value_size;  /* 0: not checked */
-	size_t fd_offset;	  /* offsetof(struct hm_maps, ...) */
+	unsigned int key_size; /* 0: not checked (layout private to the program) */
+	unsigned int value_size; /* 0: not checked */
+	size_t fd_offset; /* offsetof(struct hm_maps, ...) */
 	unsigned int max_entries; /* 0: any (capacity chosen at load time) */
 	enum hm_reset_policy reset;
 	unsigned int gen_slice; /* HM_GEN_SLICE, HM_GEN_ROWS: entries per generation */
-	bool optional;		/* a set without it is complete (checked when it is there) */
+	bool optional; /* a set without it is complete (checked when it is there) */
 };
 extern const struct hm_map_desc hm_map_descs[];
 extern const size_t hm_map_descs_len;

@@ -157,7 +157,8 @@ long bpf_map_delete_elem(void *map, const void *key)
 
 long bpf_for_each_map_elem(void *map, void *callback_fn, void *callback_ctx, __u64 flags)
 {
-	long (*cb)(void *, void *, void *, void *) = (long (*)(void *, void *, void *, void *))callback_fn;
+	long (*cb)(void *, void *, void *, void *) =
+		(long (*)(void *, void *, void *, void *))callback_fn;
 	struct shim_map *m = shim_map_of(map);
 	long n = 0;
 

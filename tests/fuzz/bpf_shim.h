@@ -46,9 +46,9 @@ extern struct shim_map shim_maps[SHIM_MAX_MAPS];
 extern int shim_nmaps;
 extern uint64_t shim_clock_ns;
 
-#define shim_map_register(m)                                                             \
-	shim_map_add(&(m), sizeof(*(m).type) / sizeof(int), sizeof(*(m).key),          \
-		     sizeof(*(m).value), sizeof(*(m).max_entries) / sizeof(int))
+#define shim_map_register(m)                                                                      \
+	shim_map_add(&(m), sizeof(*(m).type) / sizeof(int), sizeof(*(m).key), sizeof(*(m).value), \
+		     sizeof(*(m).max_entries) / sizeof(int))
 
 void shim_map_add(const void *def, unsigned int type, unsigned int key_size,
 		  unsigned int value_size, unsigned int max_entries);

@@ -8,6 +8,9 @@ set -u
 . "$(dirname "$0")/../lib/tap.sh"
 
 FORMAT_DIRS=(user pin tests)
+# Files the check leaves out for now, like kern/: changes to them are under way
+# elsewhere, and they are formatted once those are in.
+FORMAT_SKIP=(tests/unit/test_parse.c tests/unit/mkmaps.c)
 # Other major versions break some lines differently; the tree is formatted with
 # Debian bookworm's (scripts/deps.sh installs it).
 FORMAT_VERSION=14
@@ -26,15 +29,18 @@ for dir in "${FORMAT_DIRS[@]}"; do
 		mapfile -t files < <(find "$dir" -name '*.[ch]' | sort)
 	fi
 	bad=()
+	checked=0
 	for f in "${files[@]}"; do
 		[ -e "$f" ] || continue
+		[[ " ${FORMAT_SKIP[*]} " == *" $f "* ]] && continue
+		checked=$((checked + 1))
 		clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
 	done
-	if [ ${#files[@]} -gt 0 ] && [ ${#bad[@]} -eq 0 ]; then
-		hm_ok "$dir/: its ${#files[@]} C files are formatted (.clang-format)"
+	if [ "$checked" -gt 0 ] && [ ${#bad[@]} -eq 0 ]; then
+		hm_ok "$dir/: its $checked C files are formatted (.clang-format)"
 	else
 		hm_not_ok "$dir/: every C file is formatted (.clang-format)" \
-			"${#files[@]} files; not formatted (clang-format -i FILE):" "${bad[@]}"
+			"$checked files; not formatted (clang-format -i FILE):" "${bad[@]}"
 	fi
 done
 hm_done

@@ -56,27 +56,27 @@
 #include <bpf/bpf_helpers.h>
 
 struct drop_cfg {
-	__u32 permille_to;   /* requests: segments to a port in range */
+	__u32 permille_to; /* requests: segments to a port in range */
 	__u32 permille_from; /* responses: segments from a port in range */
 	__u32 port_lo;
-	__u32 port_hi;       /* 0: every port */
+	__u32 port_hi; /* 0: every port */
 };
 
 enum drop_counter {
-	DROP_SEEN_TO,        /* payload skbs to a port in range */
-	DROP_SEEN_FROM,      /* payload skbs from a port in range */
-	DROP_PKTS_TO,        /* skbs dropped, request direction */
-	DROP_PKTS_FROM,      /* skbs dropped, response direction */
-	DROP_SEGS_TO,        /* segments dropped (gso_segs), request direction */
-	DROP_SEGS_FROM,      /* segments dropped (gso_segs), response direction */
-	DROP_BYTES_TO,       /* TCP payload bytes dropped, request direction */
-	DROP_BYTES_FROM,     /* TCP payload bytes dropped, response direction */
-	DROP_HELD,           /* payload skbs not considered: their flow had a hole open */
-	DROP_HOLES_FILLED,   /* holes whose bytes passed again (DROP_MODE_ONE_HOLE) */
+	DROP_SEEN_TO, /* payload skbs to a port in range */
+	DROP_SEEN_FROM, /* payload skbs from a port in range */
+	DROP_PKTS_TO, /* skbs dropped, request direction */
+	DROP_PKTS_FROM, /* skbs dropped, response direction */
+	DROP_SEGS_TO, /* segments dropped (gso_segs), request direction */
+	DROP_SEGS_FROM, /* segments dropped (gso_segs), response direction */
+	DROP_BYTES_TO, /* TCP payload bytes dropped, request direction */
+	DROP_BYTES_FROM, /* TCP payload bytes dropped, response direction */
+	DROP_HELD, /* payload skbs not considered: their flow had a hole open */
+	DROP_HOLES_FILLED, /* holes whose bytes passed again (DROP_MODE_ONE_HOLE) */
 	DROP_COUNTERS,
 };
 
-#define DROP_MODE_WIRE 1U     /* drop with TC_ACT_STOLEN: the sender thinks it sent it */
+#define DROP_MODE_WIRE 1U /* drop with TC_ACT_STOLEN: the sender thinks it sent it */
 #define DROP_MODE_ONE_HOLE 2U /* one loss outstanding per flow direction */
 
 /* A flow direction: addresses (IPv4 in the first 4 bytes) and ports. */
@@ -165,8 +165,7 @@ int hm_test_drop(struct __sk_buff *skb)
 		struct iphdr ip;
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) ||
-		    ip.protocol != IPPROTO_TCP || ip.ihl < 5 ||
-		    (ip.frag_off & bpf_htons(0x3fff)))
+		    ip.protocol != IPPROTO_TCP || ip.ihl < 5 || (ip.frag_off & bpf_htons(0x3fff)))
 			return TC_ACT_UNSPEC;
 		l4 = ETH_HLEN + ip.ihl * 4;
 		l4_len = bpf_ntohs(ip.tot_len);

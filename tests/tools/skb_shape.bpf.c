@@ -34,12 +34,12 @@ struct shape_key {
 };
 
 struct shape_val {
-	__u64 skbs;       /* skbs with TCP payload */
-	__u64 nonlinear;  /* skb->len > data_end - data */
-	__u64 gso;        /* gso_segs > 1 */
-	__u64 over_mtu;   /* frame longer than 1514 bytes (1500 + Ethernet header) */
-	__u64 bytes;      /* TCP payload bytes */
-	__u64 max_len;    /* largest skb->len (racy maximum: a note, not a count) */
+	__u64 skbs; /* skbs with TCP payload */
+	__u64 nonlinear; /* skb->len > data_end - data */
+	__u64 gso; /* gso_segs > 1 */
+	__u64 over_mtu; /* frame longer than 1514 bytes (1500 + Ethernet header) */
+	__u64 bytes; /* TCP payload bytes */
+	__u64 max_len; /* largest skb->len (racy maximum: a note, not a count) */
 	__u64 max_linear; /* largest linear part */
 };
 

@@ -76,8 +76,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "verifier_stats: cannot open %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	printf("%-20s %-10s %12s %10s %11s  %s\n", "PROGRAM", "TYPE", "VERIFIED", "XLATED",
-	       "STACK", "RESULT");
+	printf("%-20s %-10s %12s %10s %11s  %s\n", "PROGRAM", "TYPE", "VERIFIED", "XLATED", "STACK",
+	       "RESULT");
 	bpf_object__for_each_program(prog, probe) {
 		const char *name = bpf_program__name(prog);
 		struct bpf_object *obj = bpf_object__open_file(path, NULL);

@@ -25,20 +25,20 @@ struct flow {
 	uint8_t cli[16], srv[16]; /* IPv4 in the first 4 bytes */
 	uint16_t cport, sport;
 	uint32_t cseq, sseq;
-	int vlan_tags;     /* 802.1ad/802.1Q tags in the frame: 0, 1 or 2 */
-	int v6_ext;        /* IPv6 destination-options headers before TCP */
+	int vlan_tags; /* 802.1ad/802.1Q tags in the frame: 0, 1 or 2 */
+	int v6_ext; /* IPv6 destination-options headers before TCP */
 	/* Packet shapes (IPv4): 0 means a plain header. */
-	int ip_opt_words;  /* 4-byte words of IPv4 options (NOPs): IHL 5 + n */
+	int ip_opt_words; /* 4-byte words of IPv4 options (NOPs): IHL 5 + n */
 	int tcp_opt_words; /* 4-byte words of TCP options (NOPs): doff 5 + n */
-	int ihl, doff;     /* forced header-length fields, whatever follows */
+	int ihl, doff; /* forced header-length fields, whatever follows */
 	uint16_t frag_off; /* IPv4 flags and fragment offset, host order */
 	int tot_len_extra; /* added to the IPv4 total length (a lie when > 0) */
 };
 
 enum { PKT_FIN = 1, PKT_RST = 2, PKT_SYN = 4 };
 
-static inline void flow_v4(struct flow *f, const char *cli, uint16_t cport,
-			   const char *srv, uint16_t sport)
+static inline void flow_v4(struct flow *f, const char *cli, uint16_t cport, const char *srv,
+			   uint16_t sport)
 {
 	memset(f, 0, sizeof(*f));
 	inet_pton(AF_INET, cli, f->cli);
@@ -49,8 +49,8 @@ static inline void flow_v4(struct flow *f, const char *cli, uint16_t cport,
 	f->sseq = 900000;
 }
 
-static inline void flow_v6(struct flow *f, const char *cli, uint16_t cport,
-			   const char *srv, uint16_t sport)
+static inline void flow_v6(struct flow *f, const char *cli, uint16_t cport, const char *srv,
+			   uint16_t sport)
 {
 	memset(f, 0, sizeof(*f));
 	f->v6 = true;
@@ -119,8 +119,8 @@ static inline size_t pkt_build(uint8_t *buf, struct flow *f, bool from_client, i
 		ip->ttl = 64;
 		ip->protocol = IPPROTO_TCP;
 		ip->frag_off = htons(f->frag_off);
-		ip->tot_len = htons(sizeof(*ip) + opts + sizeof(*tcp) + topts + len +
-				    f->tot_len_extra);
+		ip->tot_len =
+			htons(sizeof(*ip) + opts + sizeof(*tcp) + topts + len + f->tot_len_extra);
 		memcpy(&ip->saddr, src, 4);
 		memcpy(&ip->daddr, dst, 4);
 		off += sizeof(*ip);

@@ -91,8 +91,8 @@ static void test_boundaries(void)
 	      "layout: 1024 ns opens bucket 1", "%u", hm_hist_bucket(NS_MIN));
 	check(hm_hist_bucket(NS_MAX - 1) == LAST - 1 && hm_hist_bucket(NS_MAX) == LAST &&
 		      hm_hist_bucket(UINT64_MAX) == LAST && hm_hist_upper(LAST) == UINT64_MAX,
-	      "layout: 2^36-1 ns is the last finite bucket, 2^36 ns and above overflow",
-	      "%u %u", hm_hist_bucket(NS_MAX - 1), hm_hist_bucket(NS_MAX));
+	      "layout: 2^36-1 ns is the last finite bucket, 2^36 ns and above overflow", "%u %u",
+	      hm_hist_bucket(NS_MAX - 1), hm_hist_bucket(NS_MAX));
 
 	/* At every power of two, 2^k - 1 ends one bucket and 2^k starts the next. */
 	for (k = HM_HIST_MIN_SHIFT; k <= HM_HIST_MAX_SHIFT; k++) {
@@ -220,8 +220,9 @@ static void check_samples(const char *name, __u64 *s, size_t n)
 			    (with && (got < b.min_ns || got > b.max_ns))) {
 				bad++;
 				snprintf(detail, sizeof(detail),
-					 "q=%u/10000 %s bounds: exact %llu ns, reported %.0f ns", qs[i],
-					 with ? "with" : "without", (unsigned long long)v, got);
+					 "q=%u/10000 %s bounds: exact %llu ns, reported %.0f ns",
+					 qs[i], with ? "with" : "without", (unsigned long long)v,
+					 got);
 			} else if (v >= NS_MIN && v < NS_MAX) {
 				double rel = (got > v ? got - v : v - got) / v;
 
@@ -330,8 +331,7 @@ static unsigned int bad_layout(const struct hm_export *e)
 			bad++;
 		prev = le;
 	}
-	return bad + (hm_export_bound(e, 0) != 1ULL << e->lo_shift) +
-	       (prev != 1ULL << e->hi_shift);
+	return bad + (hm_export_bound(e, 0) != 1ULL << e->lo_shift) + (prev != 1ULL << e->hi_shift);
 }
 
 static void test_export(void)
@@ -355,8 +355,10 @@ static void test_export(void)
 		bad += !hm_export_valid(&e) || bad_layout(&e);
 	}
 	bad += bad_layout(&def);
-	check(!bad, "export: for 1, 2, 4, 8, 16 per power of two every le is a fine bucket "
-		    "boundary, evenly spaced, increasing, 2^lo .. 2^hi", "%u", bad);
+	check(!bad,
+	      "export: for 1, 2, 4, 8, 16 per power of two every le is a fine bucket "
+	      "boundary, evenly spaced, increasing, 2^lo .. 2^hi",
+	      "%u", bad);
 	e = (struct hm_export){ 1, HM_HIST_MIN_SHIFT, HM_HIST_MAX_SHIFT };
 	check(hm_export_count(&e) == 27 && hm_export_bound(&e, 0) == NS_MIN &&
 		      hm_export_bound(&e, 26) == NS_MAX,
@@ -373,8 +375,10 @@ static void test_export(void)
 	bad += hm_export_valid(&e);
 	e = (struct hm_export){ 4, 20, 20 };
 	bad += hm_export_valid(&e);
-	check(!bad, "export: other counts per power of two, and ranges outside 2^10 .. 2^36, "
-		    "are refused", "%u", bad);
+	check(!bad,
+	      "export: other counts per power of two, and ranges outside 2^10 .. 2^36, "
+	      "are refused",
+	      "%u", bad);
 
 	e = def;
 	check(hm_export_parse_range("0.0001:10", &e) && e.lo_shift == 16 && e.hi_shift == 34 &&
@@ -515,22 +519,25 @@ static void test_chart(void)
 		if (sum != n || rows < 3 * per || marked[0] != 1 || marked[1] != 1 ||
 		    marked[2] != 1 || !strstr(text, "\n  p50 ")) {
 			bad++;
-			snprintf(detail, sizeof(detail), "per %u: %u rows, %llu samples, marks "
-				 "%u %u %u", per, rows, sum, marked[0], marked[1], marked[2]);
+			snprintf(detail, sizeof(detail),
+				 "per %u: %u rows, %llu samples, marks "
+				 "%u %u %u",
+				 per, rows, sum, marked[0], marked[1], marked[2]);
 		}
 		free(text);
 		text = NULL;
 	}
-	check(!bad, "chart: with 1, 4 and 16 rows per power of two, rows hold the samples in "
-		    "their bounds and add up; p50, p90, p99 mark the rows of the exact samples",
+	check(!bad,
+	      "chart: with 1, 4 and 16 rows per power of two, rows hold the samples in "
+	      "their bounds and add up; p50, p90, p99 mark the rows of the exact samples",
 	      "%s", detail);
 
 	f = open_memstream(&text, &len);
 	memset(&h, 0, sizeof(h));
 	hm_histview_print(f, &h, NULL, 4);
 	fclose(f);
-	check(!strcmp(text, "  no latency samples\n"), "chart: an empty histogram says so",
-	      "%s", text);
+	check(!strcmp(text, "  no latency samples\n"), "chart: an empty histogram says so", "%s",
+	      text);
 	free(text);
 }
 

@@ -198,7 +198,8 @@ static int xdp_check_others(const struct load_opts *o, const struct hm_xdp_state
 	if (st->mode == *mode)
 		return 0;
 	if (*mode == XDP_MODE_NATIVE && st->mode == XDP_MODE_SKB) {
-		hm_info("'%s' runs its XDP programs in generic mode: joining them there", o->ifname);
+		hm_info("'%s' runs its XDP programs in generic mode: joining them there",
+			o->ifname);
 		*mode = XDP_MODE_SKB;
 		return 0;
 	}
@@ -289,8 +290,8 @@ static int load_xdp(const struct load_opts *o, int ifindex, struct httpmon *skel
 				       o->ifname, strerror(-err));
 				goto restore;
 			}
-			hm_info("replacing httpmon's XDP program on %s (%s mode, id %u)",
-				o->ifname, hm_xdp_mode_str(st.mode), st.prog_id);
+			hm_info("replacing httpmon's XDP program on %s (%s mode, id %u)", o->ifname,
+				hm_xdp_mode_str(st.mode), st.prog_id);
 		}
 		dir_existed = !access(hm_libxdp_dir(dir, sizeof(dir)), F_OK);
 		err = xdp_attach(o, ifindex, &mode, &prog_id);
@@ -363,8 +364,9 @@ int do_load(const struct load_opts *o, int ifindex)
 	if (err) {
 		hm_err("cannot load the BPF programs or reuse the maps pinned in '%s': %s%s",
 		       o->pin_dir, strerror(-err),
-		       err == -EINVAL ? " (maps of another layout? hm-load --detach, then load again)"
-				      : "");
+		       err == -EINVAL ?
+			       " (maps of another layout? hm-load --detach, then load again)" :
+			       "");
 		goto out;
 	}
 	err = write_config(skel, o);

@@ -41,21 +41,23 @@ static int detach_iface(const char *ifname, int ifindex, int links_fd, __u32 *fl
 	in_rm = hm_tc_detach(ifindex, BPF_TC_INGRESS, &in_left);
 	eg_rm = in_rm < 0 ? 0 : hm_tc_detach(ifindex, BPF_TC_EGRESS, &eg_left);
 	if (in_rm < 0 || eg_rm < 0) {
-		hm_err("cannot detach from '%s': %s", ifname, strerror(-(in_rm < 0 ? in_rm : eg_rm)));
+		hm_err("cannot detach from '%s': %s", ifname,
+		       strerror(-(in_rm < 0 ? in_rm : eg_rm)));
 		return in_rm < 0 ? in_rm : eg_rm;
 	}
 	if (recorded && (link.flags & HM_LINK_CREATED_CLSACT) && !in_left && !eg_left) {
 		int err = bpf_tc_hook_destroy(&hook);
 
 		if (err && err != -ENOENT && err != -EINVAL)
-			hm_warn("cannot remove the clsact qdisc of '%s': %s", ifname, strerror(-err));
+			hm_warn("cannot remove the clsact qdisc of '%s': %s", ifname,
+				strerror(-err));
 	}
 	if (recorded)
 		bpf_map_delete_elem(links_fd, &ifindex);
 	if (xdp + in_rm + eg_rm)
 		hm_info("detached from %s (%s)", ifname,
-			xdp ? (in_rm ? "xdp and tc ingress, tc egress" : "xdp ingress, tc egress")
-			    : "tc ingress+egress");
+			xdp ? (in_rm ? "xdp and tc ingress, tc egress" : "xdp ingress, tc egress") :
+			      "tc ingress+egress");
 	return xdp + in_rm + eg_rm;
 }
 
@@ -175,7 +177,8 @@ int do_detach_all(const struct load_opts *o)
 		n = hm_links_read(links_fd, links, HM_MAX_LINKS);
 		for (int k = 0; k < n; k++) {
 			hm_info("%s (ifindex %u) is gone or in another network namespace: "
-				"forgetting it", links[k].ifname, links[k].ifindex);
+				"forgetting it",
+				links[k].ifname, links[k].ifindex);
 			flags |= links[k].flags & HM_LINK_CREATED_XDP_DIR;
 			bpf_map_delete_elem(links_fd, &links[k].ifindex);
 		}

@@ -34,10 +34,10 @@
 
 /* What hm-load is asked to do: one mode per run (main.c decides it from the options). */
 enum load_mode {
-	MODE_ATTACH,     /* hm-load IFACE: load, or load again with new settings */
-	MODE_DETACH,     /* --detach IFACE */
+	MODE_ATTACH, /* hm-load IFACE: load, or load again with new settings */
+	MODE_DETACH, /* --detach IFACE */
 	MODE_DETACH_ALL, /* --detach --all */
-	MODE_STATUS,     /* --status [--json] */
+	MODE_STATUS, /* --status [--json] */
 	MODES,
 };
 
@@ -51,8 +51,8 @@ struct load_opts {
 	bool json; /* --status --json */
 	bool set_ports;
 	bool all_ports;
-	bool set_group_by;    /* route_mode/depth/query below are to be written */
-	bool set_patterns;    /* the pattern list below replaces the pinned one */
+	bool set_group_by; /* route_mode/depth/query below are to be written */
+	bool set_patterns; /* the pattern list below replaces the pinned one */
 	bool set_max_routes;
 	bool set_prefix4, set_prefix6;
 	bool set_idle_timeout;
@@ -63,7 +63,7 @@ struct load_opts {
 };
 
 struct hm_owner {
-	__u64 netns_dev;    /* st_dev and st_ino of /proc/self/ns/net */
+	__u64 netns_dev; /* st_dev and st_ino of /proc/self/ns/net */
 	__u64 netns_ino;
 	__u64 netns_cookie; /* SO_NETNS_COOKIE: never reused within a boot; 0 unknown */
 };
@@ -71,7 +71,7 @@ struct hm_owner {
 /* Where the owning namespace can be reached, for messages: "ip netns NAME" and how to enter it. */
 struct netns_place {
 	char what[PATH_MAX + 64]; /* e.g. "ip netns hmA", "the one of process 12 (nginx)" */
-	char path[PATH_MAX];      /* e.g. /run/netns/hmA, for nsenter --net= */
+	char path[PATH_MAX]; /* e.g. /run/netns/hmA, for nsenter --net= */
 };
 
 struct httpmon;

@@ -53,8 +53,8 @@ static int lock_wait(int fd, const char *path)
 			return err;
 		}
 		if (waited_ms >= HM_LOCK_WAIT_S * 1000) {
-			hm_err("another hm-load has held the lock on '%s' for %d s; giving up", path,
-			       HM_LOCK_WAIT_S);
+			hm_err("another hm-load has held the lock on '%s' for %d s; giving up",
+			       path, HM_LOCK_WAIT_S);
 			return -EBUSY;
 		}
 		if (!told)
@@ -126,7 +126,8 @@ int lock_pin_dir(const char *dir, bool create)
 		}
 		pfd = open_parent(dir, parent, sizeof(parent));
 		if (pfd < 0) {
-			hm_err("cannot open a parent of pin directory '%s': %s", dir, strerror(-pfd));
+			hm_err("cannot open a parent of pin directory '%s': %s", dir,
+			       strerror(-pfd));
 			return pfd;
 		}
 		err = lock_wait(pfd, parent);

@@ -184,7 +184,8 @@ static int parse_ports(const char *list, struct load_opts *o)
 		len = strcspn(elem, ",");
 		if (!len)
 			return hm_usage_error("empty element in --ports '%s' (ports 1-65535 or "
-					      "ranges A-B, comma-separated)", list);
+					      "ranges A-B, comma-separated)",
+					      list);
 		if (!parse_port_range(elem, len, &lo, &hi))
 			return hm_usage_error("invalid element '%.*s' in --ports '%s' (ports "
 					      "1-65535 or ranges A-B with A <= B, "
@@ -218,7 +219,6 @@ static int parse_group(const char *arg, gid_t *gid)
 	*gid = gr->gr_gid;
 	return 0;
 }
-
 
 static void usage(FILE *f)
 {
@@ -257,7 +257,7 @@ enum opt_id {
 static const struct load_option {
 	const char *name;
 	int has_arg;
-	char letter;	    /* short form, 0: none */
+	char letter; /* short form, 0: none */
 	enum opt_id id;
 	unsigned int modes; /* the modes it goes with */
 	const char *goes_with; /* its own complaint in another mode; NULL: the mode's */
@@ -279,7 +279,8 @@ static const struct load_option {
 	{ "all", no_argument, 0, OPT_ALL, M(MODE_DETACH_ALL), "--all goes with --detach" },
 	{ "pin-path", required_argument, 'P', OPT_PIN, ANY_MODE, NULL },
 	{ "group", required_argument, 'g', OPT_GROUP, M(MODE_ATTACH), NULL },
-	{ "reader-group", required_argument, 0, OPT_GROUP, M(MODE_ATTACH), NULL }, /* --group's first name */
+	{ "reader-group", required_argument, 0, OPT_GROUP, M(MODE_ATTACH),
+	  NULL }, /* --group's first name */
 };
 #define NOPTIONS (sizeof(load_options) / sizeof(load_options[0]))
 
@@ -471,10 +472,11 @@ static int parse_args(int argc, char **argv, struct load_opts *o)
 	if (o->mode == MODE_STATUS || o->mode == MODE_DETACH_ALL) {
 		if (optind != argc)
 			return hm_usage_error("%s takes no interface name",
-					      o->mode == MODE_STATUS ? "--status" : "--detach --all");
+					      o->mode == MODE_STATUS ? "--status" :
+								       "--detach --all");
 	} else if (optind != argc - 1) {
-		return hm_usage_error(optind >= argc ? "missing interface name"
-						     : "expected one interface name");
+		return hm_usage_error(optind >= argc ? "missing interface name" :
+						       "expected one interface name");
 	}
 	o->ifname = optind < argc ? argv[optind] : NULL;
 	o->pin_dir = hm_pin_dir(o->pin_dir);

@@ -260,7 +260,8 @@ int owner_check(const char *dir, bool *takeover)
 		return -EXDEV;
 	}
 	hm_warn("the network namespace the maps in %s served is gone: this one takes them over "
-		"and forgets the interfaces recorded there", dir);
+		"and forgets the interfaces recorded there",
+		dir);
 	links_fd = hm_links_open(dir, false);
 	while (links_fd >= 0 && !bpf_map_get_next_key(links_fd, NULL, &key))
 		if (bpf_map_delete_elem(links_fd, &key))

@@ -261,7 +261,8 @@ bool unpin_maps(const char *dir, bool force)
 	if (used)
 		hm_warn("httpmon programs outside this network namespace still use the maps in %s; "
 			"they keep counting into maps no tool can open any more (run hm-load "
-			"--detach --all in their namespace)", dir);
+			"--detach --all in their namespace)",
+			dir);
 	for_each_pin(dir, unpin_one, NULL);
 	unpin_owner(dir);
 	if (strcmp(dir, HM_PIN_DIR_DEFAULT))
@@ -331,8 +332,9 @@ static int check_pin(const struct bpf_map *map, const char *dir, bool config)
 		       "httpmon's: type %s, key %u B, value %u B, %u entries): remove it (rm %s) "
 		       "or use another --pin-path",
 		       path, hm_map_type_str(info.type), info.key_size, info.value_size,
-		       info.max_entries, hm_map_type_str(bpf_map__type(map)), bpf_map__key_size(map),
-		       bpf_map__value_size(map), bpf_map__max_entries(map), path);
+		       info.max_entries, hm_map_type_str(bpf_map__type(map)),
+		       bpf_map__key_size(map), bpf_map__value_size(map), bpf_map__max_entries(map),
+		       path);
 		err = -EPROTO;
 	}
 	close(fd);
@@ -358,4 +360,3 @@ int check_pins(struct httpmon *skel, const char *dir)
 	}
 	return err;
 }
-

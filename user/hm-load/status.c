@@ -21,9 +21,9 @@
 struct iface_status {
 	char ifname[IF_NAMESIZE];
 	__u32 ifindex;
-	bool present;  /* an interface of this network namespace */
+	bool present; /* an interface of this network namespace */
 	bool recorded; /* hm_links has it */
-	__u32 flags;   /* its hm_links flags */
+	__u32 flags; /* its hm_links flags */
 	int n_in, n_eg;
 	__u32 tc_in[HM_STATUS_IDS], tc_eg[HM_STATUS_IDS];
 	bool xdp;
@@ -180,8 +180,9 @@ static void print_status_text(const char *dir, const struct status *st)
 		       "hm-load recorded them there\n",
 		       st->owner.what);
 	if (st->nifs) {
-		printf("\n%-15s %7s  %-10s  %-10s  %-7s  %6s  %-14s  %-7s  %s\n", "IFACE", "IFINDEX",
-		       "TC_INGRESS", "TC_EGRESS", "XDP", "XDP_ID", "DISPATCHER", "CLSACT", "NOTE");
+		printf("\n%-15s %7s  %-10s  %-10s  %-7s  %6s  %-14s  %-7s  %s\n", "IFACE",
+		       "IFINDEX", "TC_INGRESS", "TC_EGRESS", "XDP", "XDP_ID", "DISPATCHER",
+		       "CLSACT", "NOTE");
 		for (int i = 0; i < st->nifs; i++) {
 			const struct iface_status *s = &st->ifs[i];
 
@@ -208,8 +209,8 @@ static void print_status_text(const char *dir, const struct status *st)
 				printf("%-16s %-16s %8s %8u  %s\n", m->name, type ? type : "?", "-",
 				       m->max_entries, "array");
 			else
-				printf("%-16s %-16s %8lld %8u  %.1f%%\n", m->name, type ? type : "?",
-				       m->entries, m->max_entries,
+				printf("%-16s %-16s %8lld %8u  %.1f%%\n", m->name,
+				       type ? type : "?", m->entries, m->max_entries,
 				       m->max_entries ? 100.0 * m->entries / m->max_entries : 0.0);
 		}
 	}

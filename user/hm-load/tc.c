@@ -15,8 +15,7 @@
 
 static __u32 hook_parent(enum bpf_tc_attach_point where)
 {
-	return TC_H_MAKE(TC_H_CLSACT,
-			 where == BPF_TC_INGRESS ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
+	return TC_H_MAKE(TC_H_CLSACT, where == BPF_TC_INGRESS ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
 }
 
 bool hm_prog_named(__u32 prog_id, const char *name, bool prefix)
@@ -112,8 +111,9 @@ int hm_tc_list(int ifindex, enum bpf_tc_attach_point where, struct hm_tc_filter 
 				out[n].handle = tc->tcm_handle;
 				out[n].prio = TC_H_MAJ(tc->tcm_info) >> 16;
 				out[n].prog_id = filter_prog_id(nh, tc);
-				out[n].ours = out[n].prog_id &&
-					      hm_prog_named(out[n].prog_id, HM_TC_PROG_PREFIX, true);
+				out[n].ours =
+					out[n].prog_id &&
+					hm_prog_named(out[n].prog_id, HM_TC_PROG_PREFIX, true);
 			}
 			n++;
 		}
@@ -208,8 +208,7 @@ static void link_attrs(struct nlmsghdr *nh, int *master, bool *is_bridge)
 		ilen = RTA_PAYLOAD(rta);
 		for (info = RTA_DATA(rta); RTA_OK(info, ilen); info = RTA_NEXT(info, ilen))
 			if (info->rta_type == IFLA_INFO_KIND)
-				*is_bridge = !strncmp(RTA_DATA(info), "bridge",
-						      RTA_PAYLOAD(info));
+				*is_bridge = !strncmp(RTA_DATA(info), "bridge", RTA_PAYLOAD(info));
 	}
 }
 

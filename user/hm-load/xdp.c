@@ -28,8 +28,8 @@ static bool libxdp_quiet;
 
 static int hm_libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
-	hm_vlog(level == LIBXDP_WARN && !libxdp_quiet ? HM_LOG_INFO : HM_LOG_DEBUG, "libxdp: ",
-		fmt, ap);
+	hm_vlog(level == LIBXDP_WARN && !libxdp_quiet ? HM_LOG_INFO : HM_LOG_DEBUG, "libxdp: ", fmt,
+		ap);
 	return 0;
 }
 
@@ -37,7 +37,6 @@ void hm_libxdp_logging(void)
 {
 	libxdp_set_print(hm_libxdp_print);
 }
-
 
 const char *hm_xdp_mode_str(enum xdp_attach_mode mode)
 {
@@ -114,8 +113,7 @@ int hm_xdp_find(int ifindex, struct hm_xdp_state *st)
 	return p ? 1 : 0;
 }
 
-int hm_xdp_attach(struct bpf_object *obj, int ifindex, enum xdp_attach_mode mode,
-		  __u32 *prog_id)
+int hm_xdp_attach(struct bpf_object *obj, int ifindex, enum xdp_attach_mode mode, __u32 *prog_id)
 {
 	struct xdp_program *prog = xdp_program__from_bpf_obj(obj, HM_XDP_SECTION);
 	int err = libxdp_get_error(prog);
@@ -219,7 +217,8 @@ static int genl_ask(int fd, struct genl_msg *m, __u16 type, void *out, size_t le
 		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > (int)nh->nlmsg_len)
 			break;
 		if ((a->nla_type & NLA_TYPE_MASK) == type) {
-			memcpy(out, (char *)a + NLA_HDRLEN, (size_t)plen < len ? (size_t)plen : len);
+			memcpy(out, (char *)a + NLA_HDRLEN,
+			       (size_t)plen < len ? (size_t)plen : len);
 			return plen;
 		}
 		off += NLA_ALIGN(a->nla_len);

@@ -28,11 +28,11 @@ void hm_libxdp_logging(void);
 
 struct hm_xdp_state {
 	enum xdp_attach_mode mode; /* of the interface's XDP programs; XDP_MODE_UNSPEC: none */
-	bool dispatcher;           /* they run in libxdp's dispatcher (else one alone) */
-	__u32 main_id;             /* the program attached to the interface */
+	bool dispatcher; /* they run in libxdp's dispatcher (else one alone) */
+	__u32 main_id; /* the program attached to the interface */
 	char main_name[16];
-	int nprogs;                /* programs in the dispatcher, or 1 */
-	__u32 prog_id;             /* ours, 0 when it is not there */
+	int nprogs; /* programs in the dispatcher, or 1 */
+	__u32 prog_id; /* ours, 0 when it is not there */
 };
 
 /*
@@ -47,8 +47,7 @@ int hm_xdp_find(int ifindex, struct hm_xdp_state *st);
  * libbpf's and libxdp's messages are debug messages meanwhile: libxdp probes
  * the kernel by loading programs that may fail.
  */
-int hm_xdp_attach(struct bpf_object *obj, int ifindex, enum xdp_attach_mode mode,
-		  __u32 *prog_id);
+int hm_xdp_attach(struct bpf_object *obj, int ifindex, enum xdp_attach_mode mode, __u32 *prog_id);
 
 /* Removes our program from the interface, leaving the others; returns 1, or 0 if absent. */
 int hm_xdp_detach(int ifindex);

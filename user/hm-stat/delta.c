@@ -69,8 +69,8 @@ int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struc
 
 		for (i = 0; i < ct->len; i++) {
 			pr = pt->len ? bsearch(&ct->rows[i], pt->rows, pt->len, sizeof(*pt->rows),
-					       cmp_key_qsort)
-				     : NULL;
+					       cmp_key_qsort) :
+				       NULL;
 			r = table_add(&out->tables[v]);
 			if (!r)
 				goto nomem;
@@ -85,7 +85,8 @@ int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struc
 				goto nomem;
 			pp = find_hist(ps, cs->v[i].key);
 			for (f = 0; f < HM_LAT_FAMILIES; f++)
-				hm_hist_delta(&p->h[f], &cs->v[i].h[f], pp ? &pp->h[f] : &zero_hist);
+				hm_hist_delta(&p->h[f], &cs->v[i].h[f],
+					      pp ? &pp->h[f] : &zero_hist);
 		}
 		for (f = 0; f < HM_LAT_FAMILIES; f++)
 			hm_hist_delta(&out->ovf[v][f], &cur->ovf[v][f], &prev->ovf[v][f]);

@@ -90,7 +90,8 @@ void hm_histview_print(FILE *f, const struct hm_hist *h, const struct hm_bounds 
 	}
 	for (m = 0; m < NMARKS; m++)
 		mark_row[m] = hm_hist_quantile_bucket(h, marks[m].per10k, &bucket) ?
-				      row_of_bucket(bucket, per_pow2) : n;
+				      row_of_bucket(bucket, per_pow2) :
+				      n;
 
 	row_bounds(last, per_pow2, &lo, &hi);
 	if (lo >= 1000000) {

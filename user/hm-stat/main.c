@@ -10,173 +10,172 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"hm-stat - show the HTTP statistics collected by the httpmon classifier\n"
-"\n"
-"Usage: hm-stat [--by client|port|port,client|route|iface] [--sort FIELD]\n"
-"               [--top N] [--format table|json|csv|prometheus] [--json]\n"
-"               [--output FILE] [--latency first|last] [--reset]\n"
-"               [--buckets N] [--bucket-range LOW:HIGH] [--pin-path DIR] [-v]\n"
-"       hm-stat --hist [PORT | [METHOD ]ROUTE] [--by port|route] [--buckets N]\n"
-"               [--sort FIELD] [--top N] [--latency first|last] [--reset]\n"
-"               [--output FILE] [--pin-path DIR]\n"
-"       hm-stat --watch SECONDS [--count N] [--by VIEW] [--sort FIELD]\n"
-"               [--top N] [--latency first|last] [--pin-path DIR]\n"
-"       hm-stat --help | --version\n"
-"\n"
-"Reads the maps that the httpmon TC classifier pins in bpffs, sums their\n"
-"per-CPU copies and prints one row per client IP, per server port, per\n"
-"server port and client, per route (method and normalised request\n"
-"target, grouped as hm-load was told) or per interface, as a table, JSON,\n"
-"CSV or Prometheus text. Nothing is changed unless --reset is given\n"
-"(hm-reset clears the counters). Read access to the pins is enough; root is\n"
-"not needed when hm-load --group made them readable for a group of yours.\n"
-"\n"
-"Options:\n"
-"  --by VIEW       rows per client (default), port, port,client, route or\n"
-"                  iface (the interface the traffic was seen on)\n"
-"  --sort FIELD    order of the rows: requests (default), responses, success,\n"
-"                  4xx, 5xx, unanswered, avg, min, max, bytes_in, bytes_out\n"
-"                  (largest first), ip or port (ascending)\n"
-"  --top N         print only the first N rows of each view\n"
-"  --format FMT    table (default), json (every view and the totals as one\n"
-"                  document, schema %d), csv (a header line and the rows of\n"
-"                  the --by view) or prometheus (text exposition format:\n"
-"                  ports, clients, routes, interfaces, the histograms,\n"
-"                  self-metrics)\n"
-"  --json          the same as --format json\n"
-"  --output FILE   write to FILE atomically (a temporary file in the same\n"
-"                  directory, synced, then renamed over FILE; mode 0644), so\n"
-"                  a reader such as node_exporter never sees half a file\n"
-"  --latency FAM   latency the table, CSV columns and --watch show: first\n"
-"                  (default: first request byte to first response byte) or\n"
-"                  last (to the last response byte, for responses whose end\n"
-"                  is known); JSON and Prometheus always have both\n"
-"  --reset         read and clear in one step, for exact per-interval counts\n"
-"                  from cron: the output holds the interval that ends. The\n"
-"                  classifier writes one of two generations of its maps; the\n"
-"                  reset switches it to the other, waits until no program run\n"
-"                  can still write the old one, reads that and clears it, so\n"
-"                  intervals add up to every request exactly once and one\n"
-"                  output agrees with itself across views. Route labels are\n"
-"                  kept (hm-reset --routes forgets them). Needs write access\n"
-"                  to the pins (root)\n"
-"  --watch SECONDS refresh every SECONDS (1-%d) with the rates of the last\n"
-"                  interval, like top: requests, errors and bytes per second,\n"
-"                  the interval's latency average and percentiles. On a\n"
-"                  terminal the screen is redrawn, otherwise one block is\n"
-"                  printed per interval. Ctrl-C ends it (exit status 0)\n"
-"  --count N       with --watch: stop after N intervals\n"
-"  --hist [WHICH]  the latency distribution as a bar chart from the kernel's\n"
-"                  histogram: one row per 1/N of a power of two (--buckets,\n"
-"                  default 4) with its count and a bar; the rows holding p50,\n"
-"                  p90 and p99 are marked. Without WHICH: every response, or\n"
-"                  with --by port or --by route one chart per port or route\n"
-"                  that has a histogram (in --sort order; --top N of them).\n"
-"                  WHICH picks one chart: a port number, or a route as --by\n"
-"                  route prints it, \"GET /api/users/{id}\" (one method) or\n"
-"                  \"/api/users/{id}\" (every method)\n"
-"  --buckets N     rows per power of two of --hist, or le bounds per power of\n"
-"                  two of --format prometheus: 1, 2, 4, 8 or 16 (the kernel's\n"
-"                  own resolution). Default: 4 for --hist, 16 for Prometheus\n"
-"  --bucket-range LOW:HIGH\n"
-"                  --format prometheus: le bounds from LOW to HIGH seconds,\n"
-"                  LOW rounded down and HIGH up to a power of two of\n"
-"                  nanoseconds (default 0.0001:10: 65.536 us to 17.18 s).\n"
-"                  A histogram has N x (powers of two in the range) + 1 le\n"
-"                  bounds, +Inf, _sum and _count: 292 series by default,\n"
-"                  22 with --buckets 1. Use the same settings on every\n"
-"                  machine whose histograms Prometheus adds up\n"
-"  --pin-path DIR  read the maps pinned in DIR instead of $HTTPMON_PIN_PATH\n"
-"                  or, when that is unset, " HM_PIN_DIR_DEFAULT "\n"
-"  -v, --verbose   list every monitor counter with its meaning; twice: also\n"
-"                  debug messages\n"
-"  -h, --help      show this help\n"
-"  --version       show the version and the map layout it reads\n"
-"\n"
-"Columns:\n"
-"  IFACE, IFINDEX  --by iface: the interface's name (as hm-load recorded it,\n"
-"                  else in this network namespace; \"?\": unknown) and index\n"
-"  IP, PORT        client address, server port. The row \"other\" holds the\n"
-"                  traffic of keys that did not fit in a full map, so totals\n"
-"                  stay exact; it is listed last and not cut by --top\n"
-"  METHOD, ROUTE   the request method and route label (bytes other than\n"
-"                  printable ASCII as %%XX; the table cuts long ones with\n"
-"                  ...). _other: new routes beyond the route limit (listed\n"
-"                  last); _unknown: responses whose request was not seen\n"
-"  REQS            request lines seen\n"
-"  RESPS           final responses (1xx interim responses are not counted)\n"
-"  SUCC%%           responses with a status below 500, percent of RESPS\n"
-"  2XX 3XX 4XX 5XX responses by status class\n"
-"  UNANS           requests whose connection ended without a response\n"
-"  AVG_MS MIN_MS MAX_MS\n"
-"                  latency from the first request byte to the first response\n"
-"                  byte as seen on the interface (with --latency last: to the\n"
-"                  last response byte), in milliseconds (\"-\": no sample)\n"
-"  P50_MS P90_MS P99_MS P99.9_MS\n"
-"                  --by port and route: latency percentiles from the row's\n"
-"                  histogram (\"-\": none; ports and routes beyond the first\n"
-"                  %d have none of their own). A percentile is the\n"
-"                  nearest-rank sample's histogram bucket, reported as the\n"
-"                  bucket's midpoint clamped to MIN..MAX: within 1/32 (3.2%%)\n"
-"                  of that sample from 1.024 us to 68.7 s, within 0.512 us\n"
-"                  below 1.024 us; above 68.7 s it is the maximum\n"
-"  BYTES_IN        HTTP payload bytes from client to server\n"
-"  BYTES_OUT       HTTP payload bytes from server to client\n"
-"  The total row sums every row, also those cut by --top; by port and by\n"
-"  route its percentiles are those of every response. The monitor section\n"
-"  lists the classifier's self-metrics that are not zero, and conns_live,\n"
-"  the connections whose HTTP state it holds now.\n"
-"  --watch shows per second over the interval: REQ/S, RESP/S, ERR/S (5xx\n"
-"  responses), 4XX/S, UNANS/S, IN_B/S, OUT_B/S; SUCC%% and AVG_MS and (by\n"
-"  port and route) the percentiles of the interval's responses.\n"
-"  --hist charts show the row's bounds in usecs or msecs (\"0\" for the\n"
-"  kernel's first bucket, below 1.024 us; \"inf\" above 68.7 s), its exact\n"
-"  count, a bar and the percentiles it holds; the line under a chart gives\n"
-"  p50, p90 and p99 as the table does.\n"
-"  CSV has the columns of the JSON rows, named as in the README: the keys\n"
-"  (ip, port, method, route), requests ... latency_p99_9_us ... bytes_out;\n"
-"  an empty cell means null.\n"
-"\n"
-"Exit status:\n"
-"  %d  success, also when no traffic was seen yet\n"
-"  %d  reading or clearing the maps, or writing the output, failed\n"
-"  %d  bad command line\n"
-"  %d  no httpmon maps in the pin directory (monitor not loaded), or with\n"
-"     --watch: the maps were removed (monitor detached) meanwhile\n"
-"  %d  the maps have another layout version (use tools of the same release),\n"
-"     or what is pinned under an httpmon map name is not httpmon's map (a\n"
-"     directory, a map of another type or size)\n"
-"  %d  permission denied on the pins: not root and not in the group that\n"
-"     hm-load --group named, or --reset without write access (root's)\n"
-"\n"
-"Environment:\n"
-"  HTTPMON_PIN_PATH  pin directory when --pin-path is not given\n"
-"\n"
-"Examples:\n"
-"  hm-stat                    per-client table\n"
-"  hm-stat --by port          per-port table with latency percentiles\n"
-"  hm-stat --by port,client --sort 5xx --top 10\n"
-"                             the ten port/client pairs with most 5xx\n"
-"  hm-stat --json | jq .      everything as JSON\n"
-"  hm-stat --by port --format csv --output /var/lib/httpmon/ports.csv\n"
-"  hm-stat --watch 2 --by port\n"
-"                             live rates per port, every two seconds\n"
-"  hm-stat --hist --by port   the latency distribution of each port\n"
-"  hm-stat --hist 'GET /api/users/{id}' --buckets 16\n"
-"                             one route's, at the kernel's resolution\n"
-"  */5 * * * * root hm-stat --top 50 >>/var/log/httpmon.log 2>&1\n"
-"                             crontab line: a table every five minutes\n"
-"  D=/var/lib/prometheus/node-exporter\n"
-"  * * * * * root hm-stat --format prometheus --output $D/httpmon.prom\n"
-"                             crontab lines: Prometheus text every minute\n"
-"                             for node_exporter's textfile collector; Debian's\n"
-"                             prometheus-node-exporter reads that directory\n"
-"                             (elsewhere: --collector.textfile.directory=$D)\n"
-"  0 * * * * root hm-stat --reset --json --output /var/lib/httpmon/hour.json\n"
-"                             crontab line: exact hourly counts\n",
-		HM_JSON_SCHEMA, WATCH_MAX_SECONDS, HM_HIST_PORTS, HM_EXIT_OK,
-		HM_EXIT_FAIL, HM_EXIT_USAGE, HM_EXIT_NOMAPS, HM_EXIT_LAYOUT,
-		HM_EXIT_PERM);
+		"hm-stat - show the HTTP statistics collected by the httpmon classifier\n"
+		"\n"
+		"Usage: hm-stat [--by client|port|port,client|route|iface] [--sort FIELD]\n"
+		"               [--top N] [--format table|json|csv|prometheus] [--json]\n"
+		"               [--output FILE] [--latency first|last] [--reset]\n"
+		"               [--buckets N] [--bucket-range LOW:HIGH] [--pin-path DIR] [-v]\n"
+		"       hm-stat --hist [PORT | [METHOD ]ROUTE] [--by port|route] [--buckets N]\n"
+		"               [--sort FIELD] [--top N] [--latency first|last] [--reset]\n"
+		"               [--output FILE] [--pin-path DIR]\n"
+		"       hm-stat --watch SECONDS [--count N] [--by VIEW] [--sort FIELD]\n"
+		"               [--top N] [--latency first|last] [--pin-path DIR]\n"
+		"       hm-stat --help | --version\n"
+		"\n"
+		"Reads the maps that the httpmon TC classifier pins in bpffs, sums their\n"
+		"per-CPU copies and prints one row per client IP, per server port, per\n"
+		"server port and client, per route (method and normalised request\n"
+		"target, grouped as hm-load was told) or per interface, as a table, JSON,\n"
+		"CSV or Prometheus text. Nothing is changed unless --reset is given\n"
+		"(hm-reset clears the counters). Read access to the pins is enough; root is\n"
+		"not needed when hm-load --group made them readable for a group of yours.\n"
+		"\n"
+		"Options:\n"
+		"  --by VIEW       rows per client (default), port, port,client, route or\n"
+		"                  iface (the interface the traffic was seen on)\n"
+		"  --sort FIELD    order of the rows: requests (default), responses, success,\n"
+		"                  4xx, 5xx, unanswered, avg, min, max, bytes_in, bytes_out\n"
+		"                  (largest first), ip or port (ascending)\n"
+		"  --top N         print only the first N rows of each view\n"
+		"  --format FMT    table (default), json (every view and the totals as one\n"
+		"                  document, schema %d), csv (a header line and the rows of\n"
+		"                  the --by view) or prometheus (text exposition format:\n"
+		"                  ports, clients, routes, interfaces, the histograms,\n"
+		"                  self-metrics)\n"
+		"  --json          the same as --format json\n"
+		"  --output FILE   write to FILE atomically (a temporary file in the same\n"
+		"                  directory, synced, then renamed over FILE; mode 0644), so\n"
+		"                  a reader such as node_exporter never sees half a file\n"
+		"  --latency FAM   latency the table, CSV columns and --watch show: first\n"
+		"                  (default: first request byte to first response byte) or\n"
+		"                  last (to the last response byte, for responses whose end\n"
+		"                  is known); JSON and Prometheus always have both\n"
+		"  --reset         read and clear in one step, for exact per-interval counts\n"
+		"                  from cron: the output holds the interval that ends. The\n"
+		"                  classifier writes one of two generations of its maps; the\n"
+		"                  reset switches it to the other, waits until no program run\n"
+		"                  can still write the old one, reads that and clears it, so\n"
+		"                  intervals add up to every request exactly once and one\n"
+		"                  output agrees with itself across views. Route labels are\n"
+		"                  kept (hm-reset --routes forgets them). Needs write access\n"
+		"                  to the pins (root)\n"
+		"  --watch SECONDS refresh every SECONDS (1-%d) with the rates of the last\n"
+		"                  interval, like top: requests, errors and bytes per second,\n"
+		"                  the interval's latency average and percentiles. On a\n"
+		"                  terminal the screen is redrawn, otherwise one block is\n"
+		"                  printed per interval. Ctrl-C ends it (exit status 0)\n"
+		"  --count N       with --watch: stop after N intervals\n"
+		"  --hist [WHICH]  the latency distribution as a bar chart from the kernel's\n"
+		"                  histogram: one row per 1/N of a power of two (--buckets,\n"
+		"                  default 4) with its count and a bar; the rows holding p50,\n"
+		"                  p90 and p99 are marked. Without WHICH: every response, or\n"
+		"                  with --by port or --by route one chart per port or route\n"
+		"                  that has a histogram (in --sort order; --top N of them).\n"
+		"                  WHICH picks one chart: a port number, or a route as --by\n"
+		"                  route prints it, \"GET /api/users/{id}\" (one method) or\n"
+		"                  \"/api/users/{id}\" (every method)\n"
+		"  --buckets N     rows per power of two of --hist, or le bounds per power of\n"
+		"                  two of --format prometheus: 1, 2, 4, 8 or 16 (the kernel's\n"
+		"                  own resolution). Default: 4 for --hist, 16 for Prometheus\n"
+		"  --bucket-range LOW:HIGH\n"
+		"                  --format prometheus: le bounds from LOW to HIGH seconds,\n"
+		"                  LOW rounded down and HIGH up to a power of two of\n"
+		"                  nanoseconds (default 0.0001:10: 65.536 us to 17.18 s).\n"
+		"                  A histogram has N x (powers of two in the range) + 1 le\n"
+		"                  bounds, +Inf, _sum and _count: 292 series by default,\n"
+		"                  22 with --buckets 1. Use the same settings on every\n"
+		"                  machine whose histograms Prometheus adds up\n"
+		"  --pin-path DIR  read the maps pinned in DIR instead of $HTTPMON_PIN_PATH\n"
+		"                  or, when that is unset, " HM_PIN_DIR_DEFAULT "\n"
+		"  -v, --verbose   list every monitor counter with its meaning; twice: also\n"
+		"                  debug messages\n"
+		"  -h, --help      show this help\n"
+		"  --version       show the version and the map layout it reads\n"
+		"\n"
+		"Columns:\n"
+		"  IFACE, IFINDEX  --by iface: the interface's name (as hm-load recorded it,\n"
+		"                  else in this network namespace; \"?\": unknown) and index\n"
+		"  IP, PORT        client address, server port. The row \"other\" holds the\n"
+		"                  traffic of keys that did not fit in a full map, so totals\n"
+		"                  stay exact; it is listed last and not cut by --top\n"
+		"  METHOD, ROUTE   the request method and route label (bytes other than\n"
+		"                  printable ASCII as %%XX; the table cuts long ones with\n"
+		"                  ...). _other: new routes beyond the route limit (listed\n"
+		"                  last); _unknown: responses whose request was not seen\n"
+		"  REQS            request lines seen\n"
+		"  RESPS           final responses (1xx interim responses are not counted)\n"
+		"  SUCC%%           responses with a status below 500, percent of RESPS\n"
+		"  2XX 3XX 4XX 5XX responses by status class\n"
+		"  UNANS           requests whose connection ended without a response\n"
+		"  AVG_MS MIN_MS MAX_MS\n"
+		"                  latency from the first request byte to the first response\n"
+		"                  byte as seen on the interface (with --latency last: to the\n"
+		"                  last response byte), in milliseconds (\"-\": no sample)\n"
+		"  P50_MS P90_MS P99_MS P99.9_MS\n"
+		"                  --by port and route: latency percentiles from the row's\n"
+		"                  histogram (\"-\": none; ports and routes beyond the first\n"
+		"                  %d have none of their own). A percentile is the\n"
+		"                  nearest-rank sample's histogram bucket, reported as the\n"
+		"                  bucket's midpoint clamped to MIN..MAX: within 1/32 (3.2%%)\n"
+		"                  of that sample from 1.024 us to 68.7 s, within 0.512 us\n"
+		"                  below 1.024 us; above 68.7 s it is the maximum\n"
+		"  BYTES_IN        HTTP payload bytes from client to server\n"
+		"  BYTES_OUT       HTTP payload bytes from server to client\n"
+		"  The total row sums every row, also those cut by --top; by port and by\n"
+		"  route its percentiles are those of every response. The monitor section\n"
+		"  lists the classifier's self-metrics that are not zero, and conns_live,\n"
+		"  the connections whose HTTP state it holds now.\n"
+		"  --watch shows per second over the interval: REQ/S, RESP/S, ERR/S (5xx\n"
+		"  responses), 4XX/S, UNANS/S, IN_B/S, OUT_B/S; SUCC%% and AVG_MS and (by\n"
+		"  port and route) the percentiles of the interval's responses.\n"
+		"  --hist charts show the row's bounds in usecs or msecs (\"0\" for the\n"
+		"  kernel's first bucket, below 1.024 us; \"inf\" above 68.7 s), its exact\n"
+		"  count, a bar and the percentiles it holds; the line under a chart gives\n"
+		"  p50, p90 and p99 as the table does.\n"
+		"  CSV has the columns of the JSON rows, named as in the README: the keys\n"
+		"  (ip, port, method, route), requests ... latency_p99_9_us ... bytes_out;\n"
+		"  an empty cell means null.\n"
+		"\n"
+		"Exit status:\n"
+		"  %d  success, also when no traffic was seen yet\n"
+		"  %d  reading or clearing the maps, or writing the output, failed\n"
+		"  %d  bad command line\n"
+		"  %d  no httpmon maps in the pin directory (monitor not loaded), or with\n"
+		"     --watch: the maps were removed (monitor detached) meanwhile\n"
+		"  %d  the maps have another layout version (use tools of the same release),\n"
+		"     or what is pinned under an httpmon map name is not httpmon's map (a\n"
+		"     directory, a map of another type or size)\n"
+		"  %d  permission denied on the pins: not root and not in the group that\n"
+		"     hm-load --group named, or --reset without write access (root's)\n"
+		"\n"
+		"Environment:\n"
+		"  HTTPMON_PIN_PATH  pin directory when --pin-path is not given\n"
+		"\n"
+		"Examples:\n"
+		"  hm-stat                    per-client table\n"
+		"  hm-stat --by port          per-port table with latency percentiles\n"
+		"  hm-stat --by port,client --sort 5xx --top 10\n"
+		"                             the ten port/client pairs with most 5xx\n"
+		"  hm-stat --json | jq .      everything as JSON\n"
+		"  hm-stat --by port --format csv --output /var/lib/httpmon/ports.csv\n"
+		"  hm-stat --watch 2 --by port\n"
+		"                             live rates per port, every two seconds\n"
+		"  hm-stat --hist --by port   the latency distribution of each port\n"
+		"  hm-stat --hist 'GET /api/users/{id}' --buckets 16\n"
+		"                             one route's, at the kernel's resolution\n"
+		"  */5 * * * * root hm-stat --top 50 >>/var/log/httpmon.log 2>&1\n"
+		"                             crontab line: a table every five minutes\n"
+		"  D=/var/lib/prometheus/node-exporter\n"
+		"  * * * * * root hm-stat --format prometheus --output $D/httpmon.prom\n"
+		"                             crontab lines: Prometheus text every minute\n"
+		"                             for node_exporter's textfile collector; Debian's\n"
+		"                             prometheus-node-exporter reads that directory\n"
+		"                             (elsewhere: --collector.textfile.directory=$D)\n"
+		"  0 * * * * root hm-stat --reset --json --output /var/lib/httpmon/hour.json\n"
+		"                             crontab line: exact hourly counts\n",
+		HM_JSON_SCHEMA, WATCH_MAX_SECONDS, HM_HIST_PORTS, HM_EXIT_OK, HM_EXIT_FAIL,
+		HM_EXIT_USAGE, HM_EXIT_NOMAPS, HM_EXIT_LAYOUT, HM_EXIT_PERM);
 }
 
 int print_snapshot(FILE *f, struct snapshot *snap, const struct options *o)
@@ -212,12 +211,12 @@ static int check_hist_args(struct options *o, bool buckets_set, bool range_set)
 		return 0;
 	if (o->watch || o->format != FMT_TABLE)
 		return hm_usage_error("--hist prints charts; it takes no %s",
-				   o->watch ? "--watch" : "--format");
+				      o->watch ? "--watch" : "--format");
 	if (!o->hist_key) {
 		if (o->view_set && !views[o->view].hist)
 			return hm_usage_error("--hist: only ports and routes have "
-					   "histograms (--by port, --by route, or no "
-					   "--by for every response)");
+					      "histograms (--by port, --by route, or no "
+					      "--by for every response)");
 		return 0;
 	}
 	v = strspn(o->hist_key, "0123456789") == strlen(o->hist_key) ? VIEW_PORT : VIEW_ROUTE;
@@ -227,7 +226,7 @@ static int check_hist_args(struct options *o, bool buckets_set, bool range_set)
 		return hm_usage_error("--hist= needs a port or a route");
 	if (o->view_set && o->view != v)
 		return hm_usage_error("--hist %s names a %s; it takes no --by %s", o->hist_key,
-				   v == VIEW_PORT ? "port" : "route", views[o->view].name);
+				      v == VIEW_PORT ? "port" : "route", views[o->view].name);
 	o->view = v;
 	return 0;
 }
@@ -246,9 +245,20 @@ static int unknown_view(const char *name)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum {
-		OPT_BY = 256, OPT_JSON, OPT_SORT, OPT_TOP, OPT_PIN,
-		OPT_FORMAT, OPT_OUTPUT, OPT_LATENCY, OPT_RESET, OPT_WATCH,
-		OPT_COUNT, OPT_HIST, OPT_BUCKETS, OPT_BUCKET_RANGE,
+		OPT_BY = 256,
+		OPT_JSON,
+		OPT_SORT,
+		OPT_TOP,
+		OPT_PIN,
+		OPT_FORMAT,
+		OPT_OUTPUT,
+		OPT_LATENCY,
+		OPT_RESET,
+		OPT_WATCH,
+		OPT_COUNT,
+		OPT_HIST,
+		OPT_BUCKETS,
+		OPT_BUCKET_RANGE,
 	};
 	static const struct option longopts[] = {
 		{ "by", required_argument, NULL, OPT_BY },
@@ -296,15 +306,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_BUCKETS:
 			if (!hm_parse_ulong(optarg, 1, HM_HIST_SUB, &n) || HM_HIST_SUB % n)
 				return hm_usage_error("bad --buckets '%s' (rows or bounds per "
-						   "power of two: 1, 2, 4, 8 or 16)", optarg);
+						      "power of two: 1, 2, 4, 8 or 16)",
+						      optarg);
 			o->export.per_pow2 = o->hist_rows = n;
 			buckets_set = true;
 			break;
 		case OPT_BUCKET_RANGE:
 			if (!hm_export_parse_range(optarg, &o->export))
 				return hm_usage_error("bad --bucket-range '%s' (LOW:HIGH in "
-						   "seconds, LOW < HIGH, within 0.000001024 "
-						   "and 68.719476736)", optarg);
+						      "seconds, LOW < HIGH, within 0.000001024 "
+						      "and 68.719476736)",
+						      optarg);
 			range_set = true;
 			break;
 		case OPT_SORT:
@@ -312,15 +324,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 				if (!strcmp(optarg, sort_names[i]))
 					break;
 			if (i == SORT_FIELDS)
-				return hm_usage_error("unknown --sort field '%s'",
-						   optarg);
+				return hm_usage_error("unknown --sort field '%s'", optarg);
 			o->sort = i;
 			break;
 		case OPT_TOP:
 			if (!hm_parse_ulong(optarg, 1, 100000000, &n))
 				return hm_usage_error("bad --top count '%s' "
-						   "(a whole number from 1)",
-						   optarg);
+						      "(a whole number from 1)",
+						      optarg);
 			o->top = n;
 			break;
 		case OPT_JSON:
@@ -332,7 +343,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 					break;
 			if (i == FORMATS)
 				return hm_usage_error("unknown --format '%s' (table, "
-						   "json, csv, prometheus)", optarg);
+						      "json, csv, prometheus)",
+						      optarg);
 			o->format = i;
 			format_set = true;
 			break;
@@ -348,7 +360,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 				o->family = HM_LAT_LAST;
 			else
 				return hm_usage_error("unknown --latency '%s' "
-						   "(first, last)", optarg);
+						      "(first, last)",
+						      optarg);
 			break;
 		case OPT_RESET:
 			o->reset = true;
@@ -356,15 +369,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_WATCH:
 			if (!hm_parse_ulong(optarg, 1, WATCH_MAX_SECONDS, &n))
 				return hm_usage_error("bad --watch interval '%s' "
-						   "(whole seconds, 1 to %d)",
-						   optarg, WATCH_MAX_SECONDS);
+						      "(whole seconds, 1 to %d)",
+						      optarg, WATCH_MAX_SECONDS);
 			o->watch = n;
 			break;
 		case OPT_COUNT:
 			if (!hm_parse_ulong(optarg, 1, 100000000, &n))
 				return hm_usage_error("bad --count '%s' "
-						   "(a whole number from 1)",
-						   optarg);
+						      "(a whole number from 1)",
+						      optarg);
 			o->count = n;
 			count_set = true;
 			break;
@@ -383,20 +396,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (json) {
 		if (format_set && o->format != FMT_JSON)
 			return hm_usage_error("--json and --format %s contradict",
-					   format_names[o->format]);
+					      format_names[o->format]);
 		o->format = FMT_JSON;
 	}
 	if (count_set && !o->watch)
 		return hm_usage_error("--count needs --watch");
 	if (o->watch && o->format != FMT_TABLE)
 		return hm_usage_error("--watch shows a table; it takes no --format %s",
-				   format_names[o->format]);
+				      format_names[o->format]);
 	if (o->watch && o->reset)
 		return hm_usage_error("--watch and --reset do not go together "
-				   "(--watch computes rates without clearing)");
+				      "(--watch computes rates without clearing)");
 	if (o->watch && o->output)
 		return hm_usage_error("--watch writes to the terminal; it takes "
-				   "no --output");
+				      "no --output");
 	ret = check_hist_args(o, buckets_set, range_set);
 	if (ret)
 		return ret;
@@ -406,8 +419,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct options o = { .view = VIEW_CLIENT, .sort = SORT_REQUESTS,
-			     .family = HM_LAT_FIRST, .export = HM_EXPORT_DEFAULT };
+	struct options o = { .view = VIEW_CLIENT,
+			     .sort = SORT_REQUESTS,
+			     .family = HM_LAT_FIRST,
+			     .export = HM_EXPORT_DEFAULT };
 	struct snapshot snap;
 	struct output out;
 	struct hm_maps maps;

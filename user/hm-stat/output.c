@@ -42,8 +42,7 @@ int output_open(struct output *out, const char *path)
 	fd = mkstemp(out->tmp);
 	if (fd < 0) {
 		ret = -errno;
-		hm_err("cannot create a temporary file for %s: %s", path,
-		       strerror(-ret));
+		hm_err("cannot create a temporary file for %s: %s", path, strerror(-ret));
 		goto fail;
 	}
 	if (fchmod(fd, 0644)) {
@@ -91,8 +90,7 @@ int output_close(struct output *out, bool ok)
 	}
 	if (ok && !ret && rename(out->tmp, out->path)) {
 		ret = -errno;
-		hm_err("cannot rename %s to %s: %s", out->tmp, out->path,
-		       strerror(-ret));
+		hm_err("cannot rename %s to %s: %s", out->tmp, out->path, strerror(-ret));
 	}
 	if (!ok || ret) {
 		unlink(out->tmp);
@@ -110,4 +108,3 @@ int output_close(struct output *out, bool ok)
 	out->tmp = NULL;
 	return ret;
 }
-

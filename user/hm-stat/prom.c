@@ -75,8 +75,7 @@ static void prom_row_labels(struct prom_labels *l, const struct view *v, const s
 
 static void prom_counters(FILE *f, const struct snapshot *snap, enum view_id v, size_t top)
 {
-	static const char *const classes[HM_STATUS_CLASSES] = { "1xx", "2xx", "3xx", "4xx",
-								 "5xx" };
+	static const char *const classes[HM_STATUS_CLASSES] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
 	static const struct {
 		const char *name, *help;
 		size_t offset;
@@ -204,7 +203,8 @@ static void prom_hists(FILE *f, const struct snapshot *snap, enum view_id v,
 			prom_hist_series(f, e, name, &l, &snap->total[fam]);
 		}
 		for (i = 0; i < set->n; i++) {
-			prom_row_labels(&l, vw, hist_row(&snap->tables[v], vw, set->v[i].key, &anon));
+			prom_row_labels(&l, vw,
+					hist_row(&snap->tables[v], vw, set->v[i].key, &anon));
 			prom_hist_series(f, e, name, &l, &set->v[i].h[fam]);
 		}
 		if (hm_hist_total(&snap->ovf[v][fam])) {

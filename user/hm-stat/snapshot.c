@@ -209,7 +209,8 @@ static void route_key(struct row *r, __u32 id, const struct table *names)
 {
 	struct row key = { .route = id }, *name;
 
-	name = names->len ? bsearch(&key, names->rows, names->len, sizeof(key), cmp_route_id) : NULL;
+	name = names->len ? bsearch(&key, names->rows, names->len, sizeof(key), cmp_route_id) :
+			    NULL;
 	r->route = id;
 	r->hist_keyed = true;
 	r->hist_key = id;
@@ -454,8 +455,9 @@ void link_hists(struct snapshot *snap)
 		sort_array(snap->hists[v].v, snap->hists[v].n, sizeof(*snap->hists[v].v),
 			   cmp_key_hist);
 		for (i = 0; i < t->len; i++) {
-			p = t->rows[i].hist_keyed ? find_hist(&snap->hists[v], t->rows[i].hist_key)
-						  : NULL;
+			p = t->rows[i].hist_keyed ?
+				    find_hist(&snap->hists[v], t->rows[i].hist_key) :
+				    NULL;
 			for (f = 0; f < HM_LAT_FAMILIES; f++)
 				t->rows[i].hist[f] = p ? &p->h[f] : NULL;
 		}

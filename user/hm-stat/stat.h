@@ -37,32 +37,32 @@ enum key_field { KEY_IFACE, KEY_IFINDEX, KEY_METHOD, KEY_ROUTE, KEY_PORT, KEY_IP
 /* Where a view's rows come from. */
 enum view_source {
 	SRC_ROW_KIND, /* hm_row_ids names the rows of one row kind */
-	SRC_ROUTES,   /* hm_routes by route id, hm_route_ids names them */
+	SRC_ROUTES, /* hm_routes by route id, hm_route_ids names them */
 };
 
 struct view {
-	const char *name;  /* --by value */
+	const char *name; /* --by value */
 	const char *alias; /* another --by spelling, or NULL */
-	const char *json;  /* JSON array name */
+	const char *json; /* JSON array name */
 	const char *title; /* header line: "by client" */
 	enum view_source source;
 	unsigned int kind; /* SRC_ROW_KIND: enum hm_row_kind */
 	unsigned int nkeys;
 	enum key_field keys[VIEW_MAX_KEYS]; /* JSON, CSV and Prometheus order */
-	enum key_field total_key;           /* the table column that says "total" */
+	enum key_field total_key; /* the table column that says "total" */
 	/* Latency histograms: slots hist_first.. of hm_hist, hist_n of them, then an overflow slot. */
 	bool hist;
 	unsigned int hist_first, hist_n, hist_other;
 	unsigned int hist_id_first; /* the row id whose histograms are in slot hist_first */
-	bool hist_total;            /* its slots hold every response once: the total's */
-	const char *chart_noun;     /* --hist titles: "port" */
-	const char *chart_plural;   /* "ports" */
-	const char *json_other;     /* JSON member of the overflow histogram */
+	bool hist_total; /* its slots hold every response once: the total's */
+	const char *chart_noun; /* --hist titles: "port" */
+	const char *chart_plural; /* "ports" */
+	const char *json_other; /* JSON member of the overflow histogram */
 	const char *hist_other_key; /* the overflow histogram's key in Prometheus */
 	/* Prometheus: counters named prom_prefix + counter, in prom_rank order; 0: none. */
 	int prom_rank;
 	const char *prom_prefix;
-	const char *prom_what;      /* help text: "per client address (...)" */
+	const char *prom_what; /* help text: "per client address (...)" */
 	const char *prom_hist_help; /* "%s; per ...": family help, hist_n */
 };
 
@@ -72,12 +72,12 @@ struct row {
 	bool other; /* the overflow row: keys that did not fit in the map */
 	struct hm_addr ip;
 	__u16 port;
-	__u32 ifindex;                /* interfaces: the index the segments were seen on */
-	__u8 method;                  /* routes: enum hm_method */
-	__u32 route;                  /* routes: id */
+	__u32 ifindex; /* interfaces: the index the segments were seen on */
+	__u8 method; /* routes: enum hm_method */
+	__u32 route; /* routes: id */
 	char label[HM_ROUTE_LEN + 1]; /* routes: the label as the kernel keeps it */
-	bool hist_keyed;              /* hist_key names its histograms (not an overflow row's) */
-	__u32 hist_key;               /* port, route id */
+	bool hist_keyed; /* hist_key names its histograms (not an overflow row's) */
+	__u32 hist_key; /* port, route id */
 	struct hm_stats s;
 	/* Rows of views with histograms: their own, NULL when they have none. */
 	const struct hm_hist *hist[HM_LAT_FAMILIES];
@@ -102,12 +102,12 @@ struct hist_set {
 
 struct snapshot {
 	struct table tables[VIEWS];
-	struct hist_set hists[VIEWS];                  /* views with histograms */
-	struct hm_hist ovf[VIEWS][HM_LAT_FAMILIES];    /* keys without their own */
-	struct hm_hist total[HM_LAT_FAMILIES];         /* every response */
+	struct hist_set hists[VIEWS]; /* views with histograms */
+	struct hm_hist ovf[VIEWS][HM_LAT_FAMILIES]; /* keys without their own */
+	struct hm_hist total[HM_LAT_FAMILIES]; /* every response */
 	__u64 monitor[HM_MON_MAX];
 	__u64 conns_live;
-	bool interval;  /* a difference of two snapshots: no min/max */
+	bool interval; /* a difference of two snapshots: no min/max */
 	double seconds; /* interval: its length */
 };
 
@@ -143,11 +143,11 @@ struct options {
 	bool reset;
 	unsigned long watch; /* seconds; 0: no --watch */
 	unsigned long count; /* --watch intervals to print; 0: until stopped */
-	bool view_set;       /* --by was given */
+	bool view_set; /* --by was given */
 	struct hm_export export; /* Prometheus bounds (--buckets, --bucket-range) */
-	unsigned int hist_rows;  /* --hist: rows per power of two */
-	bool hist;               /* --hist: bar charts */
-	const char *hist_key;    /* --hist PORT or [METHOD ]ROUTE: one chart */
+	unsigned int hist_rows; /* --hist: rows per power of two */
+	bool hist; /* --hist: bar charts */
+	const char *hist_key; /* --hist PORT or [METHOD ]ROUTE: one chart */
 };
 
 extern const char *const family_names[HM_LAT_FAMILIES];

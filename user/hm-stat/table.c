@@ -29,13 +29,14 @@ enum col {
 };
 
 static const char *const col_names[COLS - KEYS] = {
-	"REQS",	  "RESPS",  "SUCC%",  "2XX",	"3XX",	    "4XX",	"5XX",	   "UNANS", "AVG_MS",
-	"MIN_MS", "MAX_MS", "P50_MS", "P90_MS", "P99_MS", "P99.9_MS", "BYTES_IN", "BYTES_OUT",
+	"REQS",	  "RESPS",  "SUCC%",	"2XX",	    "3XX",	 "4XX",
+	"5XX",	  "UNANS",  "AVG_MS",	"MIN_MS",   "MAX_MS",	 "P50_MS",
+	"P90_MS", "P99_MS", "P99.9_MS", "BYTES_IN", "BYTES_OUT",
 };
 
 /* --watch: the same slots, other headings, MIN/MAX unused. */
 static const char *const rate_col_names[COLS - KEYS] = {
-	"REQ/S", "RESP/S", "SUCC%",  "-",	"-",	  "4XX/S",    "ERR/S",	"UNANS/S", "AVG_MS",
+	"REQ/S", "RESP/S", "SUCC%",  "-",      "-",	 "4XX/S",    "ERR/S",  "UNANS/S", "AVG_MS",
 	"-",	 "-",	   "P50_MS", "P90_MS", "P99_MS", "P99.9_MS", "IN_B/S", "OUT_B/S",
 };
 
@@ -123,8 +124,8 @@ static void fmt_row(cells_t cells, const struct view *v, const struct row *r, co
 	fmt_ms(cells[COL_MIN], lat_valid(l), l->min_ns);
 	fmt_ms(cells[COL_MAX], lat_valid(l), l->max_ns);
 	for (q = 0; q < HM_NQUANTILES; q++) {
-		bool ok = percentile(r->hist[family], l, snap->interval, hm_quantiles[q].per10k,
-				     &ns);
+		bool ok =
+			percentile(r->hist[family], l, snap->interval, hm_quantiles[q].per10k, &ns);
 
 		fmt_ms(cells[COL_P50 + q], ok, ns);
 	}
@@ -203,8 +204,8 @@ int print_table(FILE *f, const struct snapshot *snap, const struct options *o)
 
 	print_header(f, snap, o);
 	if (!t->len) {
-		fprintf(f, snap->interval ? "no HTTP traffic in this interval\n"
-					  : "no HTTP traffic seen yet\n");
+		fprintf(f, snap->interval ? "no HTTP traffic in this interval\n" :
+					    "no HTTP traffic seen yet\n");
 		print_monitor(f, snap);
 		return 0;
 	}

@@ -71,12 +71,18 @@ const char *const format_names[FORMATS] = {
 };
 
 const char *const sort_names[SORT_FIELDS] = {
-	[SORT_REQUESTS] = "requests",	[SORT_RESPONSES] = "responses",
-	[SORT_SUCCESS] = "success",	[SORT_4XX] = "4xx",
-	[SORT_5XX] = "5xx",		[SORT_UNANSWERED] = "unanswered",
-	[SORT_AVG] = "avg",		[SORT_MIN] = "min",
-	[SORT_MAX] = "max",		[SORT_BYTES_IN] = "bytes_in",
-	[SORT_BYTES_OUT] = "bytes_out", [SORT_IP] = "ip",
+	[SORT_REQUESTS] = "requests",
+	[SORT_RESPONSES] = "responses",
+	[SORT_SUCCESS] = "success",
+	[SORT_4XX] = "4xx",
+	[SORT_5XX] = "5xx",
+	[SORT_UNANSWERED] = "unanswered",
+	[SORT_AVG] = "avg",
+	[SORT_MIN] = "min",
+	[SORT_MAX] = "max",
+	[SORT_BYTES_IN] = "bytes_in",
+	[SORT_BYTES_OUT] = "bytes_out",
+	[SORT_IP] = "ip",
 	[SORT_PORT] = "port",
 };
 
@@ -161,11 +167,11 @@ static const char *label_text(const char *label, size_t max, char *buf, size_t l
 
 static const struct {
 	const char *column; /* table heading */
-	const char *name;   /* JSON member, CSV column, Prometheus label */
+	const char *name; /* JSON member, CSV column, Prometheus label */
 } key_fields[KEYS] = {
-	[KEY_IFACE] = { "IFACE", "iface" },	[KEY_IFINDEX] = { "IFINDEX", "ifindex" },
-	[KEY_METHOD] = { "METHOD", "method" },	[KEY_ROUTE] = { "ROUTE", "route" },
-	[KEY_PORT] = { "PORT", "port" },	[KEY_IP] = { "IP", "ip" },
+	[KEY_IFACE] = { "IFACE", "iface" },    [KEY_IFINDEX] = { "IFINDEX", "ifindex" },
+	[KEY_METHOD] = { "METHOD", "method" }, [KEY_ROUTE] = { "ROUTE", "route" },
+	[KEY_PORT] = { "PORT", "port" },       [KEY_IP] = { "IP", "ip" },
 };
 
 const char *key_name(enum key_field k)

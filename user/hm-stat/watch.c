@@ -83,7 +83,8 @@ int watch(struct hm_maps *maps, const struct options *o)
 				break;
 			}
 			hm_warn("the maps in %s were replaced (monitor reloaded): "
-				"rates start again", o->pin_dir);
+				"rates start again",
+				o->pin_dir);
 			snapshot_free(&prev);
 			ret = read_snapshot(maps, NULL, &prev);
 			if (ret)
@@ -92,8 +93,7 @@ int watch(struct hm_maps *maps, const struct options *o)
 			continue;
 		}
 		if (ret) {
-			hm_err("the maps in %s were removed (monitor detached)",
-			       o->pin_dir);
+			hm_err("the maps in %s were removed (monitor detached)", o->pin_dir);
 			ret = -ENOENT;
 			break;
 		}
@@ -126,4 +126,3 @@ int watch(struct hm_maps *maps, const struct options *o)
 		hm_dbg("stopped by signal %d", (int)stop_signal);
 	return ret;
 }
-

@@ -24,8 +24,8 @@ void hm_vlog(enum hm_log_level lvl, const char *prefix, const char *fmt, va_list
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	fprintf(stderr, "%s: %s%s%s\n", hm_prog_name,
-		lvl == HM_LOG_WARN ? "warning: " : "", prefix, msg);
+	fprintf(stderr, "%s: %s%s%s\n", hm_prog_name, lvl == HM_LOG_WARN ? "warning: " : "", prefix,
+		msg);
 }
 
 void hm_log(enum hm_log_level lvl, const char *fmt, ...)
@@ -39,12 +39,10 @@ void hm_log(enum hm_log_level lvl, const char *fmt, ...)
 
 static bool hm_libbpf_quiet_now;
 
-static int hm_libbpf_print(enum libbpf_print_level level, const char *fmt,
-			   va_list ap)
+static int hm_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	enum hm_log_level lvl = level == LIBBPF_WARN && !hm_libbpf_quiet_now
-					? HM_LOG_INFO
-					: HM_LOG_DEBUG;
+	enum hm_log_level lvl = level == LIBBPF_WARN && !hm_libbpf_quiet_now ? HM_LOG_INFO :
+									       HM_LOG_DEBUG;
 
 	hm_vlog(lvl, "", fmt, ap); /* libbpf's messages begin with "libbpf: " */
 	return 0;
@@ -96,8 +94,7 @@ static bool hm_addr_is_v4compat(const struct hm_addr *a)
 {
 	static const __u8 zero[12];
 
-	return memcmp(a->a, zero, sizeof(zero)) == 0 &&
-	       (a->a[12] != 0 || a->a[13] != 0);
+	return memcmp(a->a, zero, sizeof(zero)) == 0 && (a->a[12] != 0 || a->a[13] != 0);
 }
 
 const char *hm_addr_str(const struct hm_addr *a, char *buf, size_t len)
@@ -201,8 +198,7 @@ int hm_getopt_error(int c, char **argv, const struct option *longopts)
 	bool is_long, ambiguous;
 	int len;
 
-	is_long = arg && !strncmp(arg, "--", 2) && arg[2] &&
-		  (c == ':' ? optopt != 0 : true);
+	is_long = arg && !strncmp(arg, "--", 2) && arg[2] && (c == ':' ? optopt != 0 : true);
 	if (is_long) {
 		len = (int)strcspn(arg, "=");
 		o = hm_long_option(arg + 2, longopts, &ambiguous);
@@ -210,7 +206,8 @@ int hm_getopt_error(int c, char **argv, const struct option *longopts)
 			return hm_usage_error("option '--%s' needs a value", o->name);
 		if (optopt == 0 && ambiguous)
 			return hm_usage_error("option '%.*s' is ambiguous (an abbreviation of "
-					      "more than one option)", len, arg);
+					      "more than one option)",
+					      len, arg);
 		if (optopt == 0)
 			return hm_usage_error("unknown option '%.*s'", len, arg);
 		if (o && o->val == optopt && o->has_arg == no_argument && arg[len] == '=')
@@ -223,8 +220,7 @@ int hm_getopt_error(int c, char **argv, const struct option *longopts)
 	return hm_usage_error("unknown option '%s'", arg);
 }
 
-int hm_common_option(int opt, char **argv, const struct option *longopts,
-		     void (*usage)(FILE *f))
+int hm_common_option(int opt, char **argv, const struct option *longopts, void (*usage)(FILE *f))
 {
 	switch (opt) {
 	case 'v':
@@ -241,8 +237,7 @@ int hm_common_option(int opt, char **argv, const struct option *longopts,
 	return hm_getopt_error(opt, argv, longopts);
 }
 
-bool hm_parse_ulong(const char *s, unsigned long min, unsigned long max,
-		    unsigned long *out)
+bool hm_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	unsigned long v;
 	char *end;

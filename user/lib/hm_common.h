@@ -11,13 +11,13 @@
 /* Exit codes, documented in every tool's --help and the README. */
 enum hm_exit {
 	HM_EXIT_OK = 0,
-	HM_EXIT_FAIL = 1,      /* operation failed (kernel refused, I/O error) */
-	HM_EXIT_USAGE = 2,     /* bad command line */
-	HM_EXIT_NOMAPS = 3,    /* no httpmon maps pinned where we looked */
-	HM_EXIT_LAYOUT = 4,    /* maps of another layout version */
-	HM_EXIT_PERM = 5,      /* permission denied (not root / pins not readable) */
-	HM_EXIT_NODEV = 6,     /* interface does not exist */
-	HM_EXIT_NETNS = 7,     /* the maps serve another network namespace (hm-load) */
+	HM_EXIT_FAIL = 1, /* operation failed (kernel refused, I/O error) */
+	HM_EXIT_USAGE = 2, /* bad command line */
+	HM_EXIT_NOMAPS = 3, /* no httpmon maps pinned where we looked */
+	HM_EXIT_LAYOUT = 4, /* maps of another layout version */
+	HM_EXIT_PERM = 5, /* permission denied (not root / pins not readable) */
+	HM_EXIT_NODEV = 6, /* interface does not exist */
+	HM_EXIT_NETNS = 7, /* the maps serve another network namespace (hm-load) */
 };
 
 enum hm_log_level { HM_LOG_ERR, HM_LOG_WARN, HM_LOG_INFO, HM_LOG_DEBUG };
@@ -25,8 +25,7 @@ enum hm_log_level { HM_LOG_ERR, HM_LOG_WARN, HM_LOG_INFO, HM_LOG_DEBUG };
 extern const char *hm_prog_name;
 extern enum hm_log_level hm_log_max;
 
-void hm_log(enum hm_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void hm_log(enum hm_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* hm_log() for a library's print callback: "PROG: PREFIXmessage". */
 void hm_vlog(enum hm_log_level lvl, const char *prefix, const char *fmt, va_list ap);
 #define hm_err(...) hm_log(HM_LOG_ERR, __VA_ARGS__)
@@ -61,13 +60,12 @@ struct option;
  * -v, the usage error's exit code for ':' and '?', and -1 for any other opt.
  */
 #define HM_OPT_VERSION 0x7f00
-#define HM_COMMON_LONGOPTS                                                                \
-	{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },        \
-	{                                                                                  \
-		"version", no_argument, NULL, HM_OPT_VERSION                               \
+#define HM_COMMON_LONGOPTS                                                         \
+	{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, \
+	{                                                                          \
+		"version", no_argument, NULL, HM_OPT_VERSION                       \
 	}
-int hm_common_option(int opt, char **argv, const struct option *longopts,
-		     void (*usage)(FILE *f));
+int hm_common_option(int opt, char **argv, const struct option *longopts, void (*usage)(FILE *f));
 
 /*
  * Command-line errors: print "PROG: <message>; see PROG --help" to stderr and
@@ -80,7 +78,6 @@ int hm_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int hm_getopt_error(int c, char **argv, const struct option *longopts);
 
 /* Parses an unsigned decimal within [min, max]; false on any junk. */
-bool hm_parse_ulong(const char *s, unsigned long min, unsigned long max,
-		    unsigned long *out);
+bool hm_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
 #endif /* HM_COMMON_H */

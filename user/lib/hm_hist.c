@@ -108,8 +108,8 @@ bool hm_hist_quantile_bucket(const struct hm_hist *h, unsigned int per10k, __u32
 	return true;
 }
 
-bool hm_hist_quantile(const struct hm_hist *h, unsigned int per10k,
-		      const struct hm_bounds *bounds, double *ns)
+bool hm_hist_quantile(const struct hm_hist *h, unsigned int per10k, const struct hm_bounds *bounds,
+		      double *ns)
 {
 	__u64 v;
 	__u32 b;
@@ -205,7 +205,7 @@ const char *hm_ns_to_seconds(__u64 ns, char *buf, size_t len)
 	snprintf(frac, sizeof(frac), "%09llu", (unsigned long long)(ns % 1000000000ULL));
 	for (n = 9; n > 0 && frac[n - 1] == '0'; n--)
 		frac[n - 1] = '\0';
-	snprintf(buf, len, "%llu%s%s", (unsigned long long)(ns / 1000000000ULL),
-		 n ? "." : "", frac);
+	snprintf(buf, len, "%llu%s%s", (unsigned long long)(ns / 1000000000ULL), n ? "." : "",
+		 frac);
 	return buf;
 }

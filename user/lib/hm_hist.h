@@ -27,8 +27,8 @@
 /* The percentiles hm-stat reports, in parts per 10000. */
 struct hm_quantile {
 	unsigned int per10k; /* 5000 for p50, 9990 for p99.9 */
-	const char *key;     /* JSON and CSV name: "p50", "p99_9" */
-	const char *label;   /* table heading part: "P50", "P99.9" */
+	const char *key; /* JSON and CSV name: "p50", "p99_9" */
+	const char *label; /* table heading part: "P50", "P99.9" */
 };
 #define HM_NQUANTILES 4
 extern const struct hm_quantile hm_quantiles[HM_NQUANTILES];
@@ -69,8 +69,8 @@ bool hm_hist_quantile_bucket(const struct hm_hist *h, unsigned int per10k, __u32
  * The per10k quantile of h in ns, or false when h is empty.  b (may be NULL)
  * bounds the result when valid.
  */
-bool hm_hist_quantile(const struct hm_hist *h, unsigned int per10k,
-		      const struct hm_bounds *b, double *ns);
+bool hm_hist_quantile(const struct hm_hist *h, unsigned int per10k, const struct hm_bounds *b,
+		      double *ns);
 
 /*
  * Export layout for Prometheus, also the rows of hm-stat --hist: per_pow2

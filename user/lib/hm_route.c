@@ -8,10 +8,8 @@
 #include "hm_route.h"
 
 #define HM_METHOD_NAME(sym, name, len, word) [HM_METHOD_##sym] = name,
-static const char *const method_names[HM_METHOD_EXT_FIRST] = {
-	[HM_METHOD_NONE] = "",
-	HM_METHOD_LIST(HM_METHOD_NAME)
-};
+static const char *const method_names[HM_METHOD_EXT_FIRST] = { [HM_METHOD_NONE] = "",
+							       HM_METHOD_LIST(HM_METHOD_NAME) };
 #undef HM_METHOD_NAME
 
 /* Names of the extension methods, from hm_method_ids (hm_method_name_set). */
@@ -68,9 +66,10 @@ int hm_route_group_parse(const char *spec, struct hm_config *cfg, char *err, siz
 		name = spec + 6;
 		len = strlen(name);
 		if (!len || len > HM_QUERY_NAME_LEN || strpbrk(name, "&=#? ")) {
-			snprintf(err, errlen,
-				 "invalid query parameter name in '%s' (1-%d characters, none of &=#? or space)",
-				 spec, HM_QUERY_NAME_LEN);
+			snprintf(
+				err, errlen,
+				"invalid query parameter name in '%s' (1-%d characters, none of &=#? or space)",
+				spec, HM_QUERY_NAME_LEN);
 			return -EINVAL;
 		}
 		cfg->route_mode = HM_ROUTE_QUERY;
@@ -83,8 +82,8 @@ int hm_route_group_parse(const char *spec, struct hm_config *cfg, char *err, siz
 	return -EINVAL;
 }
 
-int hm_route_pattern_parse(const char *text, bool prefix, struct hm_route_pattern *out,
-			   char *err, size_t errlen)
+int hm_route_pattern_parse(const char *text, bool prefix, struct hm_route_pattern *out, char *err,
+			   size_t errlen)
 {
 	const char *p = text, *label;
 	unsigned int nsegs = 0;
@@ -102,8 +101,8 @@ int hm_route_pattern_parse(const char *text, bool prefix, struct hm_route_patter
 	}
 	label = p;
 	if (*p != '/') {
-		snprintf(err, errlen, "route pattern '%s' must start with '/' (after an optional method)",
-			 text);
+		snprintf(err, errlen,
+			 "route pattern '%s' must start with '/' (after an optional method)", text);
 		return -EINVAL;
 	}
 	if (strlen(label) > HM_ROUTE_LEN) {
@@ -112,7 +111,8 @@ int hm_route_pattern_parse(const char *text, bool prefix, struct hm_route_patter
 		return -EINVAL;
 	}
 	if (strpbrk(label, "?# ")) {
-		snprintf(err, errlen, "route pattern '%s' may not contain '?', '#' or spaces", text);
+		snprintf(err, errlen, "route pattern '%s' may not contain '?', '#' or spaces",
+			 text);
 		return -EINVAL;
 	}
 	memcpy(out->label, label, strlen(label));

@@ -15,8 +15,8 @@ int hm_route_group_parse(const char *spec, struct hm_config *cfg, char *err, siz
  * (without the method); prefix patterns match any target that begins with
  * their segments.  0 or -EINVAL with a reason in err.
  */
-int hm_route_pattern_parse(const char *text, bool prefix, struct hm_route_pattern *out,
-			   char *err, size_t errlen);
+int hm_route_pattern_parse(const char *text, bool prefix, struct hm_route_pattern *out, char *err,
+			   size_t errlen);
 
 /*
  * "GET", ... for a method id; "" for HM_METHOD_NONE, "_other" for

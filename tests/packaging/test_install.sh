@@ -415,8 +415,8 @@ else
 fi
 SRC=$TMP/unpack/httpmon-$VERSION
 absent=
-for f in Makefile README.md VERSION kern/httpmon.bpf.c kern/httpmon.h user/hm_load.c user/hm_stat.c \
-	user/hm_reset.c pin/hm_pin.c; do
+for f in Makefile README.md VERSION kern/httpmon.bpf.c kern/httpmon.h user/hm-load/main.c \
+	user/hm-stat/main.c user/hm-reset/main.c user/lib/hm_common.c pin/hm_pin.c; do
 	[ -f "$SRC/$f" ] || absent="$absent $f"
 done
 if [ -z "$absent" ]; then
@@ -424,8 +424,8 @@ if [ -z "$absent" ]; then
 else
 	hm_not_ok "the tarball holds the sources" "missing:$absent"
 fi
-built=$(cd "$SRC" && find . -name build -o -name '*.o' -o -name '*.skel.h' -o -name 'hm-load' \
-	-o -name 'hm-stat' -o -name 'hm-reset' -o -name test_parse -o -name '*.tar.gz' -o -name .git)
+built=$(cd "$SRC" && find . -name build -o -name '*.o' -o -name '*.skel.h' -o -type f \( -name 'hm-load' \
+	-o -name 'hm-stat' -o -name 'hm-reset' -o -name test_parse \) -o -name '*.tar.gz' -o -name .git)
 if [ -z "$built" ]; then
 	hm_ok "the tarball holds no build output"
 else

@@ -110,12 +110,13 @@ hm_judge $? "--detach --all: exit 0, pins gone" "exit $rc: $err"
 # -- options without their value, values for options that take none ------------------------
 # help_options TOOL: "SHORT NAME ARG" per option line of TOOL --help's Options
 # section (SHORT "-" when none, ARG "-" when it takes no value); options with
-# an optional value (--xdp[=MODE]) are left out.
+# an optional value (--xdp[=MODE], --hist [WHICH]) are left out.
 help_options() {
 	"$1" --help | sed -n '/^Options:/,/^[A-Z]/p' | while IFS= read -r line; do
-		[[ $line =~ ^\ {2,6}(-([A-Za-z]),\ )?--([a-z0-9-]+)(\[?)(\ ([A-Z]+))?(\ |$) ]] || continue
-		[ -n "${BASH_REMATCH[4]}" ] && continue
-		echo "${BASH_REMATCH[2]:--} ${BASH_REMATCH[3]} ${BASH_REMATCH[6]:--}"
+		[[ $line =~ ^\ {2,6}(-([A-Za-z]),\ )?--([a-z0-9-]+)(\[|\ \[|\ ([A-Z][A-Z:]*)(\ |$)|\ |$) ]] ||
+			continue
+		[[ ${BASH_REMATCH[4]} == *"["* ]] && continue
+		echo "${BASH_REMATCH[2]:--} ${BASH_REMATCH[3]} ${BASH_REMATCH[5]:--}"
 	done
 }
 for tool in hm-load hm-stat hm-reset; do

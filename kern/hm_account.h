@@ -196,51 +196,64 @@ static __always_inline void hm_rows_add(const struct hm_conn *c, __u32 gen,
 
 /* --- histograms and routes ------------------------------------------------------ */
 
-/*
- * One latency sample into histogram idx (HM_HIST_INDEX).  A global function:
- * verified once, not at every call site.
- */
-__noinline int hm_hist_add(__u32 idx, __u64 ns)
+static __always_inline void hm_hist_put(__u32 idx, __u32 b, __u64 ns)
 {
 	struct hm_hist *h = bpf_map_lookup_elem(&hm_hist, &idx);
-	__u32 b = hm_hist_bucket(ns);
 
 	if (!h)
-		return 0;
+		return;
 	h->count++;
 	h->sum_ns += ns;
 	if (b < HM_HIST_BUCKETS)
 		h->buckets[b]++;
+}
+
+/*
+ * One latency sample of family fam into generation gen's histograms of
+ * three slots (slots: one per byte, low first): the bucket is found once.
+ * A global function: verified once, not at every call site.
+ */
+__noinline int hm_hist_add(__u32 gen_fam, __u64 ns, __u32 slots)
+{
+	__u32 gen = gen_fam >> 8 & 1, fam = gen_fam & 1, b = hm_hist_bucket(ns);
+
+#pragma unroll
+	for (int i = 0; i < 3; i++)
+		if ((slots >> (8 * i) & 0xff) < HM_HIST_SLOTS)
+			hm_hist_put(HM_HIST_INDEX(gen, slots >> (8 * i) & 0xff, fam), b, ns);
 	return 0;
 }
+
+#define HM_HOST_NOHIST 0xffff /* hm_sample: the sample has no host (HM_CFG_NO_HOSTS) */
 
 /* A response's latency sample: its port row's, its route's and its host's histograms. */
 static __always_inline void hm_sample(struct hm_scratch *s, const struct hm_conn *c, __u32 family,
 				      __u64 ns, __u32 route, __u32 host)
 {
-	__u32 gen = s->gen & 1, port = c->row[HM_ROW_PORT], slot;
+	__u32 gen = s->gen & 1, port = c->row[HM_ROW_PORT], slots;
 
+	_Static_assert(HM_HIST_SLOTS <= 256, "a histogram slot is one byte of hm_hist_add's slots");
 	if (port >= 1 && port <= HM_HIST_PORTS) {
-		slot = HM_HIST_PORT_FIRST + port - 1;
+		slots = HM_HIST_PORT_FIRST + port - 1;
 	} else {
-		slot = HM_HIST_PORTS_OTHER;
+		slots = HM_HIST_PORTS_OTHER;
 		hm_count(gen, HM_MON_HIST_PORTS_FULL, 1);
 	}
-	hm_hist_add(HM_HIST_INDEX(gen, slot, family), ns);
 	if (route < HM_HIST_ROUTES) {
-		slot = HM_HIST_ROUTE_FIRST + route;
+		slots |= (HM_HIST_ROUTE_FIRST + route) << 8;
 	} else {
-		slot = HM_HIST_ROUTES_OTHER;
+		slots |= HM_HIST_ROUTES_OTHER << 8;
 		hm_count(gen, HM_MON_HIST_ROUTES_FULL, 1);
 	}
-	hm_hist_add(HM_HIST_INDEX(gen, slot, family), ns);
-	if (host < HM_HIST_HOSTS) {
-		slot = HM_HIST_HOST_FIRST + host;
+	if (host == HM_HOST_NOHIST) {
+		slots |= 0xffU << 16; /* no host rows: hm_hist_add skips it */
+	} else if (host < HM_HIST_HOSTS) {
+		slots |= (HM_HIST_HOST_FIRST + host) << 16;
 	} else {
-		slot = HM_HIST_HOSTS_OTHER;
+		slots |= HM_HIST_HOSTS_OTHER << 16;
 		hm_count(gen, HM_MON_HIST_HOSTS_FULL, 1);
 	}
-	hm_hist_add(HM_HIST_INDEX(gen, slot, family), ns);
+	hm_hist_add(gen << 8 | family, ns, slots);
 }
 
 static __always_inline struct hm_stats *hm_route_row(__u32 gen, __u32 id)
@@ -371,6 +384,8 @@ static __always_inline void hm_request_labeled(struct hm_scratch *s, struct hm_c
 	struct hm_pending *p = &c->ring[last & (HM_PIPELINE_DEPTH - 1)];
 	struct hm_stats *row;
 
+	if (cfg->flags & HM_CFG_NO_HOSTS)
+		return;
 	host = d->hseen ? d->host : HM_HOST_NONE;
 	route = d->flags & HM_DF_ROUTED ? d->route : HM_ROUTE_UNKNOWN;
 	hr = hm_pair_id(s, c, cfg, host, route);
@@ -396,6 +411,10 @@ static __always_inline void hm_response_labels(struct hm_scratch *s, struct hm_c
 					       struct hm_dir *d, const struct hm_config *cfg,
 					       const struct hm_pending *p, bool known, __u32 route)
 {
+	if (cfg->flags & HM_CFG_NO_HOSTS) {
+		d->labeled = 0;
+		return;
+	}
 	if (known && (p->flags & HM_REQ_HOSTED)) {
 		d->host = p->host;
 		d->hr = p->hr;
@@ -544,10 +563,12 @@ static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn 
 	d->flags |= HM_DF_ROUTED;
 	hm_response_labels(s, c, d, cfg, p, known, route);
 	hm_label_response(hm_route_row(s->gen, route), cls, timed, status, lat);
-	hm_label_response(hm_host_row(s->gen, d->host), cls, timed, status, lat);
-	hm_label_response(hm_hr_row(s->gen, d->hr), cls, timed, status, lat);
+	if (d->labeled) {
+		hm_label_response(hm_host_row(s->gen, d->host), cls, timed, status, lat);
+		hm_label_response(hm_hr_row(s->gen, d->hr), cls, timed, status, lat);
+	}
 	if (timed)
-		hm_sample(s, c, HM_LAT_FIRST, lat, route, d->host);
+		hm_sample(s, c, HM_LAT_FIRST, lat, route, d->labeled ? d->host : HM_HOST_NOHIST);
 }
 
 /* A message ended where its framing said: a response's last byte is timed. */
@@ -573,7 +594,7 @@ static __always_inline void hm_msg_end(struct hm_scratch *s, struct hm_conn *c, 
 			if (row)
 				hm_lat_add(&row->lat_last, lat);
 		}
-		hm_sample(s, c, HM_LAT_LAST, lat, d->route, d->host);
+		hm_sample(s, c, HM_LAT_LAST, lat, d->route, d->labeled ? d->host : HM_HOST_NOHIST);
 		d->req_ts = 0;
 	}
 	d->flags &= ~HM_DF_ROUTED;

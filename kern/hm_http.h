@@ -353,7 +353,7 @@ __noinline int hm_h_start(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 		d->state = HM_P_UNTIL_CLOSE;
 		d->flags |= HM_DF_ROUTED;
 		d->rbytes = 0;
-		d->labeled = 1;
+		d->labeled = !(cfg->flags & HM_CFG_NO_HOSTS);
 		d->hbytes = 0;
 		s->rmark = s->off;
 		return HM_STEP_NEXT;
@@ -697,9 +697,9 @@ __noinline __u32 hm_cl_value(struct hm_scratch *s, struct hm_dir *d, __u32 off)
 /* --- the Host header ----------------------------------------------------------------- */
 
 /* A request's first Host header is taken; a response's or a second one is skipped. */
-static __always_inline bool hm_wants_host(const struct hm_dir *d)
+static __always_inline bool hm_wants_host(const struct hm_dir *d, const struct hm_config *cfg)
 {
-	return d->kind == HM_MSG_REQUEST && !d->hseen;
+	return d->kind == HM_MSG_REQUEST && !d->hseen && !(cfg->flags & HM_CFG_NO_HOSTS);
 }
 
 /* The bytes of w equal to c, as 0x80 in each: exact in every byte. */
@@ -937,7 +937,7 @@ __noinline int hm_h_lines(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 				continue;
 			}
 			if ((w0 & 0xffffffffffULL) == HM_C8('h', 'o', 's', 't', ':', 0, 0, 0) &&
-			    hm_wants_host(d)) {
+			    hm_wants_host(d, cfg)) {
 				s->off = off + HM_HDR_HOST_LEN;
 				d->line_len = HM_HDR_HOST_LEN;
 				return HM_STEP_HOST; /* a frame of its own: the stack */
@@ -1051,7 +1051,7 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 			return HM_STEP_NEXT;
 		} else {
 			d->hcand = (lc == 'c' ? 1 : 0) | (lc == 't' ? 2 : 0) |
-				   (lc == 'h' && hm_wants_host(d) ? 4 : 0);
+				   (lc == 'h' && hm_wants_host(d, cfg) ? 4 : 0);
 			d->hpos = 1;
 			d->line_len = 1;
 			d->state = d->hcand ? HM_P_HDR_NAME : HM_P_HDR_SKIP;

@@ -124,6 +124,7 @@ struct hm_addr {
 
 /* hm_config: one entry at index 0, changed live by hm-load. */
 #define HM_CFG_PORT_FILTER (1U << 0) /* only watch ports set in ports[] */
+#define HM_CFG_NO_HOSTS (1U << 1)    /* no Host parsing, no host or (host, route) rows */
 #define HM_PORT_WORDS (65536 / 64)
 
 /* How a request's route is derived from its target (when no pattern matches). */

@@ -2140,6 +2140,55 @@ static void test_hosts_full(void)
 	CHECK_EQ("hosts_full", monitor(HM_MON_HOSTS_FULL) - full0, extra);
 }
 
+/* --no-hosts (HM_CFG_NO_HOSTS), live: no host names, rows or histograms; --hosts again: back. */
+static void test_no_hosts(void)
+{
+	static const char req[] = "GET /a HTTP/1.1\r\nHost: off.example\r\n\r\n";
+	struct hm_config cfg = {};
+	struct hm_stats c, h, sum = {};
+	struct flow f;
+	__u32 zero = 0;
+
+	set_config("path", NULL, NULL, 0, 0);
+	bpf_map_lookup_elem(fd_config, &zero, &cfg);
+	cfg.flags |= HM_CFG_NO_HOSTS;
+	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+	flow_v4(&f, "10.0.5.19", 44393, "10.0.0.1", 8080);
+	for (int i = 0; i < 3; i++) {
+		send_str(&f, true, req);
+		send_str(&f, false, RESP_OK);
+	}
+	client_stats(&f, &c);
+	CHECK_EQ("the client's rows count as ever", c.requests, 3);
+	CHECK_EQ("the client's responses", c.responses, 3);
+	check(host_id("off.example") < 0, "no host name", "named");
+	for (__u32 id = 0; id < HM_MAX_HOSTS; id++) {
+		struct hm_stats pair[2];
+
+		host_id_stats(id, &h);
+		pair[0] = sum;
+		pair[1] = h;
+		hm_stats_sum(&sum, pair, 2);
+	}
+	CHECK_EQ("no host row counted a request", sum.requests, 0);
+	CHECK_EQ("no host row counted a response", sum.responses, 0);
+	CHECK_EQ("no host row counted a byte", sum.bytes_in + sum.bytes_out, 0);
+	for (__u32 id = 0; id < HM_HIST_HOSTS; id++)
+		if (host_hist_count(id, HM_LAT_FIRST))
+			check(false, "no host histogram sample", "host id %u has some", id);
+	CHECK_EQ("no host histogram sample (overflow slot)",
+		 host_hist_count(HM_HIST_HOSTS, HM_LAT_FIRST), 0);
+
+	cfg.flags &= ~HM_CFG_NO_HOSTS;
+	bpf_map_update_elem(fd_config, &zero, &cfg, BPF_ANY);
+	send_str(&f, true, req);
+	send_str(&f, false, RESP_OK);
+	check(host_stats("off.example", &h) && h.requests == 1 && h.responses == 1 &&
+		      h.bytes_in == strlen(req) && h.bytes_out == strlen(RESP_OK),
+	      "hosts on again: the next exchange on its host", "requests=%llu responses=%llu",
+	      (unsigned long long)h.requests, (unsigned long long)h.responses);
+}
+
 /* 1xx interim responses are not responses, but their bytes are their request's route's. */
 static void test_interim_route_bytes(void)
 {
@@ -2406,6 +2455,7 @@ static const struct {
 	{ "hosts", test_hosts },
 	{ "host_edges", test_host_edges },
 	{ "hosts_full", test_hosts_full },
+	{ "no_hosts", test_no_hosts },
 	{ "repeat_sightings", test_repeat_sightings },
 	{ "aging_kick", test_aging_kick },
 	{ "packet_shapes", test_packet_shapes },

@@ -262,6 +262,12 @@ int hm_gen_clear(const struct hm_maps *maps, unsigned int gen)
 		err = hm_zero_range(maps->routes, HM_MAP_ROUTES, gen * HM_MAX_ROUTES, HM_MAX_ROUTES,
 				    sizeof(struct hm_stats), ncpus);
 	if (!err)
+		err = hm_zero_range(maps->hosts, HM_MAP_HOSTS, gen * HM_MAX_HOSTS, HM_MAX_HOSTS,
+				    sizeof(struct hm_stats), ncpus);
+	if (!err)
+		err = hm_zero_range(maps->host_routes, HM_MAP_HOST_ROUTES, gen * HM_MAX_HOST_ROUTES,
+				    HM_MAX_HOST_ROUTES, sizeof(struct hm_stats), ncpus);
+	if (!err)
 		err = hm_zero_range(maps->hist, HM_MAP_HIST, HM_HIST_INDEX(gen, 0, 0),
 				    HM_HIST_SLOTS * HM_LAT_FAMILIES, sizeof(struct hm_hist), ncpus);
 	if (!err)

@@ -30,6 +30,10 @@ struct hm_maps {
 	int route_ids;    /* (method, label) -> route id */
 	int seq;          /* ids handed out (HM_SEQ_*) */
 	int method_ids;   /* extension method name -> method id */
+	int hosts;        /* host id -> stats, per generation */
+	int host_ids;     /* host name -> host id */
+	int host_routes;  /* (host, route) pair id -> stats, per generation */
+	int hr_ids;       /* (host id, route id) -> pair id */
 	int links;        /* hm-load's interface records; optional (-1: none pinned) */
 };
 

@@ -104,6 +104,9 @@ static const char usage_text[] =
 	"                         free the state of a connection that carried no\n"
 	"                         packet for SECONDS (1-%d; 0: the default, %d) and\n"
 	"                         count its pending requests as unanswered (live)\n"
+	"      --no-hosts         do not read Host headers: no rows per host or per\n"
+	"                         host and route, and the cost of them saved (live)\n"
+	"      --hosts            read them again (the default)\n"
 	"      --client-prefix N  count IPv4 clients per /N network (1-32)\n"
 	"      --client-prefix6 N\n"
 	"                         count IPv6 clients per /N network (1-128)\n"
@@ -192,6 +195,7 @@ struct load_opts {
 	bool set_max_routes;
 	bool set_prefix4, set_prefix6;
 	bool set_idle_timeout;
+	int hosts; /* 1: --hosts, 0: --no-hosts, -1: as it is */
 	struct hm_config route_cfg; /* route_* and client_prefix* fields only */
 	unsigned int npatterns;
 	struct hm_route_pattern patterns[HM_MAX_PATTERNS];
@@ -464,6 +468,10 @@ static int write_config(struct httpmon *skel, const struct load_opts *o)
 	}
 	if (o->set_max_routes)
 		cfg->max_routes = o->route_cfg.max_routes;
+	if (o->hosts == 0)
+		cfg->flags |= HM_CFG_NO_HOSTS;
+	else if (o->hosts == 1)
+		cfg->flags &= ~HM_CFG_NO_HOSTS;
 	if (o->set_idle_timeout)
 		cfg->idle_timeout = o->route_cfg.idle_timeout;
 	if (o->set_prefix4)
@@ -1990,7 +1998,7 @@ static int do_status(const struct load_opts *o)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_XDP = 256, OPT_ALL, OPT_STATUS, OPT_JSON, OPT_IDLE };
+	enum { OPT_XDP = 256, OPT_ALL, OPT_STATUS, OPT_JSON, OPT_IDLE, OPT_HOSTS, OPT_NO_HOSTS };
 	static const struct option longopts[] = {
 		{ "xdp", optional_argument, NULL, OPT_XDP },
 		{ "ports", required_argument, NULL, 'p' },
@@ -2000,6 +2008,8 @@ int main(int argc, char **argv)
 		{ "clear-routes", no_argument, NULL, 'C' },
 		{ "max-routes", required_argument, NULL, 'M' },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "hosts", no_argument, NULL, OPT_HOSTS },
+		{ "no-hosts", no_argument, NULL, OPT_NO_HOSTS },
 		{ "client-prefix", required_argument, NULL, '4' },
 		{ "client-prefix6", required_argument, NULL, '6' },
 		{ "all-ports", no_argument, NULL, 'A' },
@@ -2023,6 +2033,7 @@ int main(int argc, char **argv)
 
 	hm_prog_name = "hm-load";
 	hm_log_max = HM_LOG_INFO;
+	o.hosts = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:r:dP:g:vVh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -2068,6 +2079,12 @@ int main(int argc, char **argv)
 						      HM_MAX_ROUTES - HM_ROUTE_FIRST);
 			o.route_cfg.max_routes = num;
 			o.set_max_routes = true;
+			break;
+		case OPT_HOSTS:
+		case OPT_NO_HOSTS:
+			if (o.hosts >= 0 && o.hosts != (c == OPT_HOSTS))
+				return hm_usage_error("--hosts and --no-hosts contradict each other");
+			o.hosts = c == OPT_HOSTS;
 			break;
 		case OPT_IDLE:
 			if (!hm_parse_ulong(optarg, 0, HM_IDLE_TIMEOUT_MAX, &num))
@@ -2126,6 +2143,7 @@ int main(int argc, char **argv)
 	}
 	settings = o.set_ports || o.all_ports || o.group || o.set_group_by || o.set_patterns ||
 		   o.set_max_routes || o.set_prefix4 || o.set_prefix6 || o.set_idle_timeout ||
+		   o.hosts >= 0 ||
 		   o.xdp_mode != XDP_MODE_UNSPEC;
 	if (o.status && (o.detach || o.all || settings))
 		return hm_usage_error("--status takes no options but --json, --pin-path and -v");

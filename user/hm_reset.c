@@ -20,22 +20,23 @@ static void usage(FILE *f)
 "       hm-reset --help | --version\n"
 "\n"
 "Starts a new interval and discards the one that ends: every row (client,\n"
-"port, port and client, interface, route), every latency histogram and\n"
-"every monitor counter starts again from zero. It is hm-stat --reset\n"
+"port, port and client, interface, route, host, host and route), every\n"
+"latency histogram and every monitor counter starts again from zero. It is hm-stat --reset\n"
 "without the output: the classifier writes one of two generations of its\n"
 "maps; the reset switches it to the other, waits until no program run can\n"
 "still write the old one, and clears that. Nothing counted after the\n"
 "switch is lost, and no reader ever sees half an interval. Connection state\n"
 "is kept: requests in flight get their responses and latency counted in the\n"
-"new interval. Route labels are kept, so an id never changes its label under\n"
-"a request being counted; --routes forgets them too. The classifier stays\n"
+"new interval. Route labels and host names are kept, so an id never changes\n"
+"its name under a request being counted; --routes forgets them too. The\n"
+"classifier stays\n"
 "attached. Needs write access to the pins (normally root).\n"
 "\n"
 "Options:\n"
-"  --routes        also forget the route labels seen so far, so the route\n"
-"                  limit counts afresh (after hm-load changed the grouping).\n"
-"                  Responses to requests in flight then count under\n"
-"                  _unknown\n"
+"  --routes        also forget the route labels and host names seen so far,\n"
+"                  so the route and host limits count afresh (after hm-load\n"
+"                  changed the grouping). Responses to requests in flight\n"
+"                  then count under _unknown\n"
 "  --pin-path DIR  reset the maps pinned in DIR instead of $HTTPMON_PIN_PATH\n"
 "                  or, when that is unset, " HM_PIN_DIR_DEFAULT "\n"
 "  -v, --verbose   report what was cleared; twice: also debug messages\n"
@@ -65,18 +66,31 @@ static void usage(FILE *f)
 		HM_EXIT_LAYOUT, HM_EXIT_PERM);
 }
 
+/* Deletes every key of an id map; -errno on failure. */
+static int empty_ids(int fd, void *key)
+{
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+			return -errno;
+	return 0;
+}
+
 /*
- * --routes: the labels are forgotten (hm_route_ids emptied, the route id
- * counter back to 0) under a new route_epoch, so the classifier no longer
+ * --routes: the route labels are forgotten, and with them the host names and
+ * the (host, route) pairs, whose ids name routes (the id maps emptied, their
+ * counters back to 0), under a new route_epoch, so the classifier no longer
  * trusts the ids it keeps for requests in flight.  The ids are emptied again
- * after the counter is reset: a label the classifier named in between got
- * an id from the old count, which the new count would hand out again.
+ * after the counters are reset: a name the classifier gave an id in between
+ * got it from the old count, which the new count would hand out again.
  */
 static int forget_routes(const struct hm_maps *maps)
 {
-	struct hm_route_key key;
+	static const __u32 slots[] = { HM_SEQ_ROUTES, HM_SEQ_HOSTS, HM_SEQ_HOST_ROUTES };
+	struct hm_route_key rkey;
+	struct hm_host_key hkey;
+	struct hm_host_route_key hrkey;
 	struct hm_config *cfg = calloc(1, sizeof(*cfg));
-	__u32 zero = 0, slot = HM_SEQ_ROUTES;
+	__u32 zero = 0;
 	int ret = 0, pass;
 
 	if (!cfg)
@@ -91,17 +105,18 @@ static int forget_routes(const struct hm_maps *maps)
 		goto out;
 	}
 	for (pass = 0; pass < 2 && !ret; pass++) {
-		while (!bpf_map_get_next_key(maps->route_ids, NULL, &key))
-			if (bpf_map_delete_elem(maps->route_ids, &key) && errno != ENOENT) {
+		ret = empty_ids(maps->route_ids, &rkey);
+		if (!ret)
+			ret = empty_ids(maps->host_ids, &hkey);
+		if (!ret)
+			ret = empty_ids(maps->hr_ids, &hrkey);
+		for (size_t i = 0; !ret && !pass && i < sizeof(slots) / sizeof(slots[0]); i++)
+			if (bpf_map_update_elem(maps->seq, &slots[i], &zero, BPF_EXIST))
 				ret = -errno;
-				break;
-			}
-		if (!ret && !pass && bpf_map_update_elem(maps->seq, &slot, &zero, BPF_EXIST))
-			ret = -errno;
 	}
 out:
 	if (ret)
-		hm_err("cannot forget the route labels: %s", strerror(-ret));
+		hm_err("cannot forget the route labels and host names: %s", strerror(-ret));
 	free(cfg);
 	return ret;
 }

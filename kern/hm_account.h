@@ -196,44 +196,64 @@ static __always_inline void hm_rows_add(const struct hm_conn *c, __u32 gen,
 
 /* --- histograms and routes ------------------------------------------------------ */
 
-/*
- * One latency sample into histogram idx (HM_HIST_INDEX).  A global function:
- * verified once, not at every call site.
- */
-__noinline int hm_hist_add(__u32 idx, __u64 ns)
+static __always_inline void hm_hist_put(__u32 idx, __u32 b, __u64 ns)
 {
 	struct hm_hist *h = bpf_map_lookup_elem(&hm_hist, &idx);
-	__u32 b = hm_hist_bucket(ns);
 
 	if (!h)
-		return 0;
+		return;
 	h->count++;
 	h->sum_ns += ns;
 	if (b < HM_HIST_BUCKETS)
 		h->buckets[b]++;
+}
+
+/*
+ * One latency sample of family fam into generation gen's histograms of
+ * three slots (slots: one per byte, low first): the bucket is found once.
+ * A global function: verified once, not at every call site.
+ */
+__noinline int hm_hist_add(__u32 gen_fam, __u64 ns, __u32 slots)
+{
+	__u32 gen = gen_fam >> 8 & 1, fam = gen_fam & 1, b = hm_hist_bucket(ns);
+
+#pragma unroll
+	for (int i = 0; i < 3; i++)
+		if ((slots >> (8 * i) & 0xff) < HM_HIST_SLOTS)
+			hm_hist_put(HM_HIST_INDEX(gen, slots >> (8 * i) & 0xff, fam), b, ns);
 	return 0;
 }
 
-/* A response's latency sample: its port row's and its route's histograms. */
-static __always_inline void hm_sample(struct hm_scratch *s, const struct hm_conn *c, __u32 family,
-				      __u64 ns, __u32 route)
-{
-	__u32 gen = s->gen & 1, port = c->row[HM_ROW_PORT], slot;
+#define HM_HOST_NOHIST 0xffff /* hm_sample: the sample has no host (HM_CFG_NO_HOSTS) */
 
+/* A response's latency sample: its port row's, its route's and its host's histograms. */
+static __always_inline void hm_sample(struct hm_scratch *s, const struct hm_conn *c, __u32 family,
+				      __u64 ns, __u32 route, __u32 host)
+{
+	__u32 gen = s->gen & 1, port = c->row[HM_ROW_PORT], slots;
+
+	_Static_assert(HM_HIST_SLOTS <= 256, "a histogram slot is one byte of hm_hist_add's slots");
 	if (port >= 1 && port <= HM_HIST_PORTS) {
-		slot = HM_HIST_PORT_FIRST + port - 1;
+		slots = HM_HIST_PORT_FIRST + port - 1;
 	} else {
-		slot = HM_HIST_PORTS_OTHER;
+		slots = HM_HIST_PORTS_OTHER;
 		hm_count(gen, HM_MON_HIST_PORTS_FULL, 1);
 	}
-	hm_hist_add(HM_HIST_INDEX(gen, slot, family), ns);
 	if (route < HM_HIST_ROUTES) {
-		slot = HM_HIST_ROUTE_FIRST + route;
+		slots |= (HM_HIST_ROUTE_FIRST + route) << 8;
 	} else {
-		slot = HM_HIST_ROUTES_OTHER;
+		slots |= HM_HIST_ROUTES_OTHER << 8;
 		hm_count(gen, HM_MON_HIST_ROUTES_FULL, 1);
 	}
-	hm_hist_add(HM_HIST_INDEX(gen, slot, family), ns);
+	if (host == HM_HOST_NOHIST) {
+		slots |= 0xffU << 16; /* no host rows: hm_hist_add skips it */
+	} else if (host < HM_HIST_HOSTS) {
+		slots |= (HM_HIST_HOST_FIRST + host) << 16;
+	} else {
+		slots |= HM_HIST_HOSTS_OTHER << 16;
+		hm_count(gen, HM_MON_HIST_HOSTS_FULL, 1);
+	}
+	hm_hist_add(gen << 8 | family, ns, slots);
 }
 
 static __always_inline struct hm_stats *hm_route_row(__u32 gen, __u32 id)
@@ -241,6 +261,66 @@ static __always_inline struct hm_stats *hm_route_row(__u32 gen, __u32 id)
 	__u32 idx = (gen & 1) * HM_MAX_ROUTES + (id & (HM_MAX_ROUTES - 1));
 
 	return bpf_map_lookup_elem(&hm_routes, &idx);
+}
+
+static __always_inline struct hm_stats *hm_host_row(__u32 gen, __u32 id)
+{
+	__u32 idx = (gen & 1) * HM_MAX_HOSTS + (id & (HM_MAX_HOSTS - 1));
+
+	return bpf_map_lookup_elem(&hm_hosts, &idx);
+}
+
+static __always_inline struct hm_stats *hm_hr_row(__u32 gen, __u32 id)
+{
+	__u32 idx = (gen & 1) * HM_MAX_HOST_ROUTES + (id & (HM_MAX_HOST_ROUTES - 1));
+
+	return bpf_map_lookup_elem(&hm_host_routes, &idx);
+}
+
+/*
+ * The id of the host named in s->hkey: the connection's last one when the
+ * name is the same, else from hm_host_ids (a new id on first sight).
+ */
+static __always_inline __u32 hm_host_id(struct hm_scratch *s, struct hm_conn *c,
+					const struct hm_config *cfg)
+{
+	__u64 *k = (__u64 *)s->hkey.name, diff = 0;
+	__u32 id;
+
+#pragma unroll
+	for (int i = 0; i < HM_HOST_LEN / 8; i++)
+		diff |= k[i] ^ c->hn[i];
+	if (!diff && c->hn_epoch == cfg->route_epoch + 1)
+		return c->hn_id;
+	id = hm_name_id(&hm_host_ids, &s->hkey, HM_SEQ_HOSTS, HM_HOST_FIRST, HM_MAX_HOSTS, s->gen,
+			HM_MON_HOSTS_FULL);
+#pragma unroll
+	for (int i = 0; i < HM_HOST_LEN / 8; i++)
+		c->hn[i] = k[i];
+	/* _other is counted anew each time (hosts_full) */
+	c->hn_epoch = id != HM_HOST_OTHER ? cfg->route_epoch + 1 : 0;
+	c->hn_id = id;
+	return id;
+}
+
+/* The id of the (host, route) pair: the connection's last one when it is the same. */
+static __always_inline __u32 hm_pair_id(struct hm_scratch *s, struct hm_conn *c,
+					const struct hm_config *cfg, __u32 host, __u32 route)
+{
+	__u32 key = host << 16 | (route & 0xffff), id;
+
+	if (c->hr_epoch == cfg->route_epoch + 1 && c->hr_key == key)
+		return c->hr_id;
+	s->hrkey.host = host;
+	s->hrkey.route = route;
+	id = hm_name_id(&hm_hr_ids, &s->hrkey, HM_SEQ_HOST_ROUTES, HM_HOST_ROUTE_OTHER + 1,
+			HM_MAX_HOST_ROUTES, s->gen, HM_MON_HOST_ROUTES_FULL);
+	if (id != HM_HOST_ROUTE_OTHER) {
+		c->hr_key = key;
+		c->hr_id = id;
+		c->hr_epoch = cfg->route_epoch + 1;
+	}
+	return id;
 }
 
 /* The clock of the segment: read once, when a latency needs it. */
@@ -251,31 +331,111 @@ static __always_inline __u64 hm_now(struct hm_scratch *s)
 	return s->now;
 }
 
+static __always_inline void hm_row_bytes(struct hm_stats *row, struct hm_dir *d, __u32 n)
+{
+	if (!row)
+		return;
+	if (d->kind == HM_MSG_REQUEST)
+		row->bytes_in += n;
+	else
+		row->bytes_out += n;
+}
+
 /*
- * Adds the current message's bytes so far to its route, once that is known:
- * those kept from earlier segments (d->rbytes) and this segment's since
- * s->rmark.  Until the route is known they are kept.
+ * Adds the current message's bytes so far to its route, and to its host and
+ * (host, route) pair, once each is known: those kept from earlier segments
+ * (d->rbytes, d->hbytes) and this segment's since s->rmark.  Until then they
+ * are kept.
  */
 static __always_inline void hm_route_flush(struct hm_scratch *s, struct hm_dir *d)
 {
-	struct hm_stats *row;
-	__u32 n = d->rbytes + (s->off - s->rmark);
+	__u32 n = s->off - s->rmark, r;
 
 	s->rmark = s->off;
+	r = d->rbytes + n;
 	if (!(d->flags & HM_DF_ROUTED)) {
-		d->rbytes = n;
+		d->rbytes = r;
+	} else {
+		d->rbytes = 0;
+		if (r)
+			hm_row_bytes(hm_route_row(s->gen, d->route), d, r);
+	}
+	r = d->hbytes + n;
+	if (!d->labeled) {
+		d->hbytes = r;
+	} else {
+		d->hbytes = 0;
+		if (r) {
+			hm_row_bytes(hm_host_row(s->gen, d->host), d, r);
+			hm_row_bytes(hm_hr_row(s->gen, d->hr), d, r);
+		}
+	}
+}
+
+/*
+ * A request's headers ended: its host is the Host header's, or _none, and
+ * with its route that names its pair.  Both rows count it, and its slot
+ * keeps them for the response.
+ */
+static __always_inline void hm_request_labeled(struct hm_scratch *s, struct hm_conn *c,
+					       struct hm_dir *d, const struct hm_config *cfg)
+{
+	__u32 last = c->nreq - 1, host, route, hr;
+	struct hm_pending *p = &c->ring[last & (HM_PIPELINE_DEPTH - 1)];
+	struct hm_stats *row;
+
+	if (cfg->flags & HM_CFG_NO_HOSTS)
+		return;
+	host = d->hseen ? d->host : HM_HOST_NONE;
+	route = d->flags & HM_DF_ROUTED ? d->route : HM_ROUTE_UNKNOWN;
+	hr = hm_pair_id(s, c, cfg, host, route);
+	if (p->reqno == last) {
+		p->host = host;
+		p->hr = hr;
+		p->flags |= HM_REQ_HOSTED;
+	}
+	d->host = host;
+	d->hr = hr;
+	d->labeled = 1;
+	row = hm_host_row(s->gen, host);
+	if (row)
+		row->requests++;
+	row = hm_hr_row(s->gen, hr);
+	if (row)
+		row->requests++;
+	hm_route_flush(s, d);
+}
+
+/* A response's host and pair: those of the request it answers, or _unknown's. */
+static __always_inline void hm_response_labels(struct hm_scratch *s, struct hm_conn *c,
+					       struct hm_dir *d, const struct hm_config *cfg,
+					       const struct hm_pending *p, bool known, __u32 route)
+{
+	if (cfg->flags & HM_CFG_NO_HOSTS) {
+		d->labeled = 0;
 		return;
 	}
-	d->rbytes = 0;
-	if (!n)
-		return;
-	row = hm_route_row(s->gen, d->route);
-	if (row) {
-		if (d->kind == HM_MSG_REQUEST)
-			row->bytes_in += n;
-		else
-			row->bytes_out += n;
+	if (known && (p->flags & HM_REQ_HOSTED)) {
+		d->host = p->host;
+		d->hr = p->hr;
+	} else {
+		d->host = HM_HOST_UNKNOWN;
+		d->hr = hm_pair_id(s, c, cfg, HM_HOST_UNKNOWN, route);
 	}
+	d->labeled = 1;
+}
+
+/* A final response on one of the label rows (route, host, pair). */
+static __always_inline void hm_label_response(struct hm_stats *row, __u32 cls, bool timed,
+					      __u32 status, __u64 lat)
+{
+	if (!row)
+		return;
+	row->responses++;
+	if (cls < HM_STATUS_CLASSES)
+		row->status[cls]++;
+	if (timed)
+		hm_lat_add(status < 500 ? &row->lat_ok : &row->lat_fail, lat);
 }
 
 /* --- pairing ------------------------------------------------------------------------ */
@@ -325,13 +485,15 @@ static __always_inline void hm_on_request(struct hm_scratch *s, struct hm_conn *
 
 /* A response with this status starts on side s->side of c. */
 static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn *c,
-					   struct hm_dir *d, __u32 status, __u32 route_epoch)
+					   struct hm_dir *d, __u32 status,
+					   const struct hm_config *cfg)
 {
-	struct hm_stats *delta = &s->delta, *row;
+	__u32 route_epoch = cfg->route_epoch & 0xff;
+	struct hm_stats *delta = &s->delta;
 	struct hm_pending *p;
 	__u32 n = c->nresp, cls = status / 100 - 1, route = HM_ROUTE_UNKNOWN;
 	__u64 lat = 0;
-	bool timed = false;
+	bool timed = false, known = false;
 
 	if (c->client == HM_SIDE_UNKNOWN)
 		c->client = s->side ^ 1;
@@ -344,11 +506,11 @@ static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn 
 		 * 100 Continue and friends: the final response is still to
 		 * come.  Their bytes are the pending request's route's.
 		 */
+		known = (__s32)(c->nreq - n) > 0 && p->reqno == n && (p->flags & HM_REQ_ROUTED) &&
+			p->route_epoch == route_epoch;
 		d->flags |= HM_DF_NOBODY | HM_DF_ROUTED;
-		d->route = (__s32)(c->nreq - n) > 0 && p->reqno == n &&
-					   (p->flags & HM_REQ_ROUTED) && p->route_epoch == route_epoch ?
-				   p->route :
-				   HM_ROUTE_UNKNOWN;
+		d->route = known ? p->route : HM_ROUTE_UNKNOWN;
+		hm_response_labels(s, c, d, cfg, p, known, d->route);
 		hm_count(s->gen, HM_MON_INTERIM_RESPONSES, 1);
 		return;
 	}
@@ -381,8 +543,10 @@ static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn 
 			/* Possibly the answer to a request lost in a gap: counted, not timed. */
 			hm_count(s->gen, HM_MON_GAP_UNTIMED, 1);
 		} else if (p->reqno == n) {
-			if ((p->flags & HM_REQ_ROUTED) && p->route_epoch == route_epoch)
+			if ((p->flags & HM_REQ_ROUTED) && p->route_epoch == route_epoch) {
 				route = p->route;
+				known = true;
+			}
 			lat = hm_now(s) - p->ts;
 			timed = true;
 			hm_lat_add(status < 500 ? &delta->lat_ok : &delta->lat_fail, lat);
@@ -397,16 +561,14 @@ static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn 
 
 	d->route = route;
 	d->flags |= HM_DF_ROUTED;
-	row = hm_route_row(s->gen, route);
-	if (row) {
-		row->responses++;
-		if (cls < HM_STATUS_CLASSES)
-			row->status[cls]++;
-		if (timed)
-			hm_lat_add(status < 500 ? &row->lat_ok : &row->lat_fail, lat);
+	hm_response_labels(s, c, d, cfg, p, known, route);
+	hm_label_response(hm_route_row(s->gen, route), cls, timed, status, lat);
+	if (d->labeled) {
+		hm_label_response(hm_host_row(s->gen, d->host), cls, timed, status, lat);
+		hm_label_response(hm_hr_row(s->gen, d->hr), cls, timed, status, lat);
 	}
 	if (timed)
-		hm_sample(s, c, HM_LAT_FIRST, lat, route);
+		hm_sample(s, c, HM_LAT_FIRST, lat, route, d->labeled ? d->host : HM_HOST_NOHIST);
 }
 
 /* A message ended where its framing said: a response's last byte is timed. */
@@ -424,10 +586,19 @@ static __always_inline void hm_msg_end(struct hm_scratch *s, struct hm_conn *c, 
 		row = hm_route_row(s->gen, d->route);
 		if (row)
 			hm_lat_add(&row->lat_last, lat);
-		hm_sample(s, c, HM_LAT_LAST, lat, d->route);
+		if (d->labeled) {
+			row = hm_host_row(s->gen, d->host);
+			if (row)
+				hm_lat_add(&row->lat_last, lat);
+			row = hm_hr_row(s->gen, d->hr);
+			if (row)
+				hm_lat_add(&row->lat_last, lat);
+		}
+		hm_sample(s, c, HM_LAT_LAST, lat, d->route, d->labeled ? d->host : HM_HOST_NOHIST);
 		d->req_ts = 0;
 	}
 	d->flags &= ~HM_DF_ROUTED;
+	d->labeled = 0;
 }
 
 /*
@@ -459,6 +630,14 @@ __noinline int hm_write_off(struct hm_conn *c, __u32 ack, __u32 ack_ok, struct h
 				break; /* not received yet: its response is still to come */
 			if (p->flags & HM_REQ_ROUTED) {
 				row = hm_route_row(gen, p->route);
+				if (row)
+					row->unanswered++;
+			}
+			if (p->flags & HM_REQ_HOSTED) {
+				row = hm_host_row(gen, p->host);
+				if (row)
+					row->unanswered++;
+				row = hm_hr_row(gen, p->hr);
 				if (row)
 					row->unanswered++;
 			}

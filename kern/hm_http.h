@@ -38,6 +38,7 @@ enum hm_step {
 	HM_STEP_NEXT,  /* go on: dispatch on the (new) state */
 	HM_STEP_LOAD,  /* load the window at s->off, then go on */
 	HM_STEP_BYTES, /* go on byte by byte (hm_h_bytes) in this state */
+	HM_STEP_HOST,  /* a Host value starts at s->off (hm_h_host) */
 	HM_STEP_DONE,  /* nothing more to parse in this segment */
 };
 
@@ -303,6 +304,9 @@ static __always_inline void hm_start_done(struct hm_scratch *s, struct hm_conn *
 		d->rbytes = 0;
 		s->rmark = s->off - n;
 	}
+	d->hbytes = d->rbytes; /* the same bytes wait for the host rows */
+	d->labeled = 0;
+	d->hseen = 0;
 	if (c->client == HM_SIDE_UNKNOWN)
 		c->client = kind == HM_MSG_REQUEST ? s->side : s->side ^ 1;
 	/* The first message of the connection, or of an interval: its rows. */
@@ -315,7 +319,7 @@ static __always_inline void hm_start_done(struct hm_scratch *s, struct hm_conn *
 	} else {
 		/* Only "HTTP/1.1 200\n" can hold its LF within the first 13 bytes. */
 		d->state = d->start.b[HM_START_LEN - 1] == '\n' ? HM_P_HDR : HM_P_LINE;
-		hm_on_response(s, c, d, cls->status, cfg->route_epoch & 0xff);
+		hm_on_response(s, c, d, cls->status, cfg);
 	}
 	hm_route_flush(s, d);
 }
@@ -349,6 +353,8 @@ __noinline int hm_h_start(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 		d->state = HM_P_UNTIL_CLOSE;
 		d->flags |= HM_DF_ROUTED;
 		d->rbytes = 0;
+		d->labeled = !(cfg->flags & HM_CFG_NO_HOSTS);
+		d->hbytes = 0;
 		s->rmark = s->off;
 		return HM_STEP_NEXT;
 	}
@@ -529,10 +535,12 @@ __noinline int hm_h_target(struct hm_scratch *s, struct hm_conn *c, struct hm_co
 /* --- headers and lines --------------------------------------------------------------- */
 
 static __always_inline void hm_headers_done(struct hm_scratch *s, struct hm_conn *c,
-					    struct hm_dir *d)
+					    struct hm_dir *d, struct hm_config *cfg)
 {
 	__u8 flags = d->flags;
 
+	if (d->kind == HM_MSG_REQUEST)
+		hm_request_labeled(s, c, d, cfg);
 	if (flags & HM_DF_BAD) {
 		hm_lost(s, d, HM_MON_BAD_LENGTH);
 		return;
@@ -608,6 +616,7 @@ static __always_inline void hm_line_done(struct hm_scratch *s, struct hm_dir *d)
 /* Header names as words (HM_C8), lower case; bytes past a name masked off. */
 #define HM_HDR_CL_LEN 15 /* "content-length:" */
 #define HM_HDR_TE_LEN 18 /* "transfer-encoding:" */
+#define HM_HDR_HOST_LEN 5 /* "host:" */
 #define HM_CHUNKED_LEN 7 /* "chunked" */
 #define HM_LINE_PEEK 24  /* bytes a line start needs at hand to be matched as words */
 
@@ -685,6 +694,178 @@ __noinline __u32 hm_cl_value(struct hm_scratch *s, struct hm_dir *d, __u32 off)
 	return 0;
 }
 
+/* --- the Host header ----------------------------------------------------------------- */
+
+/* A request's first Host header is taken; a response's or a second one is skipped. */
+static __always_inline bool hm_wants_host(const struct hm_dir *d, const struct hm_config *cfg)
+{
+	return d->kind == HM_MSG_REQUEST && !d->hseen && !(cfg->flags & HM_CFG_NO_HOSTS);
+}
+
+/* The bytes of w equal to c, as 0x80 in each: exact in every byte. */
+static __always_inline __u64 hm_eq_bytes(__u64 w, __u8 c)
+{
+	__u64 x = w ^ (HM_ONES * c), low7 = 0x7f7f7f7f7f7f7f7fULL;
+
+	return ~(((x & low7) + low7) | x | low7);
+}
+
+/* w with its ASCII capitals in lower case, and nothing else changed. */
+static __always_inline __u64 hm_lower_word(__u64 w)
+{
+	__u64 h = w & 0x7f7f7f7f7f7f7f7fULL;
+	__u64 ge_a = h + HM_ONES * (0x80 - 'A'); /* 0x80 set from 'A' up */
+	__u64 gt_z = h + HM_ONES * (0x80 - 'Z' - 1); /* 0x80 set past 'Z' */
+
+	return w | (((ge_a & ~gt_z & ~w) & HM_HIGHS) >> 2);
+}
+
+/* The host name now in s->hkey (len bytes, the rest zero) is the request's host. */
+static __always_inline void hm_host_take(struct hm_scratch *s, struct hm_conn *c,
+					 struct hm_config *cfg, struct hm_dir *d, __u32 len)
+{
+	/* A trailing dot (an absolute name) names the same host. */
+	if (len && s->hkey.name[(len - 1) & (HM_HOST_LEN - 1)] == '.') {
+		len--;
+		s->hkey.name[len & (HM_HOST_LEN - 1)] = 0;
+	}
+	d->host = len ? hm_host_id(s, c, cfg) : HM_HOST_NONE;
+	d->hseen = 1;
+}
+
+/* A Host value the byte grammar reads (one the window cuts): into c->hn. */
+static __always_inline void hm_host_begin(struct hm_conn *c, struct hm_dir *d)
+{
+#pragma unroll
+	for (int i = 0; i < HM_HOST_LEN / 8; i++)
+		c->hn[i] = 0;
+	c->hn_epoch = 0; /* hn no longer names hn_id */
+	d->hphase = HM_HOST_OWS;
+	d->hlen = 0;
+	d->state = HM_P_HDR_HOST;
+}
+
+/*
+ * A Host value that starts at s->off (just past "host:"): when its line ends
+ * inside the window, the name - lower case, without blanks, a port or a
+ * trailing dot - into s->hkey and its id into the request's host, and the
+ * line is taken, LF included.  Otherwise the byte grammar reads it.  A word
+ * at a time; a global function.
+ */
+__noinline int hm_h_host(struct hm_scratch *s, struct hm_conn *c, struct hm_config *cfg)
+{
+	__u64 *k, w, t, b, m;
+	__u32 off, lf, pos, idx, len = HM_HOST_LEN + 1, cand;
+	struct hm_dir *d;
+	bool v6;
+
+	if (!s || !c || !cfg)
+		return HM_STEP_DONE;
+	d = &c->dir[s->side & 1];
+	off = s->off;
+	lf = hm_find_lf(s, off, hm_win_end(s));
+	if (!(lf & HM_LF_FOUND)) {
+		hm_host_begin(c, d);
+		return HM_STEP_BYTES;
+	}
+	lf &= ~HM_LF_FOUND;
+	/* Blanks before the value (RFC 9110 5.6.3), at most a word of them. */
+	pos = off;
+	for (int i = 0; i < 8; i++) {
+		__u8 ch = s->win[hm_win_idx(s, pos)];
+
+		if (ch != ' ' && ch != '\t')
+			break;
+		pos++;
+	}
+	if (pos - off >= 8) {
+		hm_host_begin(c, d);
+		return HM_STEP_BYTES;
+	}
+	idx = hm_win_idx(s, pos);
+	v6 = s->win[idx] == '[';
+	k = (__u64 *)s->hkey.name;
+	/*
+	 * The name ends at a blank, CR, LF or a port's colon; an IPv6 literal
+	 * just after its closing bracket.  The LF lies in the window, so the
+	 * first word that holds an end decides, and bytes past it are masked.
+	 */
+#pragma unroll
+	for (int i = HM_HOST_LEN / 8 - 1; i >= 0; i--) {
+		w = hm_load64(&s->win[idx + i * 8]);
+		k[i] = hm_lower_word(w);
+		t = hm_find_byte(w, ' ') | hm_find_byte(w, '\t') | hm_find_byte(w, '\r') |
+		    hm_find_byte(w, '\n') | (v6 ? 0 : hm_find_byte(w, ':'));
+		b = v6 ? hm_find_byte(w, ']') : 0;
+		m = t | b;
+		if (m) {
+			cand = i * 8 + hm_low_byte(m);
+			/* a bracket ends the name after itself */
+			if (b && (!t || hm_low_byte(b) < hm_low_byte(t)))
+				cand++;
+			len = cand;
+		}
+	}
+	if (len > HM_HOST_LEN) {
+		len = HM_HOST_LEN;
+		hm_count(s->gen, HM_MON_HOST_TRUNCATED, 1);
+	}
+#pragma unroll
+	for (int i = 0; i < HM_HOST_LEN / 8; i++)
+		k[i] = hm_keep(k[i], (__s32)len - i * 8);
+	hm_host_take(s, c, cfg, d, len);
+	s->off = lf;
+	d->line_len = 0;
+	d->state = HM_P_HDR;
+	return HM_STEP_NEXT;
+}
+
+static __always_inline void hm_host_byte(struct hm_conn *c, struct hm_dir *d, __u8 ch)
+{
+	bool blank = ch == ' ' || ch == '\t' || ch == '\r';
+
+	if (d->hphase == HM_HOST_OWS) {
+		if (blank)
+			return;
+		d->hphase = ch == '[' ? HM_HOST_IPV6 : HM_HOST_NAME;
+	}
+	if (d->hphase == HM_HOST_REST || blank || (d->hphase == HM_HOST_NAME && ch == ':')) {
+		d->hphase = HM_HOST_REST;
+		return;
+	}
+	if (d->hlen < HM_HOST_LEN)
+		((__u8 *)c->hn)[d->hlen & (HM_HOST_LEN - 1)] =
+			ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch;
+	if (d->hlen <= HM_HOST_LEN)
+		d->hlen++; /* HM_HOST_LEN + 1: it was cut */
+	if (d->hphase == HM_HOST_IPV6 && ch == ']')
+		d->hphase = HM_HOST_REST;
+}
+
+/* The LF of a Host line the byte grammar read: its name is the request's host. */
+__noinline int hm_host_done(struct hm_scratch *s, struct hm_conn *c, struct hm_config *cfg)
+{
+	__u64 *k;
+	__u32 len;
+	struct hm_dir *d;
+
+	if (!s || !c || !cfg)
+		return HM_STEP_DONE;
+	d = &c->dir[s->side & 1];
+	len = d->hlen;
+	if (len > HM_HOST_LEN) {
+		len = HM_HOST_LEN;
+		hm_count(s->gen, HM_MON_HOST_TRUNCATED, 1);
+	}
+	k = (__u64 *)s->hkey.name;
+#pragma unroll
+	for (int i = 0; i < HM_HOST_LEN / 8; i++)
+		k[i] = c->hn[i];
+	hm_host_take(s, c, cfg, d, len);
+	d->state = HM_P_HDR;
+	return HM_STEP_NEXT;
+}
+
 /*
  * Lines, from LF to LF a word at a time: the rest of a start line, header
  * lines and the empty line that ends them, and the lines of chunked framing
@@ -725,7 +906,7 @@ __noinline int hm_h_lines(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 			if ((w0 & 0xffff) == HM_C8('\r', '\n', 0, 0, 0, 0, 0, 0) || (w0 & 0xff) == '\n') {
 				n = (w0 & 0xff) == '\n' ? 1 : 2;
 				s->off = off + n;
-				hm_headers_done(s, c, d);
+				hm_headers_done(s, c, d, cfg);
 				return HM_STEP_NEXT;
 			}
 			/*
@@ -754,6 +935,12 @@ __noinline int hm_h_lines(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 				}
 				s->off = off + HM_HDR_CL_LEN + n;
 				continue;
+			}
+			if ((w0 & 0xffffffffffULL) == HM_C8('h', 'o', 's', 't', ':', 0, 0, 0) &&
+			    hm_wants_host(d, cfg)) {
+				s->off = off + HM_HDR_HOST_LEN;
+				d->line_len = HM_HDR_HOST_LEN;
+				return HM_STEP_HOST; /* a frame of its own: the stack */
 			}
 			if (w0 == HM_C8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
 			    w1 == HM_C8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n') &&
@@ -826,6 +1013,11 @@ static __always_inline __u8 hm_hdr_te_at(__u32 pos)
 			  HM_C8('g', ':', 0, 0, 0, 0, 0, 0), pos);
 }
 
+static __always_inline __u8 hm_hdr_host_at(__u32 pos)
+{
+	return hm_char_at(HM_C8('h', 'o', 's', 't', ':', 0, 0, 0), 0, 0, pos);
+}
+
 static __always_inline __u8 hm_chunked_at(__u32 pos)
 {
 	return hm_char_at(HM_C8('c', 'h', 'u', 'n', 'k', 'e', 'd', 0), 0, 0, pos);
@@ -833,7 +1025,7 @@ static __always_inline __u8 hm_chunked_at(__u32 pos)
 
 /* One byte of the byte grammar.  Returns an enum hm_step when the driver must take over. */
 static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, struct hm_dir *d,
-				   __u8 ch)
+				   struct hm_config *cfg, __u8 ch)
 {
 	__u8 lc = hm_lower(ch);
 	int v;
@@ -855,10 +1047,11 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 		if (ch == '\r') {
 			d->state = HM_P_HDR_END;
 		} else if (ch == '\n') {
-			hm_headers_done(s, c, d);
+			hm_headers_done(s, c, d, cfg);
 			return HM_STEP_NEXT;
 		} else {
-			d->hcand = (lc == 'c' ? 1 : 0) | (lc == 't' ? 2 : 0);
+			d->hcand = (lc == 'c' ? 1 : 0) | (lc == 't' ? 2 : 0) |
+				   (lc == 'h' && hm_wants_host(d, cfg) ? 4 : 0);
 			d->hpos = 1;
 			d->line_len = 1;
 			d->state = d->hcand ? HM_P_HDR_NAME : HM_P_HDR_SKIP;
@@ -877,6 +1070,8 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 			d->hcand &= ~1;
 		if ((d->hcand & 2) && (pos >= HM_HDR_TE_LEN || lc != hm_hdr_te_at(pos)))
 			d->hcand &= ~2;
+		if ((d->hcand & 4) && (pos >= HM_HDR_HOST_LEN || lc != hm_hdr_host_at(pos)))
+			d->hcand &= ~4;
 		d->hpos = ++pos;
 		d->line_len = pos;
 		if ((d->hcand & 1) && pos == HM_HDR_CL_LEN) {
@@ -886,6 +1081,8 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 		} else if ((d->hcand & 2) && pos == HM_HDR_TE_LEN) {
 			d->te_match = 0;
 			d->state = HM_P_HDR_TE;
+		} else if ((d->hcand & 4) && pos == HM_HDR_HOST_LEN) {
+			hm_host_begin(c, d);
 		} else if (!d->hcand) {
 			d->state = HM_P_HDR_SKIP;
 			return HM_STEP_NEXT;
@@ -924,9 +1121,16 @@ static __always_inline int hm_byte(struct hm_scratch *s, struct hm_conn *c, stru
 			d->te_match = lc == 'c';
 		}
 		return -1;
+	case HM_P_HDR_HOST:
+		if (ch == '\n') {
+			d->state = HM_P_HOST_READY; /* hm_host_done, in a frame of its own */
+			return HM_STEP_NEXT;
+		}
+		hm_host_byte(c, d, ch);
+		return -1;
 	case HM_P_HDR_END:
 		if (ch == '\n')
-			hm_headers_done(s, c, d);
+			hm_headers_done(s, c, d, cfg);
 		else
 			d->state = HM_P_HDR_SKIP;
 		return HM_STEP_NEXT;
@@ -992,11 +1196,12 @@ __noinline int hm_h_bytes(struct hm_scratch *s, struct hm_conn *c, struct hm_con
 			return HM_STEP_LOAD;
 		state = d->state;
 		if (state != HM_P_START && state != HM_P_HDR && state != HM_P_HDR_NAME &&
-		    state != HM_P_HDR_CL && state != HM_P_HDR_TE && state != HM_P_HDR_END &&
+		    state != HM_P_HDR_CL && state != HM_P_HDR_TE && state != HM_P_HDR_HOST &&
+		    state != HM_P_HDR_END &&
 		    state != HM_P_CHUNK_SIZE && state != HM_P_TRAILER && state != HM_P_TRAILER_END)
 			return HM_STEP_NEXT;
 		s->off = off + 1;
-		r = hm_byte(s, c, d, s->win[hm_win_idx(s, off)]);
+		r = hm_byte(s, c, d, cfg, s->win[hm_win_idx(s, off)]);
 		if (r >= 0)
 			return r;
 	}

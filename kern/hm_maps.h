@@ -109,6 +109,40 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_routes SEC(".maps");
 
+/* Host names -> ids, and each host's rows per generation (HM_HOST_* in httpmon.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_MAX_HOSTS);
+	__type(key, struct hm_host_key);
+	__type(value, struct hm_route_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_host_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_GENS * HM_MAX_HOSTS);
+	__type(key, __u32); /* gen * HM_MAX_HOSTS + host id */
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_hosts SEC(".maps");
+
+/* (host, route) pairs -> ids, and each pair's rows per generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_MAX_HOST_ROUTES);
+	__type(key, struct hm_host_route_key);
+	__type(value, struct hm_route_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_hr_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_GENS * HM_MAX_HOST_ROUTES);
+	__type(key, __u32); /* gen * HM_MAX_HOST_ROUTES + pair id */
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_host_routes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, HM_MAX_PATTERNS);
@@ -193,6 +227,40 @@ static __always_inline void hm_count(__u32 gen, enum hm_monitor_counter idx, __u
 
 	if (v)
 		*v += n;
+}
+
+/*
+ * The id of a name (a route label, a host, a host and route pair) in its id
+ * map ids.  A new name takes the next id of hm_seq[slot] from first on (an
+ * atomic add, only on first sight of a name); at max, or when the id map is
+ * full, it gets the overflow id 0, and the self-metric full counts it.
+ */
+static __always_inline __u32 hm_name_id(void *ids, const void *key, __u32 slot, __u32 first,
+					__u32 max, __u32 gen, enum hm_monitor_counter full)
+{
+	struct hm_route_val *v = bpf_map_lookup_elem(ids, key), nv;
+	__u32 *seq;
+	long err;
+
+	if (v)
+		return v->id;
+	seq = bpf_map_lookup_elem(&hm_seq, &slot);
+	if (!seq || *seq + first >= max)
+		goto full;
+	nv.id = __sync_fetch_and_add(seq, 1) + first;
+	if (nv.id >= max)
+		goto full;
+	err = bpf_map_update_elem(ids, key, &nv, BPF_NOEXIST);
+	if (!err)
+		return nv.id;
+	if (err == -EEXIST) { /* another CPU named it first; our id stays unused */
+		v = bpf_map_lookup_elem(ids, key);
+		if (v)
+			return v->id;
+	}
+full:
+	hm_count(gen, full, 1);
+	return 0;
 }
 
 #endif /* HM_MAPS_H */

@@ -84,12 +84,17 @@ static __always_inline long hm_walk_step(struct hm_walk *w, enum hm_ctx_kind kin
 	case HM_P_CHUNK_CRLF:
 	case HM_P_TRAILER_SKIP:
 		r = hm_h_lines(s, c, w->cfg);
+		if (r == HM_STEP_HOST)
+			r = hm_h_host(s, c, w->cfg);
 		if (r == HM_STEP_BYTES)
 			r = hm_h_bytes(s, c, w->cfg);
 		break;
 	default:
 		r = hm_h_bytes(s, c, w->cfg);
 	}
+	/* A Host value the byte grammar read: named here, in a frame of its own (the stack). */
+	if (d->state == HM_P_HOST_READY)
+		hm_host_done(s, c, w->cfg);
 	if (r == HM_STEP_LOAD && hm_win_load(w->ctx, kind, s, s->off, s->end))
 		return 1;
 	return r == HM_STEP_DONE || s->off >= s->end;

@@ -43,6 +43,8 @@ enum hm_pstate {
 	HM_P_HDR_NAME,     /* matching an interesting header name */
 	HM_P_HDR_CL,       /* Content-Length value */
 	HM_P_HDR_TE,       /* Transfer-Encoding value */
+	HM_P_HDR_HOST,     /* Host value, into the connection's host name */
+	HM_P_HOST_READY,   /* (transient) Host value read: its id to be found */
 	HM_P_HDR_SKIP,     /* rest of a header line, up to LF */
 	HM_P_HDR_END,      /* CR at the start of a line: end of headers */
 	HM_P_BODY,         /* Content-Length body bytes */
@@ -128,12 +130,32 @@ struct hm_dir {
 	__u8 hpos;       /* header-name bytes matched so far */
 	__u8 hcand;      /* candidate header names still matching */
 	__u8 te_match;   /* bytes of "chunked" matched */
+	/*
+	 * The current message's host and (host, route) pair: a request's once
+	 * its headers ended, a response's from the request it answers.  Until
+	 * then (labeled == 0) its bytes wait in hbytes.
+	 */
+	__u16 host;      /* host id (enum hm_host_id): of the Host header once hseen */
+	__u16 hr;        /* (host, route) pair id, valid with labeled */
+	__u32 hbytes;    /* bytes of the current message kept for its host rows */
+	__u8 labeled;    /* host and hr hold the current message's rows */
+	__u8 hseen;      /* a request's Host header was taken: host is its id */
+	__u8 hphase;     /* HM_P_HDR_HOST: enum hm_host_phase */
+	__u8 hlen;       /* HM_P_HDR_HOST: name bytes taken */
 	__u32 hole_start; /* the last gap: bytes [hole_start, hole_end) not seen yet */
 	__u32 hole_end;   /* (equal: no hole) */
 	__u32 fin_seq;   /* sequence number of this side's FIN */
 	__u32 fin_ack;   /* acknowledgment number it carried (with HM_FIN_ACK) */
 	/* Message starts only. */
 	struct hm_startb start; /* first bytes of the current start line */
+};
+
+/* Where the byte grammar is in a Host value (HM_P_HDR_HOST). */
+enum hm_host_phase {
+	HM_HOST_OWS,  /* blanks before the value */
+	HM_HOST_NAME, /* the name: up to a port's colon or a blank */
+	HM_HOST_IPV6, /* an IPv6 literal: up to its closing bracket */
+	HM_HOST_REST, /* a port, blanks: up to the LF */
 };
 
 /* Phases of parsing a request target into a route label. */
@@ -189,6 +211,7 @@ struct hm_route_build {
 #define HM_REQ_CONNECT (1U << 1)
 #define HM_REQ_ROUTED (1U << 2)  /* route is set */
 #define HM_REQ_UNTIMED (1U << 3) /* seen after a gap that may have hidden requests */
+#define HM_REQ_HOSTED (1U << 4)  /* host and hr are set (its headers ended) */
 
 struct hm_pending {
 	__u64 ts;          /* bpf_ktime_get_ns() of the request's first byte */
@@ -198,6 +221,8 @@ struct hm_pending {
 	__u8 _pad;
 	__u32 route;       /* route id, set when the request target has been read */
 	__u32 seq;         /* sequence number of the request's first byte */
+	__u16 host;        /* host id, set when the request's headers ended */
+	__u16 hr;          /* (host, route) pair id, then too */
 };
 
 /* hm_conn.gap */
@@ -252,6 +277,18 @@ struct hm_conn {
 	__u8 tg_len;
 	__u8 tg_method;
 	__u8 _pad3[2];
+	/*
+	 * The host name of the last request (the byte grammar also builds a
+	 * name here) and its id while hn_epoch is hm_config.route_epoch + 1;
+	 * the last (host, route) pair and its id while hr_epoch is.  A
+	 * keep-alive client naming the same host again costs no map lookup.
+	 */
+	__u64 hn[HM_HOST_LEN / 8];
+	__u32 hn_epoch;
+	__u16 hn_id;
+	__u16 hr_id;
+	__u32 hr_key;    /* host << 16 | route */
+	__u32 hr_epoch;
 	struct hm_dir dir[2];
 	struct hm_pending ring[HM_PIPELINE_DEPTH];
 	struct hm_route_build rb; /* route of the client's current request */
@@ -324,6 +361,9 @@ struct hm_scratch {
 	struct hm_cls cls;     /* the last start line classified (hm_classify) */
 	struct hm_startb sb;   /* a new connection's first bytes, to classify */
 	struct hm_route_key rkey; /* key of the route being looked up */
+	struct hm_host_key hkey __attribute__((aligned(8))); /* key of the host being looked up */
+	struct hm_host_route_key hrkey; /* key of the pair being looked up */
+	__u32 _pad6;
 	struct hm_conn fresh;  /* initial value of a new connection */
 };
 

@@ -257,42 +257,17 @@ static __always_inline int hm_target_byte(struct hm_route_build *rb, const struc
 }
 
 /*
- * The id of the route whose key is in s->rkey (hash h).  A new label takes
- * the next id (an atomic add on hm_seq, only on first sight of a label);
- * past the bound, or when the id map is full, it is counted as _other.
+ * The id of the route whose key is in s->rkey; past max_routes named routes
+ * or a full id map, _other (routes_full).
  */
 static __always_inline __u32 hm_route_id(struct hm_scratch *s, const struct hm_config *cfg)
 {
-	struct hm_route_key *key = &s->rkey;
-	struct hm_route_val *v = bpf_map_lookup_elem(&hm_route_ids, key);
-	struct hm_route_val nv;
-	__u32 slot = HM_SEQ_ROUTES, max, *seq;
-	long err;
-
-	if (v)
-		return v->id;
-	seq = bpf_map_lookup_elem(&hm_seq, &slot);
-	if (!seq)
-		return HM_ROUTE_OTHER;
 	/* max_routes counts named routes: the ids past _other and _unknown. */
-	max = cfg->max_routes;
+	__u32 max = cfg->max_routes;
+
 	max = max && max < HM_MAX_ROUTES - HM_ROUTE_FIRST ? max + HM_ROUTE_FIRST : HM_MAX_ROUTES;
-	if (*seq + HM_ROUTE_FIRST >= max)
-		goto full;
-	nv.id = __sync_fetch_and_add(seq, 1) + HM_ROUTE_FIRST;
-	if (nv.id >= max)
-		goto full;
-	err = bpf_map_update_elem(&hm_route_ids, key, &nv, BPF_NOEXIST);
-	if (!err)
-		return nv.id;
-	if (err == -EEXIST) { /* another CPU named it first; our id stays unused */
-		v = bpf_map_lookup_elem(&hm_route_ids, key);
-		if (v)
-			return v->id;
-	}
-full:
-	hm_count(s->gen, HM_MON_ROUTES_FULL, 1);
-	return HM_ROUTE_OTHER;
+	return hm_name_id(&hm_route_ids, &s->rkey, HM_SEQ_ROUTES, HM_ROUTE_FIRST, max, s->gen,
+			  HM_MON_ROUTES_FULL);
 }
 
 /*

@@ -37,7 +37,7 @@
 
 #include <linux/types.h>
 
-#define HM_LAYOUT_VERSION 7
+#define HM_LAYOUT_VERSION 8
 
 /*
  * Pin layout.  iproute2's tc pins LIBBPF_PIN_BY_NAME maps under
@@ -62,6 +62,10 @@
 #define HM_MAP_ROUTES "hm_routes"
 #define HM_MAP_ROUTE_IDS "hm_route_ids"
 #define HM_MAP_ROUTE_PATTERNS "hm_route_pats"
+#define HM_MAP_HOSTS "hm_hosts"
+#define HM_MAP_HOST_IDS "hm_host_ids"
+#define HM_MAP_HOST_ROUTES "hm_host_routes"
+#define HM_MAP_HOST_ROUTE_IDS "hm_hr_ids"
 #define HM_MAP_SEQ "hm_seq"
 #define HM_MAP_METHOD_IDS "hm_method_ids"
 #define HM_MAP_AGING "hm_aging" /* idle-connection sweep: BPF timer, kernel-private */
@@ -78,6 +82,9 @@
 #define HM_MAX_ROUTES 1024     /* distinct routes, _other and _unknown included */
 #define HM_HIST_PORTS 32       /* port ids 1..32 have latency histograms of their own */
 #define HM_HIST_ROUTES 128     /* route ids below 128 have latency histograms of their own */
+#define HM_MAX_HOSTS 256       /* distinct hosts, _other, _unknown and _none included */
+#define HM_MAX_HOST_ROUTES 4096 /* distinct (host, route) pairs, _other included */
+#define HM_HIST_HOSTS 32       /* host ids below 32 have latency histograms of their own */
 #define HM_GENS 2
 
 /* Pending requests remembered per connection (HTTP/1.1 pipelining depth). */
@@ -117,6 +124,7 @@ struct hm_addr {
 
 /* hm_config: one entry at index 0, changed live by hm-load. */
 #define HM_CFG_PORT_FILTER (1U << 0) /* only watch ports set in ports[] */
+#define HM_CFG_NO_HOSTS (1U << 1)    /* no Host parsing, no host or (host, route) rows */
 #define HM_PORT_WORDS (65536 / 64)
 
 /* How a request's route is derived from its target (when no pattern matches). */
@@ -166,6 +174,39 @@ enum hm_route_id {
 	HM_ROUTE_OTHER,   /* "_other": labels beyond the cardinality bound */
 	HM_ROUTE_UNKNOWN, /* "_unknown": responses whose request was not seen or kept */
 	HM_ROUTE_FIRST,   /* first id of a real label */
+};
+
+/*
+ * Hosts (virtual hosts).  A request's host is the value of its Host header,
+ * lower-cased, without a port or a trailing dot, NUL-padded: "Example.COM:8080"
+ * is "example.com", "[::1]:80" is "[::1]".  A value longer than HM_HOST_LEN is
+ * cut there (host_truncated).  hm_host_ids maps it to a small id, kept like
+ * route ids (and forgotten with them: route_epoch); hm_hosts holds the stats of
+ * each id per generation.  A request is on its host's row once its headers
+ * ended; a response is on the row of the request it answers.
+ */
+#define HM_HOST_LEN 64
+enum hm_host_id {
+	HM_HOST_OTHER,   /* "_other": hosts beyond the cardinality bound */
+	HM_HOST_UNKNOWN, /* "_unknown": responses whose request's headers were not seen */
+	HM_HOST_NONE,    /* "_none": requests without a Host header (HTTP/1.0) */
+	HM_HOST_FIRST,   /* first id of a real host */
+};
+
+struct hm_host_key {
+	char name[HM_HOST_LEN]; /* NUL-padded; not NUL-terminated when full */
+};
+
+/*
+ * Host and route together: hm_hr_ids maps (host id, route id) to a pair id,
+ * hm_host_routes holds each pair's stats per generation.  Pair id 0
+ * (HM_HOST_ROUTE_OTHER) holds the pairs beyond the bound.  Like the route and
+ * host ids it names, a pair id lives until route_epoch changes.
+ */
+#define HM_HOST_ROUTE_OTHER 0
+struct hm_host_route_key {
+	__u16 host;  /* enum hm_host_id or a host id */
+	__u16 route; /* enum hm_route_id or a route id */
 };
 
 /*
@@ -230,12 +271,15 @@ struct hm_method_key {
 /*
  * hm_seq: counters of ids handed out, each only added to by the program:
  * per generation and row kind (row ids past 0), route ids past
- * HM_ROUTE_FIRST, method ids past HM_METHOD_EXT_FIRST.
+ * HM_ROUTE_FIRST, method ids past HM_METHOD_EXT_FIRST, host ids past
+ * HM_HOST_FIRST, (host, route) pair ids past HM_HOST_ROUTE_OTHER.
  */
 #define HM_SEQ_ROW(gen, kind) ((gen) * HM_ROW_KINDS + (kind))
 #define HM_SEQ_ROUTES (HM_GENS * HM_ROW_KINDS)
 #define HM_SEQ_METHODS (HM_SEQ_ROUTES + 1)
-#define HM_SEQ_SLOTS (HM_SEQ_METHODS + 1)
+#define HM_SEQ_HOSTS (HM_SEQ_METHODS + 1)       /* host ids past HM_HOST_FIRST */
+#define HM_SEQ_HOST_ROUTES (HM_SEQ_HOSTS + 1) /* pair ids past HM_HOST_ROUTE_OTHER */
+#define HM_SEQ_SLOTS (HM_SEQ_HOST_ROUTES + 1)
 
 struct hm_route_key {
 	__u8 method;             /* enum hm_method id */
@@ -374,16 +418,19 @@ struct hm_hist {
  * family): index HM_HIST_INDEX(gen, slot, family).  Slots: the responses of
  * port rows without a histogram of their own (id 0 or past HM_HIST_PORTS)
  * and of routes without one (ids HM_HIST_ROUTES and up), then port ids
- * 1..HM_HIST_PORTS, then route ids 0..HM_HIST_ROUTES-1.  Every response is
- * in exactly one port slot, so the histogram of all responses is the sum of
- * those (readers add them up).
+ * 1..HM_HIST_PORTS, then route ids 0..HM_HIST_ROUTES-1, then host ids
+ * 0..HM_HIST_HOSTS-1 and the hosts without one.  Every response is in exactly
+ * one port slot, so the histogram of all responses is the sum of those
+ * (readers add them up).
  */
 enum hm_hist_slot {
 	HM_HIST_PORTS_OTHER,
 	HM_HIST_ROUTES_OTHER,
 	HM_HIST_PORT_FIRST,                                   /* port id 1 */
 	HM_HIST_ROUTE_FIRST = HM_HIST_PORT_FIRST + HM_HIST_PORTS, /* route id 0 */
-	HM_HIST_SLOTS = HM_HIST_ROUTE_FIRST + HM_HIST_ROUTES,
+	HM_HIST_HOST_FIRST = HM_HIST_ROUTE_FIRST + HM_HIST_ROUTES, /* host id 0 */
+	HM_HIST_HOSTS_OTHER = HM_HIST_HOST_FIRST + HM_HIST_HOSTS,
+	HM_HIST_SLOTS,
 };
 #define HM_HIST_INDEX(gen, slot, family) (((gen) * HM_HIST_SLOTS + (slot)) * HM_LAT_FAMILIES + (family))
 
@@ -468,7 +515,11 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(IGNORED_SEGMENTS, "ignored_segments", "segments of connections without HTTP state that start no HTTP message") \
 	X(HOLE_BYTES, "hole_bytes", "bytes that arrived after later ones (reordered, or resent after a loss before the monitor): counted, not parsed") \
 	X(METHODS_FULL, "methods_full", "requests whose method found the method table full: counted under _other") \
-	X(REPEAT_SEGMENTS, "repeat_segments", "segments seen again on another monitored interface or hook (loopback, a bridge and its port): counted once")
+	X(REPEAT_SEGMENTS, "repeat_segments", "segments seen again on another monitored interface or hook (loopback, a bridge and its port): counted once") \
+	X(HOSTS_FULL, "hosts_full", "requests counted under the _other host: host map full") \
+	X(HOST_TRUNCATED, "host_truncated", "Host header values cut at 64 bytes")            \
+	X(HOST_ROUTES_FULL, "host_routes_full", "requests counted on the _other (host, route) pair: pair map full") \
+	X(HIST_HOSTS_FULL, "hist_hosts_full", "latency samples of hosts without a histogram of their own (in the overflow histogram)")
 
 #define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,
 enum hm_monitor_counter { HM_MONITOR_COUNTERS(HM_MON_ENUM) HM_MON_MAX };

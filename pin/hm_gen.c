@@ -296,16 +296,17 @@ static int hm_empty_hash(int fd)
 }
 
 /*
- * Names that outlive intervals (HM_NAMES: route labels) are forgotten, and
- * their id counters restart, under a new route_epoch, so the classifier no
- * longer trusts the ids it keeps for requests in flight.  The names are
+ * Names that outlive intervals (HM_NAMES: route labels, host names and the
+ * (host, route) pairs, whose ids name routes) are forgotten, and their id
+ * counters restart, under a new route_epoch, so the classifier no longer
+ * trusts the ids it keeps for requests in flight.  The names are
  * emptied again after the counters restart: a name the classifier took in
  * between got an id from the old count, which the new count would hand out
  * again.
  */
 static int hm_forget_names(const struct hm_maps *maps)
 {
-	static const __u32 name_seqs[] = { HM_SEQ_ROUTES };
+	static const __u32 name_seqs[] = { HM_SEQ_ROUTES, HM_SEQ_HOSTS, HM_SEQ_HOST_ROUTES };
 	struct hm_config *cfg = calloc(1, sizeof(*cfg));
 	__u32 zero = 0;
 	int ret = 0, pass;
@@ -333,7 +334,7 @@ static int hm_forget_names(const struct hm_maps *maps)
 	}
 out:
 	if (ret)
-		hm_err("cannot forget the route labels: %s", strerror(-ret));
+		hm_err("cannot forget the route labels and host names: %s", strerror(-ret));
 	free(cfg);
 	return ret;
 }

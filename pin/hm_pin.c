@@ -46,6 +46,14 @@ const struct hm_map_desc hm_map_descs[] = {
 	/* Route names outlive intervals, so an id never names another route mid-request. */
 	HM_MAP(route_ids, HM_MAP_ROUTE_IDS, "route names", BPF_MAP_TYPE_HASH,
 	       sizeof(struct hm_route_key), sizeof(struct hm_route_val), 0, HM_NAMES, 0),
+	/* Host names, and (host, route) pairs, live as long as the route names they go with. */
+	HM_STATS_ARRAY(hosts, HM_MAP_HOSTS, "rows per host", HM_MAX_HOSTS, HM_GEN_SLICE),
+	HM_MAP(host_ids, HM_MAP_HOST_IDS, "host names", BPF_MAP_TYPE_HASH,
+	       sizeof(struct hm_host_key), sizeof(struct hm_route_val), 0, HM_NAMES, 0),
+	HM_STATS_ARRAY(host_routes, HM_MAP_HOST_ROUTES, "rows per host and route",
+		       HM_MAX_HOST_ROUTES, HM_GEN_SLICE),
+	HM_MAP(hr_ids, HM_MAP_HOST_ROUTE_IDS, "host and route pairs", BPF_MAP_TYPE_HASH,
+	       sizeof(struct hm_host_route_key), sizeof(struct hm_route_val), 0, HM_NAMES, 0),
 	HM_MAP(seq, HM_MAP_SEQ, "ids handed out", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u32),
 	       HM_SEQ_SLOTS, HM_GEN_SEQ, 0),
 	/* Method names stay as long as the map set. */

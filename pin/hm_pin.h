@@ -30,6 +30,10 @@ struct hm_maps {
 	int route_ids; /* (method, label) -> route id */
 	int seq; /* ids handed out (HM_SEQ_*) */
 	int method_ids; /* extension method name -> method id */
+	int hosts; /* host id -> stats, per generation */
+	int host_ids; /* host name -> host id */
+	int host_routes; /* (host, route) pair id -> stats, per generation */
+	int hr_ids; /* (host id, route id) -> pair id */
 	int links; /* hm-load's interface records; optional (-1: none pinned) */
 };
 
@@ -124,7 +128,7 @@ int hm_gen_clear(const struct hm_maps *maps, unsigned int gen);
  * Under the pin directory's lock it clears what an interrupted reset left in
  * the generation not written, retires the live one and clears it.  read (may
  * be NULL) is handed each of the two generations before it is cleared, while
- * nothing writes it.  HM_RESET_NAMES also forgets the route labels (hm-reset
+ * nothing writes it.  HM_RESET_NAMES also forgets the route labels and host names (hm-reset
  * --routes), after the counters.  0 or a negative errno, said once.
  */
 #define HM_RESET_NAMES (1U << 0)

@@ -41,6 +41,10 @@ static void register_maps(void)
 	shim_map_register(hm_hist);
 	shim_map_register(hm_route_ids);
 	shim_map_register(hm_routes);
+	shim_map_register(hm_host_ids);
+	shim_map_register(hm_hosts);
+	shim_map_register(hm_hr_ids);
+	shim_map_register(hm_host_routes);
 	shim_map_register(hm_seq);
 	shim_map_register(hm_method_ids);
 	shim_map_register(hm_route_pats);
@@ -153,6 +157,16 @@ static void check_invariants(void)
 	}
 	/* Every delta goes to a client row and a port row (or their overflow rows). */
 	assert(sum_requests(&hm_clients, HM_MAX_CLIENTS) == sum_requests(&hm_ports, HM_MAX_PORTS));
+	/*
+	 * A request is on a host once its headers ended, and on that host's
+	 * pair with its route; every response is on a route, a host and a pair.
+	 */
+	assert(sum_requests(&hm_hosts, HM_MAX_HOSTS) <= sum_requests(&hm_clients, HM_MAX_CLIENTS));
+	assert(sum_requests(&hm_hosts, HM_MAX_HOSTS) ==
+	       sum_requests(&hm_host_routes, HM_MAX_HOST_ROUTES));
+	assert(sum_responses(&hm_hosts, HM_MAX_HOSTS) == sum_responses(&hm_routes, HM_MAX_ROUTES));
+	assert(sum_responses(&hm_host_routes, HM_MAX_HOST_ROUTES) ==
+	       sum_responses(&hm_routes, HM_MAX_ROUTES));
 }
 
 int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)

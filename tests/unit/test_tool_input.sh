@@ -103,6 +103,21 @@ hm_judge $? "--ports 8080,70000 on a loaded set: exit 2, the filter is left as i
 hm_run in_ns "$LOAD" --ports 65535 "$IF_A"
 [ "$rc" -eq 0 ] && [ "$(pinned_ports 2>&1)" = 65535 ]
 hm_judge $? "--ports 65535: exit 0, only port 65535 is watched" "exit $rc: $err" "$(pinned_ports 2>&1)"
+# --no-hosts and --hosts flip one flag of hm_config, live; both at once contradict.
+pinned_flags() {
+	bpftool -j map lookup pinned "$PIN/hm_config" key 0 0 0 0 |
+		python3 -c 'import json, sys; v = json.load(sys.stdin)["value"]; print(int(v[4], 16))'
+}
+hm_run in_ns "$LOAD" --no-hosts "$IF_A"
+[ "$rc" -eq 0 ] && [ $(($(pinned_flags) & 2)) -eq 2 ] && [ $(($(pinned_flags) & 1)) -eq 1 ]
+hm_judge $? "--no-hosts: exit 0, hm_config says no hosts, the port filter kept" "exit $rc: $err"
+hm_run in_ns "$LOAD" --hosts --no-hosts "$IF_A"
+[ "$rc" -eq 2 ] && [ "$(wc -l <<<"$err")" -eq 1 ] && [[ $err == *contradict* ]] &&
+	[ $(($(pinned_flags) & 2)) -eq 2 ]
+hm_judge $? "--hosts --no-hosts: exit 2, one line, the setting left as it was" "exit $rc: $err"
+hm_run in_ns "$LOAD" --hosts "$IF_A"
+[ "$rc" -eq 0 ] && [ $(($(pinned_flags) & 2)) -eq 0 ]
+hm_judge $? "--hosts: exit 0, hosts read again" "exit $rc: $err"
 hm_run in_ns "$LOAD" --pin-path "$PIN" --detach --all
 [ "$rc" -eq 0 ] && [ ! -e "$PIN" ]
 hm_judge $? "--detach --all: exit 0, pins gone" "exit $rc: $err"
@@ -113,10 +128,10 @@ hm_judge $? "--detach --all: exit 0, pins gone" "exit $rc: $err"
 # an optional value (--xdp[=MODE], --hist [WHICH]) are left out.
 help_options() {
 	"$1" --help | sed -n '/^Options:/,/^[A-Z]/p' | while IFS= read -r line; do
-		[[ $line =~ ^\ {2,6}(-([A-Za-z]),\ )?--([a-z0-9-]+)(\[|\ \[[A-Z]+\])?(\ ([A-Z][A-Z:]*))?(\ |$) ]] ||
+		[[ $line =~ ^\ {2,6}(-([A-Za-z]),\ )?--([a-z0-9-]+)(\[|\ \[|\ ([A-Z][A-Z:]*)(\ |$)|\ |$) ]] ||
 			continue
-		[ -n "${BASH_REMATCH[4]}" ] && continue
-		echo "${BASH_REMATCH[2]:--} ${BASH_REMATCH[3]} ${BASH_REMATCH[6]:--}"
+		[[ ${BASH_REMATCH[4]} == *"["* ]] && continue
+		echo "${BASH_REMATCH[2]:--} ${BASH_REMATCH[3]} ${BASH_REMATCH[5]:--}"
 	done
 }
 for tool in hm-load hm-stat hm-reset; do

@@ -56,6 +56,10 @@ static int write_config(struct httpmon *skel, const struct load_opts *o)
 	}
 	if (o->set_max_routes)
 		cfg->max_routes = o->route_cfg.max_routes;
+	if (o->hosts == HOSTS_OFF)
+		cfg->flags |= HM_CFG_NO_HOSTS;
+	else if (o->hosts == HOSTS_ON)
+		cfg->flags &= ~HM_CFG_NO_HOSTS;
 	if (o->set_idle_timeout)
 		cfg->idle_timeout = o->route_cfg.idle_timeout;
 	if (o->set_prefix4)

@@ -56,6 +56,7 @@ struct load_opts {
 	bool set_max_routes;
 	bool set_prefix4, set_prefix6;
 	bool set_idle_timeout;
+	enum { HOSTS_AS_IS, HOSTS_ON, HOSTS_OFF } hosts; /* --hosts, --no-hosts */
 	struct hm_config route_cfg; /* route_* and client_prefix* fields only */
 	unsigned int npatterns;
 	struct hm_route_pattern patterns[HM_MAX_PATTERNS];

@@ -74,6 +74,9 @@ static const char usage_fmt[] =
 	"                         free the state of a connection that carried no\n"
 	"                         packet for SECONDS (1-%d; 0: the default, %d) and\n"
 	"                         count its pending requests as unanswered (live)\n"
+	"      --no-hosts         do not read Host headers: no rows per host or per\n"
+	"                         host and route, and the cost of them saved (live)\n"
+	"      --hosts            read them again (the default)\n"
 	"      --client-prefix N  count IPv4 clients per /N network (1-32)\n"
 	"      --client-prefix6 N\n"
 	"                         count IPv6 clients per /N network (1-128)\n"
@@ -241,6 +244,8 @@ enum opt_id {
 	OPT_CLEAR_ROUTES,
 	OPT_MAX_ROUTES,
 	OPT_IDLE,
+	OPT_HOSTS,
+	OPT_NO_HOSTS,
 	OPT_PREFIX4,
 	OPT_PREFIX6,
 	OPT_GROUP,
@@ -270,6 +275,8 @@ static const struct load_option {
 	{ "clear-routes", no_argument, 0, OPT_CLEAR_ROUTES, M(MODE_ATTACH), NULL },
 	{ "max-routes", required_argument, 0, OPT_MAX_ROUTES, M(MODE_ATTACH), NULL },
 	{ "idle-timeout", required_argument, 0, OPT_IDLE, M(MODE_ATTACH), NULL },
+	{ "hosts", no_argument, 0, OPT_HOSTS, M(MODE_ATTACH), NULL },
+	{ "no-hosts", no_argument, 0, OPT_NO_HOSTS, M(MODE_ATTACH), NULL },
 	{ "client-prefix", required_argument, 0, OPT_PREFIX4, M(MODE_ATTACH), NULL },
 	{ "client-prefix6", required_argument, 0, OPT_PREFIX6, M(MODE_ATTACH), NULL },
 	{ "all-ports", no_argument, 0, OPT_ALL_PORTS, M(MODE_ATTACH), NULL },
@@ -375,6 +382,12 @@ static int take_option(enum opt_id id, const char *arg, struct load_opts *o)
 					      HM_IDLE_TIMEOUT_MAX);
 		o->route_cfg.idle_timeout = num;
 		o->set_idle_timeout = true;
+		break;
+	case OPT_HOSTS:
+	case OPT_NO_HOSTS:
+		if (o->hosts != HOSTS_AS_IS && o->hosts != (id == OPT_HOSTS ? HOSTS_ON : HOSTS_OFF))
+			return hm_usage_error("--hosts and --no-hosts contradict each other");
+		o->hosts = id == OPT_HOSTS ? HOSTS_ON : HOSTS_OFF;
 		break;
 	case OPT_PREFIX4:
 		if (!hm_parse_ulong(arg, 0, 32, &num))

@@ -44,6 +44,28 @@ static void wait_until(double deadline, const sigset_t *waitmask)
 	}
 }
 
+/* Seconds a reload may take to pin every map again before --watch gives up. */
+#define WATCH_RELOAD_GRACE 3.0
+
+/*
+ * The pins changed or vanished under --watch.  A reload (hm-load after a
+ * detach) pins the maps one by one, so it gets WATCH_RELOAD_GRACE seconds to
+ * finish before the set counts as gone.  0: the maps are open again.
+ */
+static int watch_reopen(struct hm_maps *maps, const char *dir, char *err, size_t errlen)
+{
+	double until = mono_seconds() + WATCH_RELOAD_GRACE;
+	int ret;
+
+	for (;;) {
+		hm_maps_close(maps);
+		ret = hm_maps_open(dir, false, maps, err, errlen);
+		if (!ret || ret != -ENOENT || mono_seconds() >= until || stop_signal)
+			return ret;
+		usleep(100 * 1000);
+	}
+}
+
 int watch(struct hm_maps *maps, const struct options *o)
 {
 	struct snapshot prev, cur, delta;
@@ -74,10 +96,13 @@ int watch(struct hm_maps *maps, const struct options *o)
 		if (stop_signal)
 			break;
 		ret = hm_maps_check_pins(o->pin_dir, maps);
-		if (ret == -ESTALE) {
-			/* Detached and loaded again: new maps, new counters. */
-			hm_maps_close(maps);
-			ret = hm_maps_open(o->pin_dir, false, maps, err, sizeof(err));
+		if (ret) {
+			/* Detached, perhaps loaded again: new maps, new counters. */
+			ret = watch_reopen(maps, o->pin_dir, err, sizeof(err));
+			if (ret == -ENOENT && !strstr(err, "incomplete")) {
+				hm_err("the maps in %s were removed (monitor detached)", o->pin_dir);
+				break;
+			}
 			if (ret) {
 				hm_err("%s", err);
 				break;
@@ -91,11 +116,6 @@ int watch(struct hm_maps *maps, const struct options *o)
 				break;
 			t_prev = deadline = mono_seconds();
 			continue;
-		}
-		if (ret) {
-			hm_err("the maps in %s were removed (monitor detached)", o->pin_dir);
-			ret = -ENOENT;
-			break;
 		}
 		ret = read_snapshot(maps, NULL, &cur);
 		if (ret)

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "hm_common.h"
 #include "stat.h"
@@ -49,18 +50,23 @@ static void wait_until(double deadline, const sigset_t *waitmask)
 
 /*
  * The pins changed or vanished under --watch.  A reload (hm-load after a
- * detach) pins the maps one by one, so it gets WATCH_RELOAD_GRACE seconds to
- * finish before the set counts as gone.  0: the maps are open again.
+ * detach) pins the maps one by one, so while the pin directory exists it gets
+ * WATCH_RELOAD_GRACE seconds to finish before the set counts as gone.  A
+ * directory that is gone (hm-load --detach --all) is final at once.
+ * 0: the maps are open again.
  */
 static int watch_reopen(struct hm_maps *maps, const char *dir, char *err, size_t errlen)
 {
 	double until = mono_seconds() + WATCH_RELOAD_GRACE;
+	struct stat st;
 	int ret;
 
 	for (;;) {
 		hm_maps_close(maps);
 		ret = hm_maps_open(dir, false, maps, err, errlen);
 		if (!ret || ret != -ENOENT || mono_seconds() >= until || stop_signal)
+			return ret;
+		if (stat(dir, &st) && errno == ENOENT)
 			return ret;
 		usleep(100 * 1000);
 	}

@@ -554,6 +554,137 @@ static void fill_routes(void)
 	end();
 }
 
+/*
+ * Hosts: ids 3, 4 and 40 named in hm_host_ids (40 has no histogram of its
+ * own: ids from HM_HIST_HOSTS on share one), rows for _other (0), _unknown
+ * (1), _none (2) and the named ones, histograms for host 3 (the same samples
+ * as its row: clamped) and _none, and the hosts overflow histogram.  Pairs:
+ * hm_hr_ids names pair ids 1-4 by (host id, route id), one of them with a
+ * host id no name is known for; rows for those and the overflow pair 0.
+ */
+static void fill_hosts(void)
+{
+	static const struct {
+		const char *name;
+		__u32 id;
+	} names[] = { { "a.test", 3 }, { "b.example.org", 4 }, { "big.test", 40 } };
+	static const struct {
+		__u16 host, route;
+		__u32 id;
+	} pairs[] = { { 3, 2, 1 }, { 4, 3, 2 }, { HM_HOST_NONE, HM_ROUTE_OTHER, 3 }, { 77, 2, 4 } };
+	struct spec *ids = spec(HM_MAP_HOST_IDS), *rows = spec(HM_MAP_HOSTS);
+	struct spec *hr_ids = spec(HM_MAP_HOST_ROUTE_IDS), *hr_rows = spec(HM_MAP_HOST_ROUTES);
+	struct spec *h = spec(HM_MAP_HIST);
+	struct hm_host_route_key pk;
+	struct hm_host_key hk;
+	struct hm_route_val v;
+	size_t i;
+	__u32 k;
+
+	printf(",\n  \"host_names\": [");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		memset(&hk, 0, sizeof(hk));
+		strncpy(hk.name, names[i].name, sizeof(hk.name));
+		v.id = names[i].id;
+		if (bpf_map_update_elem(ids->fd, &hk, &v, BPF_ANY))
+			die(ids->name);
+		printf("%s{\"id\": %u, \"name\": \"%s\"}", i ? ", " : "", v.id, names[i].name);
+	}
+	printf("]");
+	printf(",\n  \"host_route_names\": [");
+	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		memset(&pk, 0, sizeof(pk));
+		pk.host = pairs[i].host;
+		pk.route = pairs[i].route;
+		v.id = pairs[i].id;
+		if (bpf_map_update_elem(hr_ids->fd, &pk, &v, BPF_ANY))
+			die(hr_ids->name);
+		printf("%s{\"id\": %u, \"host\": %u, \"route\": %u}", i ? ", " : "", v.id, pk.host,
+		       pk.route);
+	}
+	printf("]");
+
+	/* Rows are indexed gen * capacity + id; the key printed is the id. */
+	begin("hosts");
+	{
+		struct part other = { 1, HM_MAX_HOSTS + HM_HOST_OTHER,
+				      st(2, 2, 0, 0, 2, 0, 0, 0, LAT(2, 2000000, 900000, 1100000),
+					 none, 20, 200), ZERO };
+		struct part unknown = { 0, HM_HOST_UNKNOWN,
+					st(0, 1, 0, 0, 1, 0, 0, 0, none, none, 0, 50), ZERO };
+		struct part nohost = { 1, HM_MAX_HOSTS + HM_HOST_NONE,
+				       st(1, 1, 0, 0, 0, 0, 1, 0, LAT(1, 700000, 700000, 700000),
+					  none, 18, 300), ZERO };
+		struct part three[2] = {
+			{ 1, HM_MAX_HOSTS + 3,
+			  st(4, 4, 0, 0, 4, 0, 0, 0, LAT(4, 8000000, 1500000, 3000000), none, 400,
+			     4000), ZERO },
+			{ 0, 3, ZERO,
+			  st(2, 2, 0, 0, 1, 0, 0, 1, LAT(1, 1001200, 1001200, 1001200),
+			     LAT(1, 9876000, 9876000, 9876000), 200, 2000) },
+		};
+		struct part four = { 1, HM_MAX_HOSTS + 4,
+				     st(1, 0, 1, 0, 0, 0, 0, 0, none, none, 120, 0), ZERO };
+		struct part big = { 0, 40,
+				    st(3, 3, 0, 0, 0, 0, 0, 3, none, LAT(3, 60000, 20000, 20000), 33,
+				       44), ZERO };
+
+		k = HM_HOST_OTHER;
+		put_row(rows, &k, sizeof(k), &other, 1);
+		k = HM_HOST_UNKNOWN;
+		put_row(rows, &k, sizeof(k), &unknown, 1);
+		k = HM_HOST_NONE;
+		put_row(rows, &k, sizeof(k), &nohost, 1);
+		k = 3;
+		put_row(rows, &k, sizeof(k), three, 2);
+		k = 4;
+		put_row(rows, &k, sizeof(k), &four, 1);
+		k = 40;
+		put_row(rows, &k, sizeof(k), &big, 1);
+	}
+	end();
+
+	begin("host_routes");
+	{
+		struct part other = { 1, HM_MAX_HOST_ROUTES + HM_HOST_ROUTE_OTHER,
+				      st(5, 5, 0, 0, 5, 0, 0, 0, none, none, 50, 500), ZERO };
+		struct part one[2] = {
+			{ 1, HM_MAX_HOST_ROUTES + 1,
+			  st(3, 3, 0, 0, 3, 0, 0, 0, LAT(3, 6000000, 1500000, 3000000), none, 300,
+			     3000), ZERO },
+			{ 0, 1, ZERO, st(1, 1, 0, 0, 1, 0, 0, 0, none, none, 100, 1000) },
+		};
+		struct part two = { 0, 2, st(1, 0, 1, 0, 0, 0, 0, 0, none, none, 120, 0), ZERO };
+		struct part three = { 1, HM_MAX_HOST_ROUTES + 3,
+				      st(1, 1, 0, 0, 0, 0, 1, 0, none, none, 18, 300), ZERO };
+		struct part four = { 1, HM_MAX_HOST_ROUTES + 4,
+				     st(2, 2, 0, 0, 0, 0, 0, 2, none, none, 7, 9), ZERO };
+
+		k = HM_HOST_ROUTE_OTHER;
+		put_row(hr_rows, &k, sizeof(k), &other, 1);
+		k = 1;
+		put_row(hr_rows, &k, sizeof(k), one, 2);
+		k = 2;
+		put_row(hr_rows, &k, sizeof(k), &two, 1);
+		k = 3;
+		put_row(hr_rows, &k, sizeof(k), &three, 1);
+		k = 4;
+		put_row(hr_rows, &k, sizeof(k), &four, 1);
+	}
+	end();
+
+	begin("host_hists");
+	put_hist(h, HM_HIST_INDEX(1, HM_HIST_HOST_FIRST + 3, HM_LAT_FIRST),
+		 "\"host\": 3, \"family\": 0", SAMPLES(1500000, 1500000, 2000000, 3000000),
+		 SAMPLES(1001200, 9876000));
+	put_hist(h, HM_HIST_INDEX(1, HM_HIST_HOST_FIRST + HM_HOST_NONE, HM_LAT_LAST),
+		 "\"host\": 2, \"family\": 1", SAMPLES(700000, 900000), SAMPLES(1));
+	put_hist(h, HM_HIST_INDEX(0, HM_HIST_HOSTS_OTHER, HM_LAT_FIRST),
+		 "\"map\": \"hm_hist\", \"row\": 3, \"family\": 0", SAMPLES(20000, 20000),
+		 SAMPLES(20000));
+	end();
+}
+
 static void fill_ifaces(void)
 {
 	struct hm_row_key k = { .kind = HM_ROW_IFACE, .ifindex = 7 };
@@ -672,6 +803,10 @@ int main(int argc, char **argv)
 			fill_routes();
 		if (fillable(HM_MAP_IFACES) && fillable(HM_MAP_ROW_IDS))
 			fill_ifaces();
+		if (fillable(HM_MAP_HOSTS) && fillable(HM_MAP_HOST_IDS) &&
+		    fillable(HM_MAP_HOST_ROUTES) && fillable(HM_MAP_HOST_ROUTE_IDS) &&
+		    fillable(HM_MAP_HIST))
+			fill_hosts();
 		if (fillable(HM_MAP_CONNS))
 			fill_conns();
 	}

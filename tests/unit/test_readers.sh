@@ -297,7 +297,7 @@ elif mode == "top":
            lens == {"clients": 2, "ports": 1, "port_clients": 2}
            and got["clients"][-1]["ip"] == "other", repr(lens))
 
-elif mode in ("hist", "csv", "prom", "cleared", "routes"):
+elif mode in ("hist", "csv", "prom", "cleared", "routes", "hosts"):
     import csv, math
 
     def header_int(name):
@@ -342,9 +342,11 @@ elif mode in ("hist", "csv", "prom", "cleared", "routes"):
     QS = (("p50", 5000), ("p90", 9000), ("p99", 9900), ("p99_9", 9990))
     truth = json.load(open(args[1]))
     hists = {}
-    for h in truth.get("hists", []) + truth.get("route_hists", []):
+    for h in truth.get("hists", []) + truth.get("route_hists", []) + truth.get("host_hists", []):
         if "route" in h:
             key = ("route", h["route"])
+        elif "host" in h:
+            key = ("host", h["host"])
         else:
             key = ("port", h["port"]) if h["map"] == "hm_hist_ports" else ("row", h["row"])
         hists[key + (h["family"],)] = [s for cpu in h["percpu_samples"] for s in cpu]
@@ -357,6 +359,15 @@ elif mode in ("hist", "csv", "prom", "cleared", "routes"):
     route_keys = {0: (None, "_other"), 1: (None, "_unknown")}
     for n in truth.get("route_names", []):
         route_keys[n["id"]] = (METHODS[n["method"]], route_text(bytes.fromhex(n["label_hex"])))
+
+    # Host ids and (host, route) pair ids as the readers must name them.
+    host_keys = {0: "_other", 1: "_unknown", 2: "_none"}
+    for n in truth.get("host_names", []):
+        host_keys[n["id"]] = n["name"]
+    pair_keys = {0: ("_other", None, "_other")}
+    for n in truth.get("host_route_names", []):
+        pair_keys[n["id"]] = (host_keys.get(n["host"], "_id_%d" % n["host"]),) + \
+            route_keys.get(n["route"], (None, "_id_%d" % n["route"]))
 
     def prom_unescape(v):
         return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), v)
@@ -440,7 +451,9 @@ elif mode == "csv":
     bad = []
     for view, jname, keys in (("client", "clients", ("ip",)), ("port", "ports", ("port",)),
                               ("port,client", "port_clients", ("port", "ip")),
-                              ("route", "routes", ("method", "route"))):
+                              ("route", "routes", ("method", "route")),
+                              ("host", "hosts", ("host",)),
+                              ("host,route", "host_routes", ("host", "method", "route"))):
         text = open(args[3] + "." + view).read()
         rows = list(csv.DictReader(text.splitlines()))
         if not text.startswith(",".join(keys) + ",requests,"):
@@ -528,12 +541,25 @@ elif mode == "prom":
         if val("httpmon_route_requests_total", **lab) != r["requests"] or \
            val("httpmon_route_responses_total", **dict(lab, **{"class": "4xx"})) != r["status"]["4xx"]:
             bad.append("route %r" % (lab,))
+    for r in got["hosts"]:
+        if val("httpmon_host_requests_total", host=r["host"]) != r["requests"] or \
+           val("httpmon_host_bytes_out_total", host=r["host"]) != r["bytes_out"] or \
+           val("httpmon_host_responses_total", host=r["host"], **{"class": "5xx"}) != r["status"]["5xx"]:
+            bad.append("host %r" % r["host"])
+    for r in got["host_routes"]:
+        lab = {"host": r["host"], "method": r["method"] or "", "route": r["route"]}
+        if val("httpmon_host_route_requests_total", **lab) != r["requests"] or \
+           val("httpmon_host_route_unanswered_total", **lab) != r["unanswered"] or \
+           val("httpmon_host_route_responses_total", **dict(lab, **{"class": "5xx"})) != r["status"]["5xx"]:
+            bad.append("host,route %r" % (lab,))
+    if not got["hosts"] or not got["host_routes"]:
+        bad.append("no host rows in the JSON")
     for k, v in got["monitor"].items():
         n = "httpmon_monitor_%s" % k if k == "conns_live" else "httpmon_monitor_%s_total" % k
         if val(n) != v:
             bad.append("monitor " + k)
-    result("prometheus: counters per port (by class), per client and of the monitor "
-           "equal the JSON", not bad, ", ".join(bad))
+    result("prometheus: counters per port (by class), per client, per host, per host and "
+           "route and of the monitor equal the JSON", not bad, ", ".join(bad))
 
     bad = []
     for (name, fam) in (("httpmon_request_duration_seconds", 0),
@@ -565,17 +591,27 @@ elif mode == "prom":
                         tuple(sorted(lab + (("le", "+Inf"),))))) != \
            len(hists[("route", rid, 0)]):
             bad.append("route %d histogram" % rid)
+    for hid in (3,):
+        lab = (("host", host_keys[hid]),)
+        if samples.get(("httpmon_host_request_duration_seconds_count", lab)) != \
+           len(hists[("host", hid, 0)]):
+            bad.append("host %d histogram" % hid)
+    if samples.get(("httpmon_host_request_duration_seconds_count", (("host", "_overflow"),))) != \
+       len(hists[("row", 3, 0)]):
+        bad.append("hosts overflow histogram")
     ovf = val("httpmon_request_duration_seconds_count", port="other")
     result("prometheus: histograms cumulative and exact at every le (each a fine bucket "
            "boundary), _count, _sum in seconds, total without a port label, other row",
            not bad and ovf == len(hists[("row", 1, 0)]), "; ".join(bad[:4]) + " other=%r" % ovf)
     typed = {n: t for n, t in types.items() if n.startswith("httpmon_")}
-    result("prometheus: counters end in _total, port and route histograms",
+    result("prometheus: counters end in _total, port, route and host histograms",
            all(n.endswith("_total") for n, t in typed.items() if t == "counter")
-           and sorted(n for n, t in typed.items() if t == "histogram") ==
+           and sorted(n for n, t in typed.items() if t == "histogram") == sorted(
            ["httpmon_request_duration_seconds", "httpmon_response_complete_duration_seconds",
             "httpmon_route_request_duration_seconds",
-            "httpmon_route_response_complete_duration_seconds"],
+            "httpmon_route_response_complete_duration_seconds"] + \
+           (["httpmon_host_request_duration_seconds",
+             "httpmon_host_response_complete_duration_seconds"] if "host_hists" in truth else [])),
            repr(typed))
 
 elif mode == "routes":
@@ -615,10 +651,57 @@ elif mode == "routes":
            "none without a histogram, routes_other_latency", not bad and not none,
            "; ".join(bad) + repr(none))
 
+elif mode == "hosts":
+    got = json.load(open(args[2]))
+    for view, jname, keyof, names, truth_rows in (
+            ("hosts", "hosts", lambda r: r["host"], host_keys, truth["hosts"]),
+            ("host,route", "host_routes", lambda r: (r["host"], r["method"], r["route"]),
+             pair_keys, truth["host_routes"])):
+        want = {}
+        for e in truth_rows:
+            want[names[int.from_bytes(bytes.fromhex(e["key"]), sys.byteorder)]] = \
+                expected_row(total(e["percpu"]))
+        rows = got.get(jname, [])
+        keys = [keyof(r) for r in rows]
+        other = names[0]
+        result("%s: one row per named id and fixed name (_none, _unknown), unnamed ids as "
+               "_id_N, _other last" % view,
+               sorted(map(str, keys)) == sorted(map(str, want)) and keys and keys[-1] == other,
+               "want %r got %r" % (sorted(want, key=str), keys))
+        diffs = []
+        for r in rows:
+            if keyof(r) in want:
+                diffs += ["%s %s" % (keyof(r), d) for d in row_diff(want[keyof(r)], r)]
+        result("%s: sums of both generations and CPUs, rates and latency" % view, not diffs,
+               "; ".join(diffs))
+        order = [r["requests"] for r in rows if keyof(r) != other]
+        result("%s: sorted by requests" % view, order == sorted(order, reverse=True), repr(keys))
+    by_host = {r["host"]: r for r in got.get("hosts", [])}
+    bad = []
+    r = by_host.get("a.test", {})
+    samples = hists[("host", 3, 0)]
+    lat = r.get("latency_us", {})
+    bounds = (round(lat["min"] * 1e3), round(lat["max"] * 1e3)) \
+        if lat.get("min") is not None and len(samples) == r["responses"] else None
+    bad += check_quantiles("host a.test", lat, samples, bounds)
+    bad += check_quantiles("host _none last", by_host.get("_none", {}).get("latency_last_us", {}),
+                           hists[("host", 2, 1)], None)
+    if by_host.get("big.test", {}).get("latency_us", {}).get("p50", "missing") is not None or \
+       by_host.get("big.test", {}).get("latency_hist") != {"first": None, "last": None}:
+        bad.append("big.test (id 40) has percentiles or a histogram of its own")
+    bad += check_quantiles("hosts_other_latency",
+                           got.get("hosts_other_latency", {}).get("latency_us", {}),
+                           hists[("row", 3, 0)], None)
+    leaks = [r for r in got.get("host_routes", []) if "p50" in r["latency_us"] or "latency_hist" in r]
+    result("hosts: percentiles per host with a histogram (ids below 32), none beyond, "
+           "hosts_other_latency; none in host,route rows", not bad and not leaks,
+           "; ".join(bad) + repr(leaks[:1]))
+
 elif mode == "cleared":
     before, removed, after = (json.load(open(f)) for f in args[2:5])
     strip = lambda d: {v: d[v] for v in ("clients", "ports", "port_clients", "routes", "total",
-                                         "ports_other_latency", "routes_other_latency")}
+                                         "ports_other_latency", "routes_other_latency",
+                                         "hosts", "host_routes", "hosts_other_latency")}
     result("--reset: prints what was there (equal to a plain read just before)",
            strip(before) == strip(removed), "")
     mon = dict(after["monitor"])
@@ -626,6 +709,8 @@ elif mode == "cleared":
     result("--reset: afterwards no rows, empty histograms, monitor zero, connections kept",
            after["clients"] == [] and after["ports"] == [] and after["port_clients"] == []
            and after["routes"] == [] and after["total"]["latency_hist"]["first"]["count"] == 0
+           and after["hosts"] == [] and after["host_routes"] == []
+           and after["hosts_other_latency"]["latency_hist"]["first"]["count"] == 0
            and after["routes_other_latency"]["latency_hist"]["first"]["count"] == 0
            and after["ports_other_latency"]["latency_hist"]["first"]["count"] == 0
            and set(mon.values()) == {0} and live == removed["monitor"]["conns_live"],
@@ -746,8 +831,10 @@ hm_run "$stat" --pin-path "$fs/unstamped"
 hm_judge $? "unstamped, empty map set: 'no HTTP traffic seen yet', exit 0" "exit $rc: $err" "$out"
 # Every view and format sorts its (empty) rows: nothing to sort is no error.
 bad=()
-for args in "--by client" "--by port" "--by port,client" "--by route" "--by iface" "--json" \
-	"--format csv --by route" "--format prometheus" "--reset --json" "--watch 1 --count 1"; do
+for args in "--by client" "--by port" "--by port,client" "--by route" "--by iface" "--by host" \
+	"--by host,route" "--json" "--format csv --by route" "--format csv --by host,route" \
+	"--format prometheus" "--reset --json" "--watch 1 --count 1" "--watch 1 --count 1 --by host" \
+	"--hist --by host"; do
 	# shellcheck disable=SC2086 # args is a word list
 	hm_run "$stat" --pin-path "$fs/unstamped" $args
 	[ "$rc" -eq 0 ] && [ -z "$err" ] || bad+=("$args: exit $rc: $err")
@@ -775,8 +862,37 @@ hm_run "$stat" --pin-path "$fs/good" --by route
 	grep -B1 -E '^ +total ' <<<"$out" | grep -Eq '^ +_other +3 '
 hm_judge $? "--by route: method and route columns, encoded label, _other last" "exit $rc: $err" "$out"
 
+pycheck hosts "$hdr" "$tmp/good.json" "$tmp/good.hist.json"
+hm_run "$stat" --pin-path "$fs/good" --by host
+[ "$rc" -eq 0 ] && grep -Eq '^HOST +REQS .* P50_MS +P90_MS +P99_MS +P99\.9_MS' <<<"$out" &&
+	grep -Eq '^a\.test +6 +6 ' <<<"$out" && grep -Eq '^_none +1 +1 ' <<<"$out" &&
+	grep -B1 -E '^total ' <<<"$out" | grep -Eq '^_other +2 '
+hm_judge $? "--by host: host column, percentiles, _none, _other last" "exit $rc: $err" "$out"
+hm_run "$stat" --pin-path "$fs/good" --by host,route
+[ "$rc" -eq 0 ] && grep -Eq '^HOST +METHOD +ROUTE +REQS ' <<<"$out" &&
+	! grep -q 'P50_MS' <<<"$out" &&
+	grep -Eq '^a\.test +GET +/api/users/\{id\} +4 +4 ' <<<"$out" &&
+	grep -Eq '^_id_77 +GET +/api/users/\{id\} +2 ' <<<"$out" &&
+	grep -B1 -E '^total ' <<<"$out" | grep -Eq '^_other +_other +5 '
+hm_judge $? "--by host,route: host, method and route columns, no percentiles, _other last" \
+	"exit $rc: $err" "$out"
+hm_run "$stat" --pin-path "$fs/good" --by route,host --top 1
+[ "$rc" -eq 0 ] && grep -Eq '^a\.test +GET ' <<<"$out" && ! grep -q '^_id_77' <<<"$out" &&
+	grep -Eq '^_other +_other +5 ' <<<"$out" && grep -q '(2 of 5 rows shown' <<<"$out"
+hm_judge $? "--by route,host --top 1: the busiest pair and the _other row" "exit $rc: $err" "$out"
+hm_run "$stat" --pin-path "$fs/good" --hist a.test --by host
+[ "$rc" -eq 0 ] && grep -q '^host a\.test: 6 responses, avg 3\.146 ms, min 1\.001 ms, max 9\.876 ms$' <<<"$out" &&
+	[ "$(grep -c '^host ' <<<"$out")" = 1 ]
+hm_judge $? "--hist NAME --by host: that host's chart alone" "exit $rc: $err" "$out"
+hm_run "$stat" --pin-path "$fs/good" --hist --by host
+[ "$rc" -eq 0 ] && grep -q '^host a\.test: 6 responses' <<<"$out" &&
+	grep -q '^hosts beyond the first 32 (one shared histogram): 3 responses' <<<"$out" &&
+	! grep -q '^host big\.test' <<<"$out"
+hm_judge $? "--hist --by host: a chart per host with a histogram, then the shared one" \
+	"exit $rc: $err" "$out"
+
 csv_ok=1
-for by in client port port,client route; do
+for by in client port port,client route host host,route; do
 	"$stat" --pin-path "$fs/good" --format csv --by "$by" >"$tmp/good.csv.$by" 2>"$tmp/stderr" || csv_ok=0
 done
 [ "$csv_ok" -eq 1 ]
@@ -866,7 +982,7 @@ hm_expect_fail "--hist with --format json: exit 2" 2 "^hm-stat: --hist prints ch
 	"$stat" --hist --format json
 hm_expect_fail "--hist with --watch: exit 2" 2 "^hm-stat: --hist prints charts; it takes no --watch" \
 	"$stat" --hist --watch 1
-hm_expect_fail "--hist --by client: exit 2" 2 "^hm-stat: --hist: only ports and routes have histograms" \
+hm_expect_fail "--hist --by client: exit 2" 2 "^hm-stat: --hist: only ports, routes and hosts have histograms" \
 	"$stat" --hist --by client
 hm_expect_fail "--hist 70000: exit 2" 2 "^hm-stat: bad --hist port '70000' \\(1 to 65535\\)" "$stat" --hist 70000
 hm_expect_fail "--hist 8080 --by route: exit 2" 2 "^hm-stat: --hist 8080 names a port; it takes no --by route" \
@@ -966,13 +1082,16 @@ for e in json.load(sys.stdin):
 }
 if command -v bpftool >/dev/null; then
 	[ "$(entries good hm_route_ids)" = 3 ] && [ "$(entries good hm_row_ids)" = 0 ] &&
-		[ "$(jq '.routes | length' "$tmp/reset.json")" = 0 ]
-	hm_judge $? "hm-reset keeps the route labels, removes every row of both generations" \
-		"route ids $(entries good hm_route_ids), row ids $(entries good hm_row_ids)"
+		[ "$(entries good hm_host_ids)" = 3 ] && [ "$(entries good hm_hr_ids)" = 4 ] &&
+		[ "$(jq '.routes | length' "$tmp/reset.json")" = 0 ] &&
+		[ "$(jq '.hosts + .host_routes | length' "$tmp/reset.json")" = 0 ]
+	hm_judge $? "hm-reset keeps the route labels and host names, removes every row of both generations" \
+		"route ids $(entries good hm_route_ids), host ids $(entries good hm_host_ids), row ids $(entries good hm_row_ids)"
 	hm_run "$reset" --pin-path "$fs/good" --routes
-	[ "$rc" -eq 0 ] && [ "$(entries good hm_route_ids)" = 0 ] && [ "$(seq good 8)" = 0 ] # 8: HM_SEQ_ROUTES
-	hm_judge $? "hm-reset --routes forgets the route labels and zeroes their counter" \
-		"exit $rc: $err; route ids $(entries good hm_route_ids), counter $(seq good 8)"
+	[ "$rc" -eq 0 ] && [ "$(entries good hm_route_ids)" = 0 ] && [ "$(seq good 8)" = 0 ] && # 8: HM_SEQ_ROUTES
+		[ "$(entries good hm_host_ids)" = 0 ] && [ "$(entries good hm_hr_ids)" = 0 ]
+	hm_judge $? "hm-reset --routes forgets the route labels, host names and pairs, and zeroes the route counter" \
+		"exit $rc: $err; route ids $(entries good hm_route_ids), host ids $(entries good hm_host_ids), counter $(seq good 8)"
 else
 	hm_skip "hm-reset keeps the route labels" "bpftool not installed"
 fi

@@ -12,12 +12,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"hm-stat - show the HTTP statistics collected by the httpmon classifier\n"
 		"\n"
-		"Usage: hm-stat [--by client|port|port,client|route|iface] [--sort FIELD]\n"
-		"               [--top N] [--format table|json|csv|prometheus] [--json]\n"
-		"               [--output FILE] [--latency first|last] [--reset]\n"
+		"Usage: hm-stat [--by client|port|port,client|route|iface|host|host,route]\n"
+		"               [--sort FIELD] [--top N] [--format table|json|csv|prometheus]\n"
+		"               [--json] [--output FILE] [--latency first|last] [--reset]\n"
 		"               [--buckets N] [--bucket-range LOW:HIGH] [--pin-path DIR] [-v]\n"
-		"       hm-stat --hist [PORT | [METHOD ]ROUTE] [--by port|route] [--buckets N]\n"
-		"               [--sort FIELD] [--top N] [--latency first|last] [--reset]\n"
+		"       hm-stat --hist [PORT | [METHOD ]ROUTE | HOST] [--by port|route|host]\n"
+		"               [--buckets N] [--sort FIELD] [--top N] [--latency first|last] [--reset]\n"
 		"               [--output FILE] [--pin-path DIR]\n"
 		"       hm-stat --watch SECONDS [--count N] [--by VIEW] [--sort FIELD]\n"
 		"               [--top N] [--latency first|last] [--pin-path DIR]\n"
@@ -26,14 +26,16 @@ static void usage(FILE *f)
 		"Reads the maps that the httpmon TC classifier pins in bpffs, sums their\n"
 		"per-CPU copies and prints one row per client IP, per server port, per\n"
 		"server port and client, per route (method and normalised request\n"
-		"target, grouped as hm-load was told) or per interface, as a table, JSON,\n"
-		"CSV or Prometheus text. Nothing is changed unless --reset is given\n"
+		"target, grouped as hm-load was told), per interface, per virtual host\n"
+		"(the Host header) or per host and route, as a table, JSON, CSV or\n"
+		"Prometheus text. Nothing is changed unless --reset is given\n"
 		"(hm-reset clears the counters). Read access to the pins is enough; root is\n"
 		"not needed when hm-load --group made them readable for a group of yours.\n"
 		"\n"
 		"Options:\n"
-		"  --by VIEW       rows per client (default), port, port,client, route or\n"
-		"                  iface (the interface the traffic was seen on)\n"
+		"  --by VIEW       rows per client (default), port, port,client, route,\n"
+		"                  iface (the interface the traffic was seen on), host (the\n"
+		"                  virtual host: the request's Host header) or host,route\n"
 		"  --sort FIELD    order of the rows: requests (default), responses, success,\n"
 		"                  4xx, 5xx, unanswered, avg, min, max, bytes_in, bytes_out\n"
 		"                  (largest first), ip or port (ascending)\n"
@@ -41,8 +43,8 @@ static void usage(FILE *f)
 		"  --format FMT    table (default), json (every view and the totals as one\n"
 		"                  document, schema %d), csv (a header line and the rows of\n"
 		"                  the --by view) or prometheus (text exposition format:\n"
-		"                  ports, clients, routes, interfaces, the histograms,\n"
-		"                  self-metrics)\n"
+		"                  ports, clients, routes, interfaces, hosts, host/route\n"
+		"                  pairs, the histograms, self-metrics)\n"
 		"  --json          the same as --format json\n"
 		"  --output FILE   write to FILE atomically (a temporary file in the same\n"
 		"                  directory, synced, then renamed over FILE; mode 0644), so\n"
@@ -70,11 +72,12 @@ static void usage(FILE *f)
 		"                  histogram: one row per 1/N of a power of two (--buckets,\n"
 		"                  default 4) with its count and a bar; the rows holding p50,\n"
 		"                  p90 and p99 are marked. Without WHICH: every response, or\n"
-		"                  with --by port or --by route one chart per port or route\n"
-		"                  that has a histogram (in --sort order; --top N of them).\n"
-		"                  WHICH picks one chart: a port number, or a route as --by\n"
-		"                  route prints it, \"GET /api/users/{id}\" (one method) or\n"
-		"                  \"/api/users/{id}\" (every method)\n"
+		"                  with --by port, route or host one chart per port, route or\n"
+		"                  host that has a histogram (in --sort order; --top N of\n"
+		"                  them). WHICH picks one chart: a port number, a route as\n"
+		"                  --by route prints it, \"GET /api/users/{id}\" (one method)\n"
+		"                  or \"/api/users/{id}\" (every method), or with --by host a\n"
+		"                  host (\"example.com\", \"_none\")\n"
 		"  --buckets N     rows per power of two of --hist, or le bounds per power of\n"
 		"                  two of --format prometheus: 1, 2, 4, 8 or 16 (the kernel's\n"
 		"                  own resolution). Default: 4 for --hist, 16 for Prometheus\n"
@@ -103,6 +106,12 @@ static void usage(FILE *f)
 		"                  printable ASCII as %%XX; the table cuts long ones with\n"
 		"                  ...). _other: new routes beyond the route limit (listed\n"
 		"                  last); _unknown: responses whose request was not seen\n"
+		"  HOST            the request's Host header, lower-cased, without the port.\n"
+		"                  _none: requests without one (HTTP/1.0); _unknown:\n"
+		"                  responses whose request's headers were not seen; _other:\n"
+		"                  hosts beyond the host map's bound (hosts_full counts\n"
+		"                  them; --by host,route: pairs beyond the pair map's,\n"
+		"                  host_routes_full)\n"
 		"  REQS            request lines seen\n"
 		"  RESPS           final responses (1xx interim responses are not counted)\n"
 		"  SUCC%%           responses with a status below 500, percent of RESPS\n"
@@ -113,9 +122,10 @@ static void usage(FILE *f)
 		"                  byte as seen on the interface (with --latency last: to the\n"
 		"                  last response byte), in milliseconds (\"-\": no sample)\n"
 		"  P50_MS P90_MS P99_MS P99.9_MS\n"
-		"                  --by port and route: latency percentiles from the row's\n"
-		"                  histogram (\"-\": none; ports and routes beyond the first\n"
-		"                  %d have none of their own). A percentile is the\n"
+		"                  --by port, route and host: latency percentiles from the\n"
+		"                  row's histogram (\"-\": none; ports beyond the first %d,\n"
+		"                  routes beyond %d and hosts beyond %d have none of their\n"
+		"                  own). A percentile is the\n"
 		"                  nearest-rank sample's histogram bucket, reported as the\n"
 		"                  bucket's midpoint clamped to MIN..MAX: within 1/32 (3.2%%)\n"
 		"                  of that sample from 1.024 us to 68.7 s, within 0.512 us\n"
@@ -123,19 +133,19 @@ static void usage(FILE *f)
 		"  BYTES_IN        HTTP payload bytes from client to server\n"
 		"  BYTES_OUT       HTTP payload bytes from server to client\n"
 		"  The total row sums every row, also those cut by --top; by port and by\n"
-		"  route its percentiles are those of every response. The monitor section\n"
+		"  route (and host) its percentiles are those of every response. The monitor section\n"
 		"  lists the classifier's self-metrics that are not zero, and conns_live,\n"
 		"  the connections whose HTTP state it holds now.\n"
 		"  --watch shows per second over the interval: REQ/S, RESP/S, ERR/S (5xx\n"
 		"  responses), 4XX/S, UNANS/S, IN_B/S, OUT_B/S; SUCC%% and AVG_MS and (by\n"
-		"  port and route) the percentiles of the interval's responses.\n"
+		"  port, route and host) the percentiles of the interval's responses.\n"
 		"  --hist charts show the row's bounds in usecs or msecs (\"0\" for the\n"
 		"  kernel's first bucket, below 1.024 us; \"inf\" above 68.7 s), its exact\n"
 		"  count, a bar and the percentiles it holds; the line under a chart gives\n"
 		"  p50, p90 and p99 as the table does.\n"
 		"  CSV has the columns of the JSON rows, named as in the README: the keys\n"
-		"  (ip, port, method, route), requests ... latency_p99_9_us ... bytes_out;\n"
-		"  an empty cell means null.\n"
+		"  (ip, port, host, method, route), requests ... latency_p99_9_us ...\n"
+		"  bytes_out; an empty cell means null.\n"
 		"\n"
 		"Exit status:\n"
 		"  %d  success, also when no traffic was seen yet\n"
@@ -162,6 +172,8 @@ static void usage(FILE *f)
 		"  hm-stat --watch 2 --by port\n"
 		"                             live rates per port, every two seconds\n"
 		"  hm-stat --hist --by port   the latency distribution of each port\n"
+		"  hm-stat --by host,route --sort 5xx --top 20\n"
+		"                             the host/route pairs with most 5xx\n"
 		"  hm-stat --hist 'GET /api/users/{id}' --buckets 16\n"
 		"                             one route's, at the kernel's resolution\n"
 		"  */5 * * * * root hm-stat --top 50 >>/var/log/httpmon.log 2>&1\n"
@@ -174,8 +186,9 @@ static void usage(FILE *f)
 		"                             (elsewhere: --collector.textfile.directory=$D)\n"
 		"  0 * * * * root hm-stat --reset --json --output /var/lib/httpmon/hour.json\n"
 		"                             crontab line: exact hourly counts\n",
-		HM_JSON_SCHEMA, WATCH_MAX_SECONDS, HM_HIST_PORTS, HM_EXIT_OK, HM_EXIT_FAIL,
-		HM_EXIT_USAGE, HM_EXIT_NOMAPS, HM_EXIT_LAYOUT, HM_EXIT_PERM);
+		HM_JSON_SCHEMA, WATCH_MAX_SECONDS, HM_HIST_PORTS, HM_HIST_ROUTES, HM_HIST_HOSTS,
+		HM_EXIT_OK, HM_EXIT_FAIL, HM_EXIT_USAGE, HM_EXIT_NOMAPS, HM_EXIT_LAYOUT,
+		HM_EXIT_PERM);
 }
 
 int print_snapshot(FILE *f, struct snapshot *snap, const struct options *o)
@@ -214,16 +227,19 @@ static int check_hist_args(struct options *o, bool buckets_set, bool range_set)
 				      o->watch ? "--watch" : "--format");
 	if (!o->hist_key) {
 		if (o->view_set && !views[o->view].hist)
-			return hm_usage_error("--hist: only ports and routes have "
-					      "histograms (--by port, --by route, or no "
-					      "--by for every response)");
+			return hm_usage_error("--hist: only ports, routes and hosts have "
+					      "histograms (--by port, --by route, --by host, "
+					      "or no --by for every response)");
 		return 0;
 	}
+	if (!*o->hist_key)
+		return hm_usage_error("--hist= needs a port, a route or a host");
+	/* --by host --hist NAME: the chart of the row titled NAME */
+	if (o->view_set && views[o->view].hist_by_name)
+		return 0;
 	v = strspn(o->hist_key, "0123456789") == strlen(o->hist_key) ? VIEW_PORT : VIEW_ROUTE;
 	if (v == VIEW_PORT && !hm_parse_ulong(o->hist_key, 1, 65535, &(unsigned long){ 0 }))
 		return hm_usage_error("bad --hist port '%s' (1 to 65535)", o->hist_key);
-	if (!*o->hist_key)
-		return hm_usage_error("--hist= needs a port or a route");
 	if (o->view_set && o->view != v)
 		return hm_usage_error("--hist %s names a %s; it takes no --by %s", o->hist_key,
 				      v == VIEW_PORT ? "port" : "route", views[o->view].name);

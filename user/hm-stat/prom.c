@@ -172,9 +172,8 @@ static const struct row *hist_row(const struct table *t, const struct view *v, _
 	memset(anon, 0, sizeof(*anon));
 	anon->hist_keyed = true;
 	anon->hist_key = key;
-	if (v->source == SRC_ROUTES) {
-		anon->route = key;
-		snprintf(anon->label, sizeof(anon->label), "_id_%u", key);
+	if (v->source == SRC_IDS) {
+		v->ids->key(anon, key, NULL, NULL);
 	} else {
 		anon->port = key;
 		anon->ifindex = key;

@@ -88,6 +88,7 @@ struct reader {
 	unsigned char *seen[HM_GENS][HM_ROW_KINDS];
 	/* views of row kinds with histograms: the key of each row id that has its own */
 	struct slot_key *slot_keys[VIEWS][HM_GENS];
+	struct id_names names[VIEWS]; /* SRC_IDS views: the names of their ids */
 };
 
 static __u32 row_hist_key(const struct hm_row_key *key)
@@ -171,21 +172,6 @@ static int read_row_kinds(struct reader *rd)
 	return ret;
 }
 
-/* Route labels, by id, from hm_route_ids: rows with route, method and label set. */
-static int add_route_name(const void *k, const void *val, void *arg)
-{
-	const struct hm_route_key *key = k;
-	const struct hm_route_val *id = val;
-	struct row *r = table_add(arg);
-
-	if (!r)
-		return -ENOMEM;
-	r->route = id->id;
-	r->method = key->method;
-	memcpy(r->label, key->label, HM_ROUTE_LEN); /* NUL-padded, maybe full */
-	return 0;
-}
-
 /* Extension method names, from hm_method_ids. */
 static int add_method_name(const void *k, const void *val, void *arg)
 {
@@ -197,77 +183,80 @@ static int add_method_name(const void *k, const void *val, void *arg)
 	return 0;
 }
 
-static int cmp_route_id(const void *pa, const void *pb)
+/* One entry of a names map: its key, under the id it names. */
+struct names_walk {
+	struct id_names *names;
+	unsigned int name_size;
+};
+
+static int add_id_name(const void *k, const void *val, void *arg)
 {
-	const struct row *a = pa, *b = pb;
+	const struct hm_route_val *id = val;
+	struct names_walk *w = arg;
+	struct id_names *n = w->names;
+	struct id_name *p;
 
-	return a->route < b->route ? -1 : a->route > b->route;
-}
-
-/* A route id's key: its label, or the name of a special id. */
-static void route_key(struct row *r, __u32 id, const struct table *names)
-{
-	struct row key = { .route = id }, *name;
-
-	name = names->len ? bsearch(&key, names->rows, names->len, sizeof(key), cmp_route_id) :
-			    NULL;
-	r->route = id;
-	r->hist_keyed = true;
-	r->hist_key = id;
-	if (id == HM_ROUTE_OTHER) {
-		r->other = true;
-		snprintf(r->label, sizeof(r->label), "_other");
-	} else if (id == HM_ROUTE_UNKNOWN) {
-		snprintf(r->label, sizeof(r->label), "_unknown");
-	} else if (name) {
-		r->method = name->method;
-		memcpy(r->label, name->label, sizeof(r->label));
-	} else {
-		/* Its name was forgotten (hm-reset --routes) while requests were in flight. */
-		snprintf(r->label, sizeof(r->label), "_id_%u", id);
-	}
+	if (!grow((void **)&n->v, &n->cap, n->n, sizeof(*n->v)))
+		return -ENOMEM;
+	p = &n->v[n->n++];
+	memset(p, 0, sizeof(*p));
+	p->id = id->id;
+	memcpy(p->key, k, w->name_size);
+	return 0;
 }
 
 /*
- * Route rows: hm_routes holds each id's stats per generation; hm_route_ids
- * names the ids (a reset keeps the names, so an id never changes its label
- * under a request being counted; hm-reset --routes forgets them).
+ * The names of every SRC_IDS view, before any of their rows: an id may be made
+ * of other views' ids (a (host, route) pair).  Names outlive a reset, so an
+ * id never changes its name under a request being counted; hm-reset --routes
+ * forgets them.
  */
-static int read_routes(struct reader *rd, enum view_id view)
+static int read_id_names(struct reader *rd)
 {
-	struct table names = { 0 };
+	struct names_walk w;
+	int ret, v;
+
+	ret = hm_walk_hash(rd->maps->method_ids, HM_MAP_METHOD_IDS, sizeof(struct hm_route_val),
+			   add_method_name, NULL);
+	for (v = 0; v < VIEWS && !ret; v++) {
+		const struct id_source *ids = views[v].ids;
+
+		if (views[v].source != SRC_IDS)
+			continue;
+		rd->names[v].n = 0;
+		w = (struct names_walk){ &rd->names[v], ids->name_size };
+		ret = hm_walk_hash(*(const int *)((const char *)rd->maps + ids->names_fd),
+				   ids->names_map, sizeof(struct hm_route_val), add_id_name, &w);
+		sort_array(rd->names[v].v, rd->names[v].n, sizeof(*rd->names[v].v), cmp_id_name);
+	}
+	return ret;
+}
+
+/* Rows of a view by id: each id's stats summed over the generations read, named by its map. */
+static int read_ids(struct reader *rd, enum view_id view)
+{
+	const struct id_source *ids = views[view].ids;
+	int fd = *(const int *)((const char *)rd->maps + ids->stats_fd);
 	struct hm_stats sum;
 	unsigned int gen;
 	struct row *r;
 	__u32 id;
-	int ret;
+	int ret = 0;
 
-	ret = hm_walk_hash(rd->maps->method_ids, HM_MAP_METHOD_IDS, sizeof(struct hm_route_val),
-			   add_method_name, NULL);
-	if (!ret)
-		ret = hm_walk_hash(rd->maps->route_ids, HM_MAP_ROUTE_IDS,
-				   sizeof(struct hm_route_val), add_route_name, &names);
-	if (ret)
-		goto out;
-	sort_array(names.rows, names.len, sizeof(*names.rows), cmp_route_id);
-	for (id = 0; id < HM_MAX_ROUTES && !ret; id++) {
+	for (id = 0; id < ids->capacity && !ret; id++) {
 		memset(&sum, 0, sizeof(sum));
 		for (gen = 0; gen < HM_GENS && !ret; gen++)
 			if (rd->gens & (1U << gen))
-				ret = add_stats(rd, rd->maps->routes, HM_MAP_ROUTES,
-						gen * HM_MAX_ROUTES + id, &sum);
+				ret = add_stats(rd, fd, ids->stats_map, gen * ids->capacity + id,
+						&sum);
 		if (ret || stats_empty(&sum))
 			continue;
 		r = table_add(&rd->snap->tables[view]);
-		if (!r) {
-			ret = -ENOMEM;
-			break;
-		}
+		if (!r)
+			return -ENOMEM;
 		r->s = sum;
-		route_key(r, id, &names);
+		ids->key(r, id, id_name(rd->names, view, id), rd->names);
 	}
-out:
-	free(names.rows);
 	return ret;
 }
 
@@ -391,6 +380,9 @@ int cmp_key(const struct row *a, const struct row *b)
 	c = memcmp(a->ip.a, b->ip.a, sizeof(a->ip.a));
 	if (c)
 		return c;
+	c = strcmp(a->host, b->host);
+	if (c)
+		return c;
 	c = strcmp(a->label, b->label);
 	if (c)
 		return c;
@@ -480,9 +472,11 @@ static int read_gens(struct reader *rd)
 {
 	int ret = read_row_kinds(rd), v;
 
+	if (!ret)
+		ret = read_id_names(rd);
 	for (v = 0; v < VIEWS && !ret; v++)
-		if (views[v].source == SRC_ROUTES)
-			ret = read_routes(rd, v);
+		if (views[v].source == SRC_IDS)
+			ret = read_ids(rd, v);
 	if (!ret)
 		ret = read_hists(rd);
 	if (!ret)
@@ -508,6 +502,8 @@ static void reader_free(struct reader *rd)
 		for (unsigned int v = 0; v < VIEWS; v++)
 			free(rd->slot_keys[v][g]);
 	}
+	for (unsigned int v = 0; v < VIEWS; v++)
+		free(rd->names[v].v);
 }
 
 static int reader_init(struct reader *rd)

@@ -8,7 +8,9 @@
  * A view is one row of views[] (views.c): where its rows come from, which
  * key fields name a row, and what each format calls it.  The formats walk
  * that table, so a new dimension is one row there (and a key field, when it
- * brings a new kind of key).
+ * brings a new kind of key; and an id_source, when its rows are ids that a
+ * map of names names).  Adding a view: an enum view_id value before VIEWS,
+ * its row in views[], and nothing in the formats.
  */
 #ifndef HM_STAT_H
 #define HM_STAT_H
@@ -24,20 +26,48 @@
 #define WATCH_MAX_SECONDS 86400
 #define HIST_ROWS_DEFAULT 4 /* --hist rows per power of two without --buckets */
 
-enum view_id { VIEW_CLIENT, VIEW_PORT, VIEW_PORT_CLIENT, VIEW_ROUTE, VIEW_IFACE, VIEWS };
+enum view_id {
+	VIEW_CLIENT,
+	VIEW_PORT,
+	VIEW_PORT_CLIENT,
+	VIEW_ROUTE,
+	VIEW_IFACE,
+	VIEW_HOST,
+	VIEW_HOST_ROUTE,
+	VIEWS,
+};
 
 /*
  * The fields that name a row.  Their order is the order of the key columns
  * in the table; each view lists its own in the order JSON and CSV use.
  */
-enum key_field { KEY_IFACE, KEY_IFINDEX, KEY_METHOD, KEY_ROUTE, KEY_PORT, KEY_IP, KEYS };
+enum key_field { KEY_IFACE, KEY_IFINDEX, KEY_HOST, KEY_METHOD, KEY_ROUTE, KEY_PORT, KEY_IP, KEYS };
 
 #define VIEW_MAX_KEYS 3
 
 /* Where a view's rows come from. */
 enum view_source {
 	SRC_ROW_KIND, /* hm_row_ids names the rows of one row kind */
-	SRC_ROUTES, /* hm_routes by route id, hm_route_ids names them */
+	SRC_IDS, /* a stats array by small id per generation, a hash map names the ids */
+};
+
+struct row;
+struct id_names;
+
+/*
+ * SRC_IDS: rows by id (routes, hosts, (host, route) pairs).  Row id of
+ * generation gen is entry gen * capacity + id of the stats array; the names
+ * map maps a name (its key) to the id (struct hm_route_val).  key() sets a
+ * row's key fields from its id and the name the map gives it (NULL: a fixed
+ * id such as _other, or a name forgotten while requests were in flight);
+ * names holds every SRC_IDS view's names, for ids made of other ids.
+ */
+struct id_source {
+	size_t stats_fd, names_fd; /* offsetof(struct hm_maps, ...) */
+	const char *stats_map, *names_map;
+	unsigned int capacity; /* ids per generation */
+	unsigned int name_size; /* key size of the names map */
+	void (*key)(struct row *r, __u32 id, const void *name, const struct id_names *names);
 };
 
 struct view {
@@ -47,6 +77,7 @@ struct view {
 	const char *title; /* header line: "by client" */
 	enum view_source source;
 	unsigned int kind; /* SRC_ROW_KIND: enum hm_row_kind */
+	const struct id_source *ids; /* SRC_IDS */
 	unsigned int nkeys;
 	enum key_field keys[VIEW_MAX_KEYS]; /* JSON, CSV and Prometheus order */
 	enum key_field total_key; /* the table column that says "total" */
@@ -55,6 +86,7 @@ struct view {
 	unsigned int hist_first, hist_n, hist_other;
 	unsigned int hist_id_first; /* the row id whose histograms are in slot hist_first */
 	bool hist_total; /* its slots hold every response once: the total's */
+	bool hist_by_name; /* --hist WHICH --by this view: WHICH is a row's title */
 	const char *chart_noun; /* --hist titles: "port" */
 	const char *chart_plural; /* "ports" */
 	const char *json_other; /* JSON member of the overflow histogram */
@@ -76,8 +108,10 @@ struct row {
 	__u8 method; /* routes: enum hm_method */
 	__u32 route; /* routes: id */
 	char label[HM_ROUTE_LEN + 1]; /* routes: the label as the kernel keeps it */
+	__u32 host_id; /* hosts: id */
+	char host[HM_HOST_LEN + 1]; /* hosts: the name as the kernel keeps it */
 	bool hist_keyed; /* hist_key names its histograms (not an overflow row's) */
-	__u32 hist_key; /* port, route id */
+	__u32 hist_key; /* port, route id, host id */
 	struct hm_stats s;
 	/* Rows of views with histograms: their own, NULL when they have none. */
 	const struct hm_hist *hist[HM_LAT_FAMILIES];
@@ -89,7 +123,7 @@ struct table {
 	size_t cap;
 };
 
-/* The histograms of one key (port, route id): one map entry per family. */
+/* The histograms of one key (port, route id, host id): one map entry per family. */
 struct key_hist {
 	__u32 key;
 	struct hm_hist h[HM_LAT_FAMILIES];
@@ -176,6 +210,20 @@ int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struc
 
 /* views.c: keys, figures and order of rows */
 #define KEY_TEXT (HM_ROUTE_LEN * 3 + 1)
+_Static_assert(HM_HOST_LEN <= HM_ROUTE_LEN, "a host's text fits in KEY_TEXT");
+
+/* The names of SRC_IDS views by id, as read from their names maps (snapshot.c). */
+struct id_name {
+	__u32 id;
+	unsigned char key[sizeof(struct hm_route_key)];
+};
+struct id_names {
+	struct id_name *v; /* sorted by id */
+	size_t n, cap;
+};
+int cmp_id_name(const void *a, const void *b); /* by id */
+/* The name of id in view v's names map, NULL when it has none (or names is NULL). */
+const void *id_name(const struct id_names *names, enum view_id v, __u32 id);
 /* The text of field k of row r, or NULL when it has none (JSON null). */
 const char *key_text(enum key_field k, const struct row *r, char *buf, size_t len);
 bool key_is_number(enum key_field k, const struct row *r);

@@ -11,6 +11,122 @@
 #include "hm_route.h"
 #include "stat.h"
 
+/* ---- rows by id: how an id and its name make a row's key fields ---- */
+
+static void route_id_key(struct row *r, __u32 id, const void *name, const struct id_names *names)
+{
+	const struct hm_route_key *k = name;
+
+	(void)names;
+	r->route = id;
+	r->hist_keyed = true;
+	r->hist_key = id;
+	r->other = id == HM_ROUTE_OTHER;
+	if (id == HM_ROUTE_OTHER) {
+		snprintf(r->label, sizeof(r->label), "_other");
+	} else if (id == HM_ROUTE_UNKNOWN) {
+		snprintf(r->label, sizeof(r->label), "_unknown");
+	} else if (k) {
+		r->method = k->method;
+		memcpy(r->label, k->label, HM_ROUTE_LEN); /* NUL-padded, maybe full */
+	} else {
+		/* Its name was forgotten (hm-reset --routes) while requests were in flight. */
+		snprintf(r->label, sizeof(r->label), "_id_%u", id);
+	}
+}
+
+static void host_id_key(struct row *r, __u32 id, const void *name, const struct id_names *names)
+{
+	static const char *const fixed[HM_HOST_FIRST] = {
+		[HM_HOST_OTHER] = "_other",
+		[HM_HOST_UNKNOWN] = "_unknown",
+		[HM_HOST_NONE] = "_none",
+	};
+	const struct hm_host_key *k = name;
+
+	(void)names;
+	r->host_id = id;
+	r->hist_keyed = true;
+	r->hist_key = id;
+	r->other = id == HM_HOST_OTHER;
+	if (id < HM_HOST_FIRST)
+		snprintf(r->host, sizeof(r->host), "%s", fixed[id]);
+	else if (k)
+		memcpy(r->host, k->name, HM_HOST_LEN); /* NUL-padded, maybe full */
+	else
+		snprintf(r->host, sizeof(r->host), "_id_%u", id);
+}
+
+/* A pair's key fields are its host's and its route's; pair 0 holds the pairs beyond the bound. */
+static void host_route_id_key(struct row *r, __u32 id, const void *name,
+			      const struct id_names *names)
+{
+	const struct hm_host_route_key *k = name;
+
+	if (id == HM_HOST_ROUTE_OTHER || !k) {
+		snprintf(r->host, sizeof(r->host), id ? "_id_%u" : "_other", id);
+		snprintf(r->label, sizeof(r->label), "%s", r->host);
+		r->other = id == HM_HOST_ROUTE_OTHER;
+		return;
+	}
+	host_id_key(r, k->host, id_name(names, VIEW_HOST, k->host), names);
+	route_id_key(r, k->route, id_name(names, VIEW_ROUTE, k->route), names);
+	r->other = false;
+	r->hist_keyed = false; /* pairs have no histograms */
+}
+
+static const struct id_source route_ids = {
+	.stats_fd = offsetof(struct hm_maps, routes),
+	.names_fd = offsetof(struct hm_maps, route_ids),
+	.stats_map = HM_MAP_ROUTES,
+	.names_map = HM_MAP_ROUTE_IDS,
+	.capacity = HM_MAX_ROUTES,
+	.name_size = sizeof(struct hm_route_key),
+	.key = route_id_key,
+};
+
+static const struct id_source host_ids = {
+	.stats_fd = offsetof(struct hm_maps, hosts),
+	.names_fd = offsetof(struct hm_maps, host_ids),
+	.stats_map = HM_MAP_HOSTS,
+	.names_map = HM_MAP_HOST_IDS,
+	.capacity = HM_MAX_HOSTS,
+	.name_size = sizeof(struct hm_host_key),
+	.key = host_id_key,
+};
+
+static const struct id_source host_route_ids = {
+	.stats_fd = offsetof(struct hm_maps, host_routes),
+	.names_fd = offsetof(struct hm_maps, hr_ids),
+	.stats_map = HM_MAP_HOST_ROUTES,
+	.names_map = HM_MAP_HOST_ROUTE_IDS,
+	.capacity = HM_MAX_HOST_ROUTES,
+	.name_size = sizeof(struct hm_host_route_key),
+	.key = host_route_id_key,
+};
+
+_Static_assert(sizeof(struct hm_host_key) <= sizeof(((struct id_name *)0)->key) &&
+		       sizeof(struct hm_host_route_key) <= sizeof(((struct id_name *)0)->key),
+	       "every names map's key fits in struct id_name");
+
+int cmp_id_name(const void *pa, const void *pb)
+{
+	const struct id_name *a = pa, *b = pb;
+
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+const void *id_name(const struct id_names *names, enum view_id v, __u32 id)
+{
+	struct id_name k = { .id = id };
+	const struct id_name *p;
+
+	if (!names || !names[v].n)
+		return NULL;
+	p = bsearch(&k, names[v].v, names[v].n, sizeof(k), cmp_id_name);
+	return p ? p->key : NULL;
+}
+
 const struct view views[VIEWS] = {
 	[VIEW_CLIENT] = {
 		.name = "client", .json = "clients", .title = "by client",
@@ -41,7 +157,7 @@ const struct view views[VIEWS] = {
 	},
 	[VIEW_ROUTE] = {
 		.name = "route", .json = "routes", .title = "by route",
-		.source = SRC_ROUTES,
+		.source = SRC_IDS, .ids = &route_ids,
 		.nkeys = 2, .keys = { KEY_METHOD, KEY_ROUTE }, .total_key = KEY_ROUTE,
 		.hist = true, .hist_first = HM_HIST_ROUTE_FIRST, .hist_n = HM_HIST_ROUTES,
 		.hist_other = HM_HIST_ROUTES_OTHER, .hist_id_first = 0,
@@ -60,6 +176,30 @@ const struct view views[VIEWS] = {
 		.prom_rank = 4, .prom_prefix = "httpmon_iface_",
 		.prom_what = "per interface the traffic was seen on (ifindex=\"other\": "
 			     "interfaces that found the map full; iface=\"\": a name not known here)",
+	},
+	[VIEW_HOST] = {
+		.name = "host", .json = "hosts", .title = "by host",
+		.source = SRC_IDS, .ids = &host_ids,
+		.nkeys = 1, .keys = { KEY_HOST }, .total_key = KEY_HOST,
+		.hist = true, .hist_first = HM_HIST_HOST_FIRST, .hist_n = HM_HIST_HOSTS,
+		.hist_other = HM_HIST_HOSTS_OTHER, .hist_id_first = 0, .hist_by_name = true,
+		.chart_noun = "host", .chart_plural = "hosts",
+		.json_other = "hosts_other_latency", .hist_other_key = "_overflow",
+		.prom_rank = 5, .prom_prefix = "httpmon_host_",
+		.prom_what = "per virtual host: the Host header, lower-cased, without the port "
+			     "(host=\"_none\": requests without one, \"_other\": hosts beyond the "
+			     "host limit, \"_unknown\": responses to requests not seen)",
+		.prom_hist_help = "%s; per virtual host, host=\"_overflow\": hosts beyond the %d "
+				  "with a histogram of their own",
+	},
+	[VIEW_HOST_ROUTE] = {
+		.name = "host,route", .alias = "route,host", .json = "host_routes",
+		.title = "by host and route",
+		.source = SRC_IDS, .ids = &host_route_ids,
+		.nkeys = 3, .keys = { KEY_HOST, KEY_METHOD, KEY_ROUTE }, .total_key = KEY_HOST,
+		.prom_rank = 6, .prom_prefix = "httpmon_host_route_",
+		.prom_what = "per virtual host and route (host=\"_other\",route=\"_other\": "
+			     "pairs beyond the pair limit)",
 	},
 };
 
@@ -169,9 +309,10 @@ static const struct {
 	const char *column; /* table heading */
 	const char *name; /* JSON member, CSV column, Prometheus label */
 } key_fields[KEYS] = {
-	[KEY_IFACE] = { "IFACE", "iface" },    [KEY_IFINDEX] = { "IFINDEX", "ifindex" },
-	[KEY_METHOD] = { "METHOD", "method" }, [KEY_ROUTE] = { "ROUTE", "route" },
-	[KEY_PORT] = { "PORT", "port" },       [KEY_IP] = { "IP", "ip" },
+	[KEY_IFACE] = { "IFACE", "iface" }, [KEY_IFINDEX] = { "IFINDEX", "ifindex" },
+	[KEY_HOST] = { "HOST", "host" },    [KEY_METHOD] = { "METHOD", "method" },
+	[KEY_ROUTE] = { "ROUTE", "route" }, [KEY_PORT] = { "PORT", "port" },
+	[KEY_IP] = { "IP", "ip" },
 };
 
 const char *key_name(enum key_field k)
@@ -210,6 +351,8 @@ const char *key_text(enum key_field k, const struct row *r, char *buf, size_t le
 		return r->method ? hm_method_name(r->method) : NULL;
 	case KEY_ROUTE:
 		return label_text(r->label, HM_ROUTE_LEN, buf, len);
+	case KEY_HOST:
+		return label_text(r->host, HM_HOST_LEN, buf, len);
 	case KEYS:
 		break;
 	}

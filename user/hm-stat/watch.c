@@ -106,7 +106,8 @@ int watch(struct hm_maps *maps, const struct options *o)
 			/* Detached, perhaps loaded again: new maps, new counters. */
 			ret = watch_reopen(maps, o->pin_dir, err, sizeof(err));
 			if (ret == -ENOENT && !strstr(err, "incomplete")) {
-				hm_err("the maps in %s were removed (monitor detached)", o->pin_dir);
+				hm_err("the maps in %s were removed (monitor detached)",
+				       o->pin_dir);
 				break;
 			}
 			if (ret) {

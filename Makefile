@@ -41,7 +41,7 @@ KERN_HDRS := $(wildcard kern/*.h)
 .PHONY: all clean test deps install uninstall dist lab verifier-stats bench bench-testrun fuzz san \
 	deb check-fresh
 
-all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/verifier_stats \
+all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/hm_replay $(BUILD)/verifier_stats \
 	$(BUILD)/test_hist $(BUILD)/drop.bpf.o
 
 $(BUILD):
@@ -76,9 +76,19 @@ $(BUILD)/test_hist: tests/unit/test_hist.c $(BUILD)/obj/user/lib/hm_hist.o \
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I user/hm-stat $^ -o $@
 
-$(BUILD)/test_parse: tests/unit/test_parse.c tests/unit/pkt.h kern/httpmon.h $(COMMON) $(BUILD)/httpmon.o
+# The BPF unit tests: one file per feature over tests/unit/parse/harness.c;
+# hm_replay (tests/tools/replay.c) feeds a recorded conversation through the same harness.
+PARSE_SRCS := $(wildcard tests/unit/parse/*.c)
+PARSE_DEPS := tests/unit/parse/harness.h tests/unit/pkt.h kern/httpmon.h $(COMMON) $(BUILD)/httpmon.o
+$(BUILD)/test_parse: $(PARSE_SRCS) $(PARSE_DEPS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_CFLAGS) tests/unit/test_parse.c $(COMMON) -o $@ $(USER_LDLIBS)
+	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit -I tests/unit/parse $(PARSE_SRCS) $(COMMON) -o $@ \
+		$(USER_LDLIBS)
+
+$(BUILD)/hm_replay: tests/tools/replay.c tests/unit/parse/harness.c $(PARSE_DEPS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit -I tests/unit/parse tests/tools/replay.c \
+		tests/unit/parse/harness.c $(COMMON) -o $@ $(USER_LDLIBS)
 
 $(BUILD)/verifier_stats: tests/tools/verifier_stats.c | $(BUILD)
 	$(call msg,CC,$@)

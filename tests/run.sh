@@ -51,7 +51,7 @@ cd "$ROOT" || exit 2
 export HM_ROOT=$ROOT
 
 scripts=()
-if [ -e build/test_parse ] || [ -e "$TESTS_DIR/unit/test_parse.c" ]; then
+if [ -e build/test_parse ] || [ -e "$TESTS_DIR/unit/parse/main.c" ]; then
 	scripts+=(build/test_parse)
 fi
 for s in "$TESTS_DIR"/unit/*.sh "$TESTS_DIR"/packaging/*.sh "$TESTS_DIR"/e2e/*.sh; do

@@ -6,7 +6,7 @@
 # Content-Length, a POST with a 5000-byte body, a ~20 KB chunked response in
 # two writes, 404, 500, 301, a HEAD, a pipelined pair in one write, a 64 KiB
 # body and a last GET) goes through the monitor twice:
-#   - linear: build/test_parse --replay feeds it through tc ingress (client
+#   - linear: build/hm_replay (tests/tools/replay.c) feeds it through tc ingress (client
 #     writes) and egress (server writes) with bpf_prog_test_run, every write
 #     cut into 1448-byte segments;
 #   - live: conversation.py serves it from the lab's host namespace (port
@@ -31,7 +31,7 @@ set -u
 
 hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout clang ethtool
-hm_require_build httpmon.o hm-load hm-stat test_parse
+hm_require_build httpmon.o hm-load hm-stat hm_replay
 hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
 
 P=$(hm_lab_prefix li)
@@ -82,11 +82,11 @@ fi
 H4=$(hm_host_ip "$P" 4)
 C1=$(hm_client_ip "$P" 1 4)
 
-if timeout 60 "$HM_BUILD/test_parse" --replay "$HM_BUILD/httpmon.o" "$CONV" "$C1" "$H4" "$PORT" \
+if timeout 60 "$HM_BUILD/hm_replay" "$HM_BUILD/httpmon.o" "$CONV" "$C1" "$H4" "$PORT" \
 	>"$TMP/replay.json" 2>"$TMP/replay.err" && jq -e .client "$TMP/replay.json" >/dev/null 2>&1; then
-	hm_ok "test_parse --replay: $(jq -r '"\(.writes) writes as \(.monitor.segments) linear segments through test_run"' "$TMP/replay.json")"
+	hm_ok "hm_replay: $(jq -r '"\(.writes) writes as \(.monitor.segments) linear segments through test_run"' "$TMP/replay.json")"
 else
-	hm_not_ok "test_parse --replay" "$(cat "$TMP/replay.json" "$TMP/replay.err")"
+	hm_not_ok "hm_replay" "$(cat "$TMP/replay.json" "$TMP/replay.err")"
 	hm_done
 fi
 

@@ -2,12 +2,12 @@
 """conversation.py - one fixed HTTP/1.1 conversation, replayed byte for byte.
 
 Issue 6, case 19 (tests/e2e/test_linear.sh): the same bytes go through the
-monitor once as linear skbs (build/test_parse --replay, bpf_prog_test_run)
+monitor once as linear skbs (build/hm_replay, bpf_prog_test_run)
 and once over real TCP on a live veth and bridge (non-linear, GSO skbs), and
 both must give the counts the conversation itself implies.
 
 File format ("conversation file"), binary-safe, parsed the same way by
-test_parse.c's replay mode:
+tests/tools/replay.c (build/hm_replay):
 
     # comment lines start with '#'; empty lines are ignored
     C <length>\\n<exactly length bytes>\\n     one write by the client
@@ -32,7 +32,7 @@ Subcommands:
                                 (counters) and bpftool dumps of hm_clients and
                                 hm_ports (latency sample counts), as JSON
   compare A B --name-a X --name-b Y
-                                two row documents (truth, test_parse --replay
+                                two row documents (truth, hm_replay
                                 output, live): equal field by field, or exit 1
   shape J --port N --ifindex I...
                                 what tests/tools/skb_shape.bpf.c saw (bpftool

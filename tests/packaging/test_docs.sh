@@ -255,7 +255,7 @@ else
 fi
 missing=
 for n in $names; do
-	grep -q "{ \"$n\", test_$n }" "$HM_ROOT/tests/unit/test_parse.c" || missing="$missing test_parse:$n"
+	grep -q "{ \"$n\", test_$n }" "$HM_ROOT/tests/unit/parse/main.c" || missing="$missing test_parse:$n"
 done
 for f in $scripts; do
 	[ -e "$HM_ROOT/$f" ] || missing="$missing $f"

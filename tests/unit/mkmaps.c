@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "httpmon.h"
+#include "hm_pin.h"
 
 #define CONN_KEY_SIZE 40 /* any size: the readers must not assume one */
 #define CONN_VALUE_SIZE 96
@@ -31,43 +32,36 @@ struct spec {
 	bool omit, bad_value;
 };
 
-#define SPEC(n, t, k, v, e)                                                    \
-	{ .name = n, .type = t, .key_size = k, .value_size = v, .max_entries = e }
+/*
+ * The map set as hm_map_descs (pin/hm_pin.c) describes it, the one
+ * description the loader and readers use; where it leaves a size open (0:
+ * private to the program, or chosen at load time), a size of mkmaps' own.
+ */
+static struct spec specs[64];
+static size_t nspecs;
+#define NSPECS nspecs
 
-static struct spec specs[] = {
-	SPEC(HM_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct hm_config), 1),
-	SPEC(HM_MAP_CONNS, BPF_MAP_TYPE_LRU_HASH, CONN_KEY_SIZE, CONN_VALUE_SIZE,
-	     1024),
-	SPEC(HM_MAP_ROW_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_row_key),
-	     sizeof(struct hm_row_val), 256),
-	SPEC(HM_MAP_CLIENTS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
-	     HM_GENS * HM_MAX_CLIENTS),
-	SPEC(HM_MAP_PORTS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
-	     HM_GENS * HM_MAX_PORTS),
-	SPEC(HM_MAP_PORT_CLIENTS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
-	     HM_GENS * HM_MAX_PORT_CLIENTS),
-	SPEC(HM_MAP_IFACES, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
-	     HM_GENS * HM_MAX_IFACES),
-	SPEC(HM_MAP_MONITOR, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(__u64), HM_GENS * HM_MON_MAX),
-	SPEC(HM_MAP_HIST, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_hist),
-	     HM_GENS * HM_HIST_SLOTS * HM_LAT_FAMILIES),
-	SPEC(HM_MAP_ROUTES, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
-	     HM_GENS * HM_MAX_ROUTES),
-	SPEC(HM_MAP_ROUTE_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_route_key),
-	     sizeof(struct hm_route_val), 64),
-	SPEC(HM_MAP_HOSTS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
-	     HM_GENS * HM_MAX_HOSTS),
-	SPEC(HM_MAP_HOST_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_host_key),
-	     sizeof(struct hm_route_val), 64),
-	SPEC(HM_MAP_HOST_ROUTES, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct hm_stats),
-	     HM_GENS * HM_MAX_HOST_ROUTES),
-	SPEC(HM_MAP_HOST_ROUTE_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_host_route_key),
-	     sizeof(struct hm_route_val), 64),
-	SPEC(HM_MAP_SEQ, BPF_MAP_TYPE_ARRAY, 4, 4, HM_SEQ_SLOTS),
-	SPEC(HM_MAP_METHOD_IDS, BPF_MAP_TYPE_HASH, sizeof(struct hm_method_key),
-	     sizeof(struct hm_route_val), HM_MAX_EXT_METHODS),
-};
-#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+static void specs_from_descs(void)
+{
+	for (size_t i = 0; i < hm_map_descs_len; i++) {
+		const struct hm_map_desc *d = &hm_map_descs[i];
+		bool conns = !strcmp(d->name, HM_MAP_CONNS);
+
+		if (d->optional) /* pinned by hm-load, not part of every set */
+			continue;
+		if (nspecs == sizeof(specs) / sizeof(specs[0])) {
+			fprintf(stderr, "mkmaps: more maps than it has room for\n");
+			exit(2);
+		}
+		specs[nspecs++] = (struct spec){
+			.name = d->name,
+			.type = d->type,
+			.key_size = d->key_size ? d->key_size : conns ? CONN_KEY_SIZE : 4,
+			.value_size = d->value_size ? d->value_size : conns ? CONN_VALUE_SIZE : 4,
+			.max_entries = d->max_entries ? d->max_entries : conns ? 1024 : 256,
+		};
+	}
+}
 
 static int ncpus, cpu_b;
 static bool first_entry;
@@ -115,6 +109,8 @@ static struct spec *spec(const char *name)
 {
 	size_t i;
 
+	if (!nspecs)
+		specs_from_descs();
 	for (i = 0; i < NSPECS; i++)
 		if (!strcmp(specs[i].name, name))
 			return &specs[i];

@@ -28,8 +28,9 @@ if ! mount -t bpf bpf "$fs" 2>"$tmp/mount.err"; then
 	exit 77
 fi
 install -m 0755 "$HM_BUILD/hm-stat" "$HM_BUILD/hm-reset" "$bin/"
-hm_check "mkmaps builds" gcc -O1 -Wall -Wextra -Werror -std=gnu11 \
-	-I "$HM_ROOT/kern" "$HM_ROOT/tests/unit/mkmaps.c" -o "$bin/mkmaps" -lbpf ||
+hm_check "mkmaps builds" gcc -O1 -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
+	-I "$HM_ROOT/kern" -I "$HM_ROOT/pin" "$HM_ROOT/tests/unit/mkmaps.c" "$HM_ROOT/pin/hm_pin.c" \
+	-o "$bin/mkmaps" -lbpf ||
 	hm_done
 
 layout=$(sed -n 's/^#define HM_LAYOUT_VERSION \([0-9]*\).*/\1/p' "$HM_ROOT/kern/httpmon.h")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_conn_lifecycle.sh - end to end: the monitor's per-connection state over
-# whole TCP life cycles (issue 6): SYN, FIN, RST, pure ACKs, Connection: close
+# whole TCP life cycles: SYN, FIN, RST, pure ACKs, Connection: close
 # churn, and the idle sweep.
 #
 # The lab (tests/lib/netns.sh) with five client namespaces, the origin on

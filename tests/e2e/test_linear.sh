@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_linear.sh - end to end, issue 6 case 19: the same bytes as linear skbs
+# test_linear.sh - end to end, hostile input 19 of the README: the same bytes as linear skbs
 # (test_run) and as non-linear skbs on a live veth give identical results.
 #
 # One fixed conversation (tests/lib/conversation.py gen: a keep-alive GET with

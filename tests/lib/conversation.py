@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """conversation.py - one fixed HTTP/1.1 conversation, replayed byte for byte.
 
-Issue 6, case 19 (tests/e2e/test_linear.sh): the same bytes go through the
+Hostile input 19 of the README (tests/e2e/test_linear.sh): the same bytes go through the
 monitor once as linear skbs (build/hm_replay, bpf_prog_test_run)
 and once over real TCP on a live veth and bridge (non-linear, GSO skbs), and
 both must give the counts the conversation itself implies.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * skb_shape.bpf.c - what the skbs on a live hook look like, for
- * tests/e2e/test_linear.sh (issue 6, case 19).
+ * tests/e2e/test_linear.sh (hostile input 19 in the README).
  *
  * A tc classifier that changes nothing (every skb gets TC_ACT_UNSPEC) and
  * counts, per interface and TCP source port, the skbs that carry TCP payload:

@@ -53,7 +53,7 @@ void test_status_classes(void)
 	CHECK_EQ("ok latency samples (<500)", s.lat_ok.count, 2);
 }
 
-/* Issue 6, case 2: status line alone, then headers, then the body: counted once. */
+/* Hostile input 2 (the README's table): status line alone, then headers, then the body: counted once. */
 void test_response_in_pieces(void)
 {
 	struct flow f;
@@ -202,7 +202,7 @@ void test_padding_and_bad_length(void)
 	CHECK_EQ("the response itself still counted", s.responses, 1);
 }
 
-/* Issue 6, case 8: malformed status lines are never counted as a status. */
+/* Hostile input 8 (the README's table): malformed status lines are never counted as a status. */
 void test_malformed_status(void)
 {
 	static const char *bad[] = {
@@ -234,7 +234,7 @@ void test_malformed_status(void)
 }
 
 /*
- * Issue 6, case 9: absurd or ambiguous lengths.  Five pipelined requests;
+ * Hostile input 9 (the README's table): absurd or ambiguous lengths.  Five pipelined requests;
  * each response below comes in its own segment, so the framing that a bad
  * length loses is found again at the next one.
  */
@@ -269,7 +269,7 @@ void test_lengths(void)
 		 strlen(dup_same) + strlen(dup_diff) + strlen(te_cl) + strlen(negative));
 }
 
-/* Issue 6, case 10: a 70,000-byte request line and a 100 KiB header block: bounded, counted. */
+/* Hostile input 10 (the README's table): a 70,000-byte request line and a 100 KiB header block: bounded, counted. */
 void test_long_lines(void)
 {
 	static char req[110000];

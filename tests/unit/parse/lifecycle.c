@@ -88,7 +88,7 @@ void test_fin_pending(void)
 	CHECK_EQ("all state freed", live_conns(), 0);
 }
 
-/* Issue 6, case 6 (second half): requests on an idle connection age out into unanswered. */
+/* Hostile input 6 (the README's table) (second half): requests on an idle connection age out into unanswered. */
 void test_idle_aging(void)
 {
 	struct hm_config cfg = {};

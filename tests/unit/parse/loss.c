@@ -52,7 +52,7 @@ void test_orphan_and_mid_stream(void)
 }
 
 /*
- * Issue 6, case 6: a response segment lost before the monitor.  Two
+ * Hostile input 6 (the README's table): a response segment lost before the monitor.  Two
  * pipelined requests; the answer to /a never shows, the answer to /b does.
  * It must not be paired with /a: both requests are written off as
  * unanswered, and timing resumes with the next request.
@@ -117,7 +117,7 @@ void test_gap_response(void)
 }
 
 /*
- * Issue 6, case 5: a request body arrives out of order (its middle segment
+ * Hostile input 5 (the README's table): a request body arrives out of order (its middle segment
  * after its end).  Requests and responses stay exact, and timing goes on:
  * the client never pipelined, so no request can have hidden in the gap.
  */
@@ -235,7 +235,7 @@ void test_upstream_loss(void)
 }
 
 /*
- * Issue 6, case 5 with pipelining: /b is lost in a gap between /a and /c.
+ * Hostile input 5 (the README's table) with pipelining: /b is lost in a gap between /a and /c.
  * The answer to /b must not be taken for /c's: after the gap the client's
  * requests are counted but not timed, for as long as the connection lives.
  */
@@ -274,7 +274,7 @@ void test_gap_request_pipelined(void)
 }
 
 /*
- * Issue 6, case 7, with a request in flight: the monitor sees /b first, but
+ * Hostile input 7 (the README's table), with a request in flight: the monitor sees /b first, but
  * the server is still answering a request sent before (its ACK stops short
  * of /b).  That answer is not paired with /b.
  */

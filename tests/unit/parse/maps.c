@@ -26,7 +26,7 @@ static __u64 sum_rows(unsigned int kind, __u64 *rows)
 }
 
 /*
- * Issue 6, case 20: far more clients than the maps hold.  Totals survive
+ * Hostile input 20 (the README's table): far more clients than the maps hold.  Totals survive
  * through the overflow row, the full maps say so, and the first keys stay
  * exact.
  */
@@ -92,7 +92,7 @@ void test_client_prefix(void)
 }
 
 /*
- * Issue 6, case 21: both CPUs update the same rows (client, port, route,
+ * Hostile input 21 (the README's table): both CPUs update the same rows (client, port, route,
  * histograms) at full speed.  Totals must be exact.
  */
 struct hammer {
@@ -155,7 +155,7 @@ void test_two_cpus(void)
 	check(route_stats(HM_METHOD_GET, "/a", &s) && s.responses == total && s.lat.count == total,
 	      "route /a responses and samples", "responses=%llu samples=%llu",
 	      (unsigned long long)s.responses, (unsigned long long)s.lat.count);
-	/* Issue 6, case 25: histogram totals equal request totals. */
+	/* Hostile input 25 (the README's table): histogram totals equal request totals. */
 	percpu = calloc(ncpus, sizeof(*percpu));
 	bpf_map_lookup_elem(fd_row_ids, &pk, &pv);
 	hk = HM_HIST_INDEX(0, HM_HIST_PORT_FIRST + pv.id - 1, HM_LAT_FIRST);

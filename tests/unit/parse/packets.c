@@ -44,7 +44,7 @@ void test_vlan(void)
 	}
 }
 
-/* Issue 6, case 14: IPv4 and TCP header shapes. */
+/* Hostile input 14 (the README's table): IPv4 and TCP header shapes. */
 void test_packet_shapes(void)
 {
 	struct flow f;
@@ -82,7 +82,7 @@ void test_packet_shapes(void)
 	CHECK_EQ("no connection state for the malformed ones", live_conns(), 2);
 }
 
-/* Issue 6, case 15: a non-first IPv4 fragment is never parsed as TCP. */
+/* Hostile input 15 (the README's table): a non-first IPv4 fragment is never parsed as TCP. */
 void test_fragments(void)
 {
 	struct flow f;
@@ -100,7 +100,7 @@ void test_fragments(void)
 	CHECK_EQ("first fragment: parsed", s.requests, 1);
 }
 
-/* Issue 6, case 16: 0, 1, 4, 7 and 8 IPv6 extension headers are followed; 9 are not. */
+/* Hostile input 16 (the README's table): 0, 1, 4, 7 and 8 IPv6 extension headers are followed; 9 are not. */
 void test_ipv6_ext_counts(void)
 {
 	static const int counts[] = { 0, 1, 4, 7, 8 };
@@ -124,7 +124,7 @@ void test_ipv6_ext_counts(void)
 }
 
 /*
- * Issue 6, case 18: a GSO super-packet (gso_size and gso_segs set, as TSO
+ * Hostile input 18 (the README's table): a GSO super-packet (gso_size and gso_segs set, as TSO
  * hands them to egress): one segment for the monitor, bytes exact.
  */
 void test_gso(void)

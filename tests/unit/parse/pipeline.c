@@ -48,7 +48,7 @@ void test_pipeline_overflow(void)
 }
 
 /*
- * Issue 6, case 3: bursts of 2, 10 and 100 pipelined requests in one write
+ * Hostile input 3 (the README's table): bursts of 2, 10 and 100 pipelined requests in one write
  * (messages cut across segment boundaries), answered in one write.
  */
 void test_pipeline_bursts(void)

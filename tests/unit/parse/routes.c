@@ -202,7 +202,7 @@ void test_route_unknown_other(void)
 	CHECK_EQ("_unknown bytes_out", s.bytes_out, strlen(RESP_500));
 }
 
-/* Issue 6, cases 11 and 12: non-HTTP and unknown methods open no state and are counted. */
+/* Hostile inputs 11 and 12 (the README's table): non-HTTP and unknown methods open no state and are counted. */
 /* The id the program gave an extension method, or 0 when it has none. */
 static unsigned int method_id(const char *name)
 {

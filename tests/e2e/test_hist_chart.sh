@@ -25,33 +25,14 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
 . "$HM_LIB/fleet.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc python3 jq timeout
 hm_require_build httpmon.o hm-load hm-stat
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
 
 export HM_LAB_NET=242
-P=$(hm_lab_prefix fh)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hm-fh$$
-TMP=$(mktemp -d /tmp/hmtest-hist.XXXXXX)
-ATTACHED=0
-
-cleanup() {
-	if [ "$ATTACHED" -eq 1 ]; then
-		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	fi
-	hm_lab_down "$P"
-	hm_blackhole_del
-	rm -rf "$PIN" "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hm-fh
-hm_blackhole_add 10.231.242.0/24 || { hm_not_ok "blackhole route for 10.231.242.0/24"; hm_done; }
+hm_e2e_init fh hist
 
 hm_lab_start "$P" 2 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)

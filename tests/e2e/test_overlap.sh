@@ -25,38 +25,24 @@ set -u
 . "$HM_LIB/netns.sh"
 # shellcheck source=tests/lib/rows.sh
 . "$HM_LIB/rows.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter python3 jq timeout
 hm_require_build httpmon.o hm-load hm-stat
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix ov)
-BR=$(hm_bridge "$P")
+hm_e2e_init ov overlap
 PORT1=${P}v1
-PIN=/sys/fs/bpf/hmtest-ov-$$
-TMP=$(mktemp -d /tmp/hmtest-overlap.XXXXXX)
-ORIGIN_PID=
-ATTACHED=0
 
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
+# Two interfaces are attached: take both off (hm_e2e_cleanup detaches only the bridge).
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	if [ "$ATTACHED" -eq 1 ]; then
 		hm_in_host "$P" "$HM_BUILD/hm-load" --detach --all --pin-path "$PIN" >/dev/null 2>&1
+		ATTACHED=0
 	fi
-	hm_lab_down "$P"
-	hm_blackhole_del "$P"
-	rm -rf "$PIN" "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmtest-ov-
 
 hm_lab_start "$P" 3 "$TMP/lab.log"
-hm_blackhole_add "$P" || hm_not_ok "blackhole route for the lab's addresses in the root namespace"
 H=$(hm_host_ip "$P" 4)
 hm_origin_up "${P}h" "$TMP/origin.out" --seed 31 --max-delay-ms 3 \
 	--listen "$H:8080" --listen "$H:8888"

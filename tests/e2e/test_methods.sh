@@ -40,36 +40,27 @@ set -u
 . "$HM_LIB/nginx.sh"
 # shellcheck source=tests/lib/rows.sh
 . "$HM_LIB/rows.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter python3 jq curl nginx timeout
 hm_require_build httpmon.o hm-load hm-stat
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix me)
-BR=$(hm_bridge "$P")
-PINS=/sys/fs/bpf/hmtest-me-$$
+hm_e2e_init me methods
+# Each part loads a fresh map set in a directory of its own below this one.
+PINS=$PIN
 PIN=
-TMP=$(mktemp -d /tmp/hmtest-methods.XXXXXX)
-ORIGIN_PID=
 
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	hm_nginx_down "$TMP/nginx"
-	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
-	[ -n "$PIN" ] && hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	hm_lab_down "$P"
-	hm_blackhole_del "$P"
-	rm -rf "$PINS" "$TMP"
+	if [ -n "$PIN" ]; then
+		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
+	fi
+	ATTACHED=0
+	rm -rf "$PINS"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmtest-me-
 
 hm_lab_start "$P" 2 "$TMP/lab.log"
-hm_blackhole_add "$P" || hm_not_ok "blackhole route for the lab's addresses in the root namespace"
 H=$(hm_host_ip "$P" 4)
 C1=$(hm_client_ip "$P" 1)
 C2=$(hm_client_ip "$P" 2)

@@ -2,7 +2,7 @@
 # test_loss.sh - end to end: real packet loss behind the monitor.
 #
 # The lab (tests/lib/netns.sh) with the origin on ports 8080 and 8888 (IPv4
-# and IPv6) and hm-load on the bridge (pins in /sys/fs/bpf/hmloss-<pid>).
+# and IPv6) and hm-load on the bridge (pins in /sys/fs/bpf/hmtest-lo-<pid>).
 # tests/tools/drop.bpf.c (build/drop.bpf.o, loaded once with bpftool, pins
 # in /sys/fs/bpf/hmlossd-<pid>) drops a share of the TCP segments that carry
 # payload, after the monitor has seen them, so that the kernel's own TCP
@@ -35,36 +35,23 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
 . "$HM_LIB/drop.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout
 hm_require_build httpmon.o hm-load hm-stat hm-reset drop.bpf.o
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix lo)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hmloss-$$
-DPIN=/sys/fs/bpf/hmlossd-$$
-TMP=$(mktemp -d /tmp/hmtest-loss.XXXXXX)
-ORIGIN_PID=
-ATTACHED=0
+hm_e2e_init lo loss
+DPIN=/sys/fs/bpf/hmlossd-$$ # the drop program's maps
 DROP_PERMILLE=${HM_LOSS_PERMILLE:-80} # 8% of the payload segments, each direction
 DROP_PRIO=65000                       # after httpmon's filter (hm_tc.h: 0x484d)
 HM_CLIENT_SECONDS=35 HM_CLIENT_IO_TIMEOUT=10 # this test must stay under a minute
 
-cleanup() {
-	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
-	if [ "$ATTACHED" -eq 1 ]; then
-		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	fi
-	hm_lab_down "$P" # the namespaces go, and with them the drop filters
-	rm -rf "$PIN" "$DPIN" "$TMP"
+# The namespaces go with the lab, and with them the drop filters.
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
+	rm -rf "$DPIN"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmloss-
 hm_pins_cleanup_stale hmlossd-
 
 # -- lab, origin, monitor -----------------------------------------------------

@@ -4,7 +4,7 @@
 # test_loss.sh drops segments after httpmon saw them; here the monitor never
 # sees a dropped segment's first transmission.  The lab (tests/lib/netns.sh)
 # with the origin on ports 8080 and 8888 (IPv4 and IPv6) and hm-load on the
-# bridge (pins in /sys/fs/bpf/hmlossu-<pid>).  tests/tools/drop.bpf.c
+# bridge (pins in /sys/fs/bpf/hmtest-lu-<pid>).  tests/tools/drop.bpf.c
 # (build/drop.bpf.o, pins in /sys/fs/bpf/hmlossud-<pid>) drops a share of
 # the payload segments before the monitor:
 #   - responses: a tc filter on the bridge's egress with pref 1, added before
@@ -58,38 +58,24 @@ set -u
 . "$HM_LIB/netns.sh"
 # shellcheck source=tests/lib/drop.sh
 . "$HM_LIB/drop.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout
 hm_require_build httpmon.o hm-load hm-stat drop.bpf.o
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix lu)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hmlossu-$$
-DPIN=/sys/fs/bpf/hmlossud-$$
-TMP=$(mktemp -d /tmp/hmtest-lossup.XXXXXX)
-ORIGIN_PID=
-ATTACHED=0
+hm_e2e_init lu lossup
+DPIN=/sys/fs/bpf/hmlossud-$$ # the drop program's maps
 DROP_PERMILLE=${HM_LOSS_UP_PERMILLE:-50} # 5% of the payload skbs, each direction
 DROP_MODE=${HM_LOSS_UP_MODE:-3}          # DROP_MODE_WIRE | DROP_MODE_ONE_HOLE
 HM_PRIO=18509                            # hm-load's tc priority (user/hm-load/tc.h: 0x484d)
 HM_CLIENT_SECONDS=20 HM_CLIENT_IO_TIMEOUT=8 # well under half a minute
 
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
-	if [ "$ATTACHED" -eq 1 ]; then
-		hm_in_host "$P" "$HM_BUILD/hm-load" --detach "$BR" --pin-path "$PIN" >/dev/null 2>&1
-	fi
-	hm_lab_down "$P" # the namespaces go, and with them the drop filters
-	rm -rf "$PIN" "$DPIN" "$TMP"
+# The namespaces go with the lab, and with them the drop filters.
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
+	rm -rf "$DPIN"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmlossu-
 hm_pins_cleanup_stale hmlossud-
 
 # -- lab, origin ----------------------------------------------------------------

@@ -38,35 +38,26 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 # shellcheck source=tests/lib/netns.sh
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout
 hm_require_build httpmon.o hm-load hm-stat hm-reset
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
+hm_e2e_init rl rl
 
 CHURN=10 # reload / detach / re-attach cycles under load
-P=$(hm_lab_prefix rl)
-BR=$(hm_bridge "$P")
-PIN=/sys/fs/bpf/hmtest-rl-$$
-TMP=$(mktemp -d /tmp/hmtest-rl.XXXXXX)
-BG_PIDS=() # our own background processes (readers, watches), ended by pid
+# BG_PIDS (hm_e2e_init): our own background processes (readers, watches), ended by pid
 
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	local pid
 	for pid in "${BG_PIDS[@]}"; do
 		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	done
+	BG_PIDS=()
 	# Also removes pins whose layout_version bpftool changed.
 	hm_in_host "$P" "$HM_BUILD/hm-load" --detach --all --pin-path "$PIN" >/dev/null 2>&1
-	hm_lab_down "$P"
-	rm -rf "$PIN" "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmtest-rl-
 
 load() { hm_in_host "$P" "$HM_BUILD/hm-load" "$@" --pin-path "$PIN"; }
 stat_() { "$HM_BUILD/hm-stat" --pin-path "$PIN" "$@"; }

@@ -15,8 +15,8 @@
 #     non-linear, the large ones GSO super-packets).  Both peers check every
 #     byte against the file (the ground truth).  Two monitors watch it, each
 #     with a map set of its own: hm-load on the bridge (pins in
-#     /sys/fs/bpf/hmlinb-<pid>) and hm-load on the client's veth port
-#     ${P}v1 (/sys/fs/bpf/hmlinv-<pid>).
+#     /sys/fs/bpf/hmtest-li-<pid>/br) and hm-load on the client's veth port
+#     ${P}v1 (/sys/fs/bpf/hmtest-li-<pid>/veth).
 # For the client's row and port 8080's row: requests, responses, unanswered,
 # status classes, bytes in and out and the latency sample counts (first
 # byte, ok, fail, last byte; bpftool for those hm-stat does not print per
@@ -28,41 +28,36 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout clang ethtool
 hm_require_build httpmon.o hm-load hm-stat hm_replay
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
+hm_e2e_init li linear
 
-P=$(hm_lab_prefix li)
-BR=$(hm_bridge "$P")
 V1=${P}v1
-PIN_BR=/sys/fs/bpf/hmlinb-$$
-PIN_V=/sys/fs/bpf/hmlinv-$$
-PIN_S=/sys/fs/bpf/hmlins-$$
-TMP=$(mktemp -d /tmp/hmtest-linear.XXXXXX)
+# Three pin directories below the test's own: the bridge's map set, the veth's, the probe's.
+PIN_BR=$PIN/br
+PIN_V=$PIN/veth
+PIN_S=$PIN/shape
+mkdir -p "$PIN"
 CONV=$TMP/conversation.txt
 PORT=8080
 SHAPE_PRIO=65000 # after httpmon's filter (hm_tc.h: 0x484d)
 SERVER_PID=
-ATTACHED=()
+MONITORED=() # IFACE=PIN of each hm-load, detached at the end
 CONVPY=(python3 "$HM_LIB/conversation.py")
 
-cleanup() {
+# The namespaces go with the lab, and with them the shape filters.
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	local dev
 	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-	for dev in "${ATTACHED[@]}"; do
+	for dev in "${MONITORED[@]}"; do
 		hm_in_host "$P" timeout 20 "$HM_BUILD/hm-load" --detach "${dev%%=*}" \
 			--pin-path "${dev#*=}" >/dev/null 2>&1
 	done
-	hm_lab_down "$P" # the namespaces go, and with them the shape filters
-	rm -rf "$PIN_BR" "$PIN_V" "$PIN_S" "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-for d in hmlinb- hmlinv- hmlins-; do hm_pins_cleanup_stale "$d"; done
 
 # -- the conversation and what it implies ------------------------------------------
 if out=$("${CONVPY[@]}" gen "$CONV" 2>&1) && "${CONVPY[@]}" truth "$CONV" >"$TMP/truth.json" 2>"$TMP/truth.err"; then
@@ -122,7 +117,7 @@ for line in "${summary[@]}"; do hm_note "  $line"; done
 
 for spec in "$BR=$PIN_BR" "$V1=$PIN_V"; do
 	if out=$(hm_in_host "$P" timeout 30 "$HM_BUILD/hm-load" "${spec%%=*}" --pin-path "${spec#*=}" 2>&1); then
-		ATTACHED+=("$spec")
+		MONITORED+=("$spec")
 		hm_ok "hm-load attaches to ${spec%%=*} (pins in ${spec#*=})"
 	else
 		hm_not_ok "hm-load attaches to ${spec%%=*}" "$out"

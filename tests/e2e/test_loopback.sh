@@ -23,35 +23,29 @@ set -u
 . "$HM_LIB/netns.sh"
 # shellcheck source=tests/lib/nginx.sh
 . "$HM_LIB/nginx.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter python3 jq curl nginx timeout
 hm_require_build httpmon.o hm-load hm-stat
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-NS=hm-lo$$
-PIN=/sys/fs/bpf/hmtest-lo-$$
-TMP=$(mktemp -d /tmp/hmtest-lo.XXXXXX)
+hm_e2e_init lo lo
+# No lab: one namespace with lo only, named like the lab prefix.
+NS=$P
 P1=8081
 P2=9090
-ORIGIN_PID=
-ATTACHED=0
+LO_ATTACHED=0
 
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	hm_nginx_down "$TMP/nginx"
-	[ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null && wait "$ORIGIN_PID" 2>/dev/null
-	if [ "$ATTACHED" -eq 1 ]; then
+	if [ "$LO_ATTACHED" -eq 1 ]; then
 		nsenter --net="/run/netns/$NS" "$HM_BUILD/hm-load" --detach lo --pin-path "$PIN" \
 			>/dev/null 2>&1
 	fi
 	ip netns pids "$NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
-	rm -rf "$PIN" "$TMP"
+	return 0
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-hm_pins_cleanup_stale hmtest-lo-
 # Namespaces of earlier runs whose process is gone.
 for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^hm-lo[0-9]+$'); do
 	kill -0 "${ns#hm-lo}" 2>/dev/null || ip netns del "$ns"
@@ -86,7 +80,7 @@ else
 fi
 
 if out=$(nsenter --net="/run/netns/$NS" "$HM_BUILD/hm-load" lo --pin-path "$PIN" 2>&1); then
-	ATTACHED=1
+	LO_ATTACHED=1
 	hm_ok "hm-load lo (pins in $PIN)"
 else
 	hm_not_ok "hm-load lo" "$out"

@@ -20,31 +20,27 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout flock
 hm_require_build httpmon.o hm-load hm-stat hm-reset
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
 
 export HM_LAB_NET=53
 NET2=54
-P=$(hm_lab_prefix if)
-B1=$(hm_bridge "$P")
+hm_e2e_init if ifaces
+B1=$BR
 B2=${P}b2
-LOCKDIR=/sys/fs/bpf/hmtest-if-$$
+# The map set one level down: the directory above it is only a lock's.
+LOCKDIR=$PIN
 PIN=$LOCKDIR/maps
-TMP=$(mktemp -d /tmp/hmtest-if.XXXXXX)
 
-cleanup() {
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	[ -d "$PIN" ] && hm_in_host "$P" "$HM_BUILD/hm-load" --detach --all --pin-path "$PIN" >/dev/null 2>&1
-	hm_lab_down "$P"
-	rm -rf "$PIN" "$LOCKDIR" "$TMP"
+	rm -rf "$LOCKDIR"
+	return 0
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmtest-if-
 
 load() { hm_in_host "$P" "$HM_BUILD/hm-load" "$@" --pin-path "$PIN"; }
 status() { hm_in_host "$P" "$HM_BUILD/hm-load" --status --json --pin-path "$PIN" 2>/dev/null; }

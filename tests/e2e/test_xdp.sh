@@ -26,36 +26,28 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout xdp-loader ethtool clang gcc
 hm_require_build httpmon.o hm-load hm-stat hm-reset
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-P=$(hm_lab_prefix xg)  # the bridge lab
+hm_e2e_init xg xdp      # P: the bridge lab
 Q=$(hm_lab_prefix xn)  # the VLAN pair: ${Q}h (server) and ${Q}c1 (client)
-BR=$(hm_bridge "$P")
 SV=${Q}s               # the server's veth, monitored
-PIN=/sys/fs/bpf/hmtest-xdp-$$
-TMP=$(mktemp -d /tmp/hmtest-xdp.XXXXXX)
 NET_B=51
 NET_V=52
 
-cleanup() {
+# Both labs carry monitors; hm_e2e_cleanup then takes P's lab down.
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	if [ -d "$PIN" ]; then
 		hm_in_host "$P" "$HM_BUILD/hm-load" --detach --all --pin-path "$PIN" >/dev/null 2>&1
 		hm_in_host "$Q" "$HM_BUILD/hm-load" --detach --all --pin-path "$PIN" >/dev/null 2>&1
 	fi
 	hm_in_host "$Q" xdp-loader unload -a "$SV" >/dev/null 2>&1
-	hm_lab_down "$P"
 	hm_lab_down "$Q"
-	rm -rf "$PIN" "$TMP"
+	ATTACHED=0
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-hm_lab_cleanup_stale
-hm_pins_cleanup_stale hmtest-xdp-
 
 # -- helpers ------------------------------------------------------------------
 

@@ -17,18 +17,16 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nsenter tc bpftool python3 jq timeout
 hm_require_build httpmon.o hm-stat
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
+hm_e2e_init tc tc # PIN goes unused: plain tc pins in its globals directory
 
 GLOBALS=/sys/fs/bpf/tc/globals
 GLOBALS_LOCK=/run/httpmon-tc-globals.lock
 LOCKED=0
-P=$(hm_lab_prefix tc)
-BR=$(hm_bridge "$P")
-TMP=$(mktemp -d /tmp/hmtest-tc.XXXXXX)
 
 remove_pins() {
 	local f
@@ -37,23 +35,20 @@ remove_pins() {
 	done
 }
 
-cleanup() {
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup, which then takes the lab down
+e2e_cleanup() {
 	hm_in_host "$P" tc filter del dev "$BR" ingress 2>/dev/null
 	hm_in_host "$P" tc filter del dev "$BR" egress 2>/dev/null
 	hm_in_host "$P" tc qdisc del dev "$BR" clsact 2>/dev/null
-	hm_lab_down "$P"
 	[ "$LOCKED" -eq 1 ] && remove_pins # another run's, while it holds the lock
-	rm -rf "$TMP"
+	return 0
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 if ! hm_lock_exclusive "$GLOBALS_LOCK" 600; then
 	hm_not_ok "exclusive lock on $GLOBALS_LOCK (another suite held it for 600 s)"
 	hm_done
 fi
 LOCKED=1
-hm_lab_cleanup_stale
 stale=$(cd "$GLOBALS" 2>/dev/null && ls -d hm_* 2>/dev/null | tr '\n' ' ')
 [ -n "$stale" ] && hm_note "removing hm_* pins left in $GLOBALS: $stale"
 remove_pins

@@ -15,16 +15,20 @@
 # pin, route or bpf_stats setting of the run is left behind.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+. "$HM_LIB/netns.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds nginx wrk clang gcc make nsenter tc bpftool jq python3 timeout
 hm_require_build httpmon.o hm-load hm-stat
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
-
-TMP=$(mktemp -d /tmp/hmtest-bench.XXXXXX)
+# No lab of its own: scripts/bench.sh builds its labs; PIN goes unused.
+hm_e2e_init bs bench
 pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$TMP"' EXIT
-trap 'exit 130' INT TERM
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	return 0
+}
 JSON=$TMP/bench.json
 NET=${HM_BENCH_NET:-10.231.240}
 

@@ -7,7 +7,7 @@
 # hm-ff<pid>u1..u3), its own origin (tests/lib/origin.py on ports 8080 and
 # 8888: uniform 100-300 ms, 500 when its random number is divisible by 5;
 # /status/404?delay=120 answers 404) and httpmon with its own pin directory
-# (/sys/fs/bpf/hm-ff<pid>/nN).  The textfile is written the documented ways,
+# (/sys/fs/bpf/hmtest-ff-<pid>/nN).  The textfile is written the documented ways,
 # from a staged "make install PREFIX=/usr": on n1 and n2 by the command of
 # httpmon-textfile.service, run every second as its timer would (with the
 # settings its EnvironmentFile gives); on n3 by the script of
@@ -44,11 +44,11 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 . "$HM_LIB/netns.sh"
 . "$HM_LIB/fleet.sh"
+# shellcheck source=tests/lib/e2e.sh
+. "$HM_LIB/e2e.sh"
 
-hm_require_root
 hm_require_cmds ip nsenter tc python3 jq curl timeout make
 hm_require_build httpmon.o hm-load hm-stat hm-reset
-hm_bpffs_ensure || { hm_not_ok "bpffs mounted"; hm_done; }
 PROMETHEUS=$(command -v prometheus)
 EXPORTER=$(command -v prometheus-node-exporter || command -v node_exporter)
 if [ -z "$PROMETHEUS" ] || [ -z "$EXPORTER" ]; then
@@ -60,9 +60,8 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
 	exit 77
 fi
 
-F=hm-ff$$
-PIN=/sys/fs/bpf/hm-ff$$
-TMP=$(mktemp -d /tmp/hmtest-fleet.XXXXXX)
+hm_e2e_init ff fleet
+F=$P # no lab: machines of its own, ${F}p, ${F}nI, ${F}uI
 DEST=$TMP/dest
 NODES="1 2 3"
 EXPORT=${HM_FLEET_EXPORT:-}
@@ -74,7 +73,8 @@ srv_ip() { echo "10.231.$((244 + $1)).1"; }
 cli_ip() { echo "10.231.$((244 + $1)).2"; }
 in_node() { local i=$1; shift; nsenter --net="/run/netns/${F}n$i" -- "$@"; }
 
-cleanup() {
+# shellcheck disable=SC2317 # called by hm_e2e_cleanup
+e2e_cleanup() {
 	local i ns pids
 	hm_kill_wait "$DS_PID"
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
@@ -91,13 +91,9 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	hm_blackhole_del
-	rm -rf "$PIN" "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 hm_netns_cleanup_stale hm-ff
-hm_pins_cleanup_stale hm-ff
 hm_blackhole_add 10.231.244.0/22 || { hm_not_ok "blackhole route for 10.231.244.0/22"; hm_done; }
 
 # -- the machines ---------------------------------------------------------------------

@@ -92,6 +92,14 @@ static __always_inline long hm_walk_step(struct hm_walk *w, enum hm_ctx_kind kin
 	default:
 		r = hm_h_bytes(s, c, w->cfg);
 	}
+	/*
+	 * A start line the byte grammar decided is taken now, also when the
+	 * segment (or the read) ended with its deciding byte: its class is in
+	 * s->cls, per-CPU scratch, which the next segment of the connection may
+	 * not find there (another CPU, another connection's segment between).
+	 */
+	if (d->state == HM_P_START_READY)
+		r = hm_h_start(s, c, w->cfg);
 	/* A Host value the byte grammar read: named here, in a frame of its own (the stack). */
 	if (d->state == HM_P_HOST_READY)
 		hm_host_done(s, c, w->cfg);

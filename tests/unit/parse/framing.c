@@ -331,3 +331,31 @@ void test_long_lines(void)
 	CHECK_EQ("100 KiB of headers: nothing truncated", monitor(HM_MON_TRUNCATED), 0);
 	CHECK_EQ("100 KiB of headers: within the step budget", monitor(HM_MON_PARSE_BUDGET), 0);
 }
+
+/*
+ * A segment that ends with the byte that decides its start line (the rest
+ * of it came byte by byte) leaves the line classified but not taken; the
+ * next segment takes it.  A segment of another connection in between (on
+ * the same CPU, or the next one on another CPU) must not change what it is.
+ */
+void test_start_decided_at_segment_end(void)
+{
+	struct flow a, b;
+	struct hm_stats s;
+
+	flow_v4(&a, "10.0.0.16", 40016, "10.0.0.1", 8080);
+	flow_v4(&b, "10.0.0.17", 40017, "10.0.0.1", 8080);
+	send_str(&a, true, "GE");
+	send_str(&a, true, "T "); /* "GET " decides: a request, taken with the next segment */
+	/* another connection's response classifies a start line in between */
+	send_str(&b, true, "POST /b HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+	send_str(&b, false, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n");
+	send_str(&a, true, "/a HTTP/1.1\r\nHost: t\r\n\r\n");
+	send_str(&a, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	client_stats(&a, &s);
+	CHECK_EQ("the request decided at a segment's end is counted", s.requests, 1);
+	CHECK_EQ("and answered", s.status[HM_STATUS_2XX], 1);
+	CHECK_EQ("nothing unanswered", s.unanswered, 0);
+	check(route_stats(HM_METHOD_GET, "/a", &s) && s.requests == 1, "its route is GET /a",
+	      "requests=%llu", (unsigned long long)s.requests);
+}

@@ -95,6 +95,7 @@ void test_map_pressure(void);
 void test_ipv6_ext(void);
 void test_vlan(void);
 void test_split_request_line(void);
+void test_start_decided_at_segment_end(void);
 void test_retransmission(void);
 void test_fin_pending(void);
 void test_non_http(void);

@@ -30,6 +30,7 @@ static const struct {
 	{ "ipv6_ext", test_ipv6_ext },
 	{ "vlan", test_vlan },
 	{ "split_request_line", test_split_request_line },
+	{ "start_decided_at_segment_end", test_start_decided_at_segment_end },
 	{ "retransmission", test_retransmission },
 	{ "fin_pending", test_fin_pending },
 	{ "non_http", test_non_http },

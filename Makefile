@@ -41,7 +41,7 @@ KERN_HDRS := $(wildcard kern/*.h)
 .PHONY: all clean test deps install uninstall dist lab verifier-stats bench bench-testrun fuzz san \
 	deb check-fresh
 
-all: $(BUILD)/httpmon.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/hm_replay $(BUILD)/verifier_stats \
+all: $(BUILD)/httpmon.o $(BUILD)/httpmon_sock.o $(addprefix $(BUILD)/,$(TOOLS)) $(BUILD)/test_parse $(BUILD)/hm_replay $(BUILD)/verifier_stats \
 	$(BUILD)/test_hist $(BUILD)/drop.bpf.o
 
 $(BUILD):
@@ -55,8 +55,17 @@ $(BUILD)/httpmon.skel.h: $(BUILD)/httpmon.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name httpmon > $@
 
+# The socket source: the same parse core on fentry/fexit programs (kern/hm_sock.h).
+$(BUILD)/httpmon_sock.o: kern/httpmon_sock.bpf.c $(KERN_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/httpmon_sock.skel.h: $(BUILD)/httpmon_sock.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name httpmon_sock > $@
+
 # Each object depends on the library's headers and its own folder's.
-$(BUILD)/obj/%.o: %.c $(LIB_HDRS) $(BUILD)/httpmon.skel.h
+$(BUILD)/obj/%.o: %.c $(LIB_HDRS) $(BUILD)/httpmon.skel.h $(BUILD)/httpmon_sock.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_CFLAGS) -I $(dir $<) -c $< -o $@

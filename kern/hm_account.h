@@ -117,10 +117,17 @@ __noinline int hm_rows_find(struct hm_conn *c, struct hm_conn_key *k, struct hm_
 	__builtin_memset(&key.addr, 0, sizeof(key.addr));
 	key.kind = HM_ROW_PORT;
 	c->row[HM_ROW_PORT] = hm_row_id(&key, HM_MAX_PORTS);
+#ifdef HM_PROC_ROWS
+	/* The socket set has no interfaces: its fourth row is the connection's process. */
+	c->proc.gen = gen;
+	c->proc_row = hm_name_id(&hm_proc_ids, &c->proc, HM_SEQ_PROCS(gen), 1, HM_MAX_PROCS, gen,
+				 HM_MON_PROCS_FULL);
+#else
 	key.kind = HM_ROW_IFACE;
 	key.port = 0;
 	key.ifindex = c->ifindex;
 	c->row[HM_ROW_IFACE] = hm_row_id(&key, HM_MAX_IFACES);
+#endif
 	c->row_epoch = epoch;
 	c->row_ok = 1;
 	return 0;
@@ -190,8 +197,12 @@ static __always_inline void hm_rows_add(const struct hm_conn *c, __u32 gen,
 		   gen * HM_MAX_PORT_CLIENTS +
 			   (c->row[HM_ROW_PORT_CLIENT] & (HM_MAX_PORT_CLIENTS - 1)),
 		   d, mask);
+#ifdef HM_PROC_ROWS
+	hm_row_add(&hm_procs, gen * HM_MAX_PROCS + (c->proc_row & (HM_MAX_PROCS - 1)), d, mask);
+#else
 	hm_row_add(&hm_ifaces, gen * HM_MAX_IFACES + (c->row[HM_ROW_IFACE] & (HM_MAX_IFACES - 1)),
 		   d, mask);
+#endif
 }
 
 /* --- histograms and routes ------------------------------------------------------ */

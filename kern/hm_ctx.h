@@ -22,12 +22,29 @@
 enum hm_ctx_kind {
 	HM_CTX_TC,
 	HM_CTX_XDP,
+	HM_CTX_USER, /* a process's buffer, by the socket programs (struct hm_ubuf) */
 };
 
-/* Copies len bytes at packet offset off to to; < 0 when the packet is shorter. */
+/*
+ * The bytes one read or write moved, as far as a walk reads them: one
+ * contiguous piece of a user buffer (an iovec entry).  base 0: the bytes
+ * never were in user memory (sendfile, splice), and every load fails.
+ */
+struct hm_ubuf {
+	__u64 base;
+};
+
+/* Copies len bytes at offset off (of the packet, or the buffer) to to; < 0 when there are none. */
 static __always_inline long hm_ctx_load(void *ctx, enum hm_ctx_kind kind, __u32 off, void *to,
 					__u32 len)
 {
+	if (kind == HM_CTX_USER) {
+		__u64 base = ((struct hm_ubuf *)ctx)->base;
+
+		if (!base)
+			return -1;
+		return bpf_probe_read_user(to, len, (const void *)(base + off));
+	}
 	if (kind == HM_CTX_XDP)
 		return bpf_xdp_load_bytes(ctx, off, to, len);
 	return bpf_skb_load_bytes(ctx, off, to, len);

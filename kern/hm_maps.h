@@ -211,6 +211,33 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hm_aging SEC(".maps");
 
+#ifdef HM_PROC_ROWS
+/* The socket set's process rows (httpmon.h, "Process rows") and its cgroup filter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HM_GENS * HM_MAX_PROCS);
+	__type(key, struct hm_proc_key);
+	__type(value, struct hm_route_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_proc_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HM_GENS * HM_MAX_PROCS);
+	__type(key, __u32); /* gen * HM_MAX_PROCS + process row id */
+	__type(value, struct hm_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hm_sock_cgrp SEC(".maps");
+#endif
+
 /* Per-CPU working memory of one program run; never pinned, never read outside. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

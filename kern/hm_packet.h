@@ -59,6 +59,7 @@ static __always_inline int hm_win_load(void *ctx, enum hm_ctx_kind kind, struct 
 	 * unclamped one and rely on the compare, which the verifier cannot see. */
 	asm volatile("" : "+r"(len));
 	if (len == 0 || len > HM_WIN || hm_ctx_load(ctx, kind, off, s->win, len) < 0) {
+		s->load_failed = 1;
 		hm_count(s->gen, HM_MON_LOAD_ERRORS, 1);
 		return -1;
 	}

@@ -109,6 +109,70 @@ static __always_inline long hm_walk_step(struct hm_walk *w, enum hm_ctx_kind kin
 }
 
 /*
+ * The walk over new bytes [s->off, s->end) that side sent on connection c:
+ * the one parse core of every source.  The caller set the position, the
+ * sequence number of offset 0 (seq0), the acknowledgment and the clock; the
+ * context kind says where the bytes are read from (a packet, a user
+ * buffer).  Leaves the bytes that belonged to HTTP messages in s->bytes.
+ */
+static __always_inline void hm_stream(void *ctx, enum hm_ctx_kind kind, struct hm_scratch *s,
+				      struct hm_conn *c, struct hm_config *cfg, __u32 side)
+{
+	struct hm_walk w;
+	struct hm_dir *d;
+	__u32 first;
+
+	first = s->first = s->rmark = s->off;
+	s->tg_len = 0;
+	s->load_failed = 0;
+
+	d = &c->dir[side & 1];
+	/* A start line begun in an earlier segment: its bytes there count now. */
+	s->carry = s->rcarry = d->state == HM_P_START ? d->start_len : 0;
+	if (d->state == HM_P_LOST) {
+		/* Framing was lost: a segment that starts a message resumes it. */
+		d->state = HM_P_IDLE;
+		d->flags |= HM_DF_PROBE;
+	}
+	w.ctx = ctx;
+	w.s = s;
+	w.c = c;
+	w.d = d;
+	w.cfg = cfg;
+	/*
+	 * The walk: each step parses, or moves the window, or changes the
+	 * state, so it ends; HM_MAX_STEPS bounds it all the same.
+	 */
+	s->steps = 0;
+	while (hm_loop) {
+		if (hm_walk_step(&w, kind) || ++s->steps >= HM_MAX_STEPS)
+			break;
+	}
+	if (s->off < s->end && d->state != HM_P_LOST)
+		hm_lost(s, d, s->load_failed && kind == HM_CTX_USER ? HM_MON_SOCK_READ_FAILED :
+								      HM_MON_PARSE_BUDGET);
+	/*
+	 * After a loss, framing resumes only at a segment that holds a whole
+	 * start: one that ends undecided is more likely the middle of a body.
+	 */
+	if ((d->flags & HM_DF_PROBE) && d->state == HM_P_START)
+		d->state = HM_P_LOST;
+	/*
+	 * The segment's HTTP bytes: all it parsed, and a start line finished
+	 * here that began earlier, but not one that goes on in the next segment
+	 * (it counts when it is taken).  Framing lost in or before this
+	 * segment: its bytes still belong to the connection's messages (only
+	 * not to a route).
+	 */
+	if (d->state == HM_P_LOST)
+		s->bytes = s->end - first;
+	else
+		s->bytes = s->off - first + s->carry - (d->state == HM_P_START ? d->start_len : 0);
+	d->flags &= ~HM_DF_PROBE;
+	hm_route_flush(s, d); /* the rest of the message follows in later segments */
+}
+
+/*
  * Does the segment's payload, at packet offset off, start an HTTP message?
  * Only such a segment creates connection state, so non-HTTP flows and
  * connections joined mid-body cost one short look and no map entry.  A
@@ -140,12 +204,10 @@ static __always_inline void hm_segment(void *ctx, enum hm_ctx_kind kind, __u32 i
 				       __u32 egress)
 {
 	struct hm_pkt p = {};
-	struct hm_walk w;
 	struct hm_scratch *s;
 	struct hm_config *cfg;
 	struct hm_conn *c;
-	struct hm_dir *d;
-	__u32 zero = 0, side, plen, late = 0, pkt_len, first, seen = ifindex << 1 | (egress & 1);
+	__u32 zero = 0, side, plen, late = 0, pkt_len, seen = ifindex << 1 | (egress & 1);
 	__s64 skip;
 	bool ends = false;
 
@@ -213,54 +275,7 @@ static __always_inline void hm_segment(void *ctx, enum hm_ctx_kind kind, __u32 i
 		s->end = p.payload_end;
 		s->port[0] = s->key.port[0];
 		s->port[1] = s->key.port[1];
-		first = s->first = s->rmark = s->off;
-		s->tg_len = 0;
-
-		d = &c->dir[side & 1];
-		/* A start line begun in an earlier segment: its bytes there count now. */
-		s->carry = s->rcarry = d->state == HM_P_START ? d->start_len : 0;
-		if (d->state == HM_P_LOST) {
-			/* Framing was lost: a segment that starts a message resumes it. */
-			d->state = HM_P_IDLE;
-			d->flags |= HM_DF_PROBE;
-		}
-		w.ctx = ctx;
-		w.s = s;
-		w.c = c;
-		w.d = d;
-		w.cfg = cfg;
-		/*
-		 * The walk: each step parses, or moves the window, or changes
-		 * the state, so it ends; HM_MAX_STEPS bounds it all the same.
-		 */
-		s->steps = 0;
-		while (hm_loop) {
-			if (hm_walk_step(&w, kind) || ++s->steps >= HM_MAX_STEPS)
-				break;
-		}
-		if (s->off < s->end && d->state != HM_P_LOST)
-			hm_lost(s, d, HM_MON_PARSE_BUDGET);
-		/*
-		 * After a loss, framing resumes only at a segment that holds a
-		 * whole start: one that ends undecided is more likely the middle
-		 * of a body.
-		 */
-		if ((d->flags & HM_DF_PROBE) && d->state == HM_P_START)
-			d->state = HM_P_LOST;
-		/*
-		 * The segment's HTTP bytes: all it parsed, and a start line
-		 * finished here that began earlier, but not one that goes on in
-		 * the next segment (it counts when it is taken).  Framing lost in
-		 * or before this segment: its bytes still belong to the
-		 * connection's messages (only not to a route).
-		 */
-		if (d->state == HM_P_LOST)
-			s->bytes = s->end - first;
-		else
-			s->bytes = s->off - first + s->carry -
-				   (d->state == HM_P_START ? d->start_len : 0);
-		d->flags &= ~HM_DF_PROBE;
-		hm_route_flush(s, d); /* the rest of the message follows in later segments */
+		hm_stream(ctx, kind, s, c, cfg, side);
 		late += s->bytes;
 	}
 close:

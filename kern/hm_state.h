@@ -292,6 +292,14 @@ struct hm_conn {
 	struct hm_dir dir[2];
 	struct hm_pending ring[HM_PIPELINE_DEPTH];
 	struct hm_route_build rb; /* route of the client's current request */
+	/*
+	 * Socket set only: the process the connection is counted for (its
+	 * key, kept to find its row again in a new interval) and its row id in
+	 * the generation of row_epoch.
+	 */
+	struct hm_proc_key proc;
+	__u32 proc_row;
+	__u32 _pad4;
 };
 
 /* What hm_classify() made of a start line's first bytes. */
@@ -354,7 +362,7 @@ struct hm_scratch {
 	__u32 dmask;   /* HM_D_* */
 	__u32 vpos;    /* hm_cl_value's position in the value */
 	__u32 steps;   /* walk steps taken in this segment */
-	__u32 _pad3;
+	__u32 load_failed; /* a window load failed in this walk */
 	struct hm_stats delta; /* what this segment adds to its connection's rows */
 	struct hm_conn_key key; /* the segment's connection */
 	__u16 _pad2;
@@ -365,6 +373,12 @@ struct hm_scratch {
 	struct hm_host_route_key hrkey; /* key of the pair being looked up */
 	__u32 _pad6;
 	struct hm_conn fresh;  /* initial value of a new connection */
+	/* The socket source's walk over one call's pieces (in map memory, like off). */
+	__u64 io_left;  /* bytes of the call not walked yet */
+	__u32 io_i;     /* iovec entry */
+	__u32 io_seq;   /* stream offset of the next piece */
+	__u32 io_bytes; /* HTTP bytes of the pieces walked */
+	__u32 _pad7;
 };
 
 #endif /* HM_STATE_H */

@@ -37,7 +37,7 @@
 
 #include <linux/types.h>
 
-#define HM_LAYOUT_VERSION 8
+#define HM_LAYOUT_VERSION 9
 
 /*
  * Pin layout.  iproute2's tc pins LIBBPF_PIN_BY_NAME maps under
@@ -47,6 +47,18 @@
  */
 #define HM_BPFFS_ROOT "/sys/fs/bpf"
 #define HM_PIN_DIR_DEFAULT "/sys/fs/bpf/tc/globals"
+
+/*
+ * The socket source (hm-load --sockets) keeps a map set of its own, in the
+ * subdirectory HM_SOCK_SUBDIR of the pin directory: the same maps, names and
+ * layouts as the packet set (what one segment does there, one read or write
+ * does here), plus the process rows (hm_proc_ids, hm_procs) and the cgroup
+ * filter (hm_sock_cgrp).  Which directory a row came from is its source; a
+ * reader never adds the two sets together.  The programs' links are pinned
+ * there too, as HM_SOCK_LINK_PREFIX<program name>, so they outlive hm-load.
+ */
+#define HM_SOCK_SUBDIR "sockets"
+#define HM_SOCK_LINK_PREFIX "link_"
 
 /* Map names (also the pin file names; at most 15 characters). */
 #define HM_MAP_CONFIG "hm_config"
@@ -69,6 +81,10 @@
 #define HM_MAP_SEQ "hm_seq"
 #define HM_MAP_METHOD_IDS "hm_method_ids"
 #define HM_MAP_AGING "hm_aging" /* idle-connection sweep: BPF timer, kernel-private */
+/* The socket set only. */
+#define HM_MAP_PROC_IDS "hm_proc_ids"
+#define HM_MAP_PROCS "hm_procs"
+#define HM_MAP_SOCK_CGROUP "hm_sock_cgrp" /* cgroup array: index 0 is --cgroup's */
 
 /*
  * Capacities: rows of each kind per generation, the overflow row (id 0)
@@ -85,6 +101,7 @@
 #define HM_MAX_HOSTS 256       /* distinct hosts, _other, _unknown and _none included */
 #define HM_MAX_HOST_ROUTES 4096 /* distinct (host, route) pairs, _other included */
 #define HM_HIST_HOSTS 32       /* host ids below 32 have latency histograms of their own */
+#define HM_MAX_PROCS 1024      /* (process, cgroup, role) rows of the socket set, _other included */
 #define HM_GENS 2
 
 /* Pending requests remembered per connection (HTTP/1.1 pipelining depth). */
@@ -125,6 +142,7 @@ struct hm_addr {
 /* hm_config: one entry at index 0, changed live by hm-load. */
 #define HM_CFG_PORT_FILTER (1U << 0) /* only watch ports set in ports[] */
 #define HM_CFG_NO_HOSTS (1U << 1)    /* no Host parsing, no host or (host, route) rows */
+#define HM_CFG_SOCK_CGROUP (1U << 2) /* socket set: only processes under hm_sock_cgrp[0] */
 #define HM_PORT_WORDS (65536 / 64)
 
 /* How a request's route is derived from its target (when no pattern matches). */
@@ -279,7 +297,8 @@ struct hm_method_key {
 #define HM_SEQ_METHODS (HM_SEQ_ROUTES + 1)
 #define HM_SEQ_HOSTS (HM_SEQ_METHODS + 1)       /* host ids past HM_HOST_FIRST */
 #define HM_SEQ_HOST_ROUTES (HM_SEQ_HOSTS + 1) /* pair ids past HM_HOST_ROUTE_OTHER */
-#define HM_SEQ_SLOTS (HM_SEQ_HOST_ROUTES + 1)
+#define HM_SEQ_PROCS(gen) (HM_SEQ_HOST_ROUTES + 1 + (gen)) /* socket set: process row ids past 0 */
+#define HM_SEQ_SLOTS (HM_SEQ_PROCS(HM_GENS - 1) + 1)
 
 struct hm_route_key {
 	__u8 method;             /* enum hm_method id */
@@ -385,6 +404,34 @@ struct hm_row_key {
 
 struct hm_row_val {
 	__u32 id; /* index in the kind's row array, past gen * capacity; never 0 */
+};
+
+/*
+ * Process rows (socket set only).  A connection's process is the one that
+ * made its first read or write the monitor saw: its pid (the thread group
+ * id), command name and cgroup v2 id then.  hm_proc_ids maps (generation,
+ * role, process) to an id per interval like hm_row_ids; hm_procs holds the
+ * rows at gen * HM_MAX_PROCS + id, id 0 being the overflow row
+ * (HM_MON_PROCS_FULL).  The cgroup id is the inode number of the cgroup's
+ * directory under the cgroup2 mount, which is how a reader names it.
+ *
+ * Roles: the server reads requests and writes responses.  The socket
+ * source counts the server's side of each exchange; a client's socket (one
+ * that writes the first request) is left alone (HM_MON_SOCK_CLIENT), so an
+ * exchange between two processes of one host is counted once.
+ */
+enum hm_role {
+	HM_ROLE_SERVER,
+	HM_ROLES,
+};
+
+struct hm_proc_key {
+	__u8 gen;  /* 0 or 1 */
+	__u8 role; /* enum hm_role */
+	__u16 _pad;
+	__u32 pid;
+	__u64 cgroup;
+	char comm[16]; /* NUL-padded */
 };
 
 /*
@@ -519,7 +566,14 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(HOSTS_FULL, "hosts_full", "requests counted under the _other host: host map full") \
 	X(HOST_TRUNCATED, "host_truncated", "Host header values cut at 64 bytes")            \
 	X(HOST_ROUTES_FULL, "host_routes_full", "requests counted on the _other (host, route) pair: pair map full") \
-	X(HIST_HOSTS_FULL, "hist_hosts_full", "latency samples of hosts without a histogram of their own (in the overflow histogram)")
+	X(HIST_HOSTS_FULL, "hist_hosts_full", "latency samples of hosts without a histogram of their own (in the overflow histogram)") \
+	X(SOCK_CALLS, "sock_calls", "socket set: reads and writes of connections with HTTP state") \
+	X(SOCK_READ_FAILED, "sock_read_failed", "socket set: calls whose buffer could not be read (bytes counted, framing lost unless inside a body)") \
+	X(SOCK_WINDOW_CUT, "sock_window_cut", "socket set: calls with more buffers than one call follows (the rest counted as in sock_read_failed)") \
+	X(SOCK_MIDSTREAM, "sock_midstream", "socket set: calls on connections first seen mid-stream, opened before the load (ignored)") \
+	X(SOCK_IGNORED, "sock_ignored", "socket set: calls on connections that carry no HTTP (ignored)") \
+	X(SOCK_CLIENT, "sock_client", "socket set: calls on a client's connections (the server's side is counted)") \
+	X(PROCS_FULL, "procs_full", "socket set: connections counted on the overflow process row (per interval)")
 
 #define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,
 enum hm_monitor_counter { HM_MONITOR_COUNTERS(HM_MON_ENUM) HM_MON_MAX };

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * hm_sock.h - the socket source: what a process reads from and writes to
+ * its TCP sockets, through the same parse core as the packet path.
+ *
+ * Hooks (this kernel refuses fentry/fexit and has no kprobes; these are
+ * tracepoints, stable across kernel versions):
+ *  - syscalls:sys_enter_{read,write,readv,writev,recvfrom,sendto,recvmsg,
+ *    sendmsg,sendfile64,splice}: where the call's bytes will be (a buffer,
+ *    an iovec array, or no user memory at all), kept in the calling task's
+ *    storage (struct hm_sock_call).  A cheap store, for every such call on
+ *    any file.
+ *  - sock:sock_recv_length and sock:sock_send_length (tp_btf): fired by
+ *    sock_recvmsg() and sock_sendmsg() with the socket and the byte count,
+ *    whichever call got there.  The socket gives the connection's addresses
+ *    and ports directly, where the syscall arguments would give an fd to
+ *    resolve through the task's file table.  Its bytes are read from the
+ *    buffer the call named (bpf_probe_read_user), one iovec piece at a time,
+ *    and walked by hm_stream(), the packet path's walk.  The event is taken
+ *    for the recorded call only when the task is still in that system call
+ *    (its number in pt_regs): a socket moved by anything else (io_uring,
+ *    sendmmsg, the kernel itself) has its bytes counted, not read.
+ *  - sock:inet_sock_set_state (tp_btf): a connection established (see
+ *    hm_sock_new) and a connection this side closed (FIN_WAIT1, LAST_ACK) or
+ *    that ended (CLOSE), which frees its state.  A process that exits closes
+ *    its sockets too.
+ *
+ * A connection is keyed by its endpoints in the socket's own order (local
+ * first), so the two ends of a loopback connection, both on this host, are
+ * two connections: a server socket reads requests, a client socket writes
+ * them.  The source counts the server's side (httpmon.h, "Process rows").
+ * Sequence numbers are the stream offsets of each direction, and a write's
+ * acknowledgment is what the socket has read so far: the pairing rules of
+ * the packet path hold as they are.
+ *
+ * Times: a request's first byte is taken when the read that returned it
+ * returns, a response's when the write that holds it was called, so the
+ * latency is the server's own time between the two.
+ */
+#ifndef HM_SOCK_H
+#define HM_SOCK_H
+
+#include <bpf/bpf_core_read.h>
+#include "hm_segment.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#define AF_INET6 10
+#endif
+#define HM_SOCK_STREAM 1
+#define HM_MSG_PEEK 2 /* recv(2) flags: a peek moves no byte */
+#define HM_TCP_ESTABLISHED 1
+#define HM_TCP_SYN_SENT 2
+#define HM_TCP_SYN_RECV 3
+#define HM_TCP_FIN_WAIT1 4
+#define HM_TCP_CLOSE 7
+#define HM_TCP_LAST_ACK 9
+
+/* Iovec entries one call follows; the bytes of the rest are counted, not parsed. */
+#define HM_SOCK_IOV_MAX 1024
+
+/*
+ * The kernel types the programs read, by name: CO-RE relocates each field
+ * to where this kernel's BTF has it, whatever the layout below.
+ */
+struct sock_common___hm {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	struct hm_addr skc_v6_daddr;
+	struct hm_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
+struct sock___hm {
+	struct sock_common___hm __sk_common;
+	__u16 sk_protocol;
+	__u16 sk_type;
+} __attribute__((preserve_access_index));
+
+struct pt_regs___hm {
+	unsigned long orig_ax;
+} __attribute__((preserve_access_index));
+
+/* A struct iovec, and the head of a struct user_msghdr, as user memory holds them. */
+struct hm_iovec {
+	__u64 base;
+	__u64 len;
+};
+
+struct hm_user_msghdr {
+	__u64 name;
+	__u32 namelen;
+	__u32 _pad;
+	__u64 iov;
+	__u64 iovlen;
+};
+
+/* Where a call's bytes are: written at its sys_enter, read by the socket events. */
+struct hm_sock_call {
+	__u64 ts;      /* entry time (a write's response byte is sent then) */
+	__u64 base;    /* HM_CALL_UBUF: the buffer; HM_CALL_IOVEC: the iovec array */
+	__u64 nr_segs; /* HM_CALL_IOVEC: its entries */
+	__u32 nr;      /* the system call's number */
+	__u8 type;     /* HM_CALL_* */
+	__u8 active;   /* the call's bytes were not taken yet */
+	__u8 _pad[2];
+};
+
+#define HM_CALL_UBUF 0
+#define HM_CALL_IOVEC 1
+#define HM_CALL_KERNEL 2 /* sendfile, splice: the bytes never are in user memory */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct hm_sock_call);
+} hm_sock_calls SEC(".maps");
+
+/*
+ * Connections established since the programs were attached: one without
+ * state whose first bytes start no HTTP message is then not HTTP, where one
+ * established before is more likely joined in the middle of a message.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HM_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, __u8);
+} hm_sock_new SEC(".maps");
+
+/* Is the calling task in the cgroup hm-load --cgroup named (or is there no such filter)? */
+static __always_inline bool hm_sock_watched(const struct hm_config *cfg)
+{
+	if (!(cfg->flags & HM_CFG_SOCK_CGROUP))
+		return true;
+	return bpf_current_task_under_cgroup(&hm_sock_cgrp, 0) == 1;
+}
+
+/* sys_enter: where the bytes of system call nr will be. */
+static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64 nr_segs)
+{
+	struct hm_sock_call *call;
+
+	call = bpf_task_storage_get(&hm_sock_calls, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!call)
+		return;
+	call->ts = bpf_ktime_get_ns();
+	call->base = base;
+	call->nr_segs = nr_segs;
+	call->nr = nr;
+	call->type = type;
+	call->active = 1;
+}
+
+/* sendmsg(2), recvmsg(2): the iovec array is named by the user's struct msghdr. */
+static __always_inline void hm_sock_enter_msg(__u32 nr, __u64 umsg)
+{
+	struct hm_user_msghdr m;
+
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)umsg))
+		m.iov = m.iovlen = 0; /* unreadable: the bytes are counted, not parsed */
+	hm_sock_enter(nr, HM_CALL_IOVEC, m.iov, m.iovlen);
+}
+
+/*
+ * A socket event's call record, or NULL when the task is not in the system
+ * call recorded (the bytes are then counted, not read).  A call's user
+ * bytes are taken once; sendfile and splice hand a socket many pieces.
+ */
+static __always_inline struct hm_sock_call *hm_sock_call_take(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct hm_sock_call *call;
+
+	call = bpf_task_storage_get(&hm_sock_calls, task, 0, 0);
+	if (!call || !call->active)
+		return NULL;
+#ifdef __TARGET_ARCH_x86
+	{
+		struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(task);
+
+		if (BPF_CORE_READ(regs, orig_ax) != call->nr)
+			return NULL;
+	}
+#endif
+	if (call->type != HM_CALL_KERNEL)
+		call->active = 0;
+	return call;
+}
+
+/* Is sk a TCP socket of the Internet families? */
+static __always_inline bool hm_sock_is_tcp(void *sk)
+{
+	struct sock___hm *so = sk;
+	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
+
+	return (family == AF_INET || family == AF_INET6) &&
+	       BPF_CORE_READ(so, sk_protocol) == IPPROTO_TCP &&
+	       BPF_CORE_READ(so, sk_type) == HM_SOCK_STREAM;
+}
+
+/* The connection key of socket sk, local endpoint first (side 0). */
+static __always_inline int hm_sock_key(void *sk, struct hm_conn_key *k)
+{
+	struct sock___hm *so = sk;
+	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
+	__be32 a4;
+
+	if (family == AF_INET) {
+		__builtin_memset(k, 0, sizeof(*k));
+		k->addr[0].a[10] = k->addr[0].a[11] = 0xff;
+		k->addr[1].a[10] = k->addr[1].a[11] = 0xff;
+		a4 = BPF_CORE_READ(so, __sk_common.skc_rcv_saddr);
+		__builtin_memcpy(&k->addr[0].a[12], &a4, 4);
+		a4 = BPF_CORE_READ(so, __sk_common.skc_daddr);
+		__builtin_memcpy(&k->addr[1].a[12], &a4, 4);
+	} else if (family == AF_INET6) {
+		/* A v4-mapped peer of a dual-stack socket is already ::ffff:a.b.c.d here. */
+		BPF_CORE_READ_INTO(&k->addr[0], so, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&k->addr[1], so, __sk_common.skc_v6_daddr);
+	} else {
+		return -1;
+	}
+	k->port[0] = BPF_CORE_READ(so, __sk_common.skc_num);
+	k->port[1] = bpf_ntohs(BPF_CORE_READ(so, __sk_common.skc_dport));
+	return 0;
+}
+
+/* The bytes [0, n) of piece base as the next bytes of side's stream, at sequence seq. */
+static __always_inline __u32 hm_sock_piece(struct hm_scratch *s, struct hm_conn *c,
+					   struct hm_config *cfg, __u32 side, __u64 base, __u32 n,
+					   __u32 seq)
+{
+	struct hm_ubuf ub = { .base = base };
+
+	s->seq0 = seq;
+	s->off = 0;
+	s->end = n;
+	s->win_off = 0;
+	s->win_len = 0;
+	hm_stream(&ub, HM_CTX_USER, s, c, cfg, side);
+	return s->bytes;
+}
+
+/* The first piece of a call: its buffer and length (base 0: not readable). */
+static __always_inline void hm_sock_first(const struct hm_sock_call *call, __u64 ret,
+					  __u64 *base, __u64 *len)
+{
+	struct hm_iovec iov = {};
+
+	*base = 0;
+	*len = ret;
+	if (!call)
+		return;
+	if (call->type == HM_CALL_UBUF) {
+		*base = call->base;
+	} else if (call->type == HM_CALL_IOVEC && call->nr_segs) {
+		if (bpf_probe_read_user(&iov, sizeof(iov), (const void *)call->base))
+			return;
+		*base = iov.base;
+		*len = iov.len < ret ? iov.len : ret;
+	}
+}
+
+/*
+ * Does a connection without state start here?  Only a server's does: its
+ * first call reads the beginning of a request.  Otherwise the call is
+ * counted by why it was left alone.
+ */
+static __always_inline bool hm_sock_starts(struct hm_scratch *s, void *sk,
+					   const struct hm_sock_call *call, __u64 ret,
+					   __u32 write)
+{
+	struct hm_pkt p = {};
+	struct hm_ubuf ub;
+	__u64 base, len, skp = (__u64)sk;
+
+	hm_sock_first(call, ret, &base, &len);
+	ub.base = base;
+	s->win_off = 0;
+	s->win_len = 0;
+	p.payload_off = 0;
+	p.payload_end = len > HM_START_MAX ? HM_START_MAX : len;
+	if (!hm_starts_message(&ub, HM_CTX_USER, s, &p)) {
+		hm_count(s->gen, bpf_map_lookup_elem(&hm_sock_new, &skp) ? HM_MON_SOCK_IGNORED :
+									  HM_MON_SOCK_MIDSTREAM, 1);
+		return false;
+	}
+	if (s->cls.kind == HM_MSG_REQUEST && !write)
+		return true;
+	/* A start line still undecided: read, the beginning of a request. */
+	if (s->cls.kind == HM_MSG_MORE && !write)
+		return true;
+	if (s->cls.kind == HM_MSG_RESPONSE && write)
+		hm_count(s->gen, HM_MON_SOCK_MIDSTREAM, 1); /* its request went by before */
+	else
+		hm_count(s->gen, HM_MON_SOCK_CLIENT, 1);
+	return false;
+}
+
+/*
+ * One read (write == 0) or write that moved ret bytes through socket sk,
+ * its buffer described by call.
+ */
+static __always_inline void hm_sock_io(void *sk, const struct hm_sock_call *call, __u64 ret,
+				       __u32 write)
+{
+	struct hm_scratch *s;
+	struct hm_config *cfg;
+	struct hm_conn *c;
+	struct hm_dir *d, *peer;
+	struct hm_iovec iov;
+	__u64 pid_tgid, n;
+	__u32 zero = 0, side = write ? 0 : 1, bytes;
+
+	s = bpf_map_lookup_elem(&hm_scratch, &zero);
+	cfg = bpf_map_lookup_elem(&hm_config, &zero);
+	if (!s || !cfg || !ret)
+		return;
+	if (cfg->layout_version == 0)
+		cfg->layout_version = HM_LAYOUT_VERSION;
+	if (!hm_sock_watched(cfg))
+		return;
+	s->epoch = cfg->epoch;
+	s->gen = s->epoch & 1;
+	if (!hm_sock_is_tcp(sk) || hm_sock_key(sk, &s->key)) {
+		hm_count(s->gen, HM_MON_SOCK_IGNORED, 1);
+		return;
+	}
+	if ((cfg->flags & HM_CFG_PORT_FILTER) && !hm_port_watched(cfg, s->key.port[0]))
+		return;
+
+	c = bpf_map_lookup_elem(&hm_conns, &s->key);
+	if (!c) {
+		if (!hm_sock_starts(s, sk, call, ret, write))
+			return;
+		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
+		s->fresh.client = HM_SIDE_UNKNOWN;
+		s->fresh.last_seen = bpf_ktime_get_ns() /* coarse is not for tracing programs */;
+		/* Both streams start here: offset 0 of each is its first byte seen. */
+		s->fresh.dir[0].seq_valid = 1;
+		s->fresh.dir[1].seq_valid = 1;
+		pid_tgid = bpf_get_current_pid_tgid();
+		s->fresh.proc.pid = pid_tgid >> 32;
+		s->fresh.proc.role = HM_ROLE_SERVER;
+		s->fresh.proc.cgroup = bpf_get_current_cgroup_id();
+		bpf_get_current_comm(s->fresh.proc.comm, sizeof(s->fresh.proc.comm));
+		if (bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_NOEXIST) &&
+		    bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_ANY)) {
+			hm_count(s->gen, HM_MON_CONN_CREATE_FAILED, 1);
+			return;
+		}
+		c = bpf_map_lookup_elem(&hm_conns, &s->key);
+		if (!c)
+			return;
+		hm_count(s->gen, HM_MON_CONNS_OPENED, 1);
+	}
+	hm_count(s->gen, HM_MON_SOCK_CALLS, 1);
+	__builtin_memset(&s->delta, 0, sizeof(s->delta));
+	s->dmask = 0;
+	/* A response's first byte is sent when its write is called. */
+	s->now = write && call ? call->ts : 0;
+	s->side = side;
+	s->port[0] = s->key.port[0];
+	s->port[1] = s->key.port[1];
+	c->last_seen = bpf_ktime_get_ns() /* coarse is not for tracing programs */;
+	hm_aging_arm(cfg);
+
+	d = &c->dir[side & 1];
+	peer = &c->dir[(side ^ 1) & 1];
+	/* What this socket has read of the other direction, when it writes: the ACK. */
+	s->ack = peer->next_seq;
+	s->ack_ok = 1;
+	/* The loop's position lives in scratch (map memory): see hm_scratch.off. */
+	s->io_left = ret;
+	s->io_seq = d->next_seq;
+	s->io_bytes = 0;
+	s->io_i = 0;
+	if (!call) {
+		hm_count(s->gen, HM_MON_SOCK_READ_FAILED, 1); /* counted below, not read */
+	} else if (call->type == HM_CALL_IOVEC) {
+		while (hm_loop) {
+			__u32 i = s->io_i;
+
+			if (!s->io_left || i >= call->nr_segs || i >= HM_SOCK_IOV_MAX)
+				break;
+			if (bpf_probe_read_user(&iov, sizeof(iov),
+						(const void *)(call->base + (__u64)i * sizeof(iov))))
+				break;
+			n = iov.len < s->io_left ? iov.len : s->io_left;
+			if (n) {
+				s->io_bytes += hm_sock_piece(s, c, cfg, side, iov.base, n, s->io_seq);
+				s->io_seq += n;
+				s->io_left -= n;
+			}
+			s->io_i = i + 1;
+		}
+		if (s->io_left)
+			hm_count(s->gen, HM_MON_SOCK_WINDOW_CUT, 1);
+	} else if (call->type == HM_CALL_UBUF) {
+		s->io_bytes = hm_sock_piece(s, c, cfg, side, call->base, ret, s->io_seq);
+		s->io_seq += ret;
+		s->io_left = 0;
+	}
+	/* Bytes that never were in user memory, or beyond what a call follows: bodies pass. */
+	if (s->io_left) {
+		s->io_bytes += hm_sock_piece(s, c, cfg, side, 0, s->io_left, s->io_seq);
+		s->io_seq += s->io_left;
+	}
+	bytes = s->io_bytes;
+	d->next_seq = s->io_seq;
+
+	if (bytes) {
+		if (c->client == side) {
+			s->delta.bytes_in = bytes;
+			s->dmask |= HM_D_IN;
+		} else {
+			s->delta.bytes_out = bytes;
+			s->dmask |= HM_D_OUT;
+		}
+	}
+	if (c->client != HM_SIDE_UNKNOWN && s->dmask) {
+		if (!c->row_ok || c->row_epoch != s->epoch)
+			hm_rows_find(c, &s->key, cfg, s->epoch);
+		hm_rows_add(c, s->gen, &s->delta, s->dmask);
+	}
+}
+
+/*
+ * The connection of sk changed state.  Established: new since the load.
+ * This side closed (close(2), shutdown(2), or the process exited) or the
+ * connection ended: requests still pending are never answered, and its
+ * state is freed.
+ */
+static __always_inline void hm_sock_state(void *sk, int oldstate, int newstate)
+{
+	struct hm_scratch *s;
+	struct hm_config *cfg;
+	struct hm_conn *c;
+	__u64 skp = (__u64)sk;
+	__u32 zero = 0;
+	__u8 one = 1;
+
+	if (newstate == HM_TCP_ESTABLISHED) {
+		if (oldstate == HM_TCP_SYN_RECV || oldstate == HM_TCP_SYN_SENT)
+			bpf_map_update_elem(&hm_sock_new, &skp, &one, BPF_ANY);
+		return;
+	}
+	if (newstate != HM_TCP_FIN_WAIT1 && newstate != HM_TCP_LAST_ACK && newstate != HM_TCP_CLOSE)
+		return;
+	bpf_map_delete_elem(&hm_sock_new, &skp);
+	s = bpf_map_lookup_elem(&hm_scratch, &zero);
+	cfg = bpf_map_lookup_elem(&hm_config, &zero);
+	if (!s || !cfg || hm_sock_key(sk, &s->key))
+		return;
+	c = bpf_map_lookup_elem(&hm_conns, &s->key);
+	if (!c)
+		return;
+	s->epoch = cfg->epoch;
+	s->gen = s->epoch & 1;
+	if (c->client != HM_SIDE_UNKNOWN) {
+		__builtin_memset(&s->delta, 0, sizeof(s->delta));
+		if (hm_write_off(c, 0, 0, &s->delta, s->gen)) {
+			if (!c->row_ok || c->row_epoch != s->epoch)
+				hm_rows_find(c, &s->key, cfg, s->epoch);
+			hm_rows_add(c, s->gen, &s->delta, HM_D_UNANS);
+		}
+	}
+	if (!bpf_map_delete_elem(&hm_conns, &s->key))
+		hm_count(s->gen, HM_MON_CONNS_CLOSED, 1);
+}
+
+#endif /* HM_SOCK_H */

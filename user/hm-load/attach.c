@@ -28,11 +28,11 @@
  * loaded again, and a freeze cannot be undone.  The pins' modes keep writers
  * out instead: root only.
  */
-static int write_config(struct httpmon *skel, const struct load_opts *o)
+int write_config(int fd, int pats_fd, const struct load_opts *o)
 {
 	struct hm_config *cfg = calloc(1, sizeof(*cfg));
 	__u32 zero = 0;
-	int fd = bpf_map__fd(skel->maps.hm_config), err = 0;
+	int err = 0;
 
 	if (!cfg)
 		return -ENOMEM;
@@ -70,7 +70,7 @@ static int write_config(struct httpmon *skel, const struct load_opts *o)
 	if (o->set_group_by || o->set_patterns)
 		cfg->route_gen++;
 	if (o->set_patterns) {
-		int pfd = bpf_map__fd(skel->maps.hm_route_pats);
+		int pfd = pats_fd;
 
 		/* Patterns first, then the count that makes the program read them. */
 		for (__u32 i = 0; i < o->npatterns; i++) {
@@ -373,7 +373,7 @@ int do_load(const struct load_opts *o, int ifindex)
 			       "");
 		goto out;
 	}
-	err = write_config(skel, o);
+	err = write_config(bpf_map__fd(skel->maps.hm_config), bpf_map__fd(skel->maps.hm_route_pats), o);
 	if (err)
 		goto out;
 

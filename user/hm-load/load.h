@@ -38,6 +38,8 @@ enum load_mode {
 	MODE_DETACH, /* --detach IFACE */
 	MODE_DETACH_ALL, /* --detach --all */
 	MODE_STATUS, /* --status [--json] */
+	MODE_SOCKETS, /* --sockets: the socket source */
+	MODE_DETACH_SOCKETS, /* --detach --sockets */
 	MODES,
 };
 
@@ -46,6 +48,7 @@ struct load_opts {
 	const char *ifname;
 	const char *pin_dir;
 	const char *group; /* --group as given, NULL: pins keep their group and mode */
+	const char *cgroup; /* --sockets --cgroup PATH; NULL: every process */
 	gid_t gid;
 	enum xdp_attach_mode xdp_mode; /* XDP_MODE_UNSPEC: tc ingress */
 	bool json; /* --status --json */
@@ -101,7 +104,20 @@ void kick_aging(struct httpmon *skel);
 bool unpin_maps(const char *dir, bool force);
 int check_pins(struct httpmon *skel, const char *dir);
 
+/* sockets.c: the socket source, in PIN_DIR/HM_SOCK_SUBDIR */
+struct sock_status {
+	char dir[PATH_MAX];
+	bool maps; /* its map set is pinned */
+	bool cgroup; /* scoped to hm-load --cgroup's cgroup */
+	int links; /* program links pinned */
+};
+int sock_dir(const char *pin_dir, char *buf, size_t len);
+int do_sockets_load(const struct load_opts *o);
+int do_sockets_detach(const struct load_opts *o);
+int sockets_status(const char *pin_dir, struct sock_status *st);
+
 /* attach.c */
+int write_config(int config_fd, int patterns_fd, const struct load_opts *o);
 struct httpmon *open_object(const char *dir);
 int do_load(const struct load_opts *o, int ifindex);
 

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 
 #include "hm_common.h"
 #include "hm_pin.h"
@@ -27,7 +29,9 @@
 
 static const char usage_fmt[] =
 	"Usage: hm-load [OPTIONS] [--xdp[=MODE]] IFACE\n"
+	"       hm-load --sockets [--cgroup PATH] [OPTIONS]\n"
 	"       hm-load --detach [--pin-path DIR] IFACE | --detach --all\n"
+	"       hm-load --detach --sockets [--pin-path DIR]\n"
 	"       hm-load --status [--json] [--pin-path DIR]\n"
 	"\n"
 	"Attach the httpmon HTTP/1.x monitor to IFACE (clsact ingress and egress,\n"
@@ -40,7 +44,25 @@ static const char usage_fmt[] =
 	"interface replaces the programs, so nothing is counted twice.  Runs that\n"
 	"change one pin directory take turns (a lock on the directory).\n"
 	"\n"
+	"With --sockets, httpmon counts HTTP where processes read and write it\n"
+	"instead: tracepoints on the read and write system calls and on the\n"
+	"kernel's socket send and receive (no interface to choose; loopback and\n"
+	"every network namespace of the host included), on a map set of its own\n"
+	"in DIR/" HM_SOCK_SUBDIR " with the programs' links pinned there.  It counts the\n"
+	"server's side of each exchange, per process and cgroup as well as per\n"
+	"client, port, route and host (hm-stat --source socket --by process), and\n"
+	"its latency is the server's own time: from the read that returned a\n"
+	"request's first byte to the write of its response's first byte.  The\n"
+	"settings options below apply to the map set of the run (the packet set,\n"
+	"or with --sockets the socket set).\n"
+	"\n"
 	"Options:\n"
+	"      --sockets          load the socket source (see above); again: update\n"
+	"                         its settings and scope\n"
+	"      --cgroup PATH      with --sockets: count only the processes in the\n"
+	"                         cgroup v2 directory PATH and below it (a container's\n"
+	"                         or a systemd service's); without it: every process.\n"
+	"                         Each --sockets run sets the scope anew\n"
 	"      --xdp[=MODE]       count ingress with an XDP program instead of tc\n"
 	"                         ingress, attached through libxdp's dispatcher so\n"
 	"                         other XDP programs keep running (xdp-loader status\n"
@@ -85,6 +107,8 @@ static const char usage_fmt[] =
 	"                         (other programs keep running); the clsact qdisc too\n"
 	"                         if hm-load created it and it is now empty; and the\n"
 	"                         pinned maps once no httpmon program uses them\n"
+	"      --sockets          with --detach, instead of IFACE: detach the socket\n"
+	"                         source's programs and unpin its maps\n"
 	"      --all              with --detach, instead of IFACE: every interface of\n"
 	"                         this network namespace, then unpin the maps and\n"
 	"                         remove what hm-load created in bpffs\n"
@@ -110,9 +134,10 @@ static const char usage_fmt[] =
 	"     (deleted, and httpmon's programs with it): the record is dropped\n"
 	"  1  the kernel refused (the message says why), or another hm-load held the\n"
 	"     lock on the pin directory for 60 seconds\n"
-	"  2  bad command line, or no such group for --group\n"
-	"  3  --detach: nothing of httpmon on IFACE (--all: anywhere); --status:\n"
-	"     nothing loaded\n"
+	"  2  bad command line, no such group for --group, or --cgroup is not a\n"
+	"     cgroup v2 directory\n"
+	"  3  --detach: nothing of httpmon on IFACE (--all: anywhere; --sockets:\n"
+	"     the socket source is not loaded); --status: nothing loaded\n"
 	"  4  the pin directory holds maps of another layout version (nothing is\n"
 	"     loaded on them: hm-load --detach --all removes them), or something\n"
 	"     that is not httpmon's map under an httpmon map name (a directory, a\n"
@@ -139,6 +164,10 @@ static const char usage_fmt[] =
 	"  hm-load --route '/api/users/{id}' --route-prefix /static eth0\n"
 	"                                     operator-chosen route labels\n"
 	"  hm-load --client-prefix 24 eth0    clients per /24 network\n"
+	"  hm-load --sockets                  every process's HTTP, at its sockets\n"
+	"  hm-load --sockets --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
+	"                                     one service's (or container's)\n"
+	"  hm-load --detach --sockets         stop counting at the sockets\n"
 	"  hm-load --status                   what is attached where\n"
 	"  hm-load --detach br-2b4e89c112d8   stop monitoring it\n"
 	"  hm-load --detach --all             remove httpmon everywhere\n"
@@ -254,10 +283,16 @@ enum opt_id {
 	OPT_STATUS,
 	OPT_JSON,
 	OPT_PIN,
+	OPT_SOCKETS,
+	OPT_CGROUP,
 };
 
 #define M(mode) (1U << (mode))
-#define ANY_MODE (M(MODE_ATTACH) | M(MODE_DETACH) | M(MODE_DETACH_ALL) | M(MODE_STATUS))
+#define ANY_MODE                                                                         \
+	(M(MODE_ATTACH) | M(MODE_DETACH) | M(MODE_DETACH_ALL) | M(MODE_STATUS) |         \
+	 M(MODE_SOCKETS) | M(MODE_DETACH_SOCKETS))
+/* Settings of a map set: the packet set's (IFACE) or the socket set's (--sockets). */
+#define SET_MODES (M(MODE_ATTACH) | M(MODE_SOCKETS))
 
 static const struct load_option {
 	const char *name;
@@ -268,25 +303,29 @@ static const struct load_option {
 	const char *goes_with; /* its own complaint in another mode; NULL: the mode's */
 } load_options[] = {
 	{ "xdp", optional_argument, 0, OPT_XDP, M(MODE_ATTACH), NULL },
-	{ "ports", required_argument, 'p', OPT_PORTS, M(MODE_ATTACH), NULL },
-	{ "group-by", required_argument, 'r', OPT_GROUP_BY, M(MODE_ATTACH), NULL },
-	{ "route", required_argument, 0, OPT_ROUTE, M(MODE_ATTACH), NULL },
-	{ "route-prefix", required_argument, 0, OPT_ROUTE_PREFIX, M(MODE_ATTACH), NULL },
-	{ "clear-routes", no_argument, 0, OPT_CLEAR_ROUTES, M(MODE_ATTACH), NULL },
-	{ "max-routes", required_argument, 0, OPT_MAX_ROUTES, M(MODE_ATTACH), NULL },
-	{ "idle-timeout", required_argument, 0, OPT_IDLE, M(MODE_ATTACH), NULL },
-	{ "hosts", no_argument, 0, OPT_HOSTS, M(MODE_ATTACH), NULL },
-	{ "no-hosts", no_argument, 0, OPT_NO_HOSTS, M(MODE_ATTACH), NULL },
-	{ "client-prefix", required_argument, 0, OPT_PREFIX4, M(MODE_ATTACH), NULL },
-	{ "client-prefix6", required_argument, 0, OPT_PREFIX6, M(MODE_ATTACH), NULL },
-	{ "all-ports", no_argument, 0, OPT_ALL_PORTS, M(MODE_ATTACH), NULL },
+	{ "ports", required_argument, 'p', OPT_PORTS, SET_MODES, NULL },
+	{ "group-by", required_argument, 'r', OPT_GROUP_BY, SET_MODES, NULL },
+	{ "route", required_argument, 0, OPT_ROUTE, SET_MODES, NULL },
+	{ "route-prefix", required_argument, 0, OPT_ROUTE_PREFIX, SET_MODES, NULL },
+	{ "clear-routes", no_argument, 0, OPT_CLEAR_ROUTES, SET_MODES, NULL },
+	{ "max-routes", required_argument, 0, OPT_MAX_ROUTES, SET_MODES, NULL },
+	{ "idle-timeout", required_argument, 0, OPT_IDLE, SET_MODES, NULL },
+	{ "hosts", no_argument, 0, OPT_HOSTS, SET_MODES, NULL },
+	{ "no-hosts", no_argument, 0, OPT_NO_HOSTS, SET_MODES, NULL },
+	{ "client-prefix", required_argument, 0, OPT_PREFIX4, SET_MODES, NULL },
+	{ "client-prefix6", required_argument, 0, OPT_PREFIX6, SET_MODES, NULL },
+	{ "all-ports", no_argument, 0, OPT_ALL_PORTS, SET_MODES, NULL },
 	{ "status", no_argument, 0, OPT_STATUS, M(MODE_STATUS), NULL },
 	{ "json", no_argument, 0, OPT_JSON, M(MODE_STATUS), "--json goes with --status" },
-	{ "detach", no_argument, 'd', OPT_DETACH, M(MODE_DETACH) | M(MODE_DETACH_ALL), NULL },
+	{ "detach", no_argument, 'd', OPT_DETACH,
+	  M(MODE_DETACH) | M(MODE_DETACH_ALL) | M(MODE_DETACH_SOCKETS), NULL },
+	{ "sockets", no_argument, 0, OPT_SOCKETS, M(MODE_SOCKETS) | M(MODE_DETACH_SOCKETS), NULL },
+	{ "cgroup", required_argument, 0, OPT_CGROUP, M(MODE_SOCKETS),
+	  "--cgroup goes with --sockets" },
 	{ "all", no_argument, 0, OPT_ALL, M(MODE_DETACH_ALL), "--all goes with --detach" },
 	{ "pin-path", required_argument, 'P', OPT_PIN, ANY_MODE, NULL },
-	{ "group", required_argument, 'g', OPT_GROUP, M(MODE_ATTACH), NULL },
-	{ "reader-group", required_argument, 0, OPT_GROUP, M(MODE_ATTACH),
+	{ "group", required_argument, 'g', OPT_GROUP, SET_MODES, NULL },
+	{ "reader-group", required_argument, 0, OPT_GROUP, SET_MODES,
 	  NULL }, /* --group's first name */
 };
 #define NOPTIONS (sizeof(load_options) / sizeof(load_options[0]))
@@ -296,6 +335,9 @@ static const char *const mode_complaint[MODES] = {
 	[MODE_DETACH] = "--detach takes no options but --all, --pin-path and -v",
 	[MODE_DETACH_ALL] = "--detach takes no options but --all, --pin-path and -v",
 	[MODE_STATUS] = "--status takes no options but --json, --pin-path and -v",
+	[MODE_SOCKETS] = "--sockets takes the settings options, --cgroup, --pin-path and --group, "
+			 "not --xdp",
+	[MODE_DETACH_SOCKETS] = "--detach --sockets takes no options but --pin-path and -v",
 };
 
 /* getopt's tables from load_options: long options, and the short ones ':' first. */
@@ -409,12 +451,25 @@ static int take_option(enum opt_id id, const char *arg, struct load_opts *o)
 	case OPT_PIN:
 		o->pin_dir = arg;
 		break;
+	case OPT_CGROUP: {
+		struct statfs fs;
+
+		if (statfs(arg, &fs))
+			return hm_usage_error("cannot use --cgroup '%s': %s", arg, strerror(errno));
+		if (fs.f_type != CGROUP2_SUPER_MAGIC)
+			return hm_usage_error("--cgroup '%s' is not a cgroup v2 directory (e.g. "
+					      "/sys/fs/cgroup/system.slice/nginx.service)",
+					      arg);
+		o->cgroup = arg;
+		break;
+	}
 	case OPT_JSON:
 		o->json = true;
 		break;
 	case OPT_DETACH:
 	case OPT_ALL:
 	case OPT_STATUS:
+	case OPT_SOCKETS:
 		break; /* they make the mode */
 	}
 	return 0;
@@ -427,12 +482,17 @@ static int take_option(enum opt_id id, const char *arg, struct load_opts *o)
  */
 static int decide_mode(const bool *given, struct load_opts *o)
 {
-	bool detach = given[OPT_DETACH - OPT_XDP], all = given[OPT_ALL - OPT_XDP];
+	bool detach = given[OPT_DETACH - OPT_XDP], all = given[OPT_ALL - OPT_XDP],
+	     sockets = given[OPT_SOCKETS - OPT_XDP];
 
 	if (given[OPT_STATUS - OPT_XDP])
 		o->mode = MODE_STATUS;
+	else if (detach && sockets && !all)
+		o->mode = MODE_DETACH_SOCKETS;
 	else if (detach)
 		o->mode = all ? MODE_DETACH_ALL : MODE_DETACH;
+	else if (sockets)
+		o->mode = MODE_SOCKETS;
 	else
 		o->mode = MODE_ATTACH;
 	for (int pass = 0; pass < 3; pass++) {
@@ -458,7 +518,7 @@ static int parse_args(int argc, char **argv, struct load_opts *o)
 {
 	struct option longopts[NOPTIONS + 4];
 	char shortopts[2 * NOPTIONS + 8];
-	bool given[OPT_PIN - OPT_XDP + 1] = { 0 };
+	bool given[OPT_CGROUP - OPT_XDP + 1] = { 0 };
 	const struct load_option *lo;
 	int c, err;
 
@@ -482,11 +542,16 @@ static int parse_args(int argc, char **argv, struct load_opts *o)
 	err = decide_mode(given, o);
 	if (err)
 		return err;
-	if (o->mode == MODE_STATUS || o->mode == MODE_DETACH_ALL) {
+	if (o->mode != MODE_ATTACH && o->mode != MODE_DETACH) {
+		static const char *const what[MODES] = {
+			[MODE_STATUS] = "--status",
+			[MODE_DETACH_ALL] = "--detach --all",
+			[MODE_SOCKETS] = "--sockets",
+			[MODE_DETACH_SOCKETS] = "--detach --sockets",
+		};
+
 		if (optind != argc)
-			return hm_usage_error("%s takes no interface name",
-					      o->mode == MODE_STATUS ? "--status" :
-								       "--detach --all");
+			return hm_usage_error("%s takes no interface name", what[o->mode]);
 	} else if (optind != argc - 1) {
 		return hm_usage_error(optind >= argc ? "missing interface name" :
 						       "expected one interface name");
@@ -538,11 +603,17 @@ int main(int argc, char **argv)
 	case MODE_DETACH:
 		err = ifindex ? do_detach(&o, ifindex) : do_detach_gone(&o);
 		break;
+	case MODE_SOCKETS:
+		err = do_sockets_load(&o);
+		break;
+	case MODE_DETACH_SOCKETS:
+		err = do_sockets_detach(&o);
+		break;
 	default:
 		err = do_load(&o, ifindex);
 		break;
 	}
-	if (o.mode != MODE_ATTACH && err == -ENOENT)
+	if (o.mode != MODE_ATTACH && o.mode != MODE_SOCKETS && err == -ENOENT)
 		return HM_EXIT_NOMAPS;
 	return err ? hm_exit_code(err == -ENOENT ? -EIO : err) : HM_EXIT_OK;
 }

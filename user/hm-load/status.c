@@ -216,6 +216,16 @@ static void print_status_text(const char *dir, const struct status *st)
 	}
 }
 
+static void print_sockets_text(const struct sock_status *ss)
+{
+	if (!ss->maps && !ss->links)
+		return;
+	printf("\nsocket source: %d program%s attached, %s; maps in %s\n", ss->links,
+	       ss->links == 1 ? "" : "s",
+	       ss->cgroup ? "processes of one cgroup (hm-load --cgroup)" : "every process",
+	       ss->dir);
+}
+
 static void json_ids(const __u32 *ids, int n)
 {
 	putchar('[');
@@ -224,7 +234,8 @@ static void json_ids(const __u32 *ids, int n)
 	putchar(']');
 }
 
-static void print_status_json(const char *dir, const struct status *st)
+static void print_status_json(const char *dir, const struct status *st,
+			      const struct sock_status *ss)
 {
 	printf("{\"pin_path\": ");
 	hm_json_str(stdout, dir);
@@ -275,22 +286,35 @@ static void print_status_json(const char *dir, const struct status *st)
 			printf(", \"entries\": %lld", m->entries);
 		printf(", \"max_entries\": %u}", m->max_entries);
 	}
-	printf("%s]}\n", st->nmaps ? "\n " : "");
+	printf("%s],\n \"sockets\": ", st->nmaps ? "\n " : "");
+	if (ss->maps || ss->links) {
+		printf("{\"pin_path\": ");
+		hm_json_str(stdout, ss->dir);
+		printf(", \"programs\": %d, \"cgroup_filter\": %s}", ss->links,
+		       ss->cgroup ? "true" : "false");
+	} else {
+		printf("null");
+	}
+	printf("}\n");
 }
 
 int do_status(const struct load_opts *o)
 {
 	struct status *st = calloc(1, sizeof(*st));
+	struct sock_status ss;
 	bool loaded;
 
 	if (!st)
 		return -ENOMEM;
 	collect_status(o->pin_dir, st);
-	if (o->json)
-		print_status_json(o->pin_dir, st);
-	else
+	sockets_status(o->pin_dir, &ss);
+	if (o->json) {
+		print_status_json(o->pin_dir, st, &ss);
+	} else {
 		print_status_text(o->pin_dir, st);
-	loaded = st->nmaps > 0 || st->nifs > 0;
+		print_sockets_text(&ss);
+	}
+	loaded = st->nmaps > 0 || st->nifs > 0 || ss.maps || ss.links;
 	free(st);
 	return loaded ? 0 : -ENOENT;
 }

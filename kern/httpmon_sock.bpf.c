@@ -24,16 +24,25 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
  * The kernel types the programs read, by name: CO-RE relocates each field
- * to where this kernel's BTF has it, whatever the layout below.
+ * to where this kernel's BTF has it, whatever the layout below.  The
+ * tp_btf programs' arguments are typed pointers (BTF), so the verifier lets
+ * them read these fields directly: a plain load, checked against the
+ * kernel's own type, where bpf_probe_read_kernel() would be a helper call
+ * per field.
  */
+/* An IPv6 address, read as two words. */
+struct in6_addr___hm {
+	__u64 w[2];
+};
+
 struct sock_common___hm {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
 	__be16 skc_dport;
 	__u16 skc_num;
 	unsigned short skc_family;
-	struct hm_addr skc_v6_daddr;
-	struct hm_addr skc_v6_rcv_saddr;
+	struct in6_addr___hm skc_v6_daddr;
+	struct in6_addr___hm skc_v6_rcv_saddr;
 } __attribute__((preserve_access_index));
 
 struct sock___hm {
@@ -97,7 +106,7 @@ static __always_inline struct hm_sock_call *hm_sock_call_take(void)
 	{
 		struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(task);
 
-		if (BPF_CORE_READ(regs, orig_ax) != call->nr)
+		if (!regs || regs->orig_ax != call->nr)
 			return NULL;
 	}
 #endif
@@ -106,41 +115,48 @@ static __always_inline struct hm_sock_call *hm_sock_call_take(void)
 	return call;
 }
 
+static __always_inline void hm_copy_addr(struct hm_addr *a, const __u64 *w)
+{
+	__u64 w0 = w[0], w1 = w[1];
+
+	__builtin_memcpy(&a->a[0], &w0, 8);
+	__builtin_memcpy(&a->a[8], &w1, 8);
+}
+
 /* Is sk a TCP socket of the Internet families? */
 static __always_inline bool hm_sock_is_tcp(void *sk)
 {
 	struct sock___hm *so = sk;
-	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
+	__u16 family = so->__sk_common.skc_family;
 
-	return (family == AF_INET || family == AF_INET6) &&
-	       BPF_CORE_READ(so, sk_protocol) == IPPROTO_TCP &&
-	       BPF_CORE_READ(so, sk_type) == HM_SOCK_STREAM;
+	return (family == AF_INET || family == AF_INET6) && so->sk_protocol == IPPROTO_TCP &&
+	       so->sk_type == HM_SOCK_STREAM;
 }
 
 /* The connection key of socket sk, local endpoint first (side 0). */
 static __always_inline int hm_sock_key(void *sk, struct hm_conn_key *k)
 {
 	struct sock___hm *so = sk;
-	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
+	__u16 family = so->__sk_common.skc_family;
 	__be32 a4;
 
 	if (family == AF_INET) {
 		__builtin_memset(k, 0, sizeof(*k));
 		k->addr[0].a[10] = k->addr[0].a[11] = 0xff;
 		k->addr[1].a[10] = k->addr[1].a[11] = 0xff;
-		a4 = BPF_CORE_READ(so, __sk_common.skc_rcv_saddr);
+		a4 = so->__sk_common.skc_rcv_saddr;
 		__builtin_memcpy(&k->addr[0].a[12], &a4, 4);
-		a4 = BPF_CORE_READ(so, __sk_common.skc_daddr);
+		a4 = so->__sk_common.skc_daddr;
 		__builtin_memcpy(&k->addr[1].a[12], &a4, 4);
 	} else if (family == AF_INET6) {
 		/* A v4-mapped peer of a dual-stack socket is already ::ffff:a.b.c.d here. */
-		BPF_CORE_READ_INTO(&k->addr[0], so, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&k->addr[1], so, __sk_common.skc_v6_daddr);
+		hm_copy_addr(&k->addr[0], so->__sk_common.skc_v6_rcv_saddr.w);
+		hm_copy_addr(&k->addr[1], so->__sk_common.skc_v6_daddr.w);
 	} else {
 		return -1;
 	}
-	k->port[0] = BPF_CORE_READ(so, __sk_common.skc_num);
-	k->port[1] = bpf_ntohs(BPF_CORE_READ(so, __sk_common.skc_dport));
+	k->port[0] = so->__sk_common.skc_num;
+	k->port[1] = bpf_ntohs(so->__sk_common.skc_dport);
 	return 0;
 }
 

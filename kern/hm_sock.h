@@ -22,7 +22,7 @@
  *    (its number in pt_regs): a socket moved by anything else (io_uring,
  *    sendmmsg, the kernel itself) has its bytes counted, not read.
  *  - sock:inet_sock_set_state (tp_btf): a connection established (see
- *    hm_sock_new) and a connection this side closed (FIN_WAIT1, LAST_ACK) or
+ *    hm_sock_seen) and a connection this side closed (FIN_WAIT1, LAST_ACK) or
  *    that ended (CLOSE), which frees its state.  A process that exits closes
  *    its sockets too.
  *
@@ -89,16 +89,28 @@ struct hm_sock_call {
 #define HM_CALL_KERNEL 2 /* sendfile, splice: the bytes never are in user memory */
 
 /*
- * Connections established since the programs were attached: one without
- * state whose first bytes start no HTTP message is then not HTTP, where one
- * established before is more likely joined in the middle of a message.
+ * What the monitor knows of a socket it has no connection state for, by
+ * the socket's address (struct sock *), until the connection ends (its
+ * entry is deleted at FIN_WAIT1, LAST_ACK or CLOSE, before the address can
+ * be reused):
+ *  HM_SK_NEW     established since the programs were attached: a first call
+ *                that starts no HTTP message means no HTTP, where on an
+ *                older one it more likely means the middle of a message;
+ *  HM_SK_CLIENT  a client's: it wrote a request or read a response first;
+ *  HM_SK_NOHTTP  established since the load, and its first bytes were no
+ *                HTTP.
+ * A call on a socket marked CLIENT or NOHTTP costs one lookup.
  */
+#define HM_SK_NEW (1U << 0)
+#define HM_SK_CLIENT (1U << 1)
+#define HM_SK_NOHTTP (1U << 2)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, HM_MAX_CONNS);
 	__type(key, __u64);
 	__type(value, __u8);
-} hm_sock_new SEC(".maps");
+} hm_sock_seen SEC(".maps");
 
 /* Is the calling task in the cgroup hm-load --cgroup named (or is there no such filter)? */
 static __always_inline bool hm_sock_watched(const struct hm_config *cfg)
@@ -156,6 +168,7 @@ static __always_inline bool hm_sock_starts(struct hm_scratch *s, __u64 skp,
 	struct hm_pkt p = {};
 	struct hm_ubuf ub;
 	__u64 base, len;
+	__u8 *seen = bpf_map_lookup_elem(&hm_sock_seen, &skp), mark;
 
 	hm_sock_first(call, ret, &base, &len);
 	ub.base = base;
@@ -164,8 +177,12 @@ static __always_inline bool hm_sock_starts(struct hm_scratch *s, __u64 skp,
 	p.payload_off = 0;
 	p.payload_end = len > HM_START_MAX ? HM_START_MAX : len;
 	if (!hm_starts_message(&ub, HM_CTX_USER, s, &p)) {
-		hm_count(s->gen, bpf_map_lookup_elem(&hm_sock_new, &skp) ? HM_MON_SOCK_IGNORED :
-									  HM_MON_SOCK_MIDSTREAM, 1);
+		if (seen && (*seen & HM_SK_NEW) && base) {
+			*seen |= HM_SK_NOHTTP;
+			hm_count(s->gen, HM_MON_SOCK_IGNORED, 1);
+		} else {
+			hm_count(s->gen, HM_MON_SOCK_MIDSTREAM, 1);
+		}
 		return false;
 	}
 	if (s->cls.kind == HM_MSG_REQUEST && !write)
@@ -173,11 +190,33 @@ static __always_inline bool hm_sock_starts(struct hm_scratch *s, __u64 skp,
 	/* A start line still undecided: read, the beginning of a request. */
 	if (s->cls.kind == HM_MSG_MORE && !write)
 		return true;
-	if (s->cls.kind == HM_MSG_RESPONSE && write)
+	if (s->cls.kind == HM_MSG_RESPONSE && write) {
 		hm_count(s->gen, HM_MON_SOCK_MIDSTREAM, 1); /* its request went by before */
-	else
-		hm_count(s->gen, HM_MON_SOCK_CLIENT, 1);
+		return false;
+	}
+	hm_count(s->gen, HM_MON_SOCK_CLIENT, 1);
+	if (s->cls.kind != HM_MSG_MORE) {
+		mark = HM_SK_CLIENT;
+		if (seen)
+			*seen |= mark;
+		else
+			bpf_map_update_elem(&hm_sock_seen, &skp, &mark, BPF_ANY);
+	}
 	return false;
+}
+
+/*
+ * A socket the monitor has decided to leave alone (HM_SK_CLIENT,
+ * HM_SK_NOHTTP): the call is counted and goes no further.
+ */
+static __always_inline bool hm_sock_skip(struct hm_scratch *s, __u64 skp)
+{
+	__u8 *seen = bpf_map_lookup_elem(&hm_sock_seen, &skp);
+
+	if (!seen || !(*seen & (HM_SK_CLIENT | HM_SK_NOHTTP)))
+		return false;
+	hm_count(s->gen, *seen & HM_SK_CLIENT ? HM_MON_SOCK_CLIENT : HM_MON_SOCK_IGNORED, 1);
+	return true;
 }
 
 /*

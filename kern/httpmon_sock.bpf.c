@@ -220,7 +220,7 @@ static __always_inline void hm_sock_event(void *sk, int ret, __u32 write)
 	struct hm_config *cfg;
 	struct hm_scratch *s = hm_sock_begin(&cfg);
 
-	if (!s)
+	if (!s || hm_sock_skip(s, (__u64)sk))
 		return;
 	if (!hm_sock_is_tcp(sk) || hm_sock_key(sk, &s->key)) {
 		hm_count(s->gen, HM_MON_SOCK_IGNORED, 1);
@@ -253,7 +253,7 @@ int hm_send(__u64 *ctx)
 
 /*
  * A TCP connection changed state.  Established: new since the load (see
- * hm_sock_new).  This side closed (FIN_WAIT1, LAST_ACK: close(2),
+ * hm_sock_seen).  This side closed (FIN_WAIT1, LAST_ACK: close(2),
  * shutdown(2), the process's exit) or the connection ended (CLOSE).
  */
 SEC("tp_btf/inet_sock_set_state")
@@ -264,16 +264,16 @@ int hm_state(__u64 *ctx)
 	__u64 skp = (__u64)sk;
 	struct hm_conn_key key;
 	struct hm_stats delta;
-	__u8 one = 1;
+	__u8 new = HM_SK_NEW;
 
 	if (newstate == HM_TCP_ESTABLISHED) {
 		if (oldstate == HM_TCP_SYN_RECV || oldstate == HM_TCP_SYN_SENT)
-			bpf_map_update_elem(&hm_sock_new, &skp, &one, BPF_ANY);
+			bpf_map_update_elem(&hm_sock_seen, &skp, &new, BPF_ANY);
 		return 0;
 	}
 	if (newstate != HM_TCP_FIN_WAIT1 && newstate != HM_TCP_LAST_ACK && newstate != HM_TCP_CLOSE)
 		return 0;
-	bpf_map_delete_elem(&hm_sock_new, &skp);
+	bpf_map_delete_elem(&hm_sock_seen, &skp);
 	if (!hm_sock_key(sk, &key))
 		hm_sock_end(&key, &delta);
 	return 0;

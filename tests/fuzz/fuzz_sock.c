@@ -52,7 +52,7 @@ static void register_maps(void)
 	shim_map_register(hm_aging);
 	shim_map_register(hm_proc_ids);
 	shim_map_register(hm_procs);
-	shim_map_register(hm_sock_new);
+	shim_map_register(hm_sock_seen);
 }
 
 /* The server socket: 10.9.0.1:8080, its client 10.9.0.2:40000, local endpoint first. */

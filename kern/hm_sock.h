@@ -265,7 +265,7 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 
 	c = bpf_map_lookup_elem(&hm_conns, &s->key);
 	if (!c) {
-		if (!hm_sock_starts(s, skp, call, ret, write))
+		if (hm_sock_skip(s, skp) || !hm_sock_starts(s, skp, call, ret, write))
 			return;
 		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
 		s->fresh.client = HM_SIDE_UNKNOWN;
@@ -296,7 +296,8 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 	s->side = side;
 	s->port[0] = s->key.port[0];
 	s->port[1] = s->key.port[1];
-	c->last_seen = bpf_ktime_get_ns() /* coarse is not for tracing programs */;
+	/* The call's clock, read once (tracing programs have no coarse clock). */
+	c->last_seen = hm_now(s);
 	hm_aging_arm(cfg);
 
 	d = &c->dir[side & 1];

@@ -62,8 +62,13 @@ struct {
 	__type(value, struct hm_sock_call);
 } hm_sock_calls SEC(".maps");
 
-/* sys_enter: where the bytes of system call nr will be. */
-static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64 nr_segs)
+/*
+ * sys_enter: where the bytes of system call nr will be.  A call that may
+ * write to a socket keeps its entry time: a response's first byte is sent
+ * then.  A read's time is taken when it returns, if it was a socket's.
+ */
+static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64 nr_segs,
+					  bool write)
 {
 	struct hm_sock_call *call;
 
@@ -71,7 +76,7 @@ static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64
 				    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!call)
 		return;
-	call->ts = bpf_ktime_get_ns();
+	call->ts = write ? bpf_ktime_get_ns() : 0;
 	call->base = base;
 	call->nr_segs = nr_segs;
 	call->nr = nr;
@@ -80,13 +85,13 @@ static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64
 }
 
 /* sendmsg(2), recvmsg(2): the iovec array is named by the user's struct msghdr. */
-static __always_inline void hm_sock_enter_msg(__u32 nr, __u64 umsg)
+static __always_inline void hm_sock_enter_msg(__u32 nr, __u64 umsg, bool write)
 {
 	struct hm_user_msghdr m;
 
 	if (bpf_probe_read_user(&m, sizeof(m), (const void *)umsg))
 		m.iov = m.iovlen = 0; /* unreadable: the bytes are counted, not parsed */
-	hm_sock_enter(nr, HM_CALL_IOVEC, m.iov, m.iovlen);
+	hm_sock_enter(nr, HM_CALL_IOVEC, m.iov, m.iovlen, write);
 }
 
 /*
@@ -169,46 +174,46 @@ struct hm_sys_enter {
 };
 
 /* read(fd, buf, count), write(fd, buf, count), recvfrom(fd, buf, ...), sendto(fd, buf, ...) */
-#define HM_ENTER_BUF(call)                                                                  \
+#define HM_ENTER_BUF(call, write)                                                           \
 	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
 	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
 	{                                                                                   \
-		hm_sock_enter(ctx->nr, HM_CALL_UBUF, ctx->args[1], 0);                      \
+		hm_sock_enter(ctx->nr, HM_CALL_UBUF, ctx->args[1], 0, write);               \
 		return 0;                                                                   \
 	}
-HM_ENTER_BUF(read)
-HM_ENTER_BUF(write)
-HM_ENTER_BUF(recvfrom)
-HM_ENTER_BUF(sendto)
+HM_ENTER_BUF(read, false)
+HM_ENTER_BUF(write, true)
+HM_ENTER_BUF(recvfrom, false)
+HM_ENTER_BUF(sendto, true)
 
 /* readv(fd, iov, iovcnt), writev(fd, iov, iovcnt) */
-#define HM_ENTER_IOV(call)                                                                  \
+#define HM_ENTER_IOV(call, write)                                                           \
 	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
 	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
 	{                                                                                   \
-		hm_sock_enter(ctx->nr, HM_CALL_IOVEC, ctx->args[1], ctx->args[2]);          \
+		hm_sock_enter(ctx->nr, HM_CALL_IOVEC, ctx->args[1], ctx->args[2], write);   \
 		return 0;                                                                   \
 	}
-HM_ENTER_IOV(readv)
-HM_ENTER_IOV(writev)
+HM_ENTER_IOV(readv, false)
+HM_ENTER_IOV(writev, true)
 
 /* recvmsg(fd, msg, flags), sendmsg(fd, msg, flags) */
-#define HM_ENTER_MSG(call)                                                                  \
+#define HM_ENTER_MSG(call, write)                                                           \
 	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
 	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
 	{                                                                                   \
-		hm_sock_enter_msg(ctx->nr, ctx->args[1]);                                   \
+		hm_sock_enter_msg(ctx->nr, ctx->args[1], write);                            \
 		return 0;                                                                   \
 	}
-HM_ENTER_MSG(recvmsg)
-HM_ENTER_MSG(sendmsg)
+HM_ENTER_MSG(recvmsg, false)
+HM_ENTER_MSG(sendmsg, true)
 
 /* sendfile(out, in, offset, count), splice(...): pages, never user memory. */
 #define HM_ENTER_KERNEL(call)                                                               \
 	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
 	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
 	{                                                                                   \
-		hm_sock_enter(ctx->nr, HM_CALL_KERNEL, 0, 0);                               \
+		hm_sock_enter(ctx->nr, HM_CALL_KERNEL, 0, 0, true);                         \
 		return 0;                                                                   \
 	}
 HM_ENTER_KERNEL(sendfile64)
@@ -220,7 +225,7 @@ static __always_inline void hm_sock_event(void *sk, int ret, __u32 write)
 	struct hm_config *cfg;
 	struct hm_scratch *s = hm_sock_begin(&cfg);
 
-	if (!s || hm_sock_skip(s, (__u64)sk))
+	if (!s)
 		return;
 	if (!hm_sock_is_tcp(sk) || hm_sock_key(sk, &s->key)) {
 		hm_count(s->gen, HM_MON_SOCK_IGNORED, 1);

@@ -296,9 +296,9 @@ enum opt_id {
 };
 
 #define M(mode) (1U << (mode))
-#define ANY_MODE                                                                         \
-	(M(MODE_ATTACH) | M(MODE_DETACH) | M(MODE_DETACH_ALL) | M(MODE_STATUS) |         \
-	 M(MODE_SOCKETS) | M(MODE_DETACH_SOCKETS))
+#define ANY_MODE                                                                                   \
+	(M(MODE_ATTACH) | M(MODE_DETACH) | M(MODE_DETACH_ALL) | M(MODE_STATUS) | M(MODE_SOCKETS) | \
+	 M(MODE_DETACH_SOCKETS))
 /* Settings of a map set: the packet set's (IFACE) or the socket set's (--sockets). */
 #define SET_MODES (M(MODE_ATTACH) | M(MODE_SOCKETS))
 
@@ -330,7 +330,8 @@ static const struct load_option {
 	{ "sockets", no_argument, 0, OPT_SOCKETS, M(MODE_SOCKETS) | M(MODE_DETACH_SOCKETS), NULL },
 	{ "cgroup", required_argument, 0, OPT_CGROUP, M(MODE_SOCKETS),
 	  "--cgroup goes with --sockets" },
-	{ "clients", no_argument, 0, OPT_CLIENTS, M(MODE_SOCKETS), "--clients goes with --sockets" },
+	{ "clients", no_argument, 0, OPT_CLIENTS, M(MODE_SOCKETS),
+	  "--clients goes with --sockets" },
 	{ "all", no_argument, 0, OPT_ALL, M(MODE_DETACH_ALL), "--all goes with --detach" },
 	{ "pin-path", required_argument, 'P', OPT_PIN, ANY_MODE, NULL },
 	{ "group", required_argument, 'g', OPT_GROUP, SET_MODES, NULL },
@@ -344,8 +345,9 @@ static const char *const mode_complaint[MODES] = {
 	[MODE_DETACH] = "--detach takes no options but --all, --pin-path and -v",
 	[MODE_DETACH_ALL] = "--detach takes no options but --all, --pin-path and -v",
 	[MODE_STATUS] = "--status takes no options but --json, --pin-path and -v",
-	[MODE_SOCKETS] = "--sockets takes the settings options, --cgroup, --clients, --pin-path and "
-			 "--group, not --xdp",
+	[MODE_SOCKETS] =
+		"--sockets takes the settings options, --cgroup, --clients, --pin-path and "
+		"--group, not --xdp",
 	[MODE_DETACH_SOCKETS] = "--detach --sockets takes no options but --pin-path and -v",
 };
 

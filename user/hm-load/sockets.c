@@ -206,15 +206,15 @@ static int load_set(const struct load_opts *o, unsigned int role, const char *di
 	skel->rodata->hm_sock_role = role;
 	err = httpmon_sock__load(skel);
 	if (err) {
-		hm_err("cannot load the socket programs or reuse the maps pinned in '%s': %s%s", dir,
-		       strerror(-err),
+		hm_err("cannot load the socket programs or reuse the maps pinned in '%s': %s%s",
+		       dir, strerror(-err),
 		       err == -EINVAL ? " (maps of another layout? hm-load --detach --sockets, "
 					"then load again)" :
 					"");
 		goto out;
 	}
-	err = write_config(bpf_map__fd(skel->maps.hm_config),
-			   bpf_map__fd(skel->maps.hm_route_pats), o);
+	err = write_config(bpf_map__fd(skel->maps.hm_config), bpf_map__fd(skel->maps.hm_route_pats),
+			   o);
 	if (!err)
 		err = write_scope(skel, o, cg_fd);
 	if (!err)

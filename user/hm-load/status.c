@@ -225,7 +225,8 @@ static void print_sockets_text(const struct sock_status *ss)
 			continue;
 		printf("\nsocket source, %s: %d program%s attached, %s; maps in %s\n", role[r],
 		       ss[r].links, ss[r].links == 1 ? "" : "s",
-		       ss[r].cgroup ? "processes of one cgroup (hm-load --cgroup)" : "every process",
+		       ss[r].cgroup ? "processes of one cgroup (hm-load --cgroup)" :
+				      "every process",
 		       ss[r].dir);
 	}
 }

@@ -115,6 +115,7 @@ struct sock_status {
 int sock_dir(const char *pin_dir, unsigned int role, char *buf, size_t len);
 int do_sockets_load(const struct load_opts *o);
 int do_sockets_detach(const struct load_opts *o);
+int remove_sock_sets(const char *pin_dir);
 int sockets_status(const char *pin_dir, unsigned int role, struct sock_status *st);
 
 /* attach.c */

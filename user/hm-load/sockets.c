@@ -285,26 +285,39 @@ int do_sockets_load(const struct load_opts *o)
 	return err;
 }
 
-int do_sockets_detach(const struct load_opts *o)
+/* Removes every socket set under the pin directory; how many there were, or a negative errno. */
+int remove_sock_sets(const char *pin_dir)
 {
 	char dir[PATH_MAX];
-	int found = 0, err = 0, r;
+	int found = 0, r;
 
 	for (unsigned int role = 0; role < HM_ROLES; role++) {
-		if (sock_dir(o->pin_dir, role, dir, sizeof(dir)))
+		if (sock_dir(pin_dir, role, dir, sizeof(dir)))
 			return -ENAMETOOLONG;
 		r = remove_set(dir);
 		if (!r)
 			found++;
 		else if (r != -ENOENT)
-			err = r;
+			return r;
 	}
-	if (err)
-		return err;
+	return found;
+}
+
+int do_sockets_detach(const struct load_opts *o)
+{
+	char dir[PATH_MAX];
+	int found = remove_sock_sets(o->pin_dir);
+
+	if (found < 0)
+		return found;
 	if (!found) {
-		hm_err("the socket source is not loaded: nothing in %s", dir);
+		if (!sock_dir(o->pin_dir, HM_ROLE_SERVER, dir, sizeof(dir)))
+			hm_err("the socket source is not loaded: nothing in %s", dir);
 		return -ENOENT;
 	}
+	/* A pin directory made for the socket sets alone goes with them (only when empty). */
+	if (strcmp(o->pin_dir, HM_PIN_DIR_DEFAULT))
+		rmdir(o->pin_dir);
 	return 0;
 }
 

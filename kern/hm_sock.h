@@ -276,7 +276,9 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 
 	if (!ret)
 		return;
-	if ((cfg->flags & HM_CFG_PORT_FILTER) && !hm_port_watched(cfg, s->key.port[0]))
+	/* --ports names servers' ports: a server's own, the one a client connected to. */
+	if ((cfg->flags & HM_CFG_PORT_FILTER) &&
+	    !hm_port_watched(cfg, s->key.port[hm_sock_role == HM_ROLE_CLIENT ? 1 : 0]))
 		return;
 
 	c = bpf_map_lookup_elem(&hm_conns, &s->key);

@@ -498,7 +498,7 @@ elif mode == "prom":
         def result(name, cond, detail=""):
             plain_result(name.replace("prometheus:", "prometheus, %d le values:" % n_le, 1),
                          cond, detail)
-    samples, types, helped, order_bad = {}, {}, set(), []
+    samples, types, helped, order_bad, source_bad = {}, {}, set(), [], []
     line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
     label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
     for line in text.splitlines():
@@ -516,10 +516,14 @@ elif mode == "prom":
         fam = re.sub(r"_(bucket|sum|count)$", "", name) if re.sub(r"_(bucket|sum|count)$", "", name) in types and types[re.sub(r"_(bucket|sum|count)$", "", name)] == "histogram" else name
         if fam not in types or fam not in helped:
             order_bad.append("sample before HELP/TYPE: " + line)
-        samples[(name, tuple(sorted((k, prom_unescape(v))
-                                    for k, v in label_re.findall(labels or ""))))] = float(value)
+        labs = [(k, prom_unescape(v)) for k, v in label_re.findall(labels or "")]
+        if name != "httpmon_info" and [v for k, v in labs if k == "source"] != [got["source"]]:
+            source_bad.append(line)
+        samples[(name, tuple(sorted((k, v) for k, v in labs if k != "source")))] = float(value)
     result("prometheus: every line parses, HELP and TYPE before each family",
            not order_bad, "; ".join(order_bad[:3]))
+    result("prometheus: every series but httpmon_info labelled source=\"%s\"" % got["source"],
+           not source_bad, "; ".join(source_bad[:3]))
 
     def val(name, **labels):
         return samples.get((name, tuple(sorted(labels.items()))))

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "hm_common.h"
 #include "stat.h"
 
@@ -202,9 +203,11 @@ int print_snapshot(FILE *f, struct snapshot *snap, const struct options *o)
 		print_csv(f, snap, o);
 		return 0;
 	case FMT_PROMETHEUS:
-		print_prometheus(f, snap, o);
-		return 0;
+		return print_prometheus(f, snap, 1, o);
 	default:
+		/* The packet table stays as it always was; the socket one says so. */
+		if (snap->source == SOURCE_SOCKET)
+			fprintf(f, "source: %s (%s)\n", source_names[snap->source], snap->dir);
 		return o->hist ? print_hist_charts(f, snap, o) : print_table(f, snap, o);
 	}
 }
@@ -247,6 +250,12 @@ static int check_hist_args(struct options *o, bool buckets_set, bool range_set)
 	return 0;
 }
 
+static int proc_rows_error(void)
+{
+	return hm_usage_error("--by process: process rows come from the socket source "
+			      "(--source socket); the packet source has none");
+}
+
 /* "unknown --by view 'x' (client, port, ...)": the names from the view table. */
 static int unknown_view(const char *name)
 {
@@ -275,6 +284,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_HIST,
 		OPT_BUCKETS,
 		OPT_BUCKET_RANGE,
+		OPT_SOURCE,
 	};
 	static const struct option longopts[] = {
 		{ "by", required_argument, NULL, OPT_BY },
@@ -291,6 +301,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "top", required_argument, NULL, OPT_TOP },
 		{ "pin-path", required_argument, NULL, OPT_PIN },
+		{ "source", required_argument, NULL, OPT_SOURCE },
 		HM_COMMON_LONGOPTS,
 		{ 0 },
 	};
@@ -400,6 +411,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_PIN:
 			o->pin_dir = optarg;
 			break;
+		case OPT_SOURCE:
+			for (i = 0; i < SOURCES; i++)
+				if (!strcmp(optarg, source_names[i]))
+					break;
+			if (i == SOURCES)
+				return hm_usage_error("unknown --source '%s' (packet, socket, all)",
+						      optarg);
+			o->source = i;
+			o->source_set = true;
+			break;
 		default:
 			ret = hm_common_option(opt, argv, longopts, usage);
 			if (ret)
@@ -426,11 +447,114 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (o->watch && o->output)
 		return hm_usage_error("--watch writes to the terminal; it takes "
 				      "no --output");
+	if (o->source == SOURCE_ALL && o->format != FMT_PROMETHEUS)
+		return hm_usage_error("--source all puts both sources in one Prometheus exposition; "
+				      "it takes --format prometheus");
+	if (o->view_set && views[o->view].sock_only && o->source == SOURCE_PACKET &&
+	    o->source_set)
+		return proc_rows_error();
 	ret = check_hist_args(o, buckets_set, range_set);
 	if (ret)
 		return ret;
 	o->pin_dir = hm_pin_dir(o->pin_dir);
+	if (hm_sock_dir(o->sock_dir, sizeof(o->sock_dir), o->pin_dir))
+		return hm_usage_error("--pin-path: name too long");
 	return 0;
+}
+
+/* A map set of one source, opened. */
+struct set {
+	enum source source;
+	const char *dir;
+	struct hm_maps maps;
+};
+
+/* Is there a map set in dir at all (its hm_config pin), complete or not? */
+static bool set_exists(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	return !hm_pin_path(path, sizeof(path), dir, HM_MAP_CONFIG) &&
+	       (!stat(path, &st) || errno != ENOENT);
+}
+
+static int open_set(struct set *set, enum source source, const struct options *o, char *err,
+		    size_t errlen)
+{
+	set->source = source;
+	set->dir = source == SOURCE_SOCKET ? o->sock_dir : o->pin_dir;
+	return hm_maps_open(set->dir, o->reset, &set->maps, err, errlen);
+}
+
+/*
+ * Opens the map sets --source asks for: one, or with all, each that exists.
+ * Without --source: the packet set, or the socket set when only that exists.
+ * Returns how many are open, or a negative errno said once.
+ */
+static int open_sets(struct set *sets, const struct options *o)
+{
+	char err[512];
+	int ret, n = 0;
+
+	if (o->source == SOURCE_ALL) {
+		for (int s = SOURCE_PACKET; s <= SOURCE_SOCKET; s++) {
+			ret = open_set(&sets[n], s, o, err, sizeof(err));
+			if (!ret)
+				n++;
+			else if (ret != -ENOENT || set_exists(sets[n].dir))
+				goto fail;
+		}
+		if (n)
+			return n;
+		hm_err("no httpmon maps in %s or %s (is the monitor loaded? run: hm-load IFACE, "
+		       "or hm-load --sockets)",
+		       o->pin_dir, o->sock_dir);
+		return -ENOENT;
+	}
+	if (o->source_set) {
+		ret = open_set(&sets[0], o->source, o, err, sizeof(err));
+	} else {
+		ret = open_set(&sets[0], SOURCE_PACKET, o, err, sizeof(err));
+		if (ret == -ENOENT && !set_exists(o->pin_dir) && set_exists(o->sock_dir))
+			ret = open_set(&sets[0], SOURCE_SOCKET, o, err, sizeof(err));
+	}
+	if (!ret)
+		return 1;
+fail:
+	while (n--)
+		hm_maps_close(&sets[n].maps);
+	hm_err("%s", err);
+	return ret;
+}
+
+static void close_sets(struct set *sets, int n)
+{
+	while (n--)
+		hm_maps_close(&sets[n].maps);
+}
+
+/* Reads (and with --reset clears) each set, and prints them as one output. */
+static int read_and_print(FILE *f, struct set *sets, int n, const struct options *o)
+{
+	struct snapshot snaps[2];
+	int ret = 0, i, nread = 0;
+
+	for (i = 0; i < n && !ret; i++) {
+		ret = read_snapshot(&sets[i].maps, sets[i].source, sets[i].dir, o->reset,
+				    &snaps[i]);
+		nread += !ret;
+	}
+	if (!ret && o->format == FMT_PROMETHEUS) {
+		for (i = 0; i < n; i++)
+			sort_tables(&snaps[i], o);
+		ret = print_prometheus(f, snaps, n, o);
+	} else if (!ret) {
+		ret = print_snapshot(f, &snaps[0], o);
+	}
+	for (i = 0; i < nread; i++)
+		snapshot_free(&snaps[i]);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -439,11 +563,9 @@ int main(int argc, char **argv)
 			     .sort = SORT_REQUESTS,
 			     .family = HM_LAT_FIRST,
 			     .export = HM_EXPORT_DEFAULT };
-	struct snapshot snap;
+	struct set sets[2];
 	struct output out;
-	struct hm_maps maps;
-	char err[512];
-	int ret;
+	int ret, n;
 
 	hm_prog_name = "hm-stat";
 	ret = parse_args(argc, argv, &o);
@@ -452,27 +574,28 @@ int main(int argc, char **argv)
 	set_iface_names(o.pin_dir);
 	hm_libbpf_logging();
 
-	ret = hm_maps_open(o.pin_dir, o.reset, &maps, err, sizeof(err));
-	if (ret) {
-		hm_err("%s", err);
-		return hm_exit_code(ret);
+	n = open_sets(sets, &o);
+	if (n < 0)
+		return hm_exit_code(n);
+	if (o.view_set && views[o.view].sock_only && o.source != SOURCE_ALL &&
+	    sets[0].source != SOURCE_SOCKET) {
+		close_sets(sets, n);
+		return proc_rows_error();
 	}
+	o.read_source = sets[0].source;
+	o.dir = sets[0].dir;
 	if (o.watch) {
-		ret = watch(&maps, &o);
-		hm_maps_close(&maps);
+		ret = watch(&sets[0].maps, &o);
+		close_sets(sets, n);
 		return ret ? hm_exit_code(ret) : HM_EXIT_OK;
 	}
 	/* The output file first: a bad --output must not cost a --reset its data. */
 	if (output_open(&out, o.output)) {
-		hm_maps_close(&maps);
+		close_sets(sets, n);
 		return HM_EXIT_FAIL;
 	}
-	ret = read_snapshot(&maps, o.reset ? o.pin_dir : NULL, &snap);
-	hm_maps_close(&maps);
-	if (!ret) {
-		ret = print_snapshot(out.f, &snap, &o);
-		snapshot_free(&snap);
-	}
+	ret = read_and_print(out.f, sets, n, &o);
+	close_sets(sets, n);
 	if (output_close(&out, !ret))
 		return HM_EXIT_FAIL;
 	return ret ? hm_exit_code(ret) : HM_EXIT_OK;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "hm_common.h"
 #include "hm_pin.h"
 
@@ -97,31 +98,62 @@ static int parse_args(int argc, char **argv, const char **pin_dir, bool *routes)
 	return 0;
 }
 
+/* Is there a map set in dir at all (its hm_config pin), complete or not? */
+static bool set_exists(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	return !hm_pin_path(path, sizeof(path), dir, HM_MAP_CONFIG) &&
+	       (!stat(path, &st) || errno != ENOENT);
+}
+
+/*
+ * Resets the map set in dir.  1 when there is none and missing_ok (the
+ * socket set, which is there only when hm-load --sockets made it), else 0
+ * or a negative errno said once.
+ */
+static int reset_set(const char *dir, bool routes, bool missing_ok)
+{
+	struct hm_maps maps;
+	char err[512];
+	int ret;
+
+	ret = hm_maps_open(dir, true, &maps, err, sizeof(err));
+	if (ret == -ENOENT && missing_ok && !set_exists(dir))
+		return 1;
+	if (ret) {
+		hm_err("%s", err);
+		return ret;
+	}
+	ret = hm_reset(&maps, dir, routes ? HM_RESET_NAMES : 0, NULL, NULL);
+	hm_maps_close(&maps);
+	if (ret == -ENOMEM)
+		hm_err("out of memory");
+	if (!ret)
+		hm_info("counters in %s reset", dir);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	const char *pin_dir = NULL;
-	struct hm_maps maps;
+	char sock_dir[4096];
 	bool routes = false;
-	char err[512];
-	int ret;
+	int ret, sock;
 
 	hm_prog_name = "hm-reset";
 	ret = parse_args(argc, argv, &pin_dir, &routes);
 	if (ret)
 		return ret;
 	hm_libbpf_logging();
+	if (hm_sock_dir(sock_dir, sizeof(sock_dir), pin_dir))
+		return hm_usage_error("--pin-path: name too long");
 
-	ret = hm_maps_open(pin_dir, true, &maps, err, sizeof(err));
-	if (ret) {
-		hm_err("%s", err);
+	/* The packet set, then the socket set: each under its own lock and generations. */
+	ret = reset_set(pin_dir, routes, set_exists(sock_dir));
+	if (ret < 0)
 		return hm_exit_code(ret);
-	}
-	ret = hm_reset(&maps, pin_dir, routes ? HM_RESET_NAMES : 0, NULL, NULL);
-	hm_maps_close(&maps);
-	if (ret == -ENOMEM)
-		hm_err("out of memory");
-	if (ret)
-		return hm_exit_code(ret);
-	hm_info("counters in %s reset", pin_dir);
-	return HM_EXIT_OK;
+	sock = reset_set(sock_dir, routes, true);
+	return sock < 0 ? hm_exit_code(sock) : HM_EXIT_OK;
 }

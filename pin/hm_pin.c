@@ -19,8 +19,8 @@
 	.value_size = value, .max_entries = entries, .reset = policy, .gen_slice = slice,       \
 	.fd_offset = offsetof(struct hm_maps, field)
 #define HM_MAP(...) { HM_MAP_FIELDS(__VA_ARGS__) }
-/* A map that only some sets have (the socket set's process rows). */
-#define HM_MAP_OPTIONAL(...) { HM_MAP_FIELDS(__VA_ARGS__), .optional = true }
+/* A map of the socket set only: optional in the packet set, required in the socket set. */
+#define HM_MAP_SOCK(...) { HM_MAP_FIELDS(__VA_ARGS__), .optional = true, .sock = true }
 #define HM_STATS_FIELDS(field, map_name, map_role, per_gen, policy)                  \
 	field, map_name, map_role, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),          \
 	sizeof(struct hm_stats), (HM_GENS * (per_gen)), policy, per_gen
@@ -71,12 +71,12 @@ const struct hm_map_desc hm_map_descs[] = {
 	  .optional = true,
 	  .fd_offset = offsetof(struct hm_maps, links) },
 	/* The socket set's process rows and its cgroup filter; the packet set has none. */
-	HM_MAP_OPTIONAL(proc_ids, HM_MAP_PROC_IDS, "process row names per generation",
+	HM_MAP_SOCK(proc_ids, HM_MAP_PROC_IDS, "process row names per generation",
 			BPF_MAP_TYPE_HASH, sizeof(struct hm_proc_key), sizeof(struct hm_route_val), 0,
 			HM_GEN_NAMES, 0),
-	HM_MAP_OPTIONAL(HM_STATS_FIELDS(procs, HM_MAP_PROCS, "rows per process", HM_MAX_PROCS,
+	HM_MAP_SOCK(HM_STATS_FIELDS(procs, HM_MAP_PROCS, "rows per process", HM_MAX_PROCS,
 					HM_GEN_ROWS)),
-	HM_MAP_OPTIONAL(sock_cgrp, HM_MAP_SOCK_CGROUP, "the socket source's cgroup filter",
+	HM_MAP_SOCK(sock_cgrp, HM_MAP_SOCK_CGROUP, "the socket source's cgroup filter",
 			BPF_MAP_TYPE_CGROUP_ARRAY, sizeof(__u32), sizeof(__u32), 1, HM_KEEP, 0),
 };
 const size_t hm_map_descs_len = sizeof(hm_map_descs) / sizeof(hm_map_descs[0]);
@@ -413,18 +413,24 @@ static void hm_missing_msg(char *err, size_t errlen, const char *dir, const bool
 			 hm_pin_is_sock(dir) ? "--sockets" : "IFACE");
 }
 
-static size_t hm_nrequired(void)
+static bool hm_required(const struct hm_map_desc *d, bool sock_set)
+{
+	return !d->optional || (d->sock && sock_set);
+}
+
+static size_t hm_nrequired(bool sock_set)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < hm_map_descs_len; i++)
-		n += !hm_map_descs[i].optional;
+		n += hm_required(&hm_map_descs[i], sock_set);
 	return n;
 }
 
 int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err, size_t errlen)
 {
 	bool missing[sizeof(hm_map_descs) / sizeof(hm_map_descs[0])] = {};
+	bool sock_set = hm_pin_is_sock(dir);
 	size_t i, nmissing = 0;
 	struct stat st;
 	int ret;
@@ -457,7 +463,7 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err, s
 	for (i = 0; i < hm_map_descs_len; i++) {
 		ret = hm_open_pin(dir, &hm_map_descs[i], write, hm_maps_fd(maps, &hm_map_descs[i]),
 				  err, errlen);
-		if (ret == -ENOENT && hm_map_descs[i].optional) {
+		if (ret == -ENOENT && !hm_required(&hm_map_descs[i], sock_set)) {
 			continue;
 		} else if (ret == -ENOENT) {
 			missing[i] = true;
@@ -467,7 +473,7 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err, s
 		}
 	}
 	if (nmissing) {
-		if (nmissing == hm_nrequired())
+		if (nmissing == hm_nrequired(sock_set))
 			hm_nomaps_msg(err, errlen, dir);
 		else
 			hm_missing_msg(err, errlen, dir, missing);

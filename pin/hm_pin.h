@@ -109,6 +109,7 @@ struct hm_map_desc {
 	enum hm_reset_policy reset;
 	unsigned int gen_slice; /* HM_GEN_SLICE, HM_GEN_ROWS: entries per generation */
 	bool optional; /* a set without it is complete (checked when it is there) */
+	bool sock; /* the socket set's own: required in a socket set (hm_pin_is_sock()) */
 };
 extern const struct hm_map_desc hm_map_descs[];
 extern const size_t hm_map_descs_len;

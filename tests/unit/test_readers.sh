@@ -1355,6 +1355,10 @@ done
 hm_expect_fail "--source socket without a socket set: exit 3, says to load it" 3 \
 	"^hm-stat: no socket-source maps in $fs/good/sockets \\(is the socket source loaded\\? run: hm-load --sockets\\)$" \
 	"$stat" --pin-path "$fs/good" --source socket
+mkdir -p "$fs/sockpart/sockets" && "$bin/mkmaps" "$fs/sockpart/sockets" --sockets --omit hm_procs >/dev/null
+hm_expect_fail "socket set without its process rows: exit 3, incomplete, names the map" 3 \
+	"^hm-stat: incomplete httpmon map set in $fs/sockpart/sockets: missing hm_procs \\(reload the monitor: hm-load --sockets\\)$" \
+	"$stat" --pin-path "$fs/sockpart" --source socket
 hm_expect_fail "--source all without either set: exit 3" 3 "^hm-stat: no httpmon maps in $fs/nowhere or $fs/nowhere/sockets " \
 	"$stat" --pin-path "$fs/nowhere" --source all --format prometheus
 hm_expect_fail "--by process --source packet: exit 2" 2 \

@@ -15,15 +15,21 @@
 #include "hm_pin.h"
 
 #define HM_MAP_FIELDS(field, map_name, map_role, map_type, key, value, entries, policy, slice) \
-	.name = map_name, .role = map_role, .type = map_type, .key_size = key,                  \
-	.value_size = value, .max_entries = entries, .reset = policy, .gen_slice = slice,       \
+	.name = map_name, .role = map_role, .type = map_type, .key_size = key,                 \
+	.value_size = value, .max_entries = entries, .reset = policy, .gen_slice = slice,      \
 	.fd_offset = offsetof(struct hm_maps, field)
-#define HM_MAP(...) { HM_MAP_FIELDS(__VA_ARGS__) }
+#define HM_MAP(...)                        \
+	{                                  \
+		HM_MAP_FIELDS(__VA_ARGS__) \
+	}
 /* A map of the socket set only: optional in the packet set, required in the socket set. */
-#define HM_MAP_SOCK(...) { HM_MAP_FIELDS(__VA_ARGS__), .optional = true, .sock = true }
-#define HM_STATS_FIELDS(field, map_name, map_role, per_gen, policy)                  \
-	field, map_name, map_role, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),          \
-	sizeof(struct hm_stats), (HM_GENS * (per_gen)), policy, per_gen
+#define HM_MAP_SOCK(...)                                                   \
+	{                                                                  \
+		HM_MAP_FIELDS(__VA_ARGS__), .optional = true, .sock = true \
+	}
+#define HM_STATS_FIELDS(field, map_name, map_role, per_gen, policy)          \
+	field, map_name, map_role, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), \
+		sizeof(struct hm_stats), (HM_GENS * (per_gen)), policy, per_gen
 #define HM_STATS_ARRAY(...) HM_MAP(HM_STATS_FIELDS(__VA_ARGS__))
 
 const struct hm_map_desc hm_map_descs[] = {
@@ -72,12 +78,12 @@ const struct hm_map_desc hm_map_descs[] = {
 	  .fd_offset = offsetof(struct hm_maps, links) },
 	/* The socket set's process rows and its cgroup filter; the packet set has none. */
 	HM_MAP_SOCK(proc_ids, HM_MAP_PROC_IDS, "process row names per generation",
-			BPF_MAP_TYPE_HASH, sizeof(struct hm_proc_key), sizeof(struct hm_route_val), 0,
-			HM_GEN_NAMES, 0),
+		    BPF_MAP_TYPE_HASH, sizeof(struct hm_proc_key), sizeof(struct hm_route_val), 0,
+		    HM_GEN_NAMES, 0),
 	HM_MAP_SOCK(HM_STATS_FIELDS(procs, HM_MAP_PROCS, "rows per process", HM_MAX_PROCS,
-					HM_GEN_ROWS)),
+				    HM_GEN_ROWS)),
 	HM_MAP_SOCK(sock_cgrp, HM_MAP_SOCK_CGROUP, "the socket source's cgroup filter",
-			BPF_MAP_TYPE_CGROUP_ARRAY, sizeof(__u32), sizeof(__u32), 1, HM_KEEP, 0),
+		    BPF_MAP_TYPE_CGROUP_ARRAY, sizeof(__u32), sizeof(__u32), 1, HM_KEEP, 0),
 };
 const size_t hm_map_descs_len = sizeof(hm_map_descs) / sizeof(hm_map_descs[0]);
 

@@ -38,9 +38,10 @@ static void usage(FILE *f)
 		"Sources: the packet source (hm-load IFACE: TC and XDP programs on\n"
 		"interfaces) pins its maps in the pin directory; the socket source (hm-load\n"
 		"--sockets: programs on the socket calls of local processes) pins a map set\n"
-		"of its own in the subdirectory " HM_SOCK_SUBDIR "/ of it, with the same views and\n"
-		"the process rows besides. hm-stat reads one of them (--source); the two are\n"
-		"never added together, as both may see the same exchange.\n"
+		"of its own, with the same views and the process rows besides, in the\n"
+		"subdirectory " HM_SOCK_SUBDIR "/ of the pin directory. hm-stat reads one of\n"
+		"them (--source); the two are never added together, as both may see the\n"
+		"same exchange.\n"
 		"\n"
 		"Options:\n"
 		"  --by VIEW       rows per client (default), port, port,client, route,\n"
@@ -103,9 +104,9 @@ static void usage(FILE *f)
 		"                  22 with --buckets 1. Use the same settings on every\n"
 		"                  machine whose histograms Prometheus adds up\n"
 		"  --source SRC    the map set to read: packet (the pin directory) or socket\n"
-		"                  (its " HM_SOCK_SUBDIR "/ subdirectory). Default: packet, or socket\n"
-		"                  when only the socket source is loaded. all: both sets in\n"
-		"                  one exposition, each series labelled with its source\n"
+		"                  (its subdirectory " HM_SOCK_SUBDIR "/). Default: packet, or\n"
+		"                  socket when only the socket source is loaded. all: both\n"
+		"                  sets in one exposition, each series labelled with its source\n"
 		"                  (--format prometheus only, for node_exporter's textfile\n"
 		"                  collector; a source that is not loaded is left out);\n"
 		"                  --reset then resets both. Each output names its source:\n"
@@ -489,10 +490,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return hm_usage_error("--watch writes to the terminal; it takes "
 				      "no --output");
 	if (o->source == SOURCE_ALL && o->format != FMT_PROMETHEUS)
-		return hm_usage_error("--source all puts both sources in one Prometheus exposition; "
-				      "it takes --format prometheus");
-	if (o->view_set && views[o->view].sock_only && o->source == SOURCE_PACKET &&
-	    o->source_set)
+		return hm_usage_error(
+			"--source all puts both sources in one Prometheus exposition; "
+			"it takes --format prometheus");
+	if (o->view_set && views[o->view].sock_only && o->source == SOURCE_PACKET && o->source_set)
 		return proc_rows_error();
 	ret = check_hist_args(o, buckets_set, range_set);
 	if (ret)

@@ -149,11 +149,13 @@ static const struct {
 	size_t offset;
 } prom_counter_defs[] = {
 	{ "requests", "HTTP request lines seen", offsetof(struct hm_stats, requests) },
-	{ "responses", "final HTTP responses by status class", offsetof(struct hm_stats, responses) },
+	{ "responses", "final HTTP responses by status class",
+	  offsetof(struct hm_stats, responses) },
 	{ "unanswered",
 	  "requests with no response: connection closed or idle, or written off after a gap",
 	  offsetof(struct hm_stats, unanswered) },
-	{ "bytes_in", "HTTP payload bytes from client to server", offsetof(struct hm_stats, bytes_in) },
+	{ "bytes_in", "HTTP payload bytes from client to server",
+	  offsetof(struct hm_stats, bytes_in) },
 	{ "bytes_out", "HTTP payload bytes from server to client",
 	  offsetof(struct hm_stats, bytes_out) },
 };
@@ -177,7 +179,8 @@ static void prom_counter_rows(FILE *f, const char *name, size_t c, const struct 
 			continue;
 		prom_row_labels(&l, ps, &views[v], r);
 		if (c != PROM_RESPONSES) {
-			memcpy(&val, (const char *)&r->s + prom_counter_defs[c].offset, sizeof(val));
+			memcpy(&val, (const char *)&r->s + prom_counter_defs[c].offset,
+			       sizeof(val));
 			prom_name(f, name, "", &l);
 			fprintf(f, " %llu\n", (unsigned long long)val);
 			continue;
@@ -203,7 +206,8 @@ static void prom_counters(FILE *f, const struct prom_source *ps, size_t nps, enu
 	if (s == nps)
 		return; /* no source has such rows: no families */
 	for (c = 0; c < sizeof(prom_counter_defs) / sizeof(prom_counter_defs[0]); c++) {
-		snprintf(name, sizeof(name), "%s%s_total", vw->prom_prefix, prom_counter_defs[c].name);
+		snprintf(name, sizeof(name), "%s%s_total", vw->prom_prefix,
+			 prom_counter_defs[c].name);
 		snprintf(help, sizeof(help), "%s, %s", prom_counter_defs[c].help, vw->prom_what);
 		prom_family(f, name, "counter", help);
 		for (s = 0; s < nps; s++)

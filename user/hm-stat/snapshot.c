@@ -209,7 +209,8 @@ static int read_procs(struct reader *rd)
 			   add_proc, rd);
 	for (gen = 0; gen < HM_GENS && !ret; gen++)
 		if (rd->gens & (1U << gen))
-			ret = add_stats(rd, rd->maps->procs, HM_MAP_PROCS, gen * HM_MAX_PROCS, &sum);
+			ret = add_stats(rd, rd->maps->procs, HM_MAP_PROCS, gen * HM_MAX_PROCS,
+					&sum);
 	if (ret || stats_empty(&sum))
 		return ret;
 	r = table_add(&rd->snap->tables[VIEW_PROCESS]);

@@ -326,11 +326,16 @@ static const struct {
 	const char *column; /* table heading */
 	const char *name; /* JSON member, CSV column, Prometheus label */
 } key_fields[KEYS] = {
-	[KEY_IFACE] = { "IFACE", "iface" }, [KEY_IFINDEX] = { "IFINDEX", "ifindex" },
-	[KEY_HOST] = { "HOST", "host" },    [KEY_METHOD] = { "METHOD", "method" },
-	[KEY_ROUTE] = { "ROUTE", "route" }, [KEY_PORT] = { "PORT", "port" },
-	[KEY_IP] = { "IP", "ip" },	    [KEY_PID] = { "PID", "pid" },
-	[KEY_COMM] = { "COMM", "comm" },    [KEY_ROLE] = { "ROLE", "role" },
+	[KEY_IFACE] = { "IFACE", "iface" },
+	[KEY_IFINDEX] = { "IFINDEX", "ifindex" },
+	[KEY_HOST] = { "HOST", "host" },
+	[KEY_METHOD] = { "METHOD", "method" },
+	[KEY_ROUTE] = { "ROUTE", "route" },
+	[KEY_PORT] = { "PORT", "port" },
+	[KEY_IP] = { "IP", "ip" },
+	[KEY_PID] = { "PID", "pid" },
+	[KEY_COMM] = { "COMM", "comm" },
+	[KEY_ROLE] = { "ROLE", "role" },
 	[KEY_CGROUP_ID] = { "CGROUP_ID", "cgroup_id" },
 	[KEY_CGROUP] = { "CGROUP", "cgroup" },
 };

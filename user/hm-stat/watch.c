@@ -106,8 +106,7 @@ int watch(struct hm_maps *maps, const struct options *o)
 			/* Detached, perhaps loaded again: new maps, new counters. */
 			ret = watch_reopen(maps, o->dir, err, sizeof(err));
 			if (ret == -ENOENT && !strstr(err, "incomplete")) {
-				hm_err("the maps in %s were removed (monitor detached)",
-				       o->dir);
+				hm_err("the maps in %s were removed (monitor detached)", o->dir);
 				break;
 			}
 			if (ret) {

@@ -258,10 +258,9 @@ static int hm_clear_named_rows(const struct hm_maps *maps, size_t n, unsigned in
 		if (bpf_map_lookup_elem(fd, k, &val))
 			continue;
 		row_names[n].row(k, &kind, &kgen);
-		if (val.id >= hm_row_capacity(kind))
-			continue;
 		idx = gen * hm_row_capacity(kind) + val.id;
-		if (bpf_map_update_elem(hm_row_array(maps, kind), &idx, zero, BPF_EXIST))
+		if (val.id < hm_row_capacity(kind) &&
+		    bpf_map_update_elem(hm_row_array(maps, kind), &idx, zero, BPF_EXIST))
 			err = -errno;
 		else if (bpf_map_delete_elem(fd, k) && errno != ENOENT)
 			err = -errno;

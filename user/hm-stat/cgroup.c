@@ -44,20 +44,23 @@ static void unescape_octal(char *s)
 	*out = '\0';
 }
 
-/* The mount point of the first cgroup2 mount in /proc/self/mountinfo. */
+/*
+ * The mount point of a cgroup2 mount in /proc/self/mountinfo: the first that
+ * shows the hierarchy from its root, else the first.
+ */
 static bool find_cgroup2_mount(char *buf, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL, *sep, *fields[5], *save = NULL;
+	bool found = false, whole = false;
 	size_t cap = 0;
-	bool found = false;
 	int i;
 
 	if (!f) {
 		hm_dbg("cannot read /proc/self/mountinfo: %s", strerror(errno));
 		return false;
 	}
-	while (!found && getline(&line, &cap, f) > 0) {
+	while (!whole && getline(&line, &cap, f) > 0) {
 		sep = strstr(line, " - ");
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
 			continue;
@@ -66,10 +69,13 @@ static bool find_cgroup2_mount(char *buf, size_t len)
 		fields[0] = strtok_r(line, " ", &save);
 		for (i = 1; i < 5 && fields[i - 1]; i++)
 			fields[i] = strtok_r(NULL, " ", &save);
-		if (i < 5 || !fields[4] || strcmp(fields[3], "/"))
+		if (i < 5 || !fields[4] || (found && strcmp(fields[3], "/")))
 			continue;
 		unescape_octal(fields[4]);
-		found = snprintf(buf, len, "%s", fields[4]) < (int)len;
+		if (snprintf(buf, len, "%s", fields[4]) >= (int)len)
+			continue;
+		found = true;
+		whole = !strcmp(fields[3], "/");
 	}
 	free(line);
 	fclose(f);

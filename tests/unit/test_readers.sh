@@ -16,7 +16,7 @@ bin=$tmp/bin
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	mountpoint -q "$fs" && umount "$fs"
-	[ -n "${cgdir:-}" ] && rmdir "$cgdir" 2>/dev/null
+	[ -n "${cgdir:-}" ] && rmdir "$cgdir" "${cgdir%/*}" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -1228,8 +1228,9 @@ hm_judge $? "hm-reset --help: exit status, examples" "exit $rc"
 # one that is gone.
 cg2=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
 if [ -n "$cg2" ] && mkdir "$cg2/hm-rd-$$" 2>/dev/null; then
-	cgdir=$cg2/hm-rd-$$
-	cgid=$(stat -c %i "$cgdir") rootid=$(stat -c %i "$cg2") cgpath=/hm-rd-$$
+	cgdir=$cg2/hm-rd-$$/web.service
+	mkdir "$cgdir"
+	cgid=$(stat -c %i "$cgdir") rootid=$(stat -c %i "$cg2") cgpath=/hm-rd-$$/web.service
 else
 	hm_note "no cgroup2 mount to make a cgroup in: cgroup paths are checked as unknown"
 	cgid=11 rootid=12 cgpath=-none-

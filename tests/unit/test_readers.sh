@@ -1318,6 +1318,9 @@ hm_run "$stat" --pin-path "$fs/both" --source packet --format prometheus
 [ "$rc" -eq 0 ] && [ "$out" = "$(cat "$tmp/good.prom")" ] && ! grep -q httpmon_process_ <<<"$out"
 hm_judge $? "--source packet --format prometheus: as without --source, no process families" "exit $rc: $err"
 
+hm_run "$stat" --pin-path "$fs/both/sockets" --by process --json
+[ "$rc" -eq 0 ] && [ "$out" = "$("$stat" --pin-path "$fs/both" --source socket --by process --json)" ]
+hm_judge $? "--pin-path naming the sockets/ directory itself reads it as the socket source" "exit $rc: $err"
 hm_run "$stat" --pin-path "$fs/sonly"
 [ "$rc" -eq 0 ] && sed -n 1p <<<"$out" | grep -qxF "source: socket ($fs/sonly/sockets)"
 hm_judge $? "no packet set, a socket set: hm-stat reads the socket set" "exit $rc: $err" "$out"

@@ -105,8 +105,9 @@ static void usage(FILE *f)
 		"                  machine whose histograms Prometheus adds up\n"
 		"  --source SRC    the map set to read: packet (the pin directory) or socket\n"
 		"                  (its subdirectory " HM_SOCK_SUBDIR "/). Default: packet, or\n"
-		"                  socket when only the socket source is loaded. all: both\n"
-		"                  sets in one exposition, each series labelled with its source\n"
+		"                  socket when only the socket source is loaded or when the\n"
+		"                  pin directory is a socket set itself. all: both sets in\n"
+		"                  one exposition, each series labelled with its source\n"
 		"                  (--format prometheus only, for node_exporter's textfile\n"
 		"                  collector; a source that is not loaded is left out);\n"
 		"                  --reset then resets both. Each output names its source:\n"
@@ -499,8 +500,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (ret)
 		return ret;
 	o->pin_dir = hm_pin_dir(o->pin_dir);
-	if (hm_sock_dir(o->sock_dir, sizeof(o->sock_dir), o->pin_dir))
+	if (hm_pin_is_sock(o->pin_dir) && !o->source_set) {
+		/* The pin directory named is a socket set itself. */
+		o->source = SOURCE_SOCKET;
+		o->source_set = true;
+		snprintf(o->sock_dir, sizeof(o->sock_dir), "%s", o->pin_dir);
+	} else if (hm_sock_dir(o->sock_dir, sizeof(o->sock_dir), o->pin_dir)) {
 		return hm_usage_error("--pin-path: name too long");
+	}
 	return 0;
 }
 

@@ -456,7 +456,7 @@ int cmp_key_qsort(const void *a, const void *b)
  * Sorts the rows by key and merges a key seen twice: reading, the second
  * copy replaces the first (a restarted walk); clearing, they add up.
  */
-void table_by_key(struct table *t, bool add)
+static void table_by_key(struct table *t, bool add)
 {
 	size_t i, n = 0;
 

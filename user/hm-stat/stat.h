@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * stat.h - hm-stat's parts: a snapshot of the maps (snapshot.c), the
- * difference of two (delta.c), the views and their keys (views.c), and one
- * file per output: table.c, json.c, csv.c, prom.c, charts.c (--hist),
- * watch.c; main.c parses the options.
+ * difference of two (delta.c), the views and their keys (views.c), the
+ * cgroup paths of process rows (cgroup.c), and one file per output: table.c,
+ * json.c, csv.c, prom.c, charts.c (--hist), watch.c; main.c parses the
+ * options and picks the map set (--source).
  *
  * A view is one row of views[] (views.c): where its rows come from, which
  * key fields name a row, and what each format calls it.  The formats walk
@@ -242,8 +243,6 @@ void stats_add(struct hm_stats *sum, const struct hm_stats *s);
  */
 int read_snapshot(struct hm_maps *maps, enum source source, const char *dir, bool reset,
 		  struct snapshot *snap);
-/* The table and the rows' histograms of a snapshot, once read: sorted by key, merged. */
-void table_by_key(struct table *t, bool add);
 void snapshot_free(struct snapshot *snap);
 
 /* delta.c: out = cur - prev, for --watch. */

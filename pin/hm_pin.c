@@ -118,13 +118,28 @@ int hm_sock_dir(char *buf, size_t len, const char *dir)
 	return hm_pin_path(buf, len, dir, HM_SOCK_SUBDIR);
 }
 
-bool hm_pin_is_sock(const char *dir)
+/* Does the path dir (trailing slashes aside) end in the directory name sub? */
+static bool ends_in(const char *dir, const char *sub)
 {
-	size_t n = strlen(dir), sub = strlen(HM_SOCK_SUBDIR);
+	size_t n = strlen(dir), k = strlen(sub);
 
 	while (n > 1 && dir[n - 1] == '/')
 		n--;
-	return n > sub && dir[n - sub - 1] == '/' && !strncmp(dir + n - sub, HM_SOCK_SUBDIR, sub);
+	return n > k && dir[n - k - 1] == '/' && !strncmp(dir + n - k, sub, k);
+}
+
+int hm_pin_sock_role(const char *dir)
+{
+	if (ends_in(dir, HM_SOCK_SUBDIR))
+		return HM_ROLE_SERVER;
+	if (ends_in(dir, HM_SOCK_CLIENT_SUBDIR))
+		return HM_ROLE_CLIENT;
+	return -1;
+}
+
+bool hm_pin_is_sock(const char *dir)
+{
+	return hm_pin_sock_role(dir) >= 0;
 }
 
 int hm_bpffs_ensure(char *err, size_t errlen)

@@ -51,6 +51,8 @@ const char *hm_pin_dir(const char *explicit_dir);
  */
 int hm_sock_dir(char *buf, size_t len, const char *dir);
 bool hm_pin_is_sock(const char *dir);
+/* The role of the socket set dir names (enum hm_role), or -1 when it names none. */
+int hm_pin_sock_role(const char *dir);
 
 /* Writes DIR/NAME to buf; -ENAMETOOLONG when it does not fit. */
 int hm_pin_path(char *buf, size_t len, const char *dir, const char *name);

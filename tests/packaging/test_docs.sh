@@ -210,7 +210,7 @@ expect_completion "completion: 'hm-stat --by=' offers the same" \
 expect_completion "completion: 'hm-stat --format ' offers the formats" \
 	"csv json prometheus table" hm-stat --format ""
 expect_completion "completion: 'hm-stat --source ' offers the sources" \
-	"all packet socket" hm-stat --source ""
+	"all packet socket socket-client" hm-stat --source ""
 expect_completion "completion: 'hm-stat --by po' offers port, port,client" \
 	"port port,client" hm-stat --by po
 expect_completion "completion: 'httpmon-ctl st' offers start, status, stop" \

@@ -372,7 +372,7 @@ static void fill_monitor(void)
 		{ HM_MON_PORT_CLIENTS_FULL, "port_clients_full", 0, 2 },
 	}, sock_vals[] = {
 		{ HM_MON_SOCK_CALLS, "sock_calls", 300, 41 },
-		{ HM_MON_SOCK_CLIENT, "sock_client", 7, 0 },
+		{ HM_MON_SOCK_OTHER_ROLE, "sock_other_role", 7, 0 },
 		{ HM_MON_SOCK_MIDSTREAM, "sock_midstream", 0, 3 },
 		{ HM_MON_PROCS_FULL, "procs_full", 1, 1 },
 	};

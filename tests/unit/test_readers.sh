@@ -1348,7 +1348,7 @@ hm_run "$stat" --pin-path "$fs/sonly" --source all --format prometheus
 hm_judge $? "--source all with only a socket set: its series alone" "exit $rc: $err"
 
 # --- --source refusals -----------------------------------------------------------------
-hm_expect_fail "unknown --source: exit 2" 2 "^hm-stat: unknown --source 'pcap' \\(packet, socket, all\\); see hm-stat --help$" \
+hm_expect_fail "unknown --source: exit 2" 2 "^hm-stat: unknown --source 'pcap' \\(packet, socket, socket-client, all\\); see hm-stat --help$" \
 	"$stat" --pin-path "$fs/both" --source pcap
 for f in "" "--json" "--format csv"; do
 	# shellcheck disable=SC2086 # f is a word list

@@ -146,7 +146,7 @@ static int reset_set(const char *dir, bool routes, bool missing_ok)
 int main(int argc, char **argv)
 {
 	const char *pin_dir = NULL;
-	char sock_dir[4096];
+	char sock_dir[4096], client_dir[4096];
 	bool routes = false;
 	int ret, sock;
 
@@ -155,7 +155,8 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret;
 	hm_libbpf_logging();
-	if (hm_sock_dir(sock_dir, sizeof(sock_dir), pin_dir))
+	if (hm_sock_dir(sock_dir, sizeof(sock_dir), pin_dir) ||
+	    hm_pin_path(client_dir, sizeof(client_dir), pin_dir, HM_SOCK_CLIENT_SUBDIR))
 		return hm_usage_error("--pin-path: name too long");
 
 	/* The packet set, then the socket set: each under its own lock and generations. */
@@ -163,5 +164,7 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		return hm_exit_code(ret);
 	sock = reset_set(sock_dir, routes, true);
+	if (sock >= 0 && set_exists(client_dir))
+		sock = reset_set(client_dir, routes, true);
 	return sock < 0 ? hm_exit_code(sock) : HM_EXIT_OK;
 }

@@ -162,7 +162,7 @@ void print_json(FILE *f, const struct snapshot *snap, const struct options *o)
 
 	fprintf(f, "{\"schema\": %d, \"source\": \"%s\"", HM_JSON_SCHEMA, source);
 	for (v = 0; v < VIEWS; v++) {
-		if (views[v].sock_only && snap->source != SOURCE_SOCKET)
+		if (views[v].sock_only && !source_is_sock(snap->source))
 			continue;
 		t = &snap->tables[v];
 		fprintf(f, ",\n \"%s\": [", views[v].json);

@@ -13,16 +13,16 @@ static void usage(FILE *f)
 	fprintf(f,
 		"hm-stat - show the HTTP statistics collected by the httpmon classifier\n"
 		"\n"
-		"Usage: hm-stat [--by VIEW] [--sort FIELD] [--top N] [--source packet|socket]\n"
+		"Usage: hm-stat [--by VIEW] [--sort FIELD] [--top N] [--source SRC]\n"
 		"               [--format table|json|csv|prometheus] [--json] [--output FILE]\n"
 		"               [--latency first|last] [--reset] [--buckets N]\n"
 		"               [--bucket-range LOW:HIGH] [--pin-path DIR] [-v]\n"
 		"       hm-stat --format prometheus --source all [--output FILE] [--reset] ...\n"
 		"       hm-stat --hist [PORT | [METHOD ]ROUTE | HOST] [--by port|route|host]\n"
 		"               [--buckets N] [--sort FIELD] [--top N] [--latency first|last] [--reset]\n"
-		"               [--output FILE] [--source packet|socket] [--pin-path DIR]\n"
+		"               [--output FILE] [--source SRC] [--pin-path DIR]\n"
 		"       hm-stat --watch SECONDS [--count N] [--by VIEW] [--sort FIELD]\n"
-		"               [--top N] [--latency first|last] [--source packet|socket]\n"
+		"               [--top N] [--latency first|last] [--source SRC]\n"
 		"               [--pin-path DIR]\n"
 		"       hm-stat --help | --version\n"
 		"\n"
@@ -39,9 +39,10 @@ static void usage(FILE *f)
 		"interfaces) pins its maps in the pin directory; the socket source (hm-load\n"
 		"--sockets: programs on the socket calls of local processes) pins a map set\n"
 		"of its own, with the same views and the process rows besides, in the\n"
-		"subdirectory " HM_SOCK_SUBDIR "/ of the pin directory. hm-stat reads one of\n"
-		"them (--source); the two are never added together, as both may see the\n"
-		"same exchange.\n"
+		"subdirectory " HM_SOCK_SUBDIR "/ of the pin directory (the servers' side), and\n"
+		"with hm-load --sockets --clients another in " HM_SOCK_CLIENT_SUBDIR "/ (the\n"
+		"clients' side). hm-stat reads one of them (--source); they are never added\n"
+		"together, as they may see the same exchange.\n"
 		"\n"
 		"Options:\n"
 		"  --by VIEW       rows per client (default), port, port,client, route,\n"
@@ -103,14 +104,17 @@ static void usage(FILE *f)
 		"                  bounds, +Inf, _sum and _count: 292 series by default,\n"
 		"                  22 with --buckets 1. Use the same settings on every\n"
 		"                  machine whose histograms Prometheus adds up\n"
-		"  --source SRC    the map set to read: packet (the pin directory) or socket\n"
-		"                  (its subdirectory " HM_SOCK_SUBDIR "/). Default: packet, or\n"
+		"  --source SRC    the map set to read: packet (the pin directory), socket\n"
+		"                  (its subdirectory " HM_SOCK_SUBDIR "/) or socket-client\n"
+		"                  (" HM_SOCK_CLIENT_SUBDIR "/, hm-load --sockets --clients:\n"
+		"                  client rows are the local addresses, port rows the servers'\n"
+		"                  ports, latency the client's). Default: packet, or\n"
 		"                  socket when only the socket source is loaded or when the\n"
-		"                  pin directory is a socket set itself. all: both sets in\n"
+		"                  pin directory is a socket set itself. all: every set in\n"
 		"                  one exposition, each series labelled with its source\n"
 		"                  (--format prometheus only, for node_exporter's textfile\n"
 		"                  collector; a source that is not loaded is left out);\n"
-		"                  --reset then resets both. Each output names its source:\n"
+		"                  --reset then resets each. Each output names its source:\n"
 		"                  JSON a top-level and a per-row \"source\", CSV a last\n"
 		"                  column source, Prometheus a label source on every series\n"
 		"                  but httpmon_info; the socket table's first line is\n"
@@ -135,7 +139,7 @@ static void usage(FILE *f)
 		"  PID, COMM, ROLE, CGROUP_ID, CGROUP\n"
 		"                  --by process: the process (thread group id) that made a\n"
 		"                  connection's first read or write, its command name, its\n"
-		"                  role (server: the socket source counts the server's side),\n"
+		"                  role (server, or client in the socket-client set),\n"
 		"                  its cgroup v2 id and that cgroup's path under the cgroup2\n"
 		"                  mount (\"/\" the root; \"-\": the cgroup is gone). _other:\n"
 		"                  processes beyond the process limit (procs_full). JSON:\n"
@@ -249,7 +253,7 @@ int print_snapshot(FILE *f, struct snapshot *snap, const struct options *o)
 		return print_prometheus(f, snap, 1, o);
 	default:
 		/* The packet table stays as it always was; the socket one says so. */
-		if (snap->source == SOURCE_SOCKET)
+		if (source_is_sock(snap->source))
 			fprintf(f, "source: %s (%s)\n", source_names[snap->source], snap->dir);
 		return o->hist ? print_hist_charts(f, snap, o) : print_table(f, snap, o);
 	}
@@ -459,7 +463,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 				if (!strcmp(optarg, source_names[i]))
 					break;
 			if (i == SOURCES)
-				return hm_usage_error("unknown --source '%s' (packet, socket, all)",
+				return hm_usage_error("unknown --source '%s' (packet, socket, "
+						      "socket-client, all)",
 						      optarg);
 			o->source = i;
 			o->source_set = true;
@@ -502,10 +507,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->pin_dir = hm_pin_dir(o->pin_dir);
 	if (hm_pin_is_sock(o->pin_dir) && !o->source_set) {
 		/* The pin directory named is a socket set itself. */
-		o->source = SOURCE_SOCKET;
+		o->source = hm_pin_sock_role(o->pin_dir) == HM_ROLE_CLIENT ? SOURCE_SOCKET_CLIENT :
+									     SOURCE_SOCKET;
 		o->source_set = true;
-		snprintf(o->sock_dir, sizeof(o->sock_dir), "%s", o->pin_dir);
-	} else if (hm_sock_dir(o->sock_dir, sizeof(o->sock_dir), o->pin_dir)) {
+		snprintf(o->source == SOURCE_SOCKET ? o->sock_dir : o->client_dir,
+			 sizeof(o->sock_dir), "%s", o->pin_dir);
+	} else if (hm_sock_dir(o->sock_dir, sizeof(o->sock_dir), o->pin_dir) ||
+		   hm_pin_path(o->client_dir, sizeof(o->client_dir), o->pin_dir,
+			       HM_SOCK_CLIENT_SUBDIR)) {
 		return hm_usage_error("--pin-path: name too long");
 	}
 	return 0;
@@ -532,7 +541,9 @@ static int open_set(struct set *set, enum source source, const struct options *o
 		    size_t errlen)
 {
 	set->source = source;
-	set->dir = source == SOURCE_SOCKET ? o->sock_dir : o->pin_dir;
+	set->dir = source == SOURCE_SOCKET	  ? o->sock_dir :
+		   source == SOURCE_SOCKET_CLIENT ? o->client_dir :
+						    o->pin_dir;
 	return hm_maps_open(set->dir, o->reset, &set->maps, err, errlen);
 }
 
@@ -547,7 +558,7 @@ static int open_sets(struct set *sets, const struct options *o)
 	int ret, n = 0;
 
 	if (o->source == SOURCE_ALL) {
-		for (int s = SOURCE_PACKET; s <= SOURCE_SOCKET; s++) {
+		for (int s = SOURCE_PACKET; s < SOURCE_ALL; s++) {
 			ret = open_set(&sets[n], s, o, err, sizeof(err));
 			if (!ret)
 				n++;
@@ -586,7 +597,7 @@ static void close_sets(struct set *sets, int n)
 /* Reads (and with --reset clears) each set, and prints them as one output. */
 static int read_and_print(FILE *f, struct set *sets, int n, const struct options *o)
 {
-	struct snapshot snaps[2];
+	struct snapshot snaps[SOURCE_ALL];
 	int ret = 0, i, nread = 0;
 
 	for (i = 0; i < n && !ret; i++) {
@@ -612,7 +623,7 @@ int main(int argc, char **argv)
 			     .sort = SORT_REQUESTS,
 			     .family = HM_LAT_FIRST,
 			     .export = HM_EXPORT_DEFAULT };
-	struct set sets[2];
+	struct set sets[SOURCE_ALL];
 	struct output out;
 	int ret, n;
 
@@ -627,7 +638,7 @@ int main(int argc, char **argv)
 	if (n < 0)
 		return hm_exit_code(n);
 	if (o.view_set && views[o.view].sock_only && o.source != SOURCE_ALL &&
-	    sets[0].source != SOURCE_SOCKET) {
+	    !source_is_sock(sets[0].source)) {
 		close_sets(sets, n);
 		return proc_rows_error();
 	}

@@ -141,7 +141,7 @@ static const struct table *prom_table(const struct prom_source *ps, enum view_id
 
 static bool prom_has_view(const struct prom_source *ps, enum view_id v)
 {
-	return !views[v].sock_only || ps->snap->source == SOURCE_SOCKET;
+	return !views[v].sock_only || source_is_sock(ps->snap->source);
 }
 
 static const struct {

@@ -69,11 +69,19 @@ enum view_source {
 };
 
 /*
- * Where the maps come from: the packet set (the pin directory) or the socket
- * set (its HM_SOCK_SUBDIR); --source all reads both (Prometheus only).
+ * Where the maps come from: the packet set (the pin directory), the socket
+ * set (its HM_SOCK_SUBDIR: the servers' side) or the socket source's client
+ * set (HM_SOCK_CLIENT_SUBDIR, hm-load --sockets --clients); --source all
+ * reads every one loaded (Prometheus only).
  */
-enum source { SOURCE_PACKET, SOURCE_SOCKET, SOURCE_ALL, SOURCES };
+enum source { SOURCE_PACKET, SOURCE_SOCKET, SOURCE_SOCKET_CLIENT, SOURCE_ALL, SOURCES };
 extern const char *const source_names[SOURCES];
+
+/* Does the source have process rows (a socket set of either role)? */
+static inline bool source_is_sock(enum source s)
+{
+	return s == SOURCE_SOCKET || s == SOURCE_SOCKET_CLIENT;
+}
 
 struct row;
 struct id_names;
@@ -210,6 +218,7 @@ struct options {
 	enum source source;
 	bool source_set; /* --source was given */
 	char sock_dir[4096]; /* the socket set's directory */
+	char client_dir[4096]; /* the socket source's client set's */
 	enum source read_source; /* the source read (not SOURCE_ALL): --watch */
 	const char *dir; /* and the directory of its map set */
 	const char *output;

@@ -217,6 +217,7 @@ const struct view views[VIEWS] = {
 const char *const source_names[SOURCES] = {
 	[SOURCE_PACKET] = "packet",
 	[SOURCE_SOCKET] = "socket",
+	[SOURCE_SOCKET_CLIENT] = "socket-client",
 	[SOURCE_ALL] = "all",
 };
 
@@ -342,6 +343,7 @@ static const struct {
 
 static const char *const role_names[HM_ROLES] = {
 	[HM_ROLE_SERVER] = "server",
+	[HM_ROLE_CLIENT] = "client",
 };
 
 const char *key_name(enum key_field k)

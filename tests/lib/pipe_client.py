@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""pipe_client.py - a pipelining HTTP/1.1 client that counts every byte it
+sends and receives: ground truth for the socket source's tests.
+
+On each of --conns connections (one after the other) it sends --n GET
+requests for the --paths in turn (cycling) in one sendall(), then reads the
+--n responses (status line, headers, Content-Length body), then closes.
+The requests carry a Host header and nothing else; every response must
+have a Content-Length.
+
+Its record (--out FILE, JSON lines, one per request, appended):
+  {"port", "path", "status", "req_bytes", "resp_bytes"}
+req_bytes: the request's bytes as sent; resp_bytes: its response's bytes as
+received, headers and body.  Exits 1 when a response is missing or
+malformed.
+
+Usage: pipe_client.py --target 127.0.0.1:18111 --paths /a/ok,/a/big
+                      [--n 8] [--conns 2] --out FILE
+"""
+
+import argparse
+import json
+import socket
+import sys
+
+
+def read_response(sock, buf):
+    """(status, bytes, rest of buf) of the next response in sock's stream."""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed before a response's headers")
+        buf += data
+    end = buf.index(b"\r\n\r\n") + 4
+    head = buf[:end].decode("latin-1").split("\r\n")
+    status = int(head[0].split(" ")[1])
+    clen = None
+    for line in head[1:]:
+        k, _, v = line.partition(":")
+        if k.strip().lower() == "content-length":
+            clen = int(v.strip())
+    if clen is None:
+        raise ValueError("a response without Content-Length")
+    while len(buf) < end + clen:
+        data = sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed inside a body")
+        buf += data
+    return status, end + clen, buf[end + clen:]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--target", required=True)
+    ap.add_argument("--paths", required=True)
+    ap.add_argument("--n", type=int, default=8)
+    ap.add_argument("--conns", type=int, default=2)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--timeout", type=float, default=10)
+    args = ap.parse_args()
+    host, _, port = args.target.rpartition(":")
+    port = int(port)
+    paths = args.paths.split(",")
+    k = 0
+    with open(args.out, "a") as out:
+        for _ in range(args.conns):
+            sock = socket.create_connection((host, port), timeout=args.timeout)
+            reqs = []
+            for _ in range(args.n):
+                path = paths[k % len(paths)]
+                k += 1
+                reqs.append((path, f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()))
+            sock.sendall(b"".join(r for _, r in reqs))
+            buf = b""
+            for path, r in reqs:
+                status, n, buf = read_response(sock, buf)
+                out.write(json.dumps({"port": port, "path": path, "status": status,
+                                      "req_bytes": len(r), "resp_bytes": n}) + "\n")
+            if buf:
+                print(f"pipe_client: {len(buf)} bytes after the last response", file=sys.stderr)
+                return 1
+            sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

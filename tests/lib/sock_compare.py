@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""sock_compare.py - compares hm-stat's JSON for the socket source with the
+ground truth the socket tests collected themselves, and prints one line per
+check: "ok<TAB>NAME" or "not ok<TAB>NAME<TAB>DETAIL" (the test script turns
+them into its ok / not ok lines).
+
+Truth (--truth, repeatable), one request per record:
+  FILE            JSON lines {"port", "method"?, "path", "status",
+                  "req_bytes", "resp_bytes"} (pipe_client.py's and
+                  sock_server.py's records; method defaults to GET)
+  curl:FILE       curl -w lines "METHOD CODE SIZE_REQUEST SIZE_HEADER
+                  SIZE_DOWNLOAD URL": request bytes as sent (body included),
+                  response bytes as received (headers + body)
+  nginx:FILE      access log lines "PORT REQUEST_TIME STATUS BYTES_SENT
+                  REQUEST_LENGTH METHOD URI" (nginx's own record)
+
+Checks, each on the rows of the given keys only (the socket source sees the
+whole host):
+  rows: for every --port P, the port row; with --routes, every route of the
+    truth (METHOD, path without query: the tests' paths have two plain
+    segments, which the default grouping keeps as they are); for every
+    --proc PID:PORTS:COMM:CGROUP, the process rows of PID (summed over
+    comm and cgroup) against the truth of PORTS, and that PID's rows name
+    COMM and CGROUP (a path under the cgroup2 mount).  Compared: requests,
+    responses, status classes, unanswered (0), bytes_in, bytes_out -
+    exactly.
+  latency --record FILE --port P --slack-ms MS: sock_server.py's own
+    times of port P against the port row's latency_us: min, max and avg
+    each within MS of the server's (the socket's interval, read return to
+    write call, contains the server's, so it is never shorter by more than
+    rounding).
+  nginx-latency --log FILE --port P --slack-ms MS: the port's average
+    socket latency <= the average $request_time + MS (nginx has ms
+    resolution; $request_time runs from the request's first read to the
+    log line, past the response's first write).
+"""
+
+import argparse
+import json
+import sys
+from urllib.parse import urlsplit
+
+FIELDS = ("requests", "responses", "1xx", "2xx", "3xx", "4xx", "5xx", "unanswered",
+          "bytes_in", "bytes_out")
+
+
+def load_truth(specs):
+    recs = []
+    for spec in specs:
+        kind, _, path = spec.partition(":") if spec.split(":", 1)[0] in ("curl", "nginx") \
+            else ("jsonl", "", spec)
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                if kind == "jsonl":
+                    r = json.loads(line)
+                    r.setdefault("method", "GET")
+                elif kind == "curl":
+                    method, code, sreq, shdr, sdl, url = line.split()
+                    u = urlsplit(url)
+                    r = {"port": u.port, "method": method, "path": u.path, "status": int(code),
+                         "req_bytes": int(sreq), "resp_bytes": int(shdr) + int(sdl)}
+                else:
+                    port, _rt, status, sent, rlen, method, uri = line.split()
+                    r = {"port": int(port), "method": method, "path": uri.split("?")[0],
+                         "status": int(status), "req_bytes": int(rlen),
+                         "resp_bytes": int(sent), "request_time": float(_rt)}
+                recs.append(r)
+    return recs
+
+
+def summarize(recs):
+    s = dict.fromkeys(FIELDS, 0)
+    for r in recs:
+        s["requests"] += 1
+        if r["status"]:
+            s["responses"] += 1
+            s["%dxx" % (r["status"] // 100)] += 1
+        s["bytes_in"] += r["req_bytes"]
+        s["bytes_out"] += r["resp_bytes"]
+    return s
+
+
+def row_summary(rows):
+    s = dict.fromkeys(FIELDS, 0)
+    for row in rows:
+        for k in ("requests", "responses", "unanswered", "bytes_in", "bytes_out"):
+            s[k] += row.get(k) or 0
+        for k in ("1xx", "2xx", "3xx", "4xx", "5xx"):
+            s[k] += (row.get("status") or {}).get(k) or 0
+    return s
+
+
+def words(s):
+    return " ".join(f"{k} {s[k]}" for k in FIELDS)
+
+
+def say(ok, name, detail=""):
+    print(("ok\t%s" % name) if ok else ("not ok\t%s\t%s" % (name, detail)), flush=True)
+
+
+def compare(name, truth, rows):
+    got = row_summary(rows)
+    ok = bool(rows) and got == truth
+    say(ok, f"{name}: {words(truth)}" if ok else name,
+        f"hm-stat: {words(got) if rows else '(no row)'} | truth: {words(truth)}")
+
+
+def cmd_rows(a, stat):
+    recs = load_truth(a.truth)
+    for p in a.port:
+        t = summarize([r for r in recs if r["port"] == p])
+        compare(f"{a.label}: port {p}", t, [r for r in stat.get("ports", []) if r.get("port") == p])
+    if a.routes:
+        keys = sorted({(r["method"], r["path"]) for r in recs})
+        for m, path in keys:
+            t = summarize([r for r in recs if (r["method"], r["path"]) == (m, path)])
+            rows = [r for r in stat.get("routes", []) if r.get("method") == m and r.get("route") == path]
+            compare(f"{a.label}: route {m} {path}", t, rows)
+    for spec in a.proc:
+        pid, ports, comm, cgroup = spec.split(":", 3)
+        ports = {int(p) for p in ports.split(",")}
+        t = summarize([r for r in recs if r["port"] in ports])
+        if "processes" not in stat:
+            say(False, f"{a.label}: process {pid} ({comm})",
+                "hm-stat gave no \"processes\" array (--by process)")
+            continue
+        rows = [r for r in stat["processes"] if r.get("pid") == int(pid)]
+        compare(f"{a.label}: process {pid} ({comm}, ports {','.join(map(str, sorted(ports)))})",
+                t, rows)
+        names = sorted({(r.get("comm"), r.get("role"), str(r.get("cgroup", "")).strip("/"),
+                         r.get("cgroup_id")) for r in rows})
+        want = [(comm, "server", cgroup.strip("/"), a.cgroup_id)]
+        say(names == want, f"{a.label}: process {pid} is comm {comm}, role server, cgroup "
+            f"{cgroup} (id {a.cgroup_id})", f"hm-stat: {names} | truth: {want}")
+
+
+def lat(stat, port):
+    rows = [r for r in stat.get("ports", []) if r.get("port") == port]
+    return (rows[0].get("latency_us") or {}) if rows else {}
+
+
+def cmd_latency(a, stat):
+    recs = [json.loads(x) for x in open(a.record) if x.strip()]
+    us = [r["latency_ns"] / 1000 for r in recs if r["port"] == a.port and r["resp_bytes"]]
+    got = lat(stat, a.port)
+    if not us or got.get("avg") is None:
+        say(False, f"{a.label}: port {a.port} latency", f"server times: {len(us)}, hm-stat: {got}")
+        return
+    want = {"min": min(us), "max": max(us), "avg": sum(us) / len(us)}
+    slack = a.slack_ms * 1000
+    bad = [k for k in ("min", "max", "avg")
+           if not (want[k] - a.floor_us <= got[k] <= want[k] + slack)]
+    text = ", ".join(f"{k} {got[k]:.1f} vs {want[k]:.1f}" for k in ("min", "avg", "max"))
+    say(not bad, f"{a.label}: port {a.port} socket latency (us) within [server - {a.floor_us:g} us,"
+        f" server + {a.slack_ms:g} ms] of the server's own over {len(us)} requests: {text}",
+        f"out of bounds: {bad}: {text}")
+
+
+def cmd_nginx_latency(a, stat):
+    recs = [r for r in load_truth(["nginx:" + a.log]) if r["port"] == a.port]
+    got = lat(stat, a.port)
+    if not recs or got.get("avg") is None:
+        say(False, f"{a.label}: port {a.port} latency", f"log lines: {len(recs)}, hm-stat: {got}")
+        return
+    avg_rt = sum(r["request_time"] for r in recs) / len(recs) * 1e6
+    ok = got["avg"] <= avg_rt + a.slack_ms * 1000
+    say(ok, f"{a.label}: port {a.port} average socket latency {got['avg']:.1f} us <= nginx's average"
+        f" $request_time {avg_rt:.1f} us + {a.slack_ms:g} ms ({len(recs)} requests)",
+        f"socket avg {got['avg']} us, nginx avg {avg_rt:.1f} us")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("rows")
+    r.add_argument("--truth", action="append", default=[])
+    r.add_argument("--port", action="append", type=int, default=[])
+    r.add_argument("--routes", action="store_true")
+    r.add_argument("--proc", action="append", default=[])
+    r.add_argument("--cgroup-id", type=int)
+    l = sub.add_parser("latency")
+    l.add_argument("--record", required=True)
+    l.add_argument("--port", type=int, required=True)
+    l.add_argument("--slack-ms", type=float, default=1.0)
+    l.add_argument("--floor-us", type=float, default=1.0)
+    n = sub.add_parser("nginx-latency")
+    n.add_argument("--log", required=True)
+    n.add_argument("--port", type=int, required=True)
+    n.add_argument("--slack-ms", type=float, default=1.0)
+    for p in (r, l, n):
+        p.add_argument("--stat", required=True)
+        p.add_argument("--label", default="sockets")
+    a = ap.parse_args()
+    with open(a.stat) as f:
+        stat = json.load(f)
+    {"rows": cmd_rows, "latency": cmd_latency, "nginx-latency": cmd_nginx_latency}[a.cmd](a, stat)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""sock_server.py - an HTTP/1.1 test server whose every system call is known,
+with its own record of each exchange: the ground truth for the socket source.
+
+One process, one thread, a selector loop over blocking sockets (accept and
+read when readable; writes block until done).  Keep-alive with
+Content-Length on every response; pipelined requests are answered in order;
+a request with "Connection: close" is answered with it and the connection
+closed.  Request bodies (Content-Length) are read and counted.
+
+Modes (--mode), so each family of calls is covered:
+  plain  reads with os.read(2) and writes with os.write(2) on the socket fd;
+  vec    reads alternate os.readv() (read(v)) and socket.recvmsg_into()
+         (recvmsg(2)), each into two buffers, the first 7 bytes long so a
+         request line spans two iovec pieces; writes alternate os.writev()
+         and socket.sendmsg() with the headers and the body as separate
+         buffers.
+
+Answers, by the last path segment (any prefix, query ignored):
+  ok        200, 100 bytes       big    200, 48 KiB
+  missing   404, 20 bytes        fail   500, 30 bytes
+  slow      200, 10 bytes after sleeping 3 ms
+  empty     200, no body (Content-Length: 0)
+  echo      200, the request body's length in decimal
+  anything else: 404, 9 bytes
+
+The record (--record FILE, JSON lines, appended and flushed per response):
+  {"port", "pid", "method", "path", "status", "req_bytes", "resp_bytes",
+   "t_read_ns", "t_write_ns", "latency_ns"}
+t_read_ns is time.monotonic_ns() right after the read that returned the
+request's first byte returned; t_write_ns right before the first write of
+its response was called; resp_bytes is what the writes of that response
+returned.  At exit (SIGTERM), --totals FILE gets per port the bytes every
+read returned and every write wrote: {"PORT": {"read": N, "written": N}}.
+
+Usage: sock_server.py --listen 127.0.0.1:18111 [--listen ...] --mode plain
+                      --record FILE --totals FILE
+Prints "ready PID" on stdout once it listens.
+"""
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+
+BODIES = {
+    "ok": (200, b"o" * 100),
+    "big": (200, bytes(i % 251 for i in range(48 * 1024))),
+    "missing": (404, b"m" * 20),
+    "fail": (500, b"f" * 30),
+    "slow": (200, b"s" * 10),
+    "empty": (200, b""),
+}
+REASONS = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}
+MAX_HEAD = 64 * 1024
+
+
+class Conn:
+    def __init__(self, sock, port):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.port = port
+        self.buf = bytearray()
+        self.chunks = []  # [bytes left in buf from that read, its time]
+        self.nreads = 0
+        self.nwrites = 0
+
+
+class Server:
+    def __init__(self, args):
+        self.mode = args.mode
+        self.sel = selectors.DefaultSelector()
+        self.record = open(args.record, "a", buffering=1)
+        self.totals_path = args.totals
+        self.totals = {}
+        self.pid = os.getpid()
+        for spec in args.listen:
+            host, _, port = spec.rpartition(":")
+            ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind((host, int(port)))
+            ls.listen(128)
+            self.sel.register(ls, selectors.EVENT_READ, ("listen", int(port)))
+            self.totals[int(port)] = {"read": 0, "written": 0}
+
+    # -- the system calls -------------------------------------------------
+    def read(self, c):
+        if self.mode == "plain":
+            data = os.read(c.fd, 65536)
+        else:
+            b1, b2 = bytearray(7), bytearray(65529)
+            if c.nreads % 2 == 0:
+                n = os.readv(c.fd, [b1, b2])
+            else:
+                n, _, _, _ = c.sock.recvmsg_into([b1, b2])
+            data = bytes((b1 + b2)[:n])
+        c.nreads += 1
+        return data
+
+    def write(self, c, head, body):
+        """Writes head + body; returns the bytes written."""
+        done = 0
+        total = len(head) + len(body)
+        while done < total:
+            if self.mode == "plain":
+                n = os.write(c.fd, (head + body)[done:])
+            else:
+                rest = [head[done:], body[max(0, done - len(head)):]] if done < len(head) \
+                    else [body[done - len(head):]]
+                rest = [r for r in rest if r] or [b""]
+                if c.nwrites % 2 == 0:
+                    n = os.writev(c.fd, rest)
+                else:
+                    n = c.sock.sendmsg(rest)
+                c.nwrites += 1
+            done += n
+        return done
+
+    # -- HTTP -------------------------------------------------------------
+    def take(self, c, n):
+        """Consumes n bytes of c.buf; returns the time of the read that returned the first."""
+        t = c.chunks[0][1]
+        del c.buf[:n]
+        while n > 0:
+            k = min(n, c.chunks[0][0])
+            c.chunks[0][0] -= k
+            n -= k
+            if c.chunks[0][0] == 0:
+                c.chunks.pop(0)
+        return t
+
+    def serve(self, c):
+        """Answers every complete request in c.buf; False when the connection is to close."""
+        while True:
+            end = c.buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(c.buf) > MAX_HEAD:
+                    return False
+                return True
+            head = bytes(c.buf[:end]).decode("latin-1")
+            lines = head.split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            hdrs = {}
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                hdrs[k.strip().lower()] = v.strip()
+            clen = int(hdrs.get("content-length", "0"))
+            total = end + 4 + clen
+            if len(c.buf) < total:
+                return True
+            body_in = bytes(c.buf[end + 4:total])
+            t_read = self.take(c, total)
+            path = target.split("?", 1)[0]
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if name == "echo":
+                status, body = 200, str(len(body_in)).encode()
+            else:
+                status, body = BODIES.get(name, (404, b"not found"))
+            if name == "slow":
+                time.sleep(0.003)
+            close = hdrs.get("connection", "").lower() == "close"
+            rh = (f"HTTP/1.1 {status} {REASONS[status]}\r\n"
+                  f"Content-Type: application/octet-stream\r\n"
+                  f"Content-Length: {len(body)}\r\n"
+                  + ("Connection: close\r\n" if close else "") + "\r\n").encode()
+            t_write = time.monotonic_ns()
+            try:
+                n = self.write(c, rh, body)
+            except OSError:
+                n = 0
+            self.totals[c.port]["written"] += n
+            self.record.write(json.dumps({
+                "port": c.port, "pid": self.pid, "method": method, "path": path,
+                "status": status, "req_bytes": total, "resp_bytes": n,
+                "t_read_ns": t_read, "t_write_ns": t_write,
+                "latency_ns": t_write - t_read}) + "\n")
+            if close or n == 0:
+                return False
+
+    def run(self):
+        print(f"ready {self.pid}", flush=True)
+        while True:
+            for key, _ in self.sel.select():
+                kind, port = key.data if isinstance(key.data, tuple) else ("conn", None)
+                if kind == "listen":
+                    s, _ = key.fileobj.accept()
+                    s.setblocking(True)
+                    self.sel.register(s, selectors.EVENT_READ, Conn(s, port))
+                    continue
+                c = key.data
+                try:
+                    data = self.read(c)
+                except OSError:
+                    data = b""
+                if data:
+                    c.chunks.append([len(data), time.monotonic_ns()])
+                    c.buf += data
+                    self.totals[c.port]["read"] += len(data)
+                if not data or not self.serve(c):
+                    self.sel.unregister(c.sock)
+                    c.sock.close()
+
+    def write_totals(self):
+        if self.totals_path:
+            with open(self.totals_path, "w") as f:
+                json.dump({str(p): v for p, v in self.totals.items()}, f)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--listen", action="append", required=True)
+    ap.add_argument("--mode", choices=("plain", "vec"), default="plain")
+    ap.add_argument("--record", required=True)
+    ap.add_argument("--totals")
+    args = ap.parse_args()
+    srv = Server(args)
+
+    def stop(*_):
+        srv.write_totals()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    srv.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -44,6 +44,8 @@ set -u
 . "$HM_LIB/nginx.sh"
 # shellcheck source=tests/lib/e2e.sh
 . "$HM_LIB/e2e.sh"
+# shellcheck source=tests/lib/sock.sh
+. "$HM_LIB/sock.sh"
 
 hm_require_cmds nsenter python3 jq curl nginx wrk timeout
 hm_require_build httpmon_sock.o hm-load hm-stat
@@ -56,23 +58,13 @@ CG=${CG2:+$CG2/hmtest-sk-$$}
 R=/k$(tr 0-9 a-j <<<"$$")
 NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113
 
-# cg_remove DIR: moves DIR's processes to the cgroup2 root, removes DIR.
-cg_remove() {
-	local pid
-	[ -d "$1" ] || return 0
-	for pid in $(cat "$1/cgroup.procs" 2>/dev/null); do
-		echo "$pid" >"$CG2/cgroup.procs" 2>/dev/null
-	done
-	rmdir "$1" 2>/dev/null
-}
-
 # shellcheck disable=SC2317 # called by hm_e2e_cleanup
 e2e_cleanup() {
 	hm_nginx_down "$TMP/nginx"
 	"$HM_BUILD/hm-load" --detach --sockets --pin-path "$PIN" >/dev/null 2>&1
 	ip netns pids "$NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
-	[ -n "$CG" ] && cg_remove "$CG"
+	[ -n "$CG" ] && sock_cg_remove "$CG"
 	return 0
 }
 # What earlier runs that crashed left: namespaces and cgroups of dead pids
@@ -83,7 +75,7 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^hm-sk[0-9]+
 	ip netns del "$ns"
 done
 for d in "$CG2"/hmtest-sk-*; do
-	[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null && cg_remove "$d"
+	[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null && sock_cg_remove "$d"
 done
 
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
@@ -144,85 +136,42 @@ fi
 NGINX_WORKER=$(ps --ppid "$(cat "$TMP/nginx/nginx.pid")" -o pid= | head -n 1 | tr -d ' ')
 NGINX_COMM=$(cat "/proc/$NGINX_WORKER/comm")
 
-# py_up NAME MODE PORT...: sock_server.py in the namespace and the cgroup;
-# sets its pid in PID_NAME.
-py_up() {
-	local name=$1 mode=$2 p args=() pid
-	shift 2
-	for p in "$@"; do args+=(--listen "127.0.0.1:$p"); done
-	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
-		nsenter --net="/run/netns/$NS" python3 "$HM_LIB/sock_server.py" --mode "$mode" "${args[@]}" \
-		--record "$TMP/$name.rec" --totals "$TMP/$name.totals" >"$TMP/$name.out" 2>&1 &
-	BG_PIDS+=($!)
-	for ((i = 0; i < 100; i++)); do
-		grep -q '^ready ' "$TMP/$name.out" && break
-		sleep 0.1
-	done
-	pid=$(awk '/^ready /{print $2}' "$TMP/$name.out")
-	if [ -n "$pid" ]; then
-		printf -v "PID_$name" '%s' "$pid"
-		printf -v "COMM_$name" '%s' "$(cat "/proc/$pid/comm")"
-		hm_ok "sock_server.py --mode $mode (pid $pid) serves ${*/#/127.0.0.1:}"
-	else
-		hm_not_ok "sock_server.py --mode $mode starts" "$(cat "$TMP/$name.out")"
-		hm_done
-	fi
-}
-PID_plain= PID_vec= COMM_plain= COMM_vec=
-py_up plain plain $PY $PYW
-py_up vec vec $PV
+sock_server_up plain plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PY 127.0.0.1:$PYW
+sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV
 
 # -- clients --------------------------------------------------------------------
-head -c 3000 /dev/urandom | base64 -w 0 >"$TMP/body.txt"
-W='%{method} %{http_code} %{size_request} %{size_header} %{size_download} %{url_effective}\n'
-# curl_keepalive OUT URL...: one curl, one connection, a transfer per URL
-# ("POST:URL" posts body.txt); CURL_HDR (an array) applies to each.
-curl_run() {
-	local out=$1 u args=()
-	shift
-	for u in "$@"; do
-		if [[ $u == POST:* ]]; then
-			args+=(-s -o /dev/null -w "$W" "${CURL_HDR[@]}" --data-binary "@$TMP/body.txt" "${u#POST:}" --next)
-		else
-			args+=(-s -o /dev/null -w "$W" "${CURL_HDR[@]}" "$u" --next)
-		fi
-	done
-	unset 'args[${#args[@]}-1]'
-	in_ns timeout 30 curl "${args[@]}" >>"$out" 2>>"$TMP/curl.err"
-}
 ng_urls() { # PORT: the nginx paths
 	local p
 	for p in z0 z100 z20k z1m z100 nope z20k z0; do echo "http://127.0.0.1:$1${R}n/$p"; done
 }
 py_urls() { # PORT
 	local p
-	for p in ok big missing fail slow empty ok slow; do echo "http://127.0.0.1:$1${R}p/$p"; done
+	for p in ok big missing fail slow empty ok file spliced slow; do echo "http://127.0.0.1:$1${R}p/$p"; done
 	echo "POST:http://127.0.0.1:$1${R}p/echo"
 }
 rc=0
-CURL_HDR=()
 for port in $NG1 $NG2; do
 	# shellcheck disable=SC2046 # a list of URLs
-	curl_run "$TMP/curl.txt" $(ng_urls $port) || rc=1
+	sock_curl "$TMP/curl.txt" in_ns -- $(ng_urls $port) || rc=1
 done
 for port in $PY $PV; do
 	# shellcheck disable=SC2046
-	curl_run "$TMP/curl.txt" $(py_urls $port) || rc=1
+	sock_curl "$TMP/curl.txt" in_ns -- $(py_urls $port) || rc=1
 done
 keepalive=$(wc -l <"$TMP/curl.txt")
-CURL_HDR=(-H 'Connection: close')
+SOCK_CURL_HDR=(-H 'Connection: close')
 for port in $NG1 $NG2; do
-	curl_run "$TMP/curl.txt" "http://127.0.0.1:$port${R}n/z100" "http://127.0.0.1:$port${R}n/z20k" || rc=1
+	sock_curl "$TMP/curl.txt" in_ns -- "http://127.0.0.1:$port${R}n/z100" "http://127.0.0.1:$port${R}n/z20k" || rc=1
 done
 for port in $PY $PV; do
-	curl_run "$TMP/curl.txt" "http://127.0.0.1:$port${R}p/ok" "http://127.0.0.1:$port${R}p/missing" \
+	sock_curl "$TMP/curl.txt" in_ns -- "http://127.0.0.1:$port${R}p/ok" "http://127.0.0.1:$port${R}p/missing" \
 		"POST:http://127.0.0.1:$port${R}p/echo" || rc=1
 done
 n=$(wc -l <"$TMP/curl.txt")
-if [ "$rc" -eq 0 ] && [ "$n" -eq 44 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
+if [ "$rc" -eq 0 ] && [ "$n" -eq 48 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
 	hm_ok "curl: $keepalive transfers on keep-alive connections, $((n - keepalive)) with Connection: close, all answered"
 else
-	hm_not_ok "curl transfers" "exit $rc, $n lines of 44" "$(cat "$TMP/curl.err")"
+	hm_not_ok "curl transfers" "exit $rc, $n lines of 48" "$(cat "$TMP/curl.err")"
 fi
 
 rc=0
@@ -232,7 +181,7 @@ for port in $NG1 $NG2; do
 done
 for port in $PY $PV; do
 	in_ns timeout 30 python3 "$HM_LIB/pipe_client.py" --target "127.0.0.1:$port" --n 8 --conns 2 \
-		--paths "${R}p/ok,${R}p/big,${R}p/fail,${R}p/slow,${R}p/empty" --out "$TMP/pipe.jsonl" \
+		--paths "${R}p/ok,${R}p/big,${R}p/fail,${R}p/slow,${R}p/file,${R}p/empty,${R}p/spliced" --out "$TMP/pipe.jsonl" \
 		2>>"$TMP/pipe.err" || rc=1
 done
 n=$(wc -l <"$TMP/pipe.jsonl")
@@ -282,22 +231,13 @@ else
 	cp "$TMP/stat.json" "$TMP/all.json"
 fi
 
-# compare ARGS...: sock_compare.py's lines as ok / not ok lines.
-compare() {
-	local st name detail
-	while IFS=$'\t' read -r st name detail; do
-		if [ "$st" = ok ]; then hm_ok "$name"; else hm_not_ok "$name" "$detail"; fi
-	done < <(python3 "$HM_LIB/sock_compare.py" "$@" --stat "$TMP/all.json" 2>&1 |
-		sed '/^\(ok\|not ok\)\t/!s/^/not ok\tsock_compare.py\t/')
-}
-
 # The clients' truth: curl and pipe_client.py (wrk's ports apart).
-compare rows --label "clients' truth" --truth "curl:$TMP/curl.txt" --truth "$TMP/pipe.jsonl" \
+sock_compare "$TMP/all.json" rows --label "clients' truth" --truth "curl:$TMP/curl.txt" --truth "$TMP/pipe.jsonl" \
 	--port $NG1 --port $NG2 --port $PY --port $PV --routes
 # The servers' own records: nginx's access log, sock_server.py's records.
-compare rows --label "nginx's log" --truth "nginx:$TMP/nginx/logs/access.log" \
+sock_compare "$TMP/all.json" rows --label "nginx's log" --truth "nginx:$TMP/nginx/logs/access.log" \
 	--port $NG1 --port $NG2 --port $NGW --routes
-compare rows --label "sock_server.py's record" --truth "$TMP/plain.rec" --truth "$TMP/vec.rec" \
+sock_compare "$TMP/all.json" rows --label "sock_server.py's record" --truth "$TMP/plain.rec" --truth "$TMP/vec.rec" \
 	--port $PY --port $PV --port $PYW --routes
 for f in plain vec; do
 	for port in $(jq -r 'keys[]' "$TMP/$f.totals" 2>/dev/null); do
@@ -329,19 +269,19 @@ for f in ng:$NGW py:$PYW; do
 done
 
 # Processes: each server's rows against its own record.
-compare rows --label "processes" --truth "nginx:$TMP/nginx/logs/access.log" --truth "$TMP/plain.rec" \
+sock_compare "$TMP/all.json" rows --label "processes" --truth "nginx:$TMP/nginx/logs/access.log" --truth "$TMP/plain.rec" \
 	--truth "$TMP/vec.rec" --cgroup-id "$CGID" \
 	--proc "$NGINX_WORKER:$NG1,$NG2,$NGW:$NGINX_COMM:${CG#"$CG2"}" \
-	--proc "$PID_plain:$PY,$PYW:$COMM_plain:${CG#"$CG2"}" \
-	--proc "$PID_vec:$PV:$COMM_vec:${CG#"$CG2"}"
+	--proc "$SOCK_PID_plain:$PY,$PYW:$SOCK_COMM_plain:${CG#"$CG2"}" \
+	--proc "$SOCK_PID_vec:$PV:$SOCK_COMM_vec:${CG#"$CG2"}"
 
 # Latency.
 for f in plain:$PY plain:$PYW vec:$PV; do
-	compare latency --label "sock_server.py --mode ${f%%:*}" --record "$TMP/${f%%:*}.rec" --port "${f#*:}" \
+	sock_compare "$TMP/all.json" latency --label "sock_server.py --mode ${f%%:*}" --record "$TMP/${f%%:*}.rec" --port "${f#*:}" \
 		--slack-ms 1
 done
 for port in $NG1 $NG2 $NGW; do
-	compare nginx-latency --label nginx --log "$TMP/nginx/logs/access.log" --port "$port" --slack-ms 1
+	sock_compare "$TMP/all.json" nginx-latency --label nginx --log "$TMP/nginx/logs/access.log" --port "$port" --slack-ms 1
 done
 
 mon() { jq -r --arg k "$1" '.monitor[$k] // "missing"' "$TMP/all.json"; }

@@ -9,7 +9,9 @@ a request with "Connection: close" is answered with it and the connection
 closed.  Request bodies (Content-Length) are read and counted.
 
 Modes (--mode), so each family of calls is covered:
-  plain  reads with os.read(2) and writes with os.write(2) on the socket fd;
+  plain  reads alternate os.read() (read(2)) and socket.recv() (recvfrom(2));
+         writes alternate os.write() (write(2)) and socket.send()
+         (sendto(2)), headers and body in one buffer;
   vec    reads alternate os.readv() (read(v)) and socket.recvmsg_into()
          (recvmsg(2)), each into two buffers, the first 7 bytes long so a
          request line spans two iovec pieces; writes alternate os.writev()
@@ -21,6 +23,10 @@ Answers, by the last path segment (any prefix, query ignored):
   missing   404, 20 bytes        fail   500, 30 bytes
   slow      200, 10 bytes after sleeping 3 ms
   empty     200, no body (Content-Length: 0)
+  file      200, 20000 bytes: the headers written as the mode writes, the
+            body with os.sendfile() (sendfile(2)) from a file
+  spliced   200, 20000 bytes: the body with os.splice() (splice(2)) from a
+            pipe
   echo      200, the request body's length in decimal
   anything else: 404, 9 bytes
 
@@ -45,6 +51,7 @@ import selectors
 import signal
 import socket
 import sys
+import tempfile
 import time
 
 BODIES = {
@@ -55,6 +62,7 @@ BODIES = {
     "slow": (200, b"s" * 10),
     "empty": (200, b""),
 }
+FILE_BODY = bytes((i * 7) % 256 for i in range(20000))
 REASONS = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}
 MAX_HEAD = 64 * 1024
 
@@ -78,6 +86,9 @@ class Server:
         self.totals_path = args.totals
         self.totals = {}
         self.pid = os.getpid()
+        self.file = tempfile.TemporaryFile()
+        self.file.write(FILE_BODY)
+        self.file.flush()
         for spec in args.listen:
             host, _, port = spec.rpartition(":")
             ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -90,7 +101,10 @@ class Server:
     # -- the system calls -------------------------------------------------
     def read(self, c):
         if self.mode == "plain":
-            data = os.read(c.fd, 65536)
+            if c.nreads % 2 == 0:
+                data = os.read(c.fd, 65536)
+            else:
+                data = c.sock.recv(65536)
         else:
             b1, b2 = bytearray(7), bytearray(65529)
             if c.nreads % 2 == 0:
@@ -101,13 +115,34 @@ class Server:
         c.nreads += 1
         return data
 
-    def write(self, c, head, body):
-        """Writes head + body; returns the bytes written."""
+    def write(self, c, head, body, how=None):
+        """Writes head + body (how: "sendfile" or "splice" for the body); returns the bytes written."""
+        if how:
+            done = self.write(c, head, b"")
+            if how == "sendfile":
+                off = 0
+                while off < len(body):
+                    off += os.sendfile(c.fd, self.file.fileno(), off, len(body) - off)
+            else:
+                r, w = os.pipe()
+                try:
+                    os.write(w, body)
+                    off = 0
+                    while off < len(body):
+                        off += os.splice(r, c.fd, len(body) - off)
+                finally:
+                    os.close(r)
+                    os.close(w)
+            return done + off
         done = 0
         total = len(head) + len(body)
         while done < total:
             if self.mode == "plain":
-                n = os.write(c.fd, (head + body)[done:])
+                if c.nwrites % 2 == 0:
+                    n = os.write(c.fd, (head + body)[done:])
+                else:
+                    n = c.sock.send((head + body)[done:])
+                c.nwrites += 1
             else:
                 rest = [head[done:], body[max(0, done - len(head)):]] if done < len(head) \
                     else [body[done - len(head):]]
@@ -156,8 +191,12 @@ class Server:
             t_read = self.take(c, total)
             path = target.split("?", 1)[0]
             name = path.rstrip("/").rsplit("/", 1)[-1]
+            how = None
             if name == "echo":
                 status, body = 200, str(len(body_in)).encode()
+            elif name in ("file", "spliced"):
+                status, body = 200, FILE_BODY
+                how = "sendfile" if name == "file" else "splice"
             else:
                 status, body = BODIES.get(name, (404, b"not found"))
             if name == "slow":
@@ -169,7 +208,7 @@ class Server:
                   + ("Connection: close\r\n" if close else "") + "\r\n").encode()
             t_write = time.monotonic_ns()
             try:
-                n = self.write(c, rh, body)
+                n = self.write(c, rh, body, how)
             except OSError:
                 n = 0
             self.totals[c.port]["written"] += n

@@ -51,7 +51,6 @@ hm_require_cmds nsenter python3 jq curl nginx wrk timeout
 hm_require_build httpmon_sock.o hm-load hm-stat
 hm_e2e_init sk sockets
 NS=$P # a namespace with lo only, named like a lab prefix
-SOCK_LOADED=0
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
 CG=${CG2:+$CG2/hmtest-sk-$$}
 # Routes: a first segment unique to the run (letters: digits would be an {id}).
@@ -96,7 +95,6 @@ fi
 
 # The socket source first: connections established after the load are new.
 if out=$("$HM_BUILD/hm-load" --sockets --pin-path "$PIN" 2>&1); then
-	SOCK_LOADED=1
 	hm_ok "hm-load --sockets (pins in $PIN/sockets)"
 else
 	hm_not_ok "hm-load --sockets" "$out"
@@ -152,11 +150,11 @@ py_urls() { # PORT
 rc=0
 for port in $NG1 $NG2; do
 	# shellcheck disable=SC2046 # a list of URLs
-	sock_curl "$TMP/curl.txt" in_ns -- $(ng_urls $port) || rc=1
+	sock_curl "$TMP/curl.txt" in_ns -- $(ng_urls "$port") || rc=1
 done
 for port in $PY $PV; do
 	# shellcheck disable=SC2046
-	sock_curl "$TMP/curl.txt" in_ns -- $(py_urls $port) || rc=1
+	sock_curl "$TMP/curl.txt" in_ns -- $(py_urls "$port") || rc=1
 done
 keepalive=$(wc -l <"$TMP/curl.txt")
 SOCK_CURL_HDR=(-H 'Connection: close')

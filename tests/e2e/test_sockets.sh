@@ -133,6 +133,7 @@ else
 fi
 NGINX_WORKER=$(ps --ppid "$(cat "$TMP/nginx/nginx.pid")" -o pid= | head -n 1 | tr -d ' ')
 NGINX_COMM=$(cat "/proc/$NGINX_WORKER/comm")
+SOCK_PID_plain='' SOCK_PID_vec='' SOCK_COMM_plain='' SOCK_COMM_vec=''
 
 sock_server_up plain plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PY 127.0.0.1:$PYW
 sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV

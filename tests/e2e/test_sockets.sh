@@ -6,13 +6,17 @@
 # see every namespace) and these servers, all in a cgroup of the test's own:
 #  - nginx: 127.0.0.1:18101 with sendfile on, 18102 with sendfile off,
 #    18103 (sendfile on) for wrk; static files of 0 B, 100 B, 20 KiB and
-#    1 MiB; an access log of its own ($request_time $status $bytes_sent
-#    $request_length $request_uri);
-#  - tests/lib/sock_server.py --mode plain (os.read / os.write) on 18111,
-#    and on 18113 for wrk; --mode vec (readv / recvmsg_into, writev /
-#    sendmsg, headers and body as separate buffers) on 18112.  Each records
-#    per request its statuses, bytes and the time from the read that
+#    1 MiB, HEAD and 304 (If-Modified-Since) too; an access log of its own
+#    ($request_time $status $bytes_sent $request_length $request_uri);
+#  - tests/lib/sock_server.py --mode plain (read/recvfrom, write/sendto,
+#    sendfile, splice) on 18111, and on 18113 for wrk; --mode vec (readv /
+#    recvmsg, writev / sendmsg, headers and body as separate buffers) on
+#    18112; plain with 11-byte reads on 18114; plain whose first read of
+#    each request returns 3 bytes, the rest 20 ms later, on 18115.  Each
+#    records per request its status, bytes and the time from the read that
 #    returned the request's first byte to the write of its response.
+#    Responses: Content-Length, chunked (chunks in writes of their own), a
+#    head written line by line, 204, HEAD, 100 Continue before a 300 KB body.
 # Clients, in the namespace: curl with many URLs on one keep-alive
 # connection (-w per transfer: method, http_code, size_request, size_header,
 # size_download), curl with "Connection: close", tests/lib/pipe_client.py
@@ -31,9 +35,10 @@
 #    each Python server, rows exact against their own records, with their
 #    comm, role "server" and the test's cgroup;
 #  - latency: sock_server.py's own times per port vs the port's min, max and
-#    avg: never below them (the socket's interval, read return to write
-#    call, holds the server's) and at most 1 ms above; nginx: the average
-#    socket latency <= the average $request_time + 1 ms (ms resolution);
+#    avg (under wrk: min, avg, p99): never below them (the socket's
+#    interval, read return to write call, holds the server's) and at most
+#    1 ms above; nginx: the average socket latency <= the average
+#    $request_time + 1 ms (ms resolution);
 #  - sock_read_failed 0 and sock_window_cut 0.
 set -u
 # shellcheck source=tests/lib/tap.sh
@@ -55,7 +60,7 @@ CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
 CG=${CG2:+$CG2/hmtest-sk-$$}
 # Routes: a first segment unique to the run (letters: digits would be an {id}).
 R=/k$(tr 0-9 a-j <<<"$$")
-NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113
+NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115
 
 # shellcheck disable=SC2317 # called by hm_e2e_cleanup
 e2e_cleanup() {
@@ -133,44 +138,59 @@ else
 fi
 NGINX_WORKER=$(ps --ppid "$(cat "$TMP/nginx/nginx.pid")" -o pid= | head -n 1 | tr -d ' ')
 NGINX_COMM=$(cat "/proc/$NGINX_WORKER/comm")
-SOCK_PID_plain='' SOCK_PID_vec='' SOCK_COMM_plain='' SOCK_COMM_vec=''
+SOCK_PID_plain='' SOCK_PID_vec='' SOCK_PID_small='' SOCK_PID_split='' SOCK_COMM_split='' SOCK_COMM_plain='' SOCK_COMM_vec='' SOCK_COMM_small=''
 
 sock_server_up plain plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PY 127.0.0.1:$PYW
 sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV
+sock_server_up small plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PS --read-size=11
+sock_server_up split plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PT --first-read=3 --pause-ms=20
 
 # -- clients --------------------------------------------------------------------
 ng_urls() { # PORT: the nginx paths
 	local p
 	for p in z0 z100 z20k z1m z100 nope z20k z0; do echo "http://127.0.0.1:$1${R}n/$p"; done
+	echo "HEAD:http://127.0.0.1:$1${R}n/z20k"
 }
 py_urls() { # PORT
 	local p
-	for p in ok big missing fail slow empty ok file spliced slow; do echo "http://127.0.0.1:$1${R}p/$p"; done
+	for p in ok big missing fail slow empty ok file spliced nocontent dribble slow; do
+		echo "http://127.0.0.1:$1${R}p/$p"
+	done
+	echo "HEAD:http://127.0.0.1:$1${R}p/big"
 	echo "POST:http://127.0.0.1:$1${R}p/echo"
+	echo "BIGPOST:http://127.0.0.1:$1${R}p/echo"
 }
 rc=0
 for port in $NG1 $NG2; do
 	# shellcheck disable=SC2046 # a list of URLs
 	sock_curl "$TMP/curl.txt" in_ns -- $(ng_urls "$port") || rc=1
 done
-for port in $PY $PV; do
+for port in $PY $PV $PS; do
 	# shellcheck disable=SC2046
 	sock_curl "$TMP/curl.txt" in_ns -- $(py_urls "$port") || rc=1
+done
+# Requests whose first read returns 3 bytes ("GET"), the rest 20 ms later.
+sock_curl "$TMP/curl.txt" in_ns -- "http://127.0.0.1:$PT${R}t/ok" "http://127.0.0.1:$PT${R}t/missing" \
+	"http://127.0.0.1:$PT${R}t/big" || rc=1
+# nginx answers 304 to an If-Modified-Since of the file's own time.
+for port in $NG1 $NG2; do
+	SOCK_CURL_HDR=(-H "If-Modified-Since: $(date -u -r "$WWW$R"n/z20k '+%a, %d %b %Y %H:%M:%S GMT')")
+	sock_curl "$TMP/curl.txt" in_ns -- "http://127.0.0.1:$port${R}n/z20k" "http://127.0.0.1:$port${R}n/z20k" || rc=1
 done
 keepalive=$(wc -l <"$TMP/curl.txt")
 SOCK_CURL_HDR=(-H 'Connection: close')
 for port in $NG1 $NG2; do
 	sock_curl "$TMP/curl.txt" in_ns -- "http://127.0.0.1:$port${R}n/z100" "http://127.0.0.1:$port${R}n/z20k" || rc=1
 done
-for port in $PY $PV; do
+for port in $PY $PV $PS; do
 	sock_curl "$TMP/curl.txt" in_ns -- "http://127.0.0.1:$port${R}p/ok" "http://127.0.0.1:$port${R}p/missing" \
 		"POST:http://127.0.0.1:$port${R}p/echo" || rc=1
 done
 n=$(wc -l <"$TMP/curl.txt")
-if [ "$rc" -eq 0 ] && [ "$n" -eq 48 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
+if [ "$rc" -eq 0 ] && [ "$n" -eq 83 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
 	hm_ok "curl: $keepalive transfers on keep-alive connections, $((n - keepalive)) with Connection: close, all answered"
 else
-	hm_not_ok "curl transfers" "exit $rc, $n lines of 48" "$(cat "$TMP/curl.err")"
+	hm_not_ok "curl transfers" "exit $rc, $n lines of 83" "$(cat "$TMP/curl.err")"
 fi
 
 rc=0
@@ -178,16 +198,17 @@ for port in $NG1 $NG2; do
 	in_ns timeout 30 python3 "$HM_LIB/pipe_client.py" --target "127.0.0.1:$port" --n 8 --conns 2 \
 		--paths "${R}n/z100,${R}n/z20k,${R}n/z0,${R}n/nope" --out "$TMP/pipe.jsonl" 2>>"$TMP/pipe.err" || rc=1
 done
-for port in $PY $PV; do
+for port in $PY $PV $PS; do
 	in_ns timeout 30 python3 "$HM_LIB/pipe_client.py" --target "127.0.0.1:$port" --n 8 --conns 2 \
-		--paths "${R}p/ok,${R}p/big,${R}p/fail,${R}p/slow,${R}p/file,${R}p/empty,${R}p/spliced" --out "$TMP/pipe.jsonl" \
+		--paths "${R}p/ok,${R}p/chunked,${R}p/big,${R}p/fail,${R}p/nocontent,${R}p/slow,${R}p/file,${R}p/dribble,${R}p/empty,${R}p/spliced" \
+		--out "$TMP/pipe.jsonl" \
 		2>>"$TMP/pipe.err" || rc=1
 done
 n=$(wc -l <"$TMP/pipe.jsonl")
-if [ "$rc" -eq 0 ] && [ "$n" -eq 64 ]; then
-	hm_ok "pipe_client.py: 64 pipelined requests (8 per write) on 8 connections, all answered"
+if [ "$rc" -eq 0 ] && [ "$n" -eq 80 ]; then
+	hm_ok "pipe_client.py: 80 pipelined requests (8 per write) on 10 connections, all answered"
 else
-	hm_not_ok "pipelined requests" "exit $rc, $n records of 64" "$(cat "$TMP/pipe.err")"
+	hm_not_ok "pipelined requests" "exit $rc, $n records of 80" "$(cat "$TMP/pipe.err")"
 fi
 
 # wrk, bounded in time (2 s) and by its 4 connections; both at once.
@@ -232,13 +253,14 @@ fi
 
 # The clients' truth: curl and pipe_client.py (wrk's ports apart).
 sock_compare "$TMP/all.json" rows --label "clients' truth" --truth "curl:$TMP/curl.txt" --truth "$TMP/pipe.jsonl" \
-	--port $NG1 --port $NG2 --port $PY --port $PV --routes
+	--port $NG1 --port $NG2 --port $PY --port $PV --port $PS --port $PT --routes
 # The servers' own records: nginx's access log, sock_server.py's records.
 sock_compare "$TMP/all.json" rows --label "nginx's log" --truth "nginx:$TMP/nginx/logs/access.log" \
 	--port $NG1 --port $NG2 --port $NGW --routes
 sock_compare "$TMP/all.json" rows --label "sock_server.py's record" --truth "$TMP/plain.rec" --truth "$TMP/vec.rec" \
-	--port $PY --port $PV --port $PYW --routes
-for f in plain vec; do
+	--truth "$TMP/small.rec" --truth "$TMP/split.rec" --port $PY --port $PV --port $PYW --port $PS \
+	--port $PT --routes
+for f in plain vec small split; do
 	for port in $(jq -r 'keys[]' "$TMP/$f.totals" 2>/dev/null); do
 		want=$(jq -r --arg p "$port" '.[$p] | "bytes_in \(.read) bytes_out \(.written)"' "$TMP/$f.totals")
 		got=$(jq -r --argjson p "$port" '[.ports[] | select(.port == $p)][0] // {} |
@@ -248,7 +270,7 @@ for f in plain vec; do
 			"hm-stat: $got"
 	done
 done
-[ -s "$TMP/plain.totals" ] && [ -s "$TMP/vec.totals" ]
+[ -s "$TMP/plain.totals" ] && [ -s "$TMP/vec.totals" ] && [ -s "$TMP/small.totals" ] && [ -s "$TMP/split.totals" ]
 hm_judge $? "sock_server.py wrote its byte counts at exit"
 
 # wrk against its own counts: between what it completed and what it sent.
@@ -269,16 +291,24 @@ done
 
 # Processes: each server's rows against its own record.
 sock_compare "$TMP/all.json" rows --label "processes" --truth "nginx:$TMP/nginx/logs/access.log" --truth "$TMP/plain.rec" \
-	--truth "$TMP/vec.rec" --cgroup-id "$CGID" \
+	--truth "$TMP/vec.rec" --truth "$TMP/small.rec" --truth "$TMP/split.rec" --cgroup-id "$CGID" \
 	--proc "$NGINX_WORKER:$NG1,$NG2,$NGW:$NGINX_COMM:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_plain:$PY,$PYW:$SOCK_COMM_plain:${CG#"$CG2"}" \
-	--proc "$SOCK_PID_vec:$PV:$SOCK_COMM_vec:${CG#"$CG2"}"
+	--proc "$SOCK_PID_vec:$PV:$SOCK_COMM_vec:${CG#"$CG2"}" \
+	--proc "$SOCK_PID_small:$PS:$SOCK_COMM_small:${CG#"$CG2"}" \
+	--proc "$SOCK_PID_split:$PT:$SOCK_COMM_split:${CG#"$CG2"}"
 
 # Latency.
-for f in plain:$PY plain:$PYW vec:$PV; do
-	sock_compare "$TMP/all.json" latency --label "sock_server.py --mode ${f%%:*}" --record "$TMP/${f%%:*}.rec" --port "${f#*:}" \
-		--slack-ms 1
+for f in plain:$PY vec:$PV small:$PS split:$PT; do
+	sock_compare "$TMP/all.json" latency --label "sock_server.py ${f%%:*}" --record "$TMP/${f%%:*}.rec" \
+		--port "${f#*:}" --slack-ms 1
 done
+# Under wrk (tens of thousands of requests, 2 cores shared by wrk, nginx and
+# the servers) one preemption between the server's clock read and its system
+# call can pass 1 ms: the slowest request is not compared there, the 99th
+# percentile is.
+sock_compare "$TMP/all.json" latency --label "sock_server.py plain under wrk" --record "$TMP/plain.rec" \
+	--port $PYW --slack-ms 1 --stats min,avg,p99
 for port in $NG1 $NG2 $NGW; do
 	sock_compare "$TMP/all.json" nginx-latency --label nginx --log "$TMP/nginx/logs/access.log" --port "$port" --slack-ms 1
 done

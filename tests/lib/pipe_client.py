@@ -5,8 +5,8 @@ sends and receives: ground truth for the socket source's tests.
 On each of --conns connections (one after the other) it sends --n GET
 requests for the --paths in turn (cycling) in one sendall(), then reads the
 --n responses (status line, headers, Content-Length body), then closes.
-The requests carry a Host header and nothing else; every response must
-have a Content-Length.
+The requests carry a Host header and nothing else; a response's body is
+framed by Content-Length or chunked (no body for 1xx, 204, 304).
 
 Its record (--out FILE, JSON lines, one per request, appended):
   {"port", "path", "status", "req_bytes", "resp_bytes"}
@@ -24,6 +24,13 @@ import socket
 import sys
 
 
+def recv(sock):
+    data = sock.recv(65536)
+    if not data:
+        raise EOFError("connection closed inside a chunked body")
+    return data
+
+
 def read_response(sock, buf):
     """(status, bytes, rest of buf) of the next response in sock's stream."""
     while b"\r\n\r\n" not in buf:
@@ -35,10 +42,28 @@ def read_response(sock, buf):
     head = buf[:end].decode("latin-1").split("\r\n")
     status = int(head[0].split(" ")[1])
     clen = None
+    chunked = False
     for line in head[1:]:
         k, _, v = line.partition(":")
         if k.strip().lower() == "content-length":
             clen = int(v.strip())
+        if k.strip().lower() == "transfer-encoding" and v.strip().lower() == "chunked":
+            chunked = True
+    if status in (204, 304) or status < 200:
+        clen = 0
+    elif chunked:
+        pos = end
+        while True:  # the chunks as they are on the wire: size line, data, CRLF
+            while b"\r\n" not in buf[pos:]:
+                buf += recv(sock)
+            eol = buf.index(b"\r\n", pos)
+            size = int(buf[pos:eol].split(b";")[0], 16)
+            pos = eol + 2 + size + 2
+            while len(buf) < pos:
+                buf += recv(sock)
+            if size == 0:
+                break
+        clen = pos - end
     if clen is None:
         raise ValueError("a response without Content-Length")
     while len(buf) < end + clen:

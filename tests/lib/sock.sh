@@ -4,14 +4,17 @@
 #
 # sock_curl OUT RUNNER... -- URL...: one curl process (run through RUNNER,
 #   e.g. "nsenter --net=/run/netns/NS"), one connection reused for a
-#   transfer per URL ("POST:URL" posts $TMP/body.txt); the array
-#   SOCK_CURL_HDR (extra curl options, e.g. -H 'Connection: close')
-#   applies to each.  Appends a line per transfer to OUT: "METHOD CODE
-#   SIZE_REQUEST SIZE_HEADER SIZE_DOWNLOAD URL" (what sock_compare.py reads
-#   as curl:OUT): request bytes as sent, body included; response bytes as
-#   received.
-# sock_server_up NAME MODE CGROUP RUNNER... -- ADDR:PORT...: starts
-#   tests/lib/sock_server.py --mode MODE in cgroup directory CGROUP (moved
+#   transfer per URL: "URL" gets it, "HEAD:URL" asks for its head (-I),
+#   "POST:URL" posts $TMP/body.txt (4000 bytes, sent with the headers),
+#   "BIGPOST:URL" posts $TMP/bigbody.bin (300000 bytes) with "Expect:
+#   100-continue" (the server's 100 Continue first).  The array
+#   SOCK_CURL_HDR (extra curl options, e.g. -H 'Connection: close') applies
+#   to each.  Appends a line per transfer to OUT: "METHOD CODE SIZE_REQUEST
+#   SIZE_UPLOAD SIZE_HEADER SIZE_DOWNLOAD URL" (what sock_compare.py reads as
+#   curl:OUT).  Not for chunked responses: size_download counts a chunked
+#   body decoded.
+# sock_server_up NAME MODE CGROUP RUNNER... -- ADDR:PORT|--OPTION=VALUE...:
+#   starts tests/lib/sock_server.py --mode MODE (and those options) in cgroup directory CGROUP (moved
 #   there before it starts, so every thread it has is in it), through RUNNER
 #   (a namespace), its record in $TMP/NAME.rec and byte counts at exit in
 #   $TMP/NAME.totals; an "ok" line once it listens, else "not ok" and the
@@ -23,7 +26,7 @@
 #   removes it.
 
 SOCK_CURL_HDR=()
-SOCK_CURL_W='%{method} %{http_code} %{size_request} %{size_header} %{size_download} %{url_effective}\n'
+SOCK_CURL_W='%{method} %{http_code} %{size_request} %{size_upload} %{size_header} %{size_download} %{url_effective}\n'
 
 sock_curl() {
 	local out=$1 runner=() u args=()
@@ -31,13 +34,16 @@ sock_curl() {
 	while [ "$1" != -- ]; do runner+=("$1"); shift; done
 	shift
 	[ -e "$TMP/body.txt" ] || head -c 3000 /dev/urandom | base64 -w 0 >"$TMP/body.txt"
+	[ -e "$TMP/bigbody.bin" ] || head -c 300000 /dev/urandom >"$TMP/bigbody.bin"
 	for u in "$@"; do
-		if [[ $u == POST:* ]]; then
-			args+=(-s -o /dev/null -w "$SOCK_CURL_W" "${SOCK_CURL_HDR[@]}"
-				--data-binary "@$TMP/body.txt" "${u#POST:}" --next)
-		else
-			args+=(-s -o /dev/null -w "$SOCK_CURL_W" "${SOCK_CURL_HDR[@]}" "$u" --next)
-		fi
+		args+=(-s -o /dev/null -w "$SOCK_CURL_W" "${SOCK_CURL_HDR[@]}")
+		case $u in
+		HEAD:*) args+=(-I "${u#HEAD:}") ;;
+		POST:*) args+=(--data-binary "@$TMP/body.txt" "${u#POST:}") ;;
+		BIGPOST:*) args+=(-H 'Expect: 100-continue' --data-binary "@$TMP/bigbody.bin" "${u#BIGPOST:}") ;;
+		*) args+=("$u") ;;
+		esac
+		args+=(--next)
 	done
 	unset 'args[${#args[@]}-1]'
 	"${runner[@]}" timeout 30 curl "${args[@]}" >>"$out" 2>>"$TMP/curl.err"
@@ -48,7 +54,9 @@ sock_server_up() {
 	shift 3
 	while [ "$1" != -- ]; do runner+=("$1"); shift; done
 	shift
-	for a in "$@"; do args+=(--listen "$a"); done
+	for a in "$@"; do
+		if [[ $a == --* ]]; then args+=("$a"); else args+=(--listen "$a"); fi
+	done
 	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
 		"${runner[@]}" python3 "$HM_LIB/sock_server.py" --mode "$mode" "${args[@]}" \
 		--record "$TMP/$name.rec" --totals "$TMP/$name.totals" >"$TMP/$name.out" 2>&1 &

@@ -27,8 +27,21 @@ Answers, by the last path segment (any prefix, query ignored):
             body with os.sendfile() (sendfile(2)) from a file
   spliced   200, 20000 bytes: the body with os.splice() (splice(2)) from a
             pipe
-  echo      200, the request body's length in decimal
+  nocontent 204, no Content-Length, no body
+  chunked   200, Transfer-Encoding: chunked, three chunks and the last one,
+            each in a write of its own
+  dribble   200, 50 bytes: the head written a line per write, the body in
+            two writes
   anything else: 404, 9 bytes
+HEAD is answered like GET without the body.  A request with "Expect:
+100-continue" whose body has not come yet gets "HTTP/1.1 100 Continue"
+first (its bytes count as the request's response bytes; its time is not
+the response's).  --read-size N makes every read ask for at most N bytes
+(plain mode), so requests come in many reads.  --first-read N
+--pause-ms MS: the first read of each request (nothing of it in hand yet)
+asks for N bytes only, and the next read comes MS ms later: the request's
+first bytes were returned that long before the rest.
+  echo      200, the request body's length in decimal
 
 The record (--record FILE, JSON lines, appended and flushed per response):
   {"port", "pid", "method", "path", "status", "req_bytes", "resp_bytes",
@@ -60,10 +73,13 @@ BODIES = {
     "missing": (404, b"m" * 20),
     "fail": (500, b"f" * 30),
     "slow": (200, b"s" * 10),
+    "dribble": (200, b"d" * 50),
+    "chunked": (200, b""),  # its chunks are written apart
+    "nocontent": (204, b""),
     "empty": (200, b""),
 }
 FILE_BODY = bytes((i * 7) % 256 for i in range(20000))
-REASONS = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}
+REASONS = {200: "OK", 204: "No Content", 404: "Not Found", 500: "Internal Server Error"}
 MAX_HEAD = 64 * 1024
 
 
@@ -76,11 +92,15 @@ class Conn:
         self.chunks = []  # [bytes left in buf from that read, its time]
         self.nreads = 0
         self.nwrites = 0
+        self.continued = 0  # bytes of a 100 Continue sent for the request in buf
 
 
 class Server:
     def __init__(self, args):
         self.mode = args.mode
+        self.read_size = args.read_size
+        self.first_read = args.first_read
+        self.pause = args.pause_ms / 1000
         self.sel = selectors.DefaultSelector()
         self.record = open(args.record, "a", buffering=1)
         self.totals_path = args.totals
@@ -100,11 +120,20 @@ class Server:
 
     # -- the system calls -------------------------------------------------
     def read(self, c):
+        if self.first_read and not c.buf:
+            data = os.read(c.fd, self.first_read)
+            if data:
+                c.chunks.append([len(data), time.monotonic_ns()])
+                c.buf += data
+                self.totals[c.port]["read"] += len(data)
+                time.sleep(self.pause)
+            else:
+                return data
         if self.mode == "plain":
             if c.nreads % 2 == 0:
-                data = os.read(c.fd, 65536)
+                data = os.read(c.fd, self.read_size)
             else:
-                data = c.sock.recv(65536)
+                data = c.sock.recv(self.read_size)
         else:
             b1, b2 = bytearray(7), bytearray(65529)
             if c.nreads % 2 == 0:
@@ -186,6 +215,9 @@ class Server:
             clen = int(hdrs.get("content-length", "0"))
             total = end + 4 + clen
             if len(c.buf) < total:
+                if hdrs.get("expect", "").lower() == "100-continue" and not c.continued:
+                    c.continued = self.write(c, b"HTTP/1.1 100 Continue\r\n\r\n", b"")
+                    self.totals[c.port]["written"] += c.continued
                 return True
             body_in = bytes(c.buf[end + 4:total])
             t_read = self.take(c, total)
@@ -202,16 +234,35 @@ class Server:
             if name == "slow":
                 time.sleep(0.003)
             close = hdrs.get("connection", "").lower() == "close"
+            framing = f"Content-Length: {len(body)}\r\n"
+            if name == "nocontent":
+                status, body, framing = 204, b"", ""
+            elif name == "chunked":
+                framing = "Transfer-Encoding: chunked\r\n"
             rh = (f"HTTP/1.1 {status} {REASONS[status]}\r\n"
-                  f"Content-Type: application/octet-stream\r\n"
-                  f"Content-Length: {len(body)}\r\n"
+                  f"Content-Type: application/octet-stream\r\n" + framing
                   + ("Connection: close\r\n" if close else "") + "\r\n").encode()
+            if method == "HEAD":
+                body, how = b"", None
             t_write = time.monotonic_ns()
             try:
-                n = self.write(c, rh, body, how)
+                if name == "chunked" and method != "HEAD":
+                    n = self.write(c, rh, b"")
+                    for piece in (b"a" * 10, b"b" * 300, b"c" * 5000):
+                        n += self.write(c, b"%x\r\n" % len(piece) + piece + b"\r\n", b"")
+                    n += self.write(c, b"0\r\n\r\n", b"")
+                elif name == "dribble" and method != "HEAD":
+                    n = 0
+                    for line in rh.split(b"\r\n")[:-1]:
+                        n += self.write(c, line + b"\r\n", b"")
+                    n += self.write(c, body[:20], b"") + self.write(c, body[20:], b"")
+                else:
+                    n = self.write(c, rh, body, how)
             except OSError:
                 n = 0
             self.totals[c.port]["written"] += n
+            n += c.continued
+            c.continued = 0
             self.record.write(json.dumps({
                 "port": c.port, "pid": self.pid, "method": method, "path": path,
                 "status": status, "req_bytes": total, "resp_bytes": n,
@@ -255,6 +306,9 @@ def main():
     ap.add_argument("--mode", choices=("plain", "vec"), default="plain")
     ap.add_argument("--record", required=True)
     ap.add_argument("--totals")
+    ap.add_argument("--read-size", type=int, default=65536)
+    ap.add_argument("--first-read", type=int, default=0)
+    ap.add_argument("--pause-ms", type=float, default=0)
     args = ap.parse_args()
     srv = Server(args)
 

@@ -12,7 +12,9 @@
 #    sendfile, splice) on 18111, and on 18113 for wrk; --mode vec (readv /
 #    recvmsg, writev / sendmsg, headers and body as separate buffers) on
 #    18112; plain with 11-byte reads on 18114; plain whose first read of
-#    each request returns 3 bytes, the rest 20 ms later, on 18115.  Each
+#    each request returns 3 bytes, the rest 20 ms later, on 18115; plain
+#    whose first write of each response holds 3 bytes, the rest 20 ms
+#    later, on 18116.  Each
 #    records per request its status, bytes and the time from the read that
 #    returned the request's first byte to the write of its response.
 #    Responses: Content-Length, chunked (chunks in writes of their own), a
@@ -60,7 +62,7 @@ CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
 CG=${CG2:+$CG2/hmtest-sk-$$}
 # Routes: a first segment unique to the run (letters: digits would be an {id}).
 R=/k$(tr 0-9 a-j <<<"$$")
-NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115
+NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115 PW=18116
 
 # shellcheck disable=SC2317 # called by hm_e2e_cleanup
 e2e_cleanup() {
@@ -138,12 +140,13 @@ else
 fi
 NGINX_WORKER=$(ps --ppid "$(cat "$TMP/nginx/nginx.pid")" -o pid= | head -n 1 | tr -d ' ')
 NGINX_COMM=$(cat "/proc/$NGINX_WORKER/comm")
-SOCK_PID_plain='' SOCK_PID_vec='' SOCK_PID_small='' SOCK_PID_split='' SOCK_COMM_split='' SOCK_COMM_plain='' SOCK_COMM_vec='' SOCK_COMM_small=''
+SOCK_PID_plain='' SOCK_PID_vec='' SOCK_PID_small='' SOCK_PID_split='' SOCK_COMM_split='' SOCK_PID_wsplit='' SOCK_COMM_wsplit='' SOCK_COMM_plain='' SOCK_COMM_vec='' SOCK_COMM_small=''
 
 sock_server_up plain plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PY 127.0.0.1:$PYW
 sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV
 sock_server_up small plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PS --read-size=11
 sock_server_up split plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PT --first-read=3 --pause-ms=20
+sock_server_up wsplit plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PW --first-write=3 --pause-ms=20
 
 # -- clients --------------------------------------------------------------------
 ng_urls() { # PORT: the nginx paths
@@ -169,9 +172,12 @@ for port in $PY $PV $PS; do
 	# shellcheck disable=SC2046
 	sock_curl "$TMP/curl.txt" in_ns -- $(py_urls "$port") || rc=1
 done
-# Requests whose first read returns 3 bytes ("GET"), the rest 20 ms later.
+# Requests whose first read returns 3 bytes ("GET"), the rest 20 ms later;
+# responses whose first write holds 3 bytes ("HTT"), the rest 20 ms later.
 sock_curl "$TMP/curl.txt" in_ns -- "http://127.0.0.1:$PT${R}t/ok" "http://127.0.0.1:$PT${R}t/missing" \
 	"http://127.0.0.1:$PT${R}t/big" || rc=1
+sock_curl "$TMP/curl.txt" in_ns -- "http://127.0.0.1:$PW${R}u/ok" "http://127.0.0.1:$PW${R}u/fail" \
+	"http://127.0.0.1:$PW${R}u/big" || rc=1
 # nginx answers 304 to an If-Modified-Since of the file's own time.
 for port in $NG1 $NG2; do
 	SOCK_CURL_HDR=(-H "If-Modified-Since: $(date -u -r "$WWW$R"n/z20k '+%a, %d %b %Y %H:%M:%S GMT')")
@@ -187,10 +193,10 @@ for port in $PY $PV $PS; do
 		"POST:http://127.0.0.1:$port${R}p/echo" || rc=1
 done
 n=$(wc -l <"$TMP/curl.txt")
-if [ "$rc" -eq 0 ] && [ "$n" -eq 83 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
+if [ "$rc" -eq 0 ] && [ "$n" -eq 86 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
 	hm_ok "curl: $keepalive transfers on keep-alive connections, $((n - keepalive)) with Connection: close, all answered"
 else
-	hm_not_ok "curl transfers" "exit $rc, $n lines of 83" "$(cat "$TMP/curl.err")"
+	hm_not_ok "curl transfers" "exit $rc, $n lines of 86" "$(cat "$TMP/curl.err")"
 fi
 
 rc=0
@@ -253,14 +259,14 @@ fi
 
 # The clients' truth: curl and pipe_client.py (wrk's ports apart).
 sock_compare "$TMP/all.json" rows --label "clients' truth" --truth "curl:$TMP/curl.txt" --truth "$TMP/pipe.jsonl" \
-	--port $NG1 --port $NG2 --port $PY --port $PV --port $PS --port $PT --routes
+	--port $NG1 --port $NG2 --port $PY --port $PV --port $PS --port $PT --port $PW --routes
 # The servers' own records: nginx's access log, sock_server.py's records.
 sock_compare "$TMP/all.json" rows --label "nginx's log" --truth "nginx:$TMP/nginx/logs/access.log" \
 	--port $NG1 --port $NG2 --port $NGW --routes
 sock_compare "$TMP/all.json" rows --label "sock_server.py's record" --truth "$TMP/plain.rec" --truth "$TMP/vec.rec" \
-	--truth "$TMP/small.rec" --truth "$TMP/split.rec" --port $PY --port $PV --port $PYW --port $PS \
-	--port $PT --routes
-for f in plain vec small split; do
+	--truth "$TMP/small.rec" --truth "$TMP/split.rec" --truth "$TMP/wsplit.rec" --port $PY --port $PV --port $PYW \
+	--port $PS --port $PT --port $PW --routes
+for f in plain vec small split wsplit; do
 	for port in $(jq -r 'keys[]' "$TMP/$f.totals" 2>/dev/null); do
 		want=$(jq -r --arg p "$port" '.[$p] | "bytes_in \(.read) bytes_out \(.written)"' "$TMP/$f.totals")
 		got=$(jq -r --argjson p "$port" '[.ports[] | select(.port == $p)][0] // {} |
@@ -270,7 +276,7 @@ for f in plain vec small split; do
 			"hm-stat: $got"
 	done
 done
-[ -s "$TMP/plain.totals" ] && [ -s "$TMP/vec.totals" ] && [ -s "$TMP/small.totals" ] && [ -s "$TMP/split.totals" ]
+[ -s "$TMP/plain.totals" ] && [ -s "$TMP/vec.totals" ] && [ -s "$TMP/small.totals" ] && [ -s "$TMP/split.totals" ] && [ -s "$TMP/wsplit.totals" ]
 hm_judge $? "sock_server.py wrote its byte counts at exit"
 
 # wrk against its own counts: between what it completed and what it sent.
@@ -291,15 +297,17 @@ done
 
 # Processes: each server's rows against its own record.
 sock_compare "$TMP/all.json" rows --label "processes" --truth "nginx:$TMP/nginx/logs/access.log" --truth "$TMP/plain.rec" \
-	--truth "$TMP/vec.rec" --truth "$TMP/small.rec" --truth "$TMP/split.rec" --cgroup-id "$CGID" \
+	--truth "$TMP/vec.rec" --truth "$TMP/small.rec" --truth "$TMP/split.rec" --truth "$TMP/wsplit.rec" \
+	--cgroup-id "$CGID" \
 	--proc "$NGINX_WORKER:$NG1,$NG2,$NGW:$NGINX_COMM:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_plain:$PY,$PYW:$SOCK_COMM_plain:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_vec:$PV:$SOCK_COMM_vec:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_small:$PS:$SOCK_COMM_small:${CG#"$CG2"}" \
-	--proc "$SOCK_PID_split:$PT:$SOCK_COMM_split:${CG#"$CG2"}"
+	--proc "$SOCK_PID_split:$PT:$SOCK_COMM_split:${CG#"$CG2"}" \
+	--proc "$SOCK_PID_wsplit:$PW:$SOCK_COMM_wsplit:${CG#"$CG2"}"
 
 # Latency.
-for f in plain:$PY vec:$PV small:$PS split:$PT; do
+for f in plain:$PY vec:$PV small:$PS split:$PT wsplit:$PW; do
 	sock_compare "$TMP/all.json" latency --label "sock_server.py ${f%%:*}" --record "$TMP/${f%%:*}.rec" \
 		--port "${f#*:}" --slack-ms 1
 done

@@ -40,7 +40,9 @@ the response's).  --read-size N makes every read ask for at most N bytes
 (plain mode), so requests come in many reads.  --first-read N
 --pause-ms MS: the first read of each request (nothing of it in hand yet)
 asks for N bytes only, and the next read comes MS ms later: the request's
-first bytes were returned that long before the rest.
+first bytes were returned that long before the rest.  --first-write N
+--pause-ms MS: each response's first write holds its first N bytes, the
+next one comes MS ms later.
   echo      200, the request body's length in decimal
 
 The record (--record FILE, JSON lines, appended and flushed per response):
@@ -100,6 +102,7 @@ class Server:
         self.mode = args.mode
         self.read_size = args.read_size
         self.first_read = args.first_read
+        self.first_write = args.first_write
         self.pause = args.pause_ms / 1000
         self.sel = selectors.DefaultSelector()
         self.record = open(args.record, "a", buffering=1)
@@ -246,6 +249,11 @@ class Server:
                 body, how = b"", None
             t_write = time.monotonic_ns()
             try:
+                n0 = 0
+                if self.first_write:
+                    n0 = self.write(c, rh[:self.first_write], b"")
+                    time.sleep(self.pause)
+                    rh = rh[self.first_write:]
                 if name == "chunked" and method != "HEAD":
                     n = self.write(c, rh, b"")
                     for piece in (b"a" * 10, b"b" * 300, b"c" * 5000):
@@ -258,6 +266,7 @@ class Server:
                     n += self.write(c, body[:20], b"") + self.write(c, body[20:], b"")
                 else:
                     n = self.write(c, rh, body, how)
+                n += n0
             except OSError:
                 n = 0
             self.totals[c.port]["written"] += n
@@ -308,6 +317,7 @@ def main():
     ap.add_argument("--totals")
     ap.add_argument("--read-size", type=int, default=65536)
     ap.add_argument("--first-read", type=int, default=0)
+    ap.add_argument("--first-write", type=int, default=0)
     ap.add_argument("--pause-ms", type=float, default=0)
     args = ap.parse_args()
     srv = Server(args)

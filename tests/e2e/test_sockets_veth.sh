@@ -8,7 +8,9 @@
 # plain on 10.231.N.1:18121 and --mode vec on :18123, and nginx (sendfile
 # on, static files of 0 B to 1 MiB) on :18122, all in a cgroup of the
 # test's own; the clients (curl on keep-alive connections, curl with
-# "Connection: close", tests/lib/pipe_client.py) in the client namespace.
+# "Connection: close", tests/lib/pipe_client.py) in the client namespace;
+# responses with Content-Length, chunked, written line by line, 204, HEAD,
+# 100 Continue before a 300 KB body.
 # Both sources load into one pin directory: `hm-load BRIDGE --pin-path PIN`
 # (the packet set in PIN) and `hm-load --sockets --pin-path PIN` (the
 # socket set in PIN/sockets).  Checks:
@@ -117,11 +119,14 @@ in_client() { hm_in_client "$P" 1 "$@"; }
 rc=0
 urls=()
 for p in z0 z100 z20k z1m nope z100 z20k; do urls+=("http://$H4:$NG${R}n/$p"); done
-sock_curl "$TMP/curl.txt" in_client -- "${urls[@]}" || rc=1
+sock_curl "$TMP/curl.txt" in_client -- "${urls[@]}" "HEAD:http://$H4:$NG${R}n/z1m" || rc=1
 for port in $PY $PV; do
 	urls=()
-	for p in ok big missing fail slow empty file spliced ok slow; do urls+=("http://$H4:$port${R}p/$p"); done
-	sock_curl "$TMP/curl.txt" in_client -- "${urls[@]}" "POST:http://$H4:$port${R}p/echo" || rc=1
+	for p in ok big missing fail slow empty file spliced nocontent dribble ok slow; do
+		urls+=("http://$H4:$port${R}p/$p")
+	done
+	sock_curl "$TMP/curl.txt" in_client -- "${urls[@]}" "HEAD:http://$H4:$port${R}p/big" \
+		"POST:http://$H4:$port${R}p/echo" "BIGPOST:http://$H4:$port${R}p/echo" || rc=1
 done
 keepalive=$(wc -l <"$TMP/curl.txt")
 SOCK_CURL_HDR=(-H 'Connection: close')
@@ -131,17 +136,17 @@ for port in $PY $PV; do
 		"POST:http://$H4:$port${R}p/echo" || rc=1
 done
 n=$(wc -l <"$TMP/curl.txt")
-if [ "$rc" -eq 0 ] && [ "$n" -eq 37 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
+if [ "$rc" -eq 0 ] && [ "$n" -eq 46 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
 	hm_ok "curl: $keepalive transfers on keep-alive connections, $((n - keepalive)) with Connection: close, all answered"
 else
-	hm_not_ok "curl transfers" "exit $rc, $n lines of 37" "$(cat "$TMP/curl.err")"
+	hm_not_ok "curl transfers" "exit $rc, $n lines of 46" "$(cat "$TMP/curl.err")"
 fi
 rc=0
 in_client timeout 30 python3 "$HM_LIB/pipe_client.py" --target "$H4:$NG" --n 8 --conns 2 \
 	--paths "${R}n/z100,${R}n/z20k,${R}n/z0,${R}n/nope" --out "$TMP/pipe.jsonl" 2>>"$TMP/pipe.err" || rc=1
 for port in $PY $PV; do
 	in_client timeout 30 python3 "$HM_LIB/pipe_client.py" --target "$H4:$port" --n 8 --conns 2 \
-		--paths "${R}p/ok,${R}p/big,${R}p/missing,${R}p/slow,${R}p/spliced,${R}p/file" \
+		--paths "${R}p/ok,${R}p/chunked,${R}p/big,${R}p/missing,${R}p/nocontent,${R}p/slow,${R}p/spliced,${R}p/dribble,${R}p/file" \
 		--out "$TMP/pipe.jsonl" 2>>"$TMP/pipe.err" || rc=1
 done
 n=$(wc -l <"$TMP/pipe.jsonl")

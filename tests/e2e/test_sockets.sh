@@ -11,7 +11,8 @@
 #  - tests/lib/sock_server.py --mode plain (read/recvfrom, write/sendto,
 #    sendfile, splice) on 18111, and on 18113 for wrk; --mode vec (readv /
 #    recvmsg, writev / sendmsg, headers and body as separate buffers) on
-#    18112; plain with 11-byte reads on 18114; plain whose first read of
+#    18112, and on 18117 a request it closes the connection on, unanswered;
+#    plain with 11-byte reads on 18114; plain whose first read of
 #    each request returns 3 bytes, the rest 20 ms later, on 18115; plain
 #    whose first write of each response holds 3 bytes, the rest 20 ms
 #    later, on 18116.  Each
@@ -27,7 +28,7 @@
 # Checks, on the rows of the test's own ports, routes (a prefix unique to
 # the run) and processes only (the programs see the whole host):
 #  - per port and per route: requests, responses, status classes,
-#    unanswered 0, bytes_in and bytes_out exactly equal to the clients'
+#    unanswered (0, 1 on 18117), bytes_in and bytes_out exactly equal to the clients'
 #    truth, and to nginx's access log and sock_server.py's record and own
 #    byte counts;
 #  - wrk's ports: exactly the servers' records; wrk's completed requests <=
@@ -62,7 +63,7 @@ CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
 CG=${CG2:+$CG2/hmtest-sk-$$}
 # Routes: a first segment unique to the run (letters: digits would be an {id}).
 R=/k$(tr 0-9 a-j <<<"$$")
-NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115 PW=18116
+NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115 PW=18116 PD=18117
 
 # shellcheck disable=SC2317 # called by hm_e2e_cleanup
 e2e_cleanup() {
@@ -143,7 +144,7 @@ NGINX_COMM=$(cat "/proc/$NGINX_WORKER/comm")
 SOCK_PID_plain='' SOCK_PID_vec='' SOCK_PID_small='' SOCK_PID_split='' SOCK_COMM_split='' SOCK_PID_wsplit='' SOCK_COMM_wsplit='' SOCK_COMM_plain='' SOCK_COMM_vec='' SOCK_COMM_small=''
 
 sock_server_up plain plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PY 127.0.0.1:$PYW
-sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV
+sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV 127.0.0.1:$PD
 sock_server_up small plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PS --read-size=11
 sock_server_up split plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PT --first-read=3 --pause-ms=20
 sock_server_up wsplit plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PW --first-write=3 --pause-ms=20
@@ -192,6 +193,17 @@ for port in $PY $PV $PS; do
 	sock_curl "$TMP/curl.txt" in_ns -- "http://127.0.0.1:$port${R}p/ok" "http://127.0.0.1:$port${R}p/missing" \
 		"POST:http://127.0.0.1:$port${R}p/echo" || rc=1
 done
+# A request the server closes the connection on, unanswered (curl: exit 52,
+# status 000), alone on its connection: on a reused one curl would send it
+# again on a new one.
+SOCK_CURL_HDR=()
+sock_curl "$TMP/drop.txt" in_ns -- "http://127.0.0.1:$PD${R}d/ok" "http://127.0.0.1:$PD${R}d/ok"
+sock_curl "$TMP/drop.txt" in_ns -- "http://127.0.0.1:$PD${R}d/drop"
+drc=$?
+got=$(awk '{print $2}' "$TMP/drop.txt" 2>/dev/null | paste -sd' ')
+[ "$drc" -eq 52 ] && [ "$got" = "200 200 000" ]
+hm_judge $? "curl: a request the server closes the connection on (exit 52, status 000)" \
+	"exit $drc, statuses: $got"
 n=$(wc -l <"$TMP/curl.txt")
 if [ "$rc" -eq 0 ] && [ "$n" -eq 86 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
 	hm_ok "curl: $keepalive transfers on keep-alive connections, $((n - keepalive)) with Connection: close, all answered"
@@ -259,13 +271,14 @@ fi
 
 # The clients' truth: curl and pipe_client.py (wrk's ports apart).
 sock_compare "$TMP/all.json" rows --label "clients' truth" --truth "curl:$TMP/curl.txt" --truth "$TMP/pipe.jsonl" \
+	--truth "curl:$TMP/drop.txt" --port $PD \
 	--port $NG1 --port $NG2 --port $PY --port $PV --port $PS --port $PT --port $PW --routes
 # The servers' own records: nginx's access log, sock_server.py's records.
 sock_compare "$TMP/all.json" rows --label "nginx's log" --truth "nginx:$TMP/nginx/logs/access.log" \
 	--port $NG1 --port $NG2 --port $NGW --routes
 sock_compare "$TMP/all.json" rows --label "sock_server.py's record" --truth "$TMP/plain.rec" --truth "$TMP/vec.rec" \
 	--truth "$TMP/small.rec" --truth "$TMP/split.rec" --truth "$TMP/wsplit.rec" --port $PY --port $PV --port $PYW \
-	--port $PS --port $PT --port $PW --routes
+	--port $PS --port $PT --port $PW --port $PD --routes
 for f in plain vec small split wsplit; do
 	for port in $(jq -r 'keys[]' "$TMP/$f.totals" 2>/dev/null); do
 		want=$(jq -r --arg p "$port" '.[$p] | "bytes_in \(.read) bytes_out \(.written)"' "$TMP/$f.totals")
@@ -301,7 +314,7 @@ sock_compare "$TMP/all.json" rows --label "processes" --truth "nginx:$TMP/nginx/
 	--cgroup-id "$CGID" \
 	--proc "$NGINX_WORKER:$NG1,$NG2,$NGW:$NGINX_COMM:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_plain:$PY,$PYW:$SOCK_COMM_plain:${CG#"$CG2"}" \
-	--proc "$SOCK_PID_vec:$PV:$SOCK_COMM_vec:${CG#"$CG2"}" \
+	--proc "$SOCK_PID_vec:$PV,$PD:$SOCK_COMM_vec:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_small:$PS:$SOCK_COMM_small:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_split:$PT:$SOCK_COMM_split:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_wsplit:$PW:$SOCK_COMM_wsplit:${CG#"$CG2"}"

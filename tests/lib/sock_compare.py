@@ -27,8 +27,8 @@ whole host):
     --proc PID:PORTS:COMM:CGROUP, the process rows of PID (summed over
     comm and cgroup) against the truth of PORTS, and that PID's rows name
     COMM and CGROUP (a path under the cgroup2 mount).  Compared: requests,
-    responses, status classes, unanswered (0), bytes_in, bytes_out -
-    exactly.
+    responses, status classes, unanswered (the requests of the truth
+    without a status), bytes_in, bytes_out - exactly.
   latency --record FILE --port P --slack-ms MS [--stats min,avg,max]:
     sock_server.py's own times of port P against the port row's
     latency_us: each of those (p99 too) within [server's - 1 us, server's +
@@ -86,6 +86,8 @@ def summarize(recs):
         if r["status"]:
             s["responses"] += 1
             s["%dxx" % (r["status"] // 100)] += 1
+        else:  # never answered (curl's 000, a server's status 0)
+            s["unanswered"] += 1
         s["bytes_in"] += r["req_bytes"]
         s["bytes_out"] += r["resp_bytes"]
     return s

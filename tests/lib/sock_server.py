@@ -32,6 +32,7 @@ Answers, by the last path segment (any prefix, query ignored):
             each in a write of its own
   dribble   200, 50 bytes: the head written a line per write, the body in
             two writes
+  drop      no answer: the connection is closed (recorded with status 0)
   anything else: 404, 9 bytes
 HEAD is answered like GET without the body.  A request with "Expect:
 100-continue" whose body has not come yet gets "HTTP/1.1 100 Continue"
@@ -227,6 +228,11 @@ class Server:
             path = target.split("?", 1)[0]
             name = path.rstrip("/").rsplit("/", 1)[-1]
             how = None
+            if name == "drop":  # no answer: the connection is closed
+                self.record.write(json.dumps({
+                    "port": c.port, "pid": self.pid, "method": method, "path": path,
+                    "status": 0, "req_bytes": total, "resp_bytes": 0}) + "\n")
+                return False
             if name == "echo":
                 status, body = 200, str(len(body_in)).encode()
             elif name in ("file", "spliced"):

@@ -21,7 +21,8 @@
 #    truth, not twice it), and against sock_server.py's own record;
 #  - the two sets are apart: the packet set has the bridge's iface row, the
 #    socket set no iface row; the socket set has the servers' process rows
-#    (hm-stat --source socket --by process);
+#    (hm-stat --source socket --by process); hm-stat --pin-path PIN
+#    --source packet and --source socket read the one set each;
 #  - latency per port: socket min, avg and max each <= the packet one +
 #    0.1 ms.  The socket source's interval (the read returning the
 #    request's first byte to the write call of the response's first byte)
@@ -203,6 +204,23 @@ got=$(jq -r '.monitor.segments' "$TMP/sock.json")
 pkseg=$(jq -r '.monitor.segments' "$TMP/pkt.json")
 [ "$got" = 0 ] && [ "$pkseg" -gt 0 ]
 hm_judge $? "segments: the packet set's $pkseg, the socket set's $got" "socket set segments: $got"
+
+# hm-stat --pin-path PIN --source packet|socket reads each set apart: its
+# port rows are those of the set read directly.
+myports() {
+	jq -c --argjson ps "[$PY,$NG,$PV]" '[.ports[] | select(.port as $p | $ps | index($p)) |
+		{port, requests, responses, unanswered, status, bytes_in, bytes_out}] | sort_by(.port)' "$1"
+}
+for src in packet:pkt socket:sock; do
+	if hm_in_host "$P" "$HM_BUILD/hm-stat" --pin-path "$PIN" --source "${src%%:*}" --json \
+		>"$TMP/src-${src%%:*}.json" 2>"$TMP/src.err"; then
+		[ "$(myports "$TMP/src-${src%%:*}.json")" = "$(myports "$TMP/${src#*:}.json")" ]
+		hm_judge $? "hm-stat --pin-path PIN --source ${src%%:*}: the rows of the ${src%%:*} set" \
+			"--source: $(myports "$TMP/src-${src%%:*}.json")" "direct: $(myports "$TMP/${src#*:}.json")"
+	else
+		hm_not_ok "hm-stat --pin-path PIN --source ${src%%:*}" "$(head -n 3 "$TMP/src.err")"
+	fi
+done
 
 # Latency: socket <= packet (+ 0.1 ms) per port, for min, avg and max.
 lat() { # JSON PORT: "min avg max" of the port's latency_us

@@ -34,7 +34,14 @@
 #    queue (pipelined 48 KiB responses queue behind each other: a single
 #    request's packet latency then exceeds its socket latency by up to a few
 #    ms).  sock_server.py's own times: never above the socket's, at most
-#    1 ms below.
+#    1 ms below;
+#  - start lines split in time (tests/lib/pipe_client.py --split): requests
+#    whose "GE" goes 20 ms before the rest (port 18124), responses whose
+#    "HTT" goes 20 ms before the rest (sock_server.py --first-write, port
+#    18125): each source's latency >= the client's time from a request's
+#    first byte sent to its last (nobody answers a request not yet whole)
+#    and <= its time from a request's first byte sent to its response's
+#    first byte received, 1 ms slack either way.
 set -u
 # shellcheck source=tests/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
@@ -53,7 +60,7 @@ hm_e2e_init sv sockets-veth
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
 CG=${CG2:+$CG2/hmtest-sv-$$}
 R=/v$(tr 0-9 a-j <<<"$$")
-PY=18121 NG=18122 PV=18123
+PY=18121 NG=18122 PV=18123 PQ=18124 PW=18125
 
 # shellcheck disable=SC2317 # called by hm_e2e_cleanup
 e2e_cleanup() {
@@ -111,9 +118,10 @@ else
 fi
 NGINX_WORKER=$(ps --ppid "$(cat "$TMP/nginx/nginx.pid")" -o pid= | head -n 1 | tr -d ' ')
 NGINX_COMM=$(cat "/proc/$NGINX_WORKER/comm")
-SOCK_PID_plain='' SOCK_COMM_plain='' SOCK_PID_vec='' SOCK_COMM_vec=''
-sock_server_up plain plain "$CG" nsenter --net="/run/netns/${P}h" -- "$H4:$PY"
+SOCK_PID_plain='' SOCK_COMM_plain='' SOCK_PID_vec='' SOCK_COMM_vec='' SOCK_PID_wsplit='' SOCK_COMM_wsplit=''
+sock_server_up plain plain "$CG" nsenter --net="/run/netns/${P}h" -- "$H4:$PY" "$H4:$PQ"
 sock_server_up vec vec "$CG" nsenter --net="/run/netns/${P}h" -- "$H4:$PV"
+sock_server_up wsplit plain "$CG" nsenter --net="/run/netns/${P}h" -- "$H4:$PW" --first-write=3 --pause-ms=20
 
 # -- clients, in the client namespace ----------------------------------------------
 in_client() { hm_in_client "$P" 1 "$@"; }
@@ -150,11 +158,19 @@ for port in $PY $PV; do
 		--paths "${R}p/ok,${R}p/chunked,${R}p/big,${R}p/missing,${R}p/nocontent,${R}p/slow,${R}p/spliced,${R}p/dribble,${R}p/file" \
 		--out "$TMP/pipe.jsonl" 2>>"$TMP/pipe.err" || rc=1
 done
-n=$(wc -l <"$TMP/pipe.jsonl")
-if [ "$rc" -eq 0 ] && [ "$n" -eq 48 ]; then
-	hm_ok "pipe_client.py: 48 pipelined requests (8 per write) on 6 connections, all answered"
+# Start lines split in time, with the client's own clock: requests whose
+# first 2 bytes ("GE") go 20 ms before the rest, to a server that answers
+# at once; whole requests to a server whose response's first write holds 3
+# bytes ("HTT"), the rest 20 ms later.
+in_client timeout 30 python3 "$HM_LIB/pipe_client.py" --target "$H4:$PQ" --n 3 --conns 1 --split 2 \
+	--pause-ms 20 --paths "${R}q/ok,${R}q/missing" --out "$TMP/split.jsonl" 2>>"$TMP/pipe.err" || rc=1
+in_client timeout 30 python3 "$HM_LIB/pipe_client.py" --target "$H4:$PW" --n 3 --conns 1 --split 1000 \
+	--pause-ms 0 --paths "${R}w/ok,${R}w/fail" --out "$TMP/split.jsonl" 2>>"$TMP/pipe.err" || rc=1
+n=$(($(wc -l <"$TMP/pipe.jsonl") + $(wc -l <"$TMP/split.jsonl")))
+if [ "$rc" -eq 0 ] && [ "$n" -eq 54 ]; then
+	hm_ok "pipe_client.py: 48 pipelined requests (8 per write) on 6 connections, 6 sent or answered in two parts, all answered"
 else
-	hm_not_ok "pipelined requests" "exit $rc, $n records of 48" "$(cat "$TMP/pipe.err")"
+	hm_not_ok "pipelined and split requests" "exit $rc, $n records of 54" "$(cat "$TMP/pipe.err")"
 fi
 
 # -- both sets, once every connection is closed ----------------------------------------
@@ -180,17 +196,18 @@ else
 	cp "$TMP/sock.json" "$TMP/sock-all.json"
 fi
 
-TRUTH=(--truth "curl:$TMP/curl.txt" --truth "$TMP/pipe.jsonl")
+TRUTH=(--truth "curl:$TMP/curl.txt" --truth "$TMP/pipe.jsonl" --truth "$TMP/split.jsonl")
 sock_compare "$TMP/pkt.json" rows --label "packet set vs the clients" "${TRUTH[@]}" \
-	--port $PY --port $NG --port $PV --routes
+	--port $PY --port $NG --port $PV --port $PQ --port $PW --routes
 sock_compare "$TMP/sock-all.json" rows --label "socket set vs the clients" "${TRUTH[@]}" \
-	--port $PY --port $NG --port $PV --routes
+	--port $PY --port $NG --port $PV --port $PQ --port $PW --routes
 sock_compare "$TMP/sock-all.json" rows --label "socket set vs the servers' records" \
-	--truth "$TMP/plain.rec" --truth "$TMP/vec.rec" --truth "nginx:$TMP/nginx/logs/access.log" \
-	--port $PY --port $NG --port $PV \
+	--truth "$TMP/plain.rec" --truth "$TMP/vec.rec" --truth "$TMP/wsplit.rec" \
+	--truth "nginx:$TMP/nginx/logs/access.log" --port $PY --port $NG --port $PV --port $PQ --port $PW \
 	--cgroup-id "$CGID" --proc "$NGINX_WORKER:$NG:$NGINX_COMM:${CG#"$CG2"}" \
-	--proc "$SOCK_PID_plain:$PY:$SOCK_COMM_plain:${CG#"$CG2"}" \
-	--proc "$SOCK_PID_vec:$PV:$SOCK_COMM_vec:${CG#"$CG2"}"
+	--proc "$SOCK_PID_plain:$PY,$PQ:$SOCK_COMM_plain:${CG#"$CG2"}" \
+	--proc "$SOCK_PID_vec:$PV:$SOCK_COMM_vec:${CG#"$CG2"}" \
+	--proc "$SOCK_PID_wsplit:$PW:$SOCK_COMM_wsplit:${CG#"$CG2"}"
 
 # The sets are apart: interface rows are the packet set's only.
 pk=$(jq -r --arg br "$BR" '[.ifaces[] | select(.iface == $br or .name == $br or .ifname == $br)] | length' "$TMP/pkt.json")
@@ -236,9 +253,16 @@ sys.exit(0 if all(a <= b + 100 for a, b in zip(s, p)) else 1)' "$s" "$p" 2>/dev/
 	hm_judge $? "port $port: socket latency (min avg max: $s us) <= the packet one ($p us) + 0.1 ms" \
 		"socket: $s us; packet: $p us"
 done
-for f in plain:$PY vec:$PV; do
-	sock_compare "$TMP/sock.json" latency --label "sock_server.py --mode ${f%%:*}" \
+for f in plain:$PY vec:$PV plain:$PQ wsplit:$PW; do
+	sock_compare "$TMP/sock.json" latency --label "sock_server.py ${f%%:*}" \
 		--record "$TMP/${f%%:*}.rec" --port "${f#*:}" --slack-ms 1
+done
+# Split start lines: both sources within the client's own clock.
+for port in $PQ $PW; do
+	sock_compare "$TMP/pkt.json" client-bounds --label "packet set" --truth "$TMP/split.jsonl" \
+		--port "$port" --slack-ms 1
+	sock_compare "$TMP/sock.json" client-bounds --label "socket set" --truth "$TMP/split.jsonl" \
+		--port "$port" --slack-ms 1
 done
 
 mon() { jq -r --arg k "$1" '.monitor[$k] // "missing"' "$TMP/sock.json"; }

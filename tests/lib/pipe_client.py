@@ -14,14 +14,22 @@ req_bytes: the request's bytes as sent; resp_bytes: its response's bytes as
 received, headers and body.  Exits 1 when a response is missing or
 malformed.
 
+With --split K --pause-ms MS it sends each request alone instead (no
+pipelining, TCP_NODELAY): its first K bytes, then MS ms later the rest,
+then reads its response; the record then also holds the client's clock
+(time.monotonic_ns): "t_first_sent" (before the send of the first bytes),
+"t_last_sent" (after the send of the rest) and "t_first_recv" (when the
+first response bytes came).
+
 Usage: pipe_client.py --target 127.0.0.1:18111 --paths /a/ok,/a/big
-                      [--n 8] [--conns 2] --out FILE
+                      [--n 8] [--conns 2] [--split K --pause-ms MS] --out FILE
 """
 
 import argparse
 import json
 import socket
 import sys
+import time
 
 
 def recv(sock):
@@ -82,6 +90,8 @@ def main():
     ap.add_argument("--conns", type=int, default=2)
     ap.add_argument("--out", required=True)
     ap.add_argument("--timeout", type=float, default=10)
+    ap.add_argument("--split", type=int, default=0)
+    ap.add_argument("--pause-ms", type=float, default=20)
     args = ap.parse_args()
     host, _, port = args.target.rpartition(":")
     port = int(port)
@@ -90,6 +100,29 @@ def main():
     with open(args.out, "a") as out:
         for _ in range(args.conns):
             sock = socket.create_connection((host, port), timeout=args.timeout)
+            if args.split:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                buf = b""
+                for _ in range(args.n):
+                    path = paths[k % len(paths)]
+                    k += 1
+                    r = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+                    t0 = time.monotonic_ns()
+                    sock.sendall(r[:args.split])
+                    time.sleep(args.pause_ms / 1000)
+                    sock.sendall(r[args.split:])
+                    t1 = time.monotonic_ns()
+                    buf = sock.recv(65536)
+                    t2 = time.monotonic_ns()
+                    if not buf:
+                        raise EOFError("connection closed before a response")
+                    status, n, buf = read_response(sock, buf)
+                    out.write(json.dumps({"port": port, "path": path, "status": status,
+                                          "req_bytes": len(r), "resp_bytes": n,
+                                          "t_first_sent": t0, "t_last_sent": t1,
+                                          "t_first_recv": t2}) + "\n")
+                sock.close()
+                continue
             reqs = []
             for _ in range(args.n):
                 path = paths[k % len(paths)]

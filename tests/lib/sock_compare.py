@@ -35,6 +35,12 @@ whole host):
     MS] (p99: the histogram's bucket width more): the socket's interval,
     read return to write call, contains the server's, so it is never
     shorter by more than rounding.
+  client-bounds --truth FILE --port P [--slack-ms MS]: pipe_client.py
+    --split's own clock: the port's latency min >= the shortest time from
+    a request's first byte sent to its last one sent (no one sees the
+    answer before the whole request came) - MS, and its max <= the longest
+    time from a request's first byte sent to its response's first byte
+    received + MS.
   nginx-latency --log FILE --port P --slack-ms MS: the port's average
     socket latency <= the average $request_time + MS (nginx has ms
     resolution; $request_time runs from the request's first read to the
@@ -187,6 +193,24 @@ def cmd_nginx_latency(a, stat):
         f"socket avg {got['avg']} us, nginx avg {avg_rt:.1f} us")
 
 
+def cmd_client_bounds(a, stat):
+    recs = [r for r in load_truth(a.truth) if r["port"] == a.port and "t_first_recv" in r]
+    got = lat(stat, a.port)
+    if not recs or got.get("min") is None:
+        say(False, f"{a.label}: port {a.port} latency within the client's clock",
+            f"client records: {len(recs)}, hm-stat: {got}")
+        return
+    # No vantage point sees a response before the request's last byte has come.
+    low = min(r["t_last_sent"] - r["t_first_sent"] for r in recs) / 1000 - a.slack_ms * 1000
+    # The request's first byte leaves after t_first_sent; the response's first byte comes before t_first_recv.
+    high = max(r["t_first_recv"] - r["t_first_sent"] for r in recs) / 1000 + a.slack_ms * 1000
+    ok = low <= got["min"] and got["max"] <= high
+    say(ok, f"{a.label}: port {a.port} latency min {got['min']:.1f} us >= the shortest send of a "
+        f"request, first byte to last ({low:.1f} us with slack), max {got['max']:.1f} us <= the "
+        f"longest client wait, first byte sent to first byte back ({high:.1f} us with slack)",
+        f"min {got['min']} max {got['max']} us; bounds [{low:.1f}, {high:.1f}] us")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -206,13 +230,18 @@ def main():
     n.add_argument("--log", required=True)
     n.add_argument("--port", type=int, required=True)
     n.add_argument("--slack-ms", type=float, default=1.0)
-    for p in (r, l, n):
+    b = sub.add_parser("client-bounds")
+    b.add_argument("--truth", action="append", default=[])
+    b.add_argument("--port", type=int, required=True)
+    b.add_argument("--slack-ms", type=float, default=0.1)
+    for p in (r, l, n, b):
         p.add_argument("--stat", required=True)
         p.add_argument("--label", default="sockets")
     a = ap.parse_args()
     with open(a.stat) as f:
         stat = json.load(f)
-    {"rows": cmd_rows, "latency": cmd_latency, "nginx-latency": cmd_nginx_latency}[a.cmd](a, stat)
+    {"rows": cmd_rows, "latency": cmd_latency, "nginx-latency": cmd_nginx_latency,
+     "client-bounds": cmd_client_bounds}[a.cmd](a, stat)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ the response's).  --read-size N makes every read ask for at most N bytes
 asks for N bytes only, and the next read comes MS ms later: the request's
 first bytes were returned that long before the rest.  --first-write N
 --pause-ms MS: each response's first write holds its first N bytes, the
-next one comes MS ms later.
+next one comes MS ms later (TCP_NODELAY: each goes out at once).
   echo      200, the request body's length in decimal
 
 The record (--record FILE, JSON lines, appended and flushed per response):
@@ -294,6 +294,8 @@ class Server:
                 if kind == "listen":
                     s, _ = key.fileobj.accept()
                     s.setblocking(True)
+                    if self.first_write:  # each part of a response its own segment, at once
+                        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     self.sel.register(s, selectors.EVENT_READ, Conn(s, port))
                     continue
                 c = key.data

@@ -11,26 +11,26 @@
 #  - tests/lib/sock_server.py --mode plain (read/recvfrom, write/sendto,
 #    sendfile, splice) on 18111, and on 18113 for wrk; --mode vec (readv /
 #    recvmsg, writev / sendmsg, headers and body as separate buffers) on
-#    18112, and on 18117 a request it closes the connection on, unanswered;
-#    plain with 11-byte reads on 18114; plain whose first read of
-#    each request returns 3 bytes, the rest 20 ms later, on 18115; plain
-#    whose first write of each response holds 3 bytes, the rest 20 ms
-#    later, on 18116.  Each
-#    records per request its status, bytes and the time from the read that
-#    returned the request's first byte to the write of its response.
-#    Responses: Content-Length, chunked (chunks in writes of their own), a
-#    head written line by line, 204, HEAD, 100 Continue before a 300 KB body.
+#    18112, and on 18117 (a request it closes the connection on,
+#    unanswered); plain with 11-byte reads on 18114; plain whose first read
+#    of each request returns 3 bytes ("GET"), the rest 20 ms later, on
+#    18115; plain whose first write of each response holds 3 bytes ("HTT"),
+#    the rest 20 ms later, on 18116.  Each records per request its status,
+#    bytes and the time from the read that returned the request's first
+#    byte to the write of its response.  Responses: Content-Length, chunked
+#    (chunks in writes of their own), a head written line by line, 204,
+#    HEAD, 100 Continue before a 300 KB body.
 # Clients, in the namespace: curl with many URLs on one keep-alive
-# connection (-w per transfer: method, http_code, size_request, size_header,
-# size_download), curl with "Connection: close", tests/lib/pipe_client.py
+# connection (-w per transfer: method, http_code, size_request,
+# size_upload, size_header, size_download), curl with "Connection: close", tests/lib/pipe_client.py
 # (8 requests in one write, 8 responses read, bytes counted), and wrk
 # (-t1 -c4 -d2s, tests/lib/sock_wrk.lua counting what it sent and got).
 # Checks, on the rows of the test's own ports, routes (a prefix unique to
 # the run) and processes only (the programs see the whole host):
 #  - per port and per route: requests, responses, status classes,
-#    unanswered (0, 1 on 18117), bytes_in and bytes_out exactly equal to the clients'
-#    truth, and to nginx's access log and sock_server.py's record and own
-#    byte counts;
+#    unanswered (0; 1 on 18117), bytes_in and bytes_out exactly equal to
+#    the clients' truth, and to nginx's access log and sock_server.py's
+#    record and own byte counts;
 #  - wrk's ports: exactly the servers' records; wrk's completed requests <=
 #    requests <= the requests it sent (a request in flight when its time is
 #    up is answered by the server but never read by wrk);

@@ -22,8 +22,9 @@
 #    HEAD, 100 Continue before a 300 KB body.
 # Clients, in the namespace: curl with many URLs on one keep-alive
 # connection (-w per transfer: method, http_code, size_request,
-# size_upload, size_header, size_download), curl with "Connection: close", tests/lib/pipe_client.py
-# (8 requests in one write, 8 responses read, bytes counted), and wrk
+# size_upload, size_header, size_download), curl with "Connection: close",
+# tests/lib/pipe_client.py (8 requests in one write, 8 responses read,
+# bytes counted), and wrk
 # (-t1 -c4 -d2s, tests/lib/sock_wrk.lua counting what it sent and got).
 # Checks, on the rows of the test's own ports, routes (a prefix unique to
 # the run) and processes only (the programs see the whole host):

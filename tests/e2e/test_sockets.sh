@@ -15,7 +15,8 @@
 #    unanswered); plain with 11-byte reads on 18114; plain whose first read
 #    of each request returns 3 bytes ("GET"), the rest 20 ms later, on
 #    18115; plain whose first write of each response holds 3 bytes ("HTT"),
-#    the rest 20 ms later, on 18116.  Each records per request its status,
+#    the rest 20 ms later, on 18116; and plain on 18118 outside the
+#    test's cgroup.  Each records per request its status,
 #    bytes and the time from the read that returned the request's first
 #    byte to the write of its response.  Responses: Content-Length, chunked
 #    (chunks in writes of their own), a head written line by line, 204,
@@ -43,6 +44,8 @@
 #    interval, read return to write call, holds the server's) and at most
 #    1 ms above; nginx: the average socket latency <= the average
 #    $request_time + 1 ms (ms resolution);
+#  - a second socket set loaded with --cgroup (the test's cgroup) has the
+#    same rows for the servers inside it and none for the one outside;
 #  - sock_read_failed 0 and sock_window_cut 0.
 set -u
 # shellcheck source=tests/lib/tap.sh
@@ -64,12 +67,13 @@ CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
 CG=${CG2:+$CG2/hmtest-sk-$$}
 # Routes: a first segment unique to the run (letters: digits would be an {id}).
 R=/k$(tr 0-9 a-j <<<"$$")
-NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115 PW=18116 PD=18117
+NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115 PW=18116 PD=18117 PO=18118
 
 # shellcheck disable=SC2317 # called by hm_e2e_cleanup
 e2e_cleanup() {
 	hm_nginx_down "$TMP/nginx"
 	"$HM_BUILD/hm-load" --detach --sockets --pin-path "$PIN" >/dev/null 2>&1
+	"$HM_BUILD/hm-load" --detach --sockets --pin-path "$PIN/cg" >/dev/null 2>&1
 	ip netns pids "$NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	[ -n "$CG" ] && sock_cg_remove "$CG"
@@ -110,6 +114,13 @@ else
 	hm_done
 fi
 
+# A second socket set scoped to the test's cgroup (hm-load --cgroup).
+if out=$("$HM_BUILD/hm-load" --sockets --cgroup "$CG" --pin-path "$PIN/cg" 2>&1); then
+	hm_ok "hm-load --sockets --cgroup ${CG#"$CG2"} (pins in $PIN/cg/sockets)"
+else
+	hm_not_ok "hm-load --sockets --cgroup ${CG#"$CG2"}" "$out"
+fi
+
 # -- servers, in the test's cgroup ---------------------------------------------
 WWW=$TMP/nginx/www
 mkdir -p "$WWW$R"n "$WWW$R"w
@@ -147,6 +158,8 @@ SOCK_PID_plain='' SOCK_PID_vec='' SOCK_PID_small='' SOCK_PID_split='' SOCK_COMM_
 sock_server_up plain plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PY 127.0.0.1:$PYW
 sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV 127.0.0.1:$PD
 sock_server_up small plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PS --read-size=11
+# One server outside the test's cgroup: in the cgroup2 root.
+sock_server_up outside plain "$CG2" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PO
 sock_server_up split plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PT --first-read=3 --pause-ms=20
 sock_server_up wsplit plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PW --first-write=3 --pause-ms=20
 
@@ -205,6 +218,7 @@ got=$(awk '{print $2}' "$TMP/drop.txt" 2>/dev/null | paste -sd' ')
 [ "$drc" -eq 52 ] && [ "$got" = "200 200 000" ]
 hm_judge $? "curl: a request the server closes the connection on (exit 52, status 000)" \
 	"exit $drc, statuses: $got"
+sock_curl "$TMP/outside.txt" in_ns -- "http://127.0.0.1:$PO${R}o/ok" "http://127.0.0.1:$PO${R}o/missing" || rc=1
 n=$(wc -l <"$TMP/curl.txt")
 if [ "$rc" -eq 0 ] && [ "$n" -eq 86 ] && ! grep -q ' 000 ' "$TMP/curl.txt"; then
 	hm_ok "curl: $keepalive transfers on keep-alive connections, $((n - keepalive)) with Connection: close, all answered"
@@ -261,6 +275,10 @@ if ! "$HM_BUILD/hm-stat" --pin-path "$PIN/sockets" --json >"$TMP/stat.json" 2>"$
 	hm_not_ok "hm-stat --pin-path $PIN/sockets --json" "$(cat "$TMP/stat.err")"
 	hm_done
 fi
+if ! "$HM_BUILD/hm-stat" --pin-path "$PIN/cg/sockets" --json >"$TMP/cg.json" 2>"$TMP/stat.err"; then
+	hm_not_ok "hm-stat --pin-path $PIN/cg/sockets --json" "$(cat "$TMP/stat.err")"
+	echo '{}' >"$TMP/cg.json"
+fi
 # Process rows come from hm-stat --source socket --by process.
 if "$HM_BUILD/hm-stat" --pin-path "$PIN" --source socket --by process --json >"$TMP/proc.json" \
 	2>"$TMP/proc.err" && jq -e '.processes' "$TMP/proc.json" >/dev/null 2>&1; then
@@ -292,6 +310,21 @@ for f in plain vec small split wsplit; do
 done
 [ -s "$TMP/plain.totals" ] && [ -s "$TMP/vec.totals" ] && [ -s "$TMP/small.totals" ] && [ -s "$TMP/split.totals" ] && [ -s "$TMP/wsplit.totals" ]
 hm_judge $? "sock_server.py wrote its byte counts at exit"
+
+# The set scoped to the cgroup: the servers in it counted as in the full
+# set, the one outside it not at all (and counted in the full set).
+sock_compare "$TMP/all.json" rows --label "full set, outside the cgroup" --truth "curl:$TMP/outside.txt" \
+	--port $PO
+scoped() {
+	jq -c --argjson ps "[$NG1,$NG2,$NGW,$PY,$PV,$PYW,$PS,$PT,$PW,$PD,$PO]" '[.ports // [] | .[] |
+		select(.port as $p | $ps | index($p)) | {port, requests, responses, unanswered, status, bytes_in,
+		bytes_out}] | sort_by(.port)' "$1"
+}
+want=$(scoped "$TMP/all.json" | jq -c --argjson po $PO 'map(select(.port != $po))')
+got=$(scoped "$TMP/cg.json")
+[ "$got" = "$want" ] && [ "$want" != "[]" ]
+hm_judge $? "hm-load --cgroup: the scoped set has the rows of the servers in the cgroup as the full set has them, none of port $PO (outside)" \
+	"scoped: $got" "full set without $PO: $want"
 
 # wrk against its own counts: between what it completed and what it sent.
 for f in ng:$NGW py:$PYW; do

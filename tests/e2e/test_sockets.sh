@@ -10,8 +10,9 @@
 #    ($request_time $status $bytes_sent $request_length $request_uri);
 #  - tests/lib/sock_server.py --mode plain (read/recvfrom, write/sendto,
 #    sendfile, splice) on 18111, and on 18113 for wrk; --mode vec (readv /
-#    recvmsg, writev / sendmsg, headers and body as separate buffers) on
-#    18112, and on 18117 (a request it closes the connection on,
+#    recvmsg into buffers of 2 and 65534 bytes, writev / sendmsg with
+#    headers and body as separate buffers) on 18112, and on 18117 (a
+#    request it closes the connection on,
 #    unanswered); plain with 11-byte reads on 18114; plain whose first read
 #    of each request returns 3 bytes ("GET"), the rest 20 ms later, on
 #    18115; plain whose first write of each response holds 3 bytes ("HTT"),
@@ -156,7 +157,7 @@ NGINX_COMM=$(cat "/proc/$NGINX_WORKER/comm")
 SOCK_PID_plain='' SOCK_PID_vec='' SOCK_PID_small='' SOCK_PID_split='' SOCK_COMM_split='' SOCK_PID_wsplit='' SOCK_COMM_wsplit='' SOCK_COMM_plain='' SOCK_COMM_vec='' SOCK_COMM_small=''
 
 sock_server_up plain plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PY 127.0.0.1:$PYW
-sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV 127.0.0.1:$PD
+sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV 127.0.0.1:$PD --iov-first=2
 sock_server_up small plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PS --read-size=11
 # One server outside the test's cgroup: in the cgroup2 root.
 sock_server_up outside plain "$CG2" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PO

@@ -12,9 +12,9 @@ Modes (--mode), so each family of calls is covered:
   plain  reads alternate os.read() (read(2)) and socket.recv() (recvfrom(2));
          writes alternate os.write() (write(2)) and socket.send()
          (sendto(2)), headers and body in one buffer;
-  vec    reads alternate os.readv() (read(v)) and socket.recvmsg_into()
-         (recvmsg(2)), each into two buffers, the first 7 bytes long so a
-         request line spans two iovec pieces; writes alternate os.writev()
+  vec    reads alternate os.readv() (readv(2)) and socket.recvmsg_into()
+         (recvmsg(2)), each into two buffers, the first --iov-first bytes
+         long (default 7) so a request line spans two iovec pieces; writes alternate os.writev()
          and socket.sendmsg() with the headers and the body as separate
          buffers.
 
@@ -104,6 +104,7 @@ class Server:
         self.read_size = args.read_size
         self.first_read = args.first_read
         self.first_write = args.first_write
+        self.iov_first = args.iov_first
         self.pause = args.pause_ms / 1000
         self.sel = selectors.DefaultSelector()
         self.record = open(args.record, "a", buffering=1)
@@ -139,7 +140,7 @@ class Server:
             else:
                 data = c.sock.recv(self.read_size)
         else:
-            b1, b2 = bytearray(7), bytearray(65529)
+            b1, b2 = bytearray(self.iov_first), bytearray(65536 - self.iov_first)
             if c.nreads % 2 == 0:
                 n = os.readv(c.fd, [b1, b2])
             else:
@@ -326,6 +327,7 @@ def main():
     ap.add_argument("--read-size", type=int, default=65536)
     ap.add_argument("--first-read", type=int, default=0)
     ap.add_argument("--first-write", type=int, default=0)
+    ap.add_argument("--iov-first", type=int, default=7)
     ap.add_argument("--pause-ms", type=float, default=0)
     args = ap.parse_args()
     srv = Server(args)

@@ -10,18 +10,17 @@
 #    ($request_time $status $bytes_sent $request_length $request_uri);
 #  - tests/lib/sock_server.py --mode plain (read/recvfrom, write/sendto,
 #    sendfile, splice) on 18111, and on 18113 for wrk; --mode vec (readv /
-#    recvmsg into buffers of 2 and 65534 bytes, writev / sendmsg with
-#    headers and body as separate buffers) on 18112, and on 18117 (a
-#    request it closes the connection on,
-#    unanswered); plain with 11-byte reads on 18114; plain whose first read
-#    of each request returns 3 bytes ("GET"), the rest 20 ms later, on
-#    18115; plain whose first write of each response holds 3 bytes ("HTT"),
-#    the rest 20 ms later, on 18116; and plain on 18118 outside the
-#    test's cgroup.  Each records per request its status,
-#    bytes and the time from the read that returned the request's first
-#    byte to the write of its response.  Responses: Content-Length, chunked
-#    (chunks in writes of their own), a head written line by line, 204,
-#    HEAD, 100 Continue before a 300 KB body.
+#    recvmsg into buffers of 2 and 65534 bytes, writev / sendmsg with headers
+#    and body as separate buffers) on 18112, and on 18117 (a request it closes
+#    the connection on, unanswered); plain with 11-byte reads on 18114; plain
+#    whose first read of each request returns 3 bytes ("GET"), the rest 20 ms
+#    later, on 18115; plain whose first write of each response holds 3 bytes
+#    ("HTT"), the rest 20 ms later, on 18116; and plain on 18118 outside the
+#    test's cgroup.  Each records per request its status, bytes and the time
+#    from the read that returned the request's first byte to the write of its
+#    response.  Responses: Content-Length, chunked (chunks in writes of their
+#    own), a head written line by line, 204, HEAD, 100 Continue before a 300 KB
+#    body.
 # Clients, in the namespace: curl with many URLs on one keep-alive
 # connection (-w per transfer: method, http_code, size_request,
 # size_upload, size_header, size_download), curl with "Connection: close",

@@ -16,7 +16,8 @@
 #    whose first read of each request returns 3 bytes ("GET"), the rest 20 ms
 #    later, on 18115; plain whose first write of each response holds 3 bytes
 #    ("HTT"), the rest 20 ms later, on 18116; and plain on 18118 outside the
-#    test's cgroup.  Each records per request its status, bytes and the time
+#    test's cgroup; plain on 18119 answering clients that closed the
+#    connection right after their request.  Each records per request its status, bytes and the time
 #    from the read that returned the request's first byte to the write of its
 #    response.  Responses: Content-Length, chunked (chunks in writes of their
 #    own), a head written line by line, 204, HEAD, 100 Continue before a 300 KB
@@ -67,7 +68,7 @@ CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
 CG=${CG2:+$CG2/hmtest-sk-$$}
 # Routes: a first segment unique to the run (letters: digits would be an {id}).
 R=/k$(tr 0-9 a-j <<<"$$")
-NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115 PW=18116 PD=18117 PO=18118
+NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115 PW=18116 PD=18117 PO=18118 PA=18119
 
 # shellcheck disable=SC2317 # called by hm_e2e_cleanup
 e2e_cleanup() {
@@ -155,7 +156,7 @@ NGINX_WORKER=$(ps --ppid "$(cat "$TMP/nginx/nginx.pid")" -o pid= | head -n 1 | t
 NGINX_COMM=$(cat "/proc/$NGINX_WORKER/comm")
 SOCK_PID_plain='' SOCK_PID_vec='' SOCK_PID_small='' SOCK_PID_split='' SOCK_COMM_split='' SOCK_PID_wsplit='' SOCK_COMM_wsplit='' SOCK_COMM_plain='' SOCK_COMM_vec='' SOCK_COMM_small=''
 
-sock_server_up plain plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PY 127.0.0.1:$PYW
+sock_server_up plain plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PY 127.0.0.1:$PYW 127.0.0.1:$PA
 sock_server_up vec vec "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PV 127.0.0.1:$PD --iov-first=2
 sock_server_up small plain "$CG" nsenter --net="/run/netns/$NS" -- 127.0.0.1:$PS --read-size=11
 # One server outside the test's cgroup: in the cgroup2 root.
@@ -244,6 +245,13 @@ else
 	hm_not_ok "pipelined requests" "exit $rc, $n records of 80" "$(cat "$TMP/pipe.err")"
 fi
 
+# Requests whose client closes the connection at once, before the server
+# (3 ms late) answers: the answer is written into a connection the client's
+# RST then ends (on loopback, within the server's write).
+in_ns timeout 30 python3 "$HM_LIB/pipe_client.py" --target "127.0.0.1:$PA" --conns 4 --abandon \
+	--paths "${R}a/slow" --out "$TMP/abandon.jsonl" 2>>"$TMP/pipe.err"
+hm_judge $? "pipe_client.py --abandon: 4 requests sent on connections closed at once" "$(cat "$TMP/pipe.err")"
+
 # wrk, bounded in time (2 s) and by its 4 connections; both at once.
 WRK_PATHS="${R}w/z20k" in_ns timeout 20 wrk -t1 -c4 -d2s -s "$HM_LIB/sock_wrk.lua" \
 	"http://127.0.0.1:$NGW" >"$TMP/wrk-ng.txt" 2>&1 &
@@ -295,6 +303,14 @@ sock_compare "$TMP/all.json" rows --label "clients' truth" --truth "curl:$TMP/cu
 # The servers' own records: nginx's access log, sock_server.py's records.
 sock_compare "$TMP/all.json" rows --label "nginx's log" --truth "nginx:$TMP/nginx/logs/access.log" \
 	--port $NG1 --port $NG2 --port $NGW --routes
+# Abandoned connections: the server's record (its answers were written) and
+# the client's request bytes.
+sock_compare "$TMP/all.json" rows --label "answers to closed connections, as sock_server.py wrote them" \
+	--truth "$TMP/plain.rec" --port $PA
+want=$(jq -s 'map(.req_bytes) | add // 0' "$TMP/abandon.jsonl")
+got=$(jq --argjson p $PA '[.ports[] | select(.port == $p)][0].bytes_in // 0' "$TMP/all.json")
+[ "$got" = "$want" ]
+hm_judge $? "port $PA: bytes_in $got = the bytes the abandoning client sent ($want)" "hm-stat: $got, client: $want"
 sock_compare "$TMP/all.json" rows --label "sock_server.py's record" --truth "$TMP/plain.rec" --truth "$TMP/vec.rec" \
 	--truth "$TMP/small.rec" --truth "$TMP/split.rec" --truth "$TMP/wsplit.rec" --port $PY --port $PV --port $PYW \
 	--port $PS --port $PT --port $PW --port $PD --routes
@@ -347,7 +363,7 @@ sock_compare "$TMP/all.json" rows --label "processes" --truth "nginx:$TMP/nginx/
 	--truth "$TMP/vec.rec" --truth "$TMP/small.rec" --truth "$TMP/split.rec" --truth "$TMP/wsplit.rec" \
 	--cgroup-id "$CGID" \
 	--proc "$NGINX_WORKER:$NG1,$NG2,$NGW:$NGINX_COMM:${CG#"$CG2"}" \
-	--proc "$SOCK_PID_plain:$PY,$PYW:$SOCK_COMM_plain:${CG#"$CG2"}" \
+	--proc "$SOCK_PID_plain:$PY,$PYW,$PA:$SOCK_COMM_plain:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_vec:$PV,$PD:$SOCK_COMM_vec:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_small:$PS:$SOCK_COMM_small:${CG#"$CG2"}" \
 	--proc "$SOCK_PID_split:$PT:$SOCK_COMM_split:${CG#"$CG2"}" \

@@ -21,8 +21,13 @@ then reads its response; the record then also holds the client's clock
 "t_last_sent" (after the send of the rest) and "t_first_recv" (when the
 first response bytes came).
 
+With --abandon, each connection carries one request, and the client
+closes it at once without reading (its record has status 0): the server
+answers a connection its client has closed.
+
 Usage: pipe_client.py --target 127.0.0.1:18111 --paths /a/ok,/a/big
-                      [--n 8] [--conns 2] [--split K --pause-ms MS] --out FILE
+                      [--n 8] [--conns 2] [--split K --pause-ms MS | --abandon]
+                      --out FILE
 """
 
 import argparse
@@ -91,6 +96,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--timeout", type=float, default=10)
     ap.add_argument("--split", type=int, default=0)
+    ap.add_argument("--abandon", action="store_true")
     ap.add_argument("--pause-ms", type=float, default=20)
     args = ap.parse_args()
     host, _, port = args.target.rpartition(":")
@@ -100,6 +106,16 @@ def main():
     with open(args.out, "a") as out:
         for _ in range(args.conns):
             sock = socket.create_connection((host, port), timeout=args.timeout)
+            if args.abandon:
+                path = paths[k % len(paths)]
+                k += 1
+                r = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+                sock.sendall(r)
+                sock.close()
+                out.write(json.dumps({"port": port, "path": path, "status": 0,
+                                      "req_bytes": len(r), "resp_bytes": 0}) + "\n")
+                time.sleep(0.05)
+                continue
             if args.split:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 buf = b""

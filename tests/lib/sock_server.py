@@ -52,7 +52,8 @@ The record (--record FILE, JSON lines, appended and flushed per response):
 t_read_ns is time.monotonic_ns() right after the read that returned the
 request's first byte returned; t_write_ns right before the first write of
 its response was called; resp_bytes is what the writes of that response
-returned.  At exit (SIGTERM), --totals FILE gets per port the bytes every
+returned (a response whose write failed is recorded with status 0: not
+answered).  At exit (SIGTERM), --totals FILE gets per port the bytes every
 read returned and every write wrote: {"PORT": {"read": N, "written": N}}.
 
 Usage: sock_server.py --listen 127.0.0.1:18111 [--listen ...] --mode plain
@@ -281,7 +282,7 @@ class Server:
             c.continued = 0
             self.record.write(json.dumps({
                 "port": c.port, "pid": self.pid, "method": method, "path": path,
-                "status": status, "req_bytes": total, "resp_bytes": n,
+                "status": status if n else 0, "req_bytes": total, "resp_bytes": n,
                 "t_read_ns": t_read, "t_write_ns": t_write,
                 "latency_ns": t_write - t_read}) + "\n")
             if close or n == 0:

@@ -25,6 +25,7 @@ hm_pins_cleanup_stale "hm-sc-"
 
 PIN=/sys/fs/bpf/hm-sc-$$
 LOAD=$HM_BUILD/hm-load
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	"$LOAD" --detach --sockets --pin-path "$PIN" >/dev/null 2>&1
 	rm -rf "$PIN"
@@ -166,7 +167,7 @@ done
 if [ "${#link_list[@]}" -gt 0 ] && [ -z "$left" ]; then
 	hm_ok "bpftool link no longer lists the ${#link_list[@]} links"
 else
-	hm_not_ok "bpftool link no longer lists the links" "still listed: $(echo $left)"
+	hm_not_ok "bpftool link no longer lists the links" "still listed: ${left//$'\n'/ }"
 fi
 hm_run "$LOAD" --status --json --pin-path "$PIN"
 got=$(jq -c '.sockets' <<<"$out" 2>/dev/null)

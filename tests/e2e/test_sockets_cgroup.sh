@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# test_sockets_cgroup.sh - the socket source's scope: hm-load --sockets
+# --cgroup counts the processes of one cgroup subtree and nothing else;
+# without --cgroup, every process.
+#
+# Two servers (tests/lib/sockh_server.py: plain recv / sendall), each moved
+# into a cgroup v2 directory of its own ($CG2/hm-sc-<pid>/a and /b) before it
+# runs, listen on 127.0.0.1:18211 (a) and :18212 (b) in a network namespace
+# of the test's own; curl clients in the namespace send known requests to
+# both.  With `hm-load --sockets --cgroup .../a`:
+#  - a's port and route rows equal what curl reports (-w http_code,
+#    size_request, size_header + size_download), and the server's own record;
+#  - b's port has no row, its routes none;
+#  - a's process row (hm-stat --source socket --by process) has the server's
+#    pid, comm and cgroup path as /proc/PID says, its cgroup id (the
+#    directory's inode), role server, and the same counts;
+#  - hm-load --status --json: cgroup_filter true.
+# Then `hm-load --sockets` again without --cgroup (host-wide): cgroup_filter
+# false, new requests to b are counted exactly (port, routes, process row
+# with b's pid and cgroup), and a's rows are unchanged.
+set -u
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+# shellcheck source=tests/lib/sockh.sh
+. "$HM_LIB/sockh.sh"
+
+sockh_init sc
+PA=18211
+PB=18212
+LOAD=$HM_BUILD/hm-load
+
+sockh_server_up a "$CGD/a" --port "$PA"
+PID_A=$SERVER_PID
+sockh_server_up b "$CGD/b" --port "$PB"
+PID_B=$SERVER_PID
+
+if out=$("$LOAD" --sockets --cgroup "$CGD/a" --pin-path "$PIN" 2>&1); then
+	hm_ok "hm-load --sockets --cgroup ${CGD#"$CG2"}/a (pins in $PIN)"
+else
+	hm_not_ok "hm-load --sockets --cgroup ${CGD#"$CG2"}/a" "$out"
+	hm_done
+fi
+got=$("$LOAD" --status --json --pin-path "$PIN" | jq -c '.sockets | {programs, cgroup_filter}')
+sockh_compare "--status --json with --cgroup" "$got" '{"programs":13,"cgroup_filter":true}'
+
+# curl_run TRUTH PORT PATH...: one curl process, one connection, a transfer
+# per PATH ("POST:/path" posts a 3000-byte body); a truth line per transfer.
+head -c 2250 /dev/urandom | base64 -w 0 >"$TMP/body.txt"
+curl_run() {
+	local truth=$1 port=$2 p args=()
+	shift 2
+	for p in "$@"; do
+		if [[ $p == POST:* ]]; then
+			args+=(--data-binary "@$TMP/body.txt" "http://127.0.0.1:$port${p#POST:}")
+		else
+			args+=("http://127.0.0.1:$port$p")
+		fi
+		args+=(-s -o /dev/null -w "$SOCKH_W" --next)
+	done
+	unset 'args[${#args[@]}-1]'
+	sockh_in_ns timeout 30 curl "${args[@]}" >>"$truth" 2>>"$TMP/curl.err"
+}
+A_PATHS=(/sca/ok /sca/ok /sca/missing /sca/ok /sca/fail /sca/moved POST:/sca/post /sca/ok
+	POST:/sca/post /sca/missing)
+B_PATHS=(/scb/ok /scb/missing /scb/ok POST:/scb/post /scb/fail)
+curl_run "$TMP/a1.txt" "$PA" "${A_PATHS[@]}" &
+c1=$!
+curl_run "$TMP/b1.txt" "$PB" "${B_PATHS[@]}" &
+c2=$!
+wait "$c1"
+r1=$?
+wait "$c2"
+r2=$?
+curl_run "$TMP/a1.txt" "$PA" /sca/ok /sca/ok /sca/fail # a second connection
+r3=$?
+n=$(cat "$TMP/a1.txt" "$TMP/b1.txt" | wc -l)
+if [ "$r1$r2$r3" = 000 ] && [ "$n" -eq 18 ] && ! grep -q '^000 ' "$TMP/a1.txt" "$TMP/b1.txt"; then
+	hm_ok "curl: 13 transfers to a on 2 connections, 5 to b, all answered"
+else
+	hm_not_ok "curl transfers" "exits $r1 $r2 $r3, $n lines" "$(cat "$TMP/curl.err")"
+fi
+sleep 0.3
+sockh_stat "$TMP/s1.json" || { hm_not_ok "hm-stat --json"; hm_done; }
+
+truth=$(sockh_truth_curl "$TMP/a1.txt")
+sockh_compare "cgroup a: port $PA counted exactly as curl saw it" "$(sockh_port_row "$TMP/s1.json" "$PA")" "$truth"
+sockh_compare "cgroup a: port $PA as the server recorded it" "$(sockh_port_row "$TMP/s1.json" "$PA")" \
+	"$(sockh_truth_server "$TMP/a.json")"
+# Routes: curl's lines in the order of the paths, per route.
+route_truth() { # FILE PATH...: curl's words for the transfers to PATH...
+	local file=$1
+	shift
+	local want=" $* "
+	awk -v paths="${A_PATHS[*]} /sca/ok /sca/ok /sca/fail" -v want="$want" '
+		BEGIN { n = split(paths, p, " ") }
+		{ k++; if (index(want, " " p[k] " ")) print }' "$file" | sockh_truth_curl /dev/stdin
+}
+for r in GET:/sca/ok GET:/sca/missing GET:/sca/fail GET:/sca/moved POST:/sca/post; do
+	m=${r%%:*}
+	path=${r#*:}
+	if [ "$m" = POST ]; then sel=$r; else sel=$path; fi
+	sockh_compare "cgroup a: route $m $path counted exactly" \
+		"$(sockh_route_row "$TMP/s1.json" "$m" "$path")" "$(route_truth "$TMP/a1.txt" "$sel")"
+done
+sockh_compare "cgroup b (outside the scope): no row for port $PB" "$(sockh_port_row "$TMP/s1.json" "$PB")" none
+got=$(jq -r '[.routes[] | select(.route | startswith("/scb"))] | length' "$TMP/s1.json")
+sockh_compare "cgroup b: no route of its paths" "routes $got" "routes 0"
+
+# Process rows, against /proc and the cgroup directory.
+proc_truth() { # NAME PID DIR: the process's identity and the server's totals
+	printf 'pid %s comm %s role server cgroup %s cgroup_id %s %s\n' "$2" \
+		"$(jq -r .comm "$TMP/$1.json")" "$(jq -r .cgroup "$TMP/$1.json")" \
+		"$(stat -c %i "$3")" "$(sockh_truth_server "$TMP/$1.json")"
+}
+proc_row() { # STAT PID
+	jq -r --argjson p "$2" "[.processes[]? | select(.pid == \$p)] | if length == 0 then \"none\" else first |
+		\"pid \\(.pid) comm \\(.comm) role \\(.role) cgroup \\(.cgroup) cgroup_id \\(.cgroup_id) \" + ($SOCKH_WORDS) end" "$1" 2>/dev/null
+}
+if sockh_procs "$TMP/p1.json" 2>"$TMP/p1.err"; then
+	sockh_compare "cgroup a: process row: pid, comm, cgroup and counts" "$(proc_row "$TMP/p1.json" "$PID_A")" \
+		"$(proc_truth a "$PID_A" "$CGD/a")"
+	sockh_compare "cgroup b: no process row" "$(proc_row "$TMP/p1.json" "$PID_B")" none
+else
+	hm_not_ok "hm-stat --source socket --by process --json" "$(cat "$TMP/p1.err")"
+fi
+# The server's view of itself, for the record.
+if [ "$(jq -r .cgroup "$TMP/a.json")" = "${CGD#"$CG2"}/a" ] && [ "$(jq -r .pid "$TMP/a.json")" = "$PID_A" ]; then
+	hm_ok "server a runs as pid $PID_A in ${CGD#"$CG2"}/a (its /proc/self/cgroup)"
+else
+	hm_not_ok "server a runs in its cgroup" "$(jq -c '{pid, cgroup}' "$TMP/a.json")"
+fi
+
+# Host-wide now.
+if out=$("$LOAD" --sockets --pin-path "$PIN" 2>&1); then
+	hm_ok "hm-load --sockets again without --cgroup: every process"
+else
+	hm_not_ok "hm-load --sockets without --cgroup" "$out"
+	hm_done
+fi
+got=$("$LOAD" --status --json --pin-path "$PIN" | jq -c '.sockets | {programs, cgroup_filter}')
+sockh_compare "--status --json without --cgroup" "$got" '{"programs":13,"cgroup_filter":false}'
+cp "$TMP/b.json" "$TMP/b-before.json"
+B2_PATHS=(/scb/ok /scb/ok /scb/missing POST:/scb/post /scb/moved /scb/ok)
+curl_run "$TMP/b2.txt" "$PB" "${B2_PATHS[@]}"
+r1=$?
+if [ "$r1" -eq 0 ] && [ "$(grep -vc '^000 ' "$TMP/b2.txt")" -eq 6 ]; then
+	hm_ok "curl: 6 transfers to b, all answered"
+else
+	hm_not_ok "curl transfers to b" "exit $r1" "$(cat "$TMP/curl.err")"
+fi
+sleep 0.3
+sockh_stat "$TMP/s2.json" || { hm_not_ok "hm-stat --json"; hm_done; }
+sockh_compare "host-wide: port $PB counted exactly as curl saw it (new requests only)" \
+	"$(sockh_port_row "$TMP/s2.json" "$PB")" "$(sockh_truth_curl "$TMP/b2.txt")"
+b2_route() { # PATH...: curl's words for the transfers of this round to PATH...
+	local want=" $* "
+	awk -v paths="${B2_PATHS[*]}" -v want="$want" '
+		BEGIN { split(paths, p, " ") }
+		{ k++; if (index(want, " " p[k] " ")) print }' "$TMP/b2.txt" | sockh_truth_curl /dev/stdin
+}
+sockh_compare "host-wide: route GET /scb/ok counted exactly" \
+	"$(sockh_route_row "$TMP/s2.json" GET /scb/ok)" "$(b2_route /scb/ok)"
+sockh_compare "host-wide: route POST /scb/post counted exactly" \
+	"$(sockh_route_row "$TMP/s2.json" POST /scb/post)" "$(b2_route POST:/scb/post)"
+sockh_compare "host-wide: port $PA unchanged" "$(sockh_port_row "$TMP/s2.json" "$PA")" \
+	"$(sockh_port_row "$TMP/s1.json" "$PA")"
+if sockh_procs "$TMP/p2.json" 2>"$TMP/p2.err"; then
+	want=$(printf 'pid %s comm %s role server cgroup %s cgroup_id %s %s\n' "$PID_B" \
+		"$(jq -r .comm "$TMP/b.json")" "$(jq -r .cgroup "$TMP/b.json")" \
+		"$(stat -c %i "$CGD/b")" "$(sockh_truth_curl "$TMP/b2.txt")")
+	sockh_compare "host-wide: b's process row: pid, comm, cgroup and the new counts" \
+		"$(proc_row "$TMP/p2.json" "$PID_B")" "$want"
+else
+	hm_not_ok "hm-stat --source socket --by process --json (host-wide)" "$(cat "$TMP/p2.err")"
+fi
+
+hm_done

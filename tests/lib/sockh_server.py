@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""sockh_server.py - an HTTP/1.1 server (or a line-protocol peer) whose
+system calls the test chooses, and which records what it read and wrote.
+
+The socket-source tests (tests/e2e/test_sockets_*.sh) run it to make a
+process read and write HTTP in a known way: --read picks the call that reads
+(recv of up to 64 KiB, recv(1): one byte at a time, readv into 1,024 buffers
+of 1-3 bytes, recvmsg_into over several buffers) and --write the call that
+writes (sendall, one os.write of the whole response, os.writev of exactly
+1,024 buffers with the head in pieces of 1-3 bytes and the body in the rest,
+sendmsg of several buffers).  --mode http serves keep-alive requests until
+the peer closes; --mode exit3 reads three requests (pipelined), answers the
+first and ends the process with os._exit; --mode line answers a line
+protocol (one reply line per line read: no HTTP at all).
+
+Answers, by the request's path ("?pad=N": a header of N more bytes):
+"/bytes/N" N bytes of body, a path holding
+"missing" 404, "fail" 500, "moved" 302, anything else 200.  Every response
+has a Content-Length.
+
+Its record (--stats FILE, JSON, rewritten atomically after every response and
+every connection's end): pid, comm, cgroup (from /proc/self/cgroup), and the
+totals and per route ("METHOD /path") counts of requests read, responses
+written, status classes, bytes read and written, and the calls made
+(read_calls, write_calls, short_writes: a write call that took less than it
+was given).  A request's bytes go to its route when it is complete; bytes of
+a request never completed stay in the totals only.
+
+Prints "ready PID" when it listens.
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import threading
+
+REASONS = {200: "OK", 302: "Found", 404: "Not Found", 500: "Internal Server Error"}
+
+
+class Record:
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.d = {
+            "pid": os.getpid(),
+            "comm": open("/proc/self/comm").read().strip(),
+            "cgroup": self._cgroup(),
+            "requests": 0, "responses": 0, "bytes_in": 0, "bytes_out": 0,
+            "status": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
+            "routes": {}, "connections": 0,
+            "read_calls": 0, "write_calls": 0, "short_writes": 0, "max_iov": 0,
+        }
+
+    @staticmethod
+    def _cgroup():
+        try:
+            for line in open("/proc/self/cgroup"):
+                if line.startswith("0::"):
+                    return line[3:].strip()
+        except OSError:
+            pass
+        return None
+
+    def route(self, name):
+        return self.d["routes"].setdefault(name, {
+            "requests": 0, "responses": 0, "bytes_in": 0, "bytes_out": 0,
+            "status": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0}})
+
+    def add(self, **kw):
+        with self.lock:
+            for k, v in kw.items():
+                self.d[k] += v
+
+    def dump(self):
+        if not self.path:
+            return
+        with self.lock:
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.d, f, indent=1, sort_keys=True)
+            os.rename(tmp, self.path)
+
+
+class Conn:
+    """One accepted socket, read and written with the chosen calls."""
+
+    def __init__(self, sock, args, rec):
+        self.sock, self.args, self.rec = sock, args, rec
+        self.fd = sock.fileno()
+        self.buf = b""
+
+    def read_some(self):
+        how = self.args.read
+        if how == "recv":
+            data = self.sock.recv(65536)
+        elif how == "recv1":
+            data = self.sock.recv(1)
+        elif how == "readv1024":
+            bufs = [bytearray(1 + i % 3) for i in range(1024)]
+            n = os.readv(self.fd, bufs)
+            data = b"".join(bytes(b) for b in bufs)[:n]
+            with self.rec.lock:
+                self.rec.d["max_iov"] = max(self.rec.d["max_iov"], len(bufs))
+        elif how == "recvmsg":
+            bufs = [bytearray(7), bytearray(13), bytearray(29), bytearray(4096)]
+            n, _, _, _ = self.sock.recvmsg_into(bufs)
+            data = b"".join(bytes(b) for b in bufs)[:n]
+            with self.rec.lock:
+                self.rec.d["max_iov"] = max(self.rec.d["max_iov"], len(bufs))
+        else:
+            raise ValueError(how)
+        self.rec.add(read_calls=1, bytes_in=len(data))
+        return data
+
+    def write_all(self, data):
+        how = self.args.write
+        if how == "sendall":
+            self.sock.sendall(data)
+            self.rec.add(write_calls=1, bytes_out=len(data))
+            return
+        if how == "write1":
+            pieces = [data]
+        elif how == "writev1024":
+            pieces = split_1024(data)
+        elif how == "sendmsg":
+            third = max(1, len(data) // 3)
+            pieces = [data[:5], data[5:third], data[third:2 * third], data[2 * third:]]
+            pieces = [p for p in pieces if p]
+        else:
+            raise ValueError(how)
+        total = len(data)
+        while pieces:
+            with self.rec.lock:
+                self.rec.d["max_iov"] = max(self.rec.d["max_iov"], len(pieces))
+            if how == "write1":
+                n = os.write(self.fd, pieces[0])
+            elif how == "writev1024":
+                n = os.writev(self.fd, pieces)
+            else:
+                n = self.sock.sendmsg(pieces)
+            self.rec.add(write_calls=1, bytes_out=n)
+            total -= n
+            if total:
+                self.rec.add(short_writes=1)
+            # drop what was written
+            while n and pieces:
+                if n >= len(pieces[0]):
+                    n -= len(pieces[0])
+                    pieces.pop(0)
+                else:
+                    pieces[0] = pieces[0][n:]
+                    n = 0
+
+    def next_request(self):
+        """(method, path, raw bytes) of the next complete request, or None at EOF."""
+        while b"\r\n\r\n" not in self.buf:
+            data = self.read_some()
+            if not data:
+                return None
+            self.buf += data
+        head = self.buf.split(b"\r\n\r\n", 1)[0]
+        lines = head.split(b"\r\n")
+        method, path = lines[0].split(b" ")[:2]
+        length = 0
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        body_end = len(head) + 4 + length
+        while len(self.buf) < body_end:
+            data = self.read_some()
+            if not data:
+                return None
+            self.buf += data
+        raw = self.buf[:body_end]
+        self.buf = self.buf[body_end:]
+        return method.decode(), path.decode(), raw
+
+
+def split_1024(data):
+    """data as exactly 1,024 buffers: the head in pieces of 1-3 bytes, the body in the rest."""
+    head_end = data.index(b"\r\n\r\n") + 4
+    head, body = data[:head_end], data[head_end:]
+    pieces, i, k = [], 0, 0
+    while i < len(head):
+        n = 1 + k % 3
+        pieces.append(head[i:i + n])
+        i += n
+        k += 1
+    left = 1024 - len(pieces)
+    if left < 1 or len(body) < left:
+        raise ValueError("writev1024: %d head pieces, %d body bytes" % (len(pieces), len(body)))
+    step = len(body) // left
+    for j in range(left):
+        pieces.append(body[j * step:(j + 1) * step] if j < left - 1 else body[j * step:])
+    assert len(pieces) == 1024 and b"".join(pieces) == data
+    return pieces
+
+
+def response(path):
+    code, body = 200, ("hello %s\n" % path).encode()
+    if path.startswith("/bytes/"):
+        n = int(path.split("/")[2].split("?")[0])
+        body = (b"0123456789abcdef" * (n // 16 + 1))[:n]
+    elif "missing" in path:
+        code, body = 404, b"not here\n"
+    elif "fail" in path:
+        code, body = 500, b"failed\n"
+    elif "moved" in path:
+        code, body = 302, b"elsewhere\n"
+    pad = ""
+    if "pad=" in path:  # ?pad=N: a header of N more bytes
+        pad = "X-Pad: %s\r\n" % ("p" * int(path.split("pad=")[1].split("&")[0]))
+    head = ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+            "X-Server: sockh\r\n%s\r\n" % (code, REASONS[code], len(body), pad)).encode()
+    return code, head + body
+
+
+def count_request(rec, method, path, raw):
+    name = "%s %s" % (method, path.split("?")[0])
+    with rec.lock:
+        rec.d["requests"] += 1
+        r = rec.route(name)
+        r["requests"] += 1
+        r["bytes_in"] += len(raw)
+    return name
+
+
+def count_response(rec, name, code, data):
+    cls = "%dxx" % (code // 100)
+    with rec.lock:
+        rec.d["responses"] += 1
+        rec.d["status"][cls] += 1
+        r = rec.route(name)
+        r["responses"] += 1
+        r["status"][cls] += 1
+        r["bytes_out"] += len(data)
+
+
+def serve_http(conn, rec):
+    while True:
+        req = conn.next_request()
+        if req is None:
+            return
+        method, path, raw = req
+        name = count_request(rec, method, path, raw)
+        code, data = response(path)
+        conn.write_all(data)
+        count_response(rec, name, code, data)
+        rec.dump()
+
+
+def serve_exit3(conn, rec):
+    got = []
+    while len(got) < 3:
+        req = conn.next_request()
+        if req is None:
+            break
+        got.append((count_request(rec, *req), req[1]))
+    if got:
+        name, path = got[0]
+        code, data = response(path)
+        conn.write_all(data)
+        count_response(rec, name, code, data)
+    rec.dump()
+    sys.stdout.flush()
+    os._exit(0)  # the other requests stay unanswered; the kernel closes the socket
+
+
+def serve_line(conn, rec):
+    n = 0
+    while True:
+        while b"\n" not in conn.buf:
+            data = conn.read_some()
+            if not data:
+                return
+            conn.buf += data
+        line, conn.buf = conn.buf.split(b"\n", 1)
+        n += 1
+        if line.startswith(b"{"):
+            reply = b'{"ok": true, "n": %d}\n' % n
+        else:
+            reply = b"250 ok %d\r\n" % n
+        conn.write_all(reply)
+
+
+def handle(sock, args, rec):
+    rec.add(connections=1)
+    conn = Conn(sock, args, rec)
+    try:
+        {"http": serve_http, "exit3": serve_exit3, "line": serve_line}[args.mode](conn, rec)
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        sock.close()
+        rec.dump()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--listen", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--mode", choices=["http", "exit3", "line"], default="http")
+    ap.add_argument("--read", choices=["recv", "recv1", "readv1024", "recvmsg"], default="recv")
+    ap.add_argument("--write", choices=["sendall", "write1", "writev1024", "sendmsg"],
+                    default="sendall")
+    ap.add_argument("--stats", help="the record, JSON")
+    args = ap.parse_args()
+    rec = Record(args.stats)
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind((args.listen, args.port))
+    lsock.listen(64)
+    rec.dump()
+    print("ready %d" % os.getpid(), flush=True)
+    while True:
+        sock, _ = lsock.accept()
+        threading.Thread(target=handle, args=(sock, args, rec), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ first and ends the process with os._exit; --mode line answers a line
 protocol (one reply line per line read: no HTTP at all).
 
 Answers, by the request's path ("?pad=N": a header of N more bytes):
-"/bytes/N" N bytes of body, a path holding
+".../bytes/N" N bytes of body, a path holding
 "missing" 404, "fail" 500, "moved" 302, anything else 200.  Every response
 has a Content-Length.
 
@@ -22,8 +22,9 @@ Its record (--stats FILE, JSON, rewritten atomically after every response and
 every connection's end): pid, comm, cgroup (from /proc/self/cgroup), and the
 totals and per route ("METHOD /path") counts of requests read, responses
 written, status classes, bytes read and written, and the calls made
-(read_calls, write_calls, short_writes: a write call that took less than it
-was given).  A request's bytes go to its route when it is complete; bytes of
+(read_calls, empty_reads: reads that returned the end of the stream,
+write_calls, short_writes: a write call that took less than it was given,
+max_iov: the most buffers one call named).  A request's bytes go to its route when it is complete; bytes of
 a request never completed stay in the totals only.
 
 Prints "ready PID" when it listens.
@@ -49,7 +50,7 @@ class Record:
             "requests": 0, "responses": 0, "bytes_in": 0, "bytes_out": 0,
             "status": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
             "routes": {}, "connections": 0,
-            "read_calls": 0, "write_calls": 0, "short_writes": 0, "max_iov": 0,
+            "read_calls": 0, "empty_reads": 0, "write_calls": 0, "short_writes": 0, "max_iov": 0,
         }
 
     @staticmethod
@@ -110,7 +111,7 @@ class Conn:
                 self.rec.d["max_iov"] = max(self.rec.d["max_iov"], len(bufs))
         else:
             raise ValueError(how)
-        self.rec.add(read_calls=1, bytes_in=len(data))
+        self.rec.add(read_calls=1, bytes_in=len(data), empty_reads=0 if data else 1)
         return data
 
     def write_all(self, data):
@@ -200,8 +201,8 @@ def split_1024(data):
 
 def response(path):
     code, body = 200, ("hello %s\n" % path).encode()
-    if path.startswith("/bytes/"):
-        n = int(path.split("/")[2].split("?")[0])
+    if "/bytes/" in path:
+        n = int(path.split("/bytes/")[1].split("/")[0].split("?")[0])
         body = (b"0123456789abcdef" * (n // 16 + 1))[:n]
     elif "missing" in path:
         code, body = 404, b"not here\n"

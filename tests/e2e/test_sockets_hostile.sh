@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# test_sockets_hostile.sh - the socket source against awkward system calls
+# and streams, each case exact against what its clients and its server
+# (tests/lib/sockh_server.py, which records its own calls) saw.
+#
+# Servers on 127.0.0.1:18221-18228 in a network namespace of the test's own,
+# all in one cgroup ($CG2/hm-sh-<pid>/srv) that `hm-load --sockets --cgroup`
+# watches, so the self-metrics count these servers only:
+#  - big: a 1 MiB response written with one write(2): counted once, its
+#    bytes exact;
+#  - iov: responses written with writev(2) of exactly 1,024 buffers (IOV_MAX),
+#    the head in pieces of 1-3 bytes, the body in the rest: exact,
+#    sock_window_cut 0;
+#  - iovr: requests of over 2 KiB of head read with readv(2) into 1,024
+#    buffers of 1-3 bytes, answered with writev of 1,024: exact;
+#  - byte: requests read one byte per recv(2): requests, routes and bytes
+#    exact;
+#  - exit: three pipelined requests read, one answered, then os._exit:
+#    requests 3, responses 1, unanswered 2; conns_closed grows, conns_live
+#    back to where it was;
+#  - line: a line protocol (JSON lines, SMTP-like lines) on a server
+#    socket: no requests, sock_ignored grows by the server's calls that
+#    moved bytes (each one left alone);
+#  - mid: a keep-alive connection used before the load, then a POST whose
+#    body is sent in pieces with the load in between (the body holds request
+#    lines): sock_midstream grows, no request, response or route counted for
+#    it (no phantoms, no orphan responses); a fresh request on a new
+#    connection afterwards is counted exactly;
+#  - msg: recvmsg(2) into four buffers, sendmsg(2) of four: exact.
+set -u
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+# shellcheck source=tests/lib/sockh.sh
+. "$HM_LIB/sockh.sh"
+# shellcheck source=tests/lib/netns.sh
+. "$HM_LIB/netns.sh" # hm_wait_line
+
+sockh_init sh
+LOAD=$HM_BUILD/hm-load
+SRV=$CGD/srv
+P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MID=18227 P_MSG=18228
+
+sockh_server_up big "$SRV" --port "$P_BIG" --write write1
+sockh_server_up iov "$SRV" --port "$P_IOV" --write writev1024
+sockh_server_up iovr "$SRV" --port "$P_IOVR" --read readv1024 --write writev1024
+sockh_server_up byte "$SRV" --port "$P_BYTE" --read recv1
+sockh_server_up exit "$SRV" --port "$P_EXIT" --mode exit3
+PID_EXIT=$SERVER_PID
+sockh_server_up line "$SRV" --port "$P_LINE" --mode line
+sockh_server_up mid "$SRV" --port "$P_MID"
+sockh_server_up msg "$SRV" --port "$P_MSG" --read recvmsg --write sendmsg
+
+# mid, before the load: a request answered on a keep-alive connection, then
+# a POST's head and the first quarter of its body.
+sockh_in_ns timeout 60 python3 "$HM_LIB/sockh_client.py" mid --port "$P_MID" --body 200000 \
+	--ready "$TMP/mid.ready" --go "$TMP/mid.go" >"$TMP/mid.client" 2>&1 &
+MID_CLIENT=$!
+if hm_wait_line "$TMP/mid.ready" part1 15; then
+	hm_ok "mid: a keep-alive connection used, a POST's head and a quarter of its body sent, before the load"
+else
+	hm_not_ok "mid: the client's first part" "$(cat "$TMP/mid.client")"
+fi
+
+if out=$("$LOAD" --sockets --cgroup "$SRV" --pin-path "$PIN" 2>&1); then
+	hm_ok "hm-load --sockets --cgroup ${SRV#"$CG2"} (pins in $PIN)"
+else
+	hm_not_ok "hm-load --sockets --cgroup ${SRV#"$CG2"}" "$out"
+	hm_done
+fi
+sockh_stat "$TMP/s0.json"
+
+# mid: the rest of the body, now that the monitor sees it.
+touch "$TMP/mid.go"
+wait "$MID_CLIENT"
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$(jq -c .statuses "$TMP/mid.client" 2>/dev/null)" = "[200,200]" ]; then
+	hm_ok "mid: the POST's body sent in three pieces after the load, answered: $(cat "$TMP/mid.client")"
+else
+	hm_not_ok "mid: the client" "exit $rc" "$(cat "$TMP/mid.client")"
+fi
+sleep 0.3
+sockh_stat "$TMP/s-mid.json"
+mid0=$(sockh_mon "$TMP/s0.json" sock_midstream)
+mid1=$(sockh_mon "$TMP/s-mid.json" sock_midstream)
+if [[ $mid1 =~ ^[0-9]+$ ]] && [ "$mid1" -gt "$mid0" ]; then
+	hm_ok "mid: sock_midstream grows ($mid0 -> $mid1)"
+else
+	hm_not_ok "mid: sock_midstream grows" "before $mid0, after $mid1"
+fi
+sockh_compare "mid: no phantom: port $P_MID has no row" "$(sockh_port_row "$TMP/s-mid.json" "$P_MID")" none
+got=$(jq -r '[.routes[] | select(.route | startswith("/mid"))] | map("\(.method) \(.route)") | join(", ")' "$TMP/s-mid.json")
+sockh_compare "mid: no route of the connection joined mid-stream" "routes [$got]" "routes []"
+
+# curl_run NAME PORT ARGS...: one curl process, transfers separated by --next
+# in ARGS; a truth line per transfer in $TMP/NAME.txt.
+curl_run() {
+	local name=$1 port=$2 a args=()
+	shift 2
+	for a in "$@"; do
+		if [ "$a" = --next ]; then
+			args+=(-s -o /dev/null -w "$SOCKH_W" --next)
+		elif [[ $a == /* ]]; then
+			args+=("http://127.0.0.1:$port$a")
+		else
+			args+=("$a")
+		fi
+	done
+	args+=(-s -o /dev/null -w "$SOCKH_W")
+	sockh_in_ns timeout 30 curl "${args[@]}" >>"$TMP/$name.txt" 2>>"$TMP/$name.err"
+}
+# transfers NAME N: the curl run gave N answered transfers.
+transfers() {
+	local n
+	n=$(grep -vc '^000 ' "$TMP/$1.txt" 2>/dev/null)
+	if [ "$n" -eq "$2" ] && [ "$(wc -l <"$TMP/$1.txt")" -eq "$2" ]; then
+		hm_ok "$1: curl made $2 transfers, all answered"
+	else
+		hm_not_ok "$1: curl made $2 transfers, all answered" "$(cat "$TMP/$1.txt" "$TMP/$1.err")"
+	fi
+}
+# exact NAME PORT: the port's row against curl's truth and the server's record.
+exact() {
+	local got
+	got=$(sockh_port_row "$TMP/s.json" "$2")
+	sockh_compare "$1: port $2 counted exactly as curl saw it" "$got" "$(sockh_truth_curl "$TMP/$1.txt")"
+	sockh_compare "$1: port $2 as the server recorded it" "$got" "$(sockh_truth_server "$TMP/$1.json")"
+}
+snap() { sleep 0.3; sockh_stat "$TMP/s.json" || { hm_not_ok "hm-stat --json"; hm_done; }; }
+# server NAME JQ-CONDITION TEXT: a precondition on the server's record.
+server() {
+	if jq -e "$2" "$TMP/$1.json" >/dev/null 2>&1; then
+		hm_ok "$1: the server $3"
+	else
+		hm_not_ok "$1: the server $3" "$(jq -c 'del(.routes)' "$TMP/$1.json")"
+	fi
+}
+
+# mid, afterwards: a fresh request on a new connection is counted.
+curl_run mid-after "$P_MID" /mid/after
+transfers mid-after 1
+snap
+sockh_compare "mid: a fresh connection's request counted exactly" \
+	"$(sockh_port_row "$TMP/s.json" "$P_MID")" "$(sockh_truth_curl "$TMP/mid-after.txt")"
+sockh_compare "mid: only its route" \
+	"$(jq -r '[.routes[] | select(.route | startswith("/mid"))] | map("\(.method) \(.route)") | join(", ")' "$TMP/s.json")" \
+	"GET /mid/after"
+
+# big: 1 MiB in one write.
+curl_run big "$P_BIG" /big/bytes/1048576 --next /big/ok --next /big/bytes/1048576
+transfers big 3
+snap
+server big '.responses == 3 and .write_calls == 3 and .short_writes == 0' \
+	"wrote each response with one write(2) call (two of 1 MiB + head)"
+exact big "$P_BIG"
+
+# iov: writev of 1,024 buffers.
+wc0=$(sockh_mon "$TMP/s.json" sock_window_cut)
+curl_run iov "$P_IOV" "/iov/bytes/3000?pad=1000" --next "/iov/bytes/600?pad=1200" --next /iov/bytes/1024 \
+	--next "/iov/bytes/5000?pad=1900"
+transfers iov 4
+snap
+server iov '.responses == 4 and .write_calls == 4 and .max_iov == 1024 and .short_writes == 0' \
+	"wrote each response with one writev(2) of 1,024 buffers"
+exact iov "$P_IOV"
+sockh_compare "iov: sock_window_cut stays 0" "sock_window_cut $(sockh_mon "$TMP/s.json" sock_window_cut)" \
+	"sock_window_cut $wc0"
+
+# iovr: a request head over 2 KiB read with readv into 1,024 small buffers.
+pad=$(head -c 2100 /dev/zero | tr '\0' q)
+curl_run iovr "$P_IOVR" -H "X-Pad: $pad" "/iovr/bytes/2000?pad=800" --next -H "X-Pad: $pad" \
+	"/iovr/bytes/1500" --next -H "X-Pad: $pad" --data-binary "@$HM_LIB/sockh_server.py" /iovr/bytes/4000
+transfers iovr 3
+snap
+server iovr '.responses == 3 and .max_iov == 1024 and .short_writes == 0' \
+	"read with readv(2) into 1,024 buffers and wrote with writev(2) of 1,024"
+exact iovr "$P_IOVR"
+sockh_compare "iovr: sock_window_cut stays 0" "sock_window_cut $(sockh_mon "$TMP/s.json" sock_window_cut)" \
+	"sock_window_cut $wc0"
+
+# byte: one byte per recv.
+head -c 1500 /dev/urandom | base64 -w 0 >"$TMP/byte-body"
+curl_run byte "$P_BYTE" /byte/ok --next /byte/missing --next --data-binary "@$TMP/byte-body" /byte/post \
+	--next /byte/ok
+transfers byte 4
+snap
+server byte '.read_calls == .bytes_in + 1' "read one byte per recv(2) (and the end of the stream)"
+exact byte "$P_BYTE"
+for r in "GET /byte/ok" "GET /byte/missing" "POST /byte/post"; do
+	sockh_compare "byte: route $r counted exactly" "$(sockh_route_row "$TMP/s.json" "${r% *}" "${r#* }")" \
+		"$(sockh_truth_server "$TMP/byte.json" "$r")"
+done
+
+# exit: three pipelined requests, one answer, os._exit.
+closed0=$(sockh_mon "$TMP/s.json" conns_closed)
+live0=$(sockh_mon "$TMP/s.json" conns_live)
+if sockh_in_ns timeout 20 python3 "$HM_LIB/sockh_client.py" pipeline3 --port "$P_EXIT" \
+	/exit/one /exit/two /exit/three >"$TMP/exit.client" 2>&1 &&
+	[ "$(jq -r .responses "$TMP/exit.client")" = 1 ]; then
+	hm_ok "exit: 3 pipelined requests, 1 response, then the server's end: $(cat "$TMP/exit.client")"
+else
+	hm_not_ok "exit: the pipelining client" "$(cat "$TMP/exit.client")"
+fi
+for ((i = 0; i < 50; i++)); do
+	kill -0 "$PID_EXIT" 2>/dev/null || break
+	sleep 0.1
+done
+wait "$PID_EXIT" 2>/dev/null
+snap
+server exit '.requests == 3 and .responses == 1' "read 3 requests and answered 1"
+sockh_compare "exit: port $P_EXIT: 3 requests, 1 response, 2 unanswered, as the server recorded it" \
+	"$(sockh_port_row "$TMP/s.json" "$P_EXIT")" "$(sockh_truth_server "$TMP/exit.json")"
+closed1=$(sockh_mon "$TMP/s.json" conns_closed)
+live1=$(sockh_mon "$TMP/s.json" conns_live)
+if [[ $closed1 =~ ^[0-9]+$ ]] && [ "$closed1" -gt "$closed0" ] && [ "$live1" = "$live0" ]; then
+	hm_ok "exit: the connection's state freed: conns_closed $closed0 -> $closed1, conns_live $live0 -> $live1"
+else
+	hm_not_ok "exit: the connection's state freed" "conns_closed $closed0 -> $closed1" \
+		"conns_live $live0 -> $live1"
+fi
+
+# line: no HTTP at all.
+ign0=$(sockh_mon "$TMP/s.json" sock_ignored)
+if sockh_in_ns timeout 20 python3 "$HM_LIB/sockh_client.py" line --port "$P_LINE" --lines 5 \
+	>"$TMP/line.client" 2>&1 && [ "$(jq -r .replies "$TMP/line.client")" = 10 ]; then
+	hm_ok "line: 2 connections of 5 lines each, all answered: $(cat "$TMP/line.client")"
+else
+	hm_not_ok "line: the client" "$(cat "$TMP/line.client")"
+fi
+snap
+sockh_compare "line: port $P_LINE has no row (no requests)" "$(sockh_port_row "$TMP/s.json" "$P_LINE")" none
+ign1=$(sockh_mon "$TMP/s.json" sock_ignored)
+# Every call that moved bytes on those sockets is one the monitor left alone.
+calls=$(jq '.read_calls - .empty_reads + .write_calls' "$TMP/line.json")
+if [[ $ign1 =~ ^[0-9]+$ ]] && [ "$ign1" -gt "$ign0" ]; then
+	hm_ok "line: sock_ignored grows ($ign0 -> $ign1)"
+else
+	hm_not_ok "line: sock_ignored grows" "before $ign0, after $ign1"
+fi
+sockh_compare "line: sock_ignored grows by the server's calls that moved bytes" \
+	"sock_ignored +$((ign1 - ign0))" "sock_ignored +$calls"
+
+# msg: recvmsg and sendmsg over several buffers.
+head -c 3000 /dev/urandom | base64 -w 0 >"$TMP/msg-body"
+curl_run msg "$P_MSG" /msg/ok --next --data-binary "@$TMP/msg-body" /msg/post --next /msg/fail \
+	--next /msg/bytes/70000
+transfers msg 4
+snap
+server msg '.responses == 4 and .max_iov == 4 and .short_writes == 0' \
+	"read with recvmsg(2) into 4 buffers, wrote with sendmsg(2) of 4"
+exact msg "$P_MSG"
+
+# Nothing orphaned, anywhere in the cgroup.
+sockh_compare "no orphan responses, no window cut" \
+	"orphan_responses $(sockh_mon "$TMP/s.json" orphan_responses) sock_window_cut $(sockh_mon "$TMP/s.json" sock_window_cut)" \
+	"orphan_responses 0 sock_window_cut 0"
+
+hm_done

@@ -122,14 +122,24 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 	-fno-sanitize=alignment \
 	-I kern -I tests/fuzz -I /usr/include/$(MULTIARCH)
 $(BUILD)/fuzz_datapath: tests/fuzz/fuzz_datapath.c tests/fuzz/bpf_shim.c tests/fuzz/bpf_shim.h \
+		tests/fuzz/fuzz_checks.h \
 		$(KERN_HDRS) | $(BUILD)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_datapath.c tests/fuzz/bpf_shim.c -o $@
 
-fuzz: $(BUILD)/fuzz_datapath
+# The socket source's entry (kern/hm_sock.h) under the same shim.
+$(BUILD)/fuzz_sock: tests/fuzz/fuzz_sock.c tests/fuzz/bpf_shim.c tests/fuzz/bpf_shim.h \
+		tests/fuzz/fuzz_checks.h $(KERN_HDRS) | $(BUILD)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_sock.c tests/fuzz/bpf_shim.c -o $@
+
+fuzz: $(BUILD)/fuzz_datapath $(BUILD)/fuzz_sock
 	$(Q)mkdir -p $(BUILD)/fuzz-corpus
 	$(Q)$(BUILD)/fuzz_datapath -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-artifact_prefix=$(BUILD)/ $(BUILD)/fuzz-corpus tests/fuzz/corpus
+	$(Q)mkdir -p $(BUILD)/fuzz-corpus-sock
+	$(Q)$(BUILD)/fuzz_sock -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-artifact_prefix=$(BUILD)/ $(BUILD)/fuzz-corpus-sock tests/fuzz/corpus-sock
 
 # The user tools built once more with AddressSanitizer and UBSan, into
 # $(BUILD)/san/; `make test` runs the tool and reader tests against them too

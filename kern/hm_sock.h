@@ -3,8 +3,9 @@
  * hm_sock.h - the socket source: what a process reads from and writes to
  * its TCP sockets, through the same parse core as the packet path.
  *
- * Hooks (this kernel refuses fentry/fexit and has no kprobes; these are
- * tracepoints, stable across kernel versions):
+ * The hooks (httpmon_sock.bpf.c) are tracepoints, which every kernel since
+ * 6.3 has and which need neither kprobes nor fentry (this kernel allows
+ * neither):
  *  - syscalls:sys_enter_{read,write,readv,writev,recvfrom,sendto,recvmsg,
  *    sendmsg,sendfile64,splice}: where the call's bytes will be (a buffer,
  *    an iovec array, or no user memory at all), kept in the calling task's
@@ -40,7 +41,6 @@
 #ifndef HM_SOCK_H
 #define HM_SOCK_H
 
-#include <bpf/bpf_core_read.h>
 #include "hm_segment.h"
 
 #ifndef AF_INET
@@ -58,30 +58,6 @@
 
 /* Iovec entries one call follows; the bytes of the rest are counted, not parsed. */
 #define HM_SOCK_IOV_MAX 1024
-
-/*
- * The kernel types the programs read, by name: CO-RE relocates each field
- * to where this kernel's BTF has it, whatever the layout below.
- */
-struct sock_common___hm {
-	__be32 skc_daddr;
-	__be32 skc_rcv_saddr;
-	__be16 skc_dport;
-	__u16 skc_num;
-	unsigned short skc_family;
-	struct hm_addr skc_v6_daddr;
-	struct hm_addr skc_v6_rcv_saddr;
-} __attribute__((preserve_access_index));
-
-struct sock___hm {
-	struct sock_common___hm __sk_common;
-	__u16 sk_protocol;
-	__u16 sk_type;
-} __attribute__((preserve_access_index));
-
-struct pt_regs___hm {
-	unsigned long orig_ax;
-} __attribute__((preserve_access_index));
 
 /* A struct iovec, and the head of a struct user_msghdr, as user memory holds them. */
 struct hm_iovec {
@@ -112,13 +88,6 @@ struct hm_sock_call {
 #define HM_CALL_IOVEC 1
 #define HM_CALL_KERNEL 2 /* sendfile, splice: the bytes never are in user memory */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct hm_sock_call);
-} hm_sock_calls SEC(".maps");
-
 /*
  * Connections established since the programs were attached: one without
  * state whose first bytes start no HTTP message is then not HTTP, where one
@@ -137,97 +106,6 @@ static __always_inline bool hm_sock_watched(const struct hm_config *cfg)
 	if (!(cfg->flags & HM_CFG_SOCK_CGROUP))
 		return true;
 	return bpf_current_task_under_cgroup(&hm_sock_cgrp, 0) == 1;
-}
-
-/* sys_enter: where the bytes of system call nr will be. */
-static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64 nr_segs)
-{
-	struct hm_sock_call *call;
-
-	call = bpf_task_storage_get(&hm_sock_calls, bpf_get_current_task_btf(), 0,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!call)
-		return;
-	call->ts = bpf_ktime_get_ns();
-	call->base = base;
-	call->nr_segs = nr_segs;
-	call->nr = nr;
-	call->type = type;
-	call->active = 1;
-}
-
-/* sendmsg(2), recvmsg(2): the iovec array is named by the user's struct msghdr. */
-static __always_inline void hm_sock_enter_msg(__u32 nr, __u64 umsg)
-{
-	struct hm_user_msghdr m;
-
-	if (bpf_probe_read_user(&m, sizeof(m), (const void *)umsg))
-		m.iov = m.iovlen = 0; /* unreadable: the bytes are counted, not parsed */
-	hm_sock_enter(nr, HM_CALL_IOVEC, m.iov, m.iovlen);
-}
-
-/*
- * A socket event's call record, or NULL when the task is not in the system
- * call recorded (the bytes are then counted, not read).  A call's user
- * bytes are taken once; sendfile and splice hand a socket many pieces.
- */
-static __always_inline struct hm_sock_call *hm_sock_call_take(void)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct hm_sock_call *call;
-
-	call = bpf_task_storage_get(&hm_sock_calls, task, 0, 0);
-	if (!call || !call->active)
-		return NULL;
-#ifdef __TARGET_ARCH_x86
-	{
-		struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(task);
-
-		if (BPF_CORE_READ(regs, orig_ax) != call->nr)
-			return NULL;
-	}
-#endif
-	if (call->type != HM_CALL_KERNEL)
-		call->active = 0;
-	return call;
-}
-
-/* Is sk a TCP socket of the Internet families? */
-static __always_inline bool hm_sock_is_tcp(void *sk)
-{
-	struct sock___hm *so = sk;
-	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
-
-	return (family == AF_INET || family == AF_INET6) &&
-	       BPF_CORE_READ(so, sk_protocol) == IPPROTO_TCP &&
-	       BPF_CORE_READ(so, sk_type) == HM_SOCK_STREAM;
-}
-
-/* The connection key of socket sk, local endpoint first (side 0). */
-static __always_inline int hm_sock_key(void *sk, struct hm_conn_key *k)
-{
-	struct sock___hm *so = sk;
-	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
-	__be32 a4;
-
-	if (family == AF_INET) {
-		__builtin_memset(k, 0, sizeof(*k));
-		k->addr[0].a[10] = k->addr[0].a[11] = 0xff;
-		k->addr[1].a[10] = k->addr[1].a[11] = 0xff;
-		a4 = BPF_CORE_READ(so, __sk_common.skc_rcv_saddr);
-		__builtin_memcpy(&k->addr[0].a[12], &a4, 4);
-		a4 = BPF_CORE_READ(so, __sk_common.skc_daddr);
-		__builtin_memcpy(&k->addr[1].a[12], &a4, 4);
-	} else if (family == AF_INET6) {
-		/* A v4-mapped peer of a dual-stack socket is already ::ffff:a.b.c.d here. */
-		BPF_CORE_READ_INTO(&k->addr[0], so, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&k->addr[1], so, __sk_common.skc_v6_daddr);
-	} else {
-		return -1;
-	}
-	k->port[0] = BPF_CORE_READ(so, __sk_common.skc_num);
-	k->port[1] = bpf_ntohs(BPF_CORE_READ(so, __sk_common.skc_dport));
-	return 0;
 }
 
 /* The bytes [0, n) of piece base as the next bytes of side's stream, at sequence seq. */
@@ -271,13 +149,13 @@ static __always_inline void hm_sock_first(const struct hm_sock_call *call, __u64
  * first call reads the beginning of a request.  Otherwise the call is
  * counted by why it was left alone.
  */
-static __always_inline bool hm_sock_starts(struct hm_scratch *s, void *sk,
+static __always_inline bool hm_sock_starts(struct hm_scratch *s, __u64 skp,
 					   const struct hm_sock_call *call, __u64 ret,
 					   __u32 write)
 {
 	struct hm_pkt p = {};
 	struct hm_ubuf ub;
-	__u64 base, len, skp = (__u64)sk;
+	__u64 base, len;
 
 	hm_sock_first(call, ret, &base, &len);
 	ub.base = base;
@@ -303,40 +181,52 @@ static __always_inline bool hm_sock_starts(struct hm_scratch *s, void *sk,
 }
 
 /*
- * One read (write == 0) or write that moved ret bytes through socket sk,
- * its buffer described by call.
+ * The scratch and settings of a socket event, the generation set; NULL when
+ * the calling task is out of scope (hm-load --cgroup).
  */
-static __always_inline void hm_sock_io(void *sk, const struct hm_sock_call *call, __u64 ret,
-				       __u32 write)
+static __always_inline struct hm_scratch *hm_sock_begin(struct hm_config **cfgp)
 {
 	struct hm_scratch *s;
 	struct hm_config *cfg;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&hm_scratch, &zero);
+	cfg = bpf_map_lookup_elem(&hm_config, &zero);
+	if (!s || !cfg)
+		return NULL;
+	if (cfg->layout_version == 0)
+		cfg->layout_version = HM_LAYOUT_VERSION;
+	if (!hm_sock_watched(cfg))
+		return NULL;
+	s->epoch = cfg->epoch;
+	s->gen = s->epoch & 1;
+	*cfgp = cfg;
+	return s;
+}
+
+/*
+ * One read (write == 0) or write that moved ret bytes through the socket
+ * skp, whose connection key is in s->key (local endpoint first), its buffer
+ * described by call (NULL: not readable).  The socket source's entry into
+ * the parse core.
+ */
+static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *cfg, __u64 skp,
+				       const struct hm_sock_call *call, __u64 ret, __u32 write)
+{
 	struct hm_conn *c;
 	struct hm_dir *d, *peer;
 	struct hm_iovec iov;
 	__u64 pid_tgid, n;
-	__u32 zero = 0, side = write ? 0 : 1, bytes;
+	__u32 side = write ? 0 : 1, bytes;
 
-	s = bpf_map_lookup_elem(&hm_scratch, &zero);
-	cfg = bpf_map_lookup_elem(&hm_config, &zero);
-	if (!s || !cfg || !ret)
+	if (!ret)
 		return;
-	if (cfg->layout_version == 0)
-		cfg->layout_version = HM_LAYOUT_VERSION;
-	if (!hm_sock_watched(cfg))
-		return;
-	s->epoch = cfg->epoch;
-	s->gen = s->epoch & 1;
-	if (!hm_sock_is_tcp(sk) || hm_sock_key(sk, &s->key)) {
-		hm_count(s->gen, HM_MON_SOCK_IGNORED, 1);
-		return;
-	}
 	if ((cfg->flags & HM_CFG_PORT_FILTER) && !hm_port_watched(cfg, s->key.port[0]))
 		return;
 
 	c = bpf_map_lookup_elem(&hm_conns, &s->key);
 	if (!c) {
-		if (!hm_sock_starts(s, sk, call, ret, write))
+		if (!hm_sock_starts(s, skp, call, ret, write))
 			return;
 		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
 		s->fresh.client = HM_SIDE_UNKNOWN;
@@ -431,47 +321,34 @@ static __always_inline void hm_sock_io(void *sk, const struct hm_sock_call *call
 }
 
 /*
- * The connection of sk changed state.  Established: new since the load.
- * This side closed (close(2), shutdown(2), or the process exited) or the
- * connection ended: requests still pending are never answered, and its
- * state is freed.
+ * The connection of key ended on this side (closed, shut down, or its
+ * process exited): requests still pending are never answered, and its
+ * state is freed.  Its memory is the caller's (the stack), not the
+ * scratch: a state change can come in a softirq that interrupted a socket
+ * event on the same CPU.
  */
-static __always_inline void hm_sock_state(void *sk, int oldstate, int newstate)
+static __always_inline void hm_sock_end(struct hm_conn_key *key, struct hm_stats *delta)
 {
-	struct hm_scratch *s;
 	struct hm_config *cfg;
 	struct hm_conn *c;
-	__u64 skp = (__u64)sk;
-	__u32 zero = 0;
-	__u8 one = 1;
+	__u32 zero = 0, epoch, gen;
 
-	if (newstate == HM_TCP_ESTABLISHED) {
-		if (oldstate == HM_TCP_SYN_RECV || oldstate == HM_TCP_SYN_SENT)
-			bpf_map_update_elem(&hm_sock_new, &skp, &one, BPF_ANY);
-		return;
-	}
-	if (newstate != HM_TCP_FIN_WAIT1 && newstate != HM_TCP_LAST_ACK && newstate != HM_TCP_CLOSE)
-		return;
-	bpf_map_delete_elem(&hm_sock_new, &skp);
-	s = bpf_map_lookup_elem(&hm_scratch, &zero);
 	cfg = bpf_map_lookup_elem(&hm_config, &zero);
-	if (!s || !cfg || hm_sock_key(sk, &s->key))
+	c = bpf_map_lookup_elem(&hm_conns, key);
+	if (!cfg || !c)
 		return;
-	c = bpf_map_lookup_elem(&hm_conns, &s->key);
-	if (!c)
-		return;
-	s->epoch = cfg->epoch;
-	s->gen = s->epoch & 1;
+	epoch = cfg->epoch;
+	gen = epoch & 1;
 	if (c->client != HM_SIDE_UNKNOWN) {
-		__builtin_memset(&s->delta, 0, sizeof(s->delta));
-		if (hm_write_off(c, 0, 0, &s->delta, s->gen)) {
-			if (!c->row_ok || c->row_epoch != s->epoch)
-				hm_rows_find(c, &s->key, cfg, s->epoch);
-			hm_rows_add(c, s->gen, &s->delta, HM_D_UNANS);
+		__builtin_memset(delta, 0, sizeof(*delta));
+		if (hm_write_off(c, 0, 0, delta, gen)) {
+			if (!c->row_ok || c->row_epoch != epoch)
+				hm_rows_find(c, key, cfg, epoch);
+			hm_rows_add(c, gen, delta, HM_D_UNANS);
 		}
 	}
-	if (!bpf_map_delete_elem(&hm_conns, &s->key))
-		hm_count(s->gen, HM_MON_CONNS_CLOSED, 1);
+	if (!bpf_map_delete_elem(&hm_conns, key))
+		hm_count(gen, HM_MON_CONNS_CLOSED, 1);
 }
 
 #endif /* HM_SOCK_H */

@@ -2,8 +2,10 @@
 /*
  * httpmon_sock.bpf.c - the socket source: HTTP/1.x as the processes of this
  * host read and write it, measured in the kernel by the packet path's parse
- * core (hm_sock.h says how).  hm-load --sockets loads it on a map set of
- * its own (httpmon.h, HM_SOCK_SUBDIR) and pins its links there.
+ * core.  hm_sock.h says how; this file holds what only the kernel has: the
+ * hooks, the kernel types they read (CO-RE), and the calling task's storage.
+ * hm-load --sockets loads it on a map set of its own (httpmon.h,
+ * HM_SOCK_SUBDIR) and pins its links there.
  *
  * The programs never change what a call does: they read its arguments and
  * its buffer, and return 0.
@@ -12,12 +14,135 @@
 
 #include <linux/bpf.h>
 #include <stdbool.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "hm_sock.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/*
+ * The kernel types the programs read, by name: CO-RE relocates each field
+ * to where this kernel's BTF has it, whatever the layout below.
+ */
+struct sock_common___hm {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	struct hm_addr skc_v6_daddr;
+	struct hm_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
+struct sock___hm {
+	struct sock_common___hm __sk_common;
+	__u16 sk_protocol;
+	__u16 sk_type;
+} __attribute__((preserve_access_index));
+
+struct pt_regs___hm {
+	unsigned long orig_ax;
+} __attribute__((preserve_access_index));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct hm_sock_call);
+} hm_sock_calls SEC(".maps");
+
+/* sys_enter: where the bytes of system call nr will be. */
+static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64 nr_segs)
+{
+	struct hm_sock_call *call;
+
+	call = bpf_task_storage_get(&hm_sock_calls, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!call)
+		return;
+	call->ts = bpf_ktime_get_ns();
+	call->base = base;
+	call->nr_segs = nr_segs;
+	call->nr = nr;
+	call->type = type;
+	call->active = 1;
+}
+
+/* sendmsg(2), recvmsg(2): the iovec array is named by the user's struct msghdr. */
+static __always_inline void hm_sock_enter_msg(__u32 nr, __u64 umsg)
+{
+	struct hm_user_msghdr m;
+
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)umsg))
+		m.iov = m.iovlen = 0; /* unreadable: the bytes are counted, not parsed */
+	hm_sock_enter(nr, HM_CALL_IOVEC, m.iov, m.iovlen);
+}
+
+/*
+ * A socket event's call record, or NULL when the task is not in the system
+ * call recorded (the bytes are then counted, not read).  A call's user
+ * bytes are taken once; sendfile and splice hand a socket many pieces.
+ */
+static __always_inline struct hm_sock_call *hm_sock_call_take(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct hm_sock_call *call;
+
+	call = bpf_task_storage_get(&hm_sock_calls, task, 0, 0);
+	if (!call || !call->active)
+		return NULL;
+#ifdef __TARGET_ARCH_x86
+	{
+		struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(task);
+
+		if (BPF_CORE_READ(regs, orig_ax) != call->nr)
+			return NULL;
+	}
+#endif
+	if (call->type != HM_CALL_KERNEL)
+		call->active = 0;
+	return call;
+}
+
+/* Is sk a TCP socket of the Internet families? */
+static __always_inline bool hm_sock_is_tcp(void *sk)
+{
+	struct sock___hm *so = sk;
+	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
+
+	return (family == AF_INET || family == AF_INET6) &&
+	       BPF_CORE_READ(so, sk_protocol) == IPPROTO_TCP &&
+	       BPF_CORE_READ(so, sk_type) == HM_SOCK_STREAM;
+}
+
+/* The connection key of socket sk, local endpoint first (side 0). */
+static __always_inline int hm_sock_key(void *sk, struct hm_conn_key *k)
+{
+	struct sock___hm *so = sk;
+	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
+	__be32 a4;
+
+	if (family == AF_INET) {
+		__builtin_memset(k, 0, sizeof(*k));
+		k->addr[0].a[10] = k->addr[0].a[11] = 0xff;
+		k->addr[1].a[10] = k->addr[1].a[11] = 0xff;
+		a4 = BPF_CORE_READ(so, __sk_common.skc_rcv_saddr);
+		__builtin_memcpy(&k->addr[0].a[12], &a4, 4);
+		a4 = BPF_CORE_READ(so, __sk_common.skc_daddr);
+		__builtin_memcpy(&k->addr[1].a[12], &a4, 4);
+	} else if (family == AF_INET6) {
+		/* A v4-mapped peer of a dual-stack socket is already ::ffff:a.b.c.d here. */
+		BPF_CORE_READ_INTO(&k->addr[0], so, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&k->addr[1], so, __sk_common.skc_v6_daddr);
+	} else {
+		return -1;
+	}
+	k->port[0] = BPF_CORE_READ(so, __sk_common.skc_num);
+	k->port[1] = bpf_ntohs(BPF_CORE_READ(so, __sk_common.skc_dport));
+	return 0;
+}
 
 /* A syscalls:sys_enter_* record: the common header, the call's number, its arguments. */
 struct hm_sys_enter {
@@ -73,6 +198,21 @@ HM_ENTER_MSG(sendmsg)
 HM_ENTER_KERNEL(sendfile64)
 HM_ENTER_KERNEL(splice)
 
+/* ret bytes moved through sk by the calling task: write 0 read, 1 written. */
+static __always_inline void hm_sock_event(void *sk, int ret, __u32 write)
+{
+	struct hm_config *cfg;
+	struct hm_scratch *s = hm_sock_begin(&cfg);
+
+	if (!s)
+		return;
+	if (!hm_sock_is_tcp(sk) || hm_sock_key(sk, &s->key)) {
+		hm_count(s->gen, HM_MON_SOCK_IGNORED, 1);
+		return;
+	}
+	hm_sock_io(s, cfg, (__u64)sk, hm_sock_call_take(), ret, write);
+}
+
 /* sock_recvmsg() returned: ret bytes read from sk (flags as recv(2) had them). */
 SEC("tp_btf/sock_recv_length")
 int hm_recv(__u64 *ctx)
@@ -80,7 +220,7 @@ int hm_recv(__u64 *ctx)
 	int ret = (int)ctx[1], flags = (int)ctx[2];
 
 	if (ret > 0 && !(flags & HM_MSG_PEEK))
-		hm_sock_io((void *)ctx[0], hm_sock_call_take(), ret, 0);
+		hm_sock_event((void *)ctx[0], ret, 0);
 	return 0;
 }
 
@@ -91,14 +231,34 @@ int hm_send(__u64 *ctx)
 	int ret = (int)ctx[1];
 
 	if (ret > 0)
-		hm_sock_io((void *)ctx[0], hm_sock_call_take(), ret, 1);
+		hm_sock_event((void *)ctx[0], ret, 1);
 	return 0;
 }
 
-/* A TCP connection changed state. */
+/*
+ * A TCP connection changed state.  Established: new since the load (see
+ * hm_sock_new).  This side closed (FIN_WAIT1, LAST_ACK: close(2),
+ * shutdown(2), the process's exit) or the connection ended (CLOSE).
+ */
 SEC("tp_btf/inet_sock_set_state")
 int hm_state(__u64 *ctx)
 {
-	hm_sock_state((void *)ctx[0], (int)ctx[1], (int)ctx[2]);
+	void *sk = (void *)ctx[0];
+	int oldstate = (int)ctx[1], newstate = (int)ctx[2];
+	__u64 skp = (__u64)sk;
+	struct hm_conn_key key;
+	struct hm_stats delta;
+	__u8 one = 1;
+
+	if (newstate == HM_TCP_ESTABLISHED) {
+		if (oldstate == HM_TCP_SYN_RECV || oldstate == HM_TCP_SYN_SENT)
+			bpf_map_update_elem(&hm_sock_new, &skp, &one, BPF_ANY);
+		return 0;
+	}
+	if (newstate != HM_TCP_FIN_WAIT1 && newstate != HM_TCP_LAST_ACK && newstate != HM_TCP_CLOSE)
+		return 0;
+	bpf_map_delete_elem(&hm_sock_new, &skp);
+	if (!hm_sock_key(sk, &key))
+		hm_sock_end(&key, &delta);
 	return 0;
 }

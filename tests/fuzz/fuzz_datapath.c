@@ -25,6 +25,7 @@
 
 #include "bpf_shim.h"
 #include "hm_segment.h"
+#include "fuzz_checks.h"
 
 #define FRAME_MAX 2048
 
@@ -123,50 +124,6 @@ static void run(const __u8 *frame, size_t len, int egress)
 
 	shim_clock_ns += 1000 + len;
 	hm_segment(&ctx, HM_CTX_TC, 1, egress);
-}
-
-/* The sum of one field over the rows of a kind (both generations, overflow rows included). */
-#define SUM_FIELD(name, field)                                                            \
-	static __u64 name(void *map, unsigned int cap)                                    \
-	{                                                                                 \
-		struct shim_map *m = shim_map_of(map);                                    \
-		__u64 n = 0;                                                              \
-                                                                                          \
-		(void)cap;                                                                \
-		for (unsigned int j = 0; j < m->ntouched; j++)                            \
-			n += ((struct hm_stats *)(m->values +                             \
-						  (size_t)m->touched[j] * m->value_size)) \
-				     ->field;                                             \
-		return n;                                                                 \
-	}
-SUM_FIELD(sum_requests, requests)
-SUM_FIELD(sum_responses, responses)
-SUM_FIELD(sum_unanswered, unanswered)
-
-static void check_invariants(void)
-{
-	struct shim_map *conns = shim_map_of(&hm_conns);
-
-	for (unsigned int i = 0; i < conns->max_entries; i++) {
-		struct hm_conn *c =
-			(struct hm_conn *)(conns->values + (size_t)i * conns->value_size);
-
-		if (conns->used[i])
-			assert((__s32)(c->nreq - c->nresp) >=
-			       0); /* never more answers than questions */
-	}
-	/* Every delta goes to a client row and a port row (or their overflow rows). */
-	assert(sum_requests(&hm_clients, HM_MAX_CLIENTS) == sum_requests(&hm_ports, HM_MAX_PORTS));
-	/*
-	 * A request is on a host once its headers ended, and on that host's
-	 * pair with its route; every response is on a route, a host and a pair.
-	 */
-	assert(sum_requests(&hm_hosts, HM_MAX_HOSTS) <= sum_requests(&hm_clients, HM_MAX_CLIENTS));
-	assert(sum_requests(&hm_hosts, HM_MAX_HOSTS) ==
-	       sum_requests(&hm_host_routes, HM_MAX_HOST_ROUTES));
-	assert(sum_responses(&hm_hosts, HM_MAX_HOSTS) == sum_responses(&hm_routes, HM_MAX_ROUTES));
-	assert(sum_responses(&hm_host_routes, HM_MAX_HOST_ROUTES) ==
-	       sum_responses(&hm_routes, HM_MAX_ROUTES));
 }
 
 int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)

@@ -107,19 +107,11 @@ got=$(jq -r '[.routes[] | select(.route | startswith("/scb"))] | length' "$TMP/s
 sockh_compare "cgroup b: no route of its paths" "routes $got" "routes 0"
 
 # Process rows, against /proc and the cgroup directory.
-proc_truth() { # NAME PID DIR: the process's identity and the server's totals
-	printf 'pid %s comm %s role server cgroup %s cgroup_id %s %s\n' "$2" \
-		"$(jq -r .comm "$TMP/$1.json")" "$(jq -r .cgroup "$TMP/$1.json")" \
-		"$(stat -c %i "$3")" "$(sockh_truth_server "$TMP/$1.json")"
-}
-proc_row() { # STAT PID
-	jq -r --argjson p "$2" "[.processes[]? | select(.pid == \$p)] | if length == 0 then \"none\" else first |
-		\"pid \\(.pid) comm \\(.comm) role \\(.role) cgroup \\(.cgroup) cgroup_id \\(.cgroup_id) \" + ($SOCKH_WORDS) end" "$1" 2>/dev/null
-}
 if sockh_procs "$TMP/p1.json" 2>"$TMP/p1.err"; then
-	sockh_compare "cgroup a: process row: pid, comm, cgroup and counts" "$(proc_row "$TMP/p1.json" "$PID_A")" \
-		"$(proc_truth a "$PID_A" "$CGD/a")"
-	sockh_compare "cgroup b: no process row" "$(proc_row "$TMP/p1.json" "$PID_B")" none
+	sockh_compare "cgroup a: process row: pid, comm, cgroup and counts" \
+		"$(sockh_proc_row "$TMP/p1.json" "$PID_A")" \
+		"$(sockh_proc_truth a "$CGD/a" "$(sockh_truth_server "$TMP/a.json")")"
+	sockh_compare "cgroup b: no process row" "$(sockh_proc_row "$TMP/p1.json" "$PID_B")" none
 else
 	hm_not_ok "hm-stat --source socket --by process --json" "$(cat "$TMP/p1.err")"
 fi
@@ -139,7 +131,6 @@ else
 fi
 got=$("$LOAD" --status --json --pin-path "$PIN" | jq -c '.sockets | {programs, cgroup_filter}')
 sockh_compare "--status --json without --cgroup" "$got" '{"programs":13,"cgroup_filter":false}'
-cp "$TMP/b.json" "$TMP/b-before.json"
 B2_PATHS=(/scb/ok /scb/ok /scb/missing POST:/scb/post /scb/moved /scb/ok)
 curl_run "$TMP/b2.txt" "$PB" "${B2_PATHS[@]}"
 r1=$?
@@ -165,11 +156,12 @@ sockh_compare "host-wide: route POST /scb/post counted exactly" \
 sockh_compare "host-wide: port $PA unchanged" "$(sockh_port_row "$TMP/s2.json" "$PA")" \
 	"$(sockh_port_row "$TMP/s1.json" "$PA")"
 if sockh_procs "$TMP/p2.json" 2>"$TMP/p2.err"; then
-	want=$(printf 'pid %s comm %s role server cgroup %s cgroup_id %s %s\n' "$PID_B" \
-		"$(jq -r .comm "$TMP/b.json")" "$(jq -r .cgroup "$TMP/b.json")" \
-		"$(stat -c %i "$CGD/b")" "$(sockh_truth_curl "$TMP/b2.txt")")
 	sockh_compare "host-wide: b's process row: pid, comm, cgroup and the new counts" \
-		"$(proc_row "$TMP/p2.json" "$PID_B")" "$want"
+		"$(sockh_proc_row "$TMP/p2.json" "$PID_B")" \
+		"$(sockh_proc_truth b "$CGD/b" "$(sockh_truth_curl "$TMP/b2.txt")")"
+	sockh_compare "host-wide: a's process row still as its server recorded it" \
+		"$(sockh_proc_row "$TMP/p2.json" "$PID_A")" \
+		"$(sockh_proc_truth a "$CGD/a" "$(sockh_truth_server "$TMP/a.json")")"
 else
 	hm_not_ok "hm-stat --source socket --by process --json (host-wide)" "$(cat "$TMP/p2.err")"
 fi

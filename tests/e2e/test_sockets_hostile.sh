@@ -26,7 +26,11 @@
 #    lines): sock_midstream grows, no request, response or route counted for
 #    it (no phantoms, no orphan responses); a fresh request on a new
 #    connection afterwards is counted exactly;
-#  - msg: recvmsg(2) into four buffers, sendmsg(2) of four: exact.
+#  - msg: recvmsg(2) into four buffers, sendmsg(2) of four: exact;
+#  - each server's process row (hm-stat --source socket --by process): its
+#    pid, comm and cgroup, and the counts of its own record (the exit
+#    server's row outlives it; the mid server's holds the fresh request
+#    only; the line server has none).
 set -u
 # shellcheck source=tests/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
@@ -248,6 +252,22 @@ snap
 server msg '.responses == 4 and .max_iov == 4 and .short_writes == 0' \
 	"read with recvmsg(2) into 4 buffers, wrote with sendmsg(2) of 4"
 exact msg "$P_MSG"
+
+# Process rows: each server's own (the exit server's outlives it).
+if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
+	for name in big iov iovr byte exit msg; do
+		sockh_compare "$name: its process row as the server recorded it" \
+			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
+			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"
+	done
+	sockh_compare "mid: its process row holds the fresh request only" \
+		"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/mid.json")")" \
+		"$(sockh_proc_truth mid "$SRV" "$(sockh_truth_curl "$TMP/mid-after.txt")")"
+	sockh_compare "line: no process row" \
+		"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/line.json")")" none
+else
+	hm_not_ok "hm-stat --source socket --by process --json" "$(cat "$TMP/procs.err")"
+fi
 
 # Nothing orphaned, anywhere in the cgroup.
 sockh_compare "no orphan responses, no window cut" \

@@ -184,6 +184,22 @@ sockh_route_row() {
 	jq -r --arg m "$2" --arg r "$3" "[.routes[] | select(.method == \$m and .route == \$r)] | if length == 0 then \"none\" else first | $SOCKH_WORDS end" "$1"
 }
 
+# sockh_proc_row PROCS PID: the process row of PID (hm-stat --source socket
+# --by process --json) as "pid P comm C role R cgroup PATH cgroup_id ID" and
+# the counts ("none" without one).
+sockh_proc_row() {
+	jq -r --argjson p "$2" "[.processes[]? | select(.pid == \$p)] | if length == 0 then \"none\" else first |
+		\"pid \\(.pid) comm \\(.comm) role \\(.role) cgroup \\(.cgroup) cgroup_id \\(.cgroup_id) \" + ($SOCKH_WORDS) end" "$1" 2>/dev/null
+}
+
+# sockh_proc_truth NAME DIR COUNTS: the same words from server NAME's own
+# record (pid, comm and cgroup as /proc/self said), the inode of its cgroup
+# directory DIR (a cgroup's id) and COUNTS (words as above).
+sockh_proc_truth() {
+	printf 'pid %s comm %s role server cgroup %s cgroup_id %s %s\n' "$(jq -r .pid "$TMP/$1.json")" \
+		"$(jq -r .comm "$TMP/$1.json")" "$(jq -r .cgroup "$TMP/$1.json")" "$(stat -c %i "$2")" "$3"
+}
+
 # sockh_mon STAT NAME: a self-metric.
 sockh_mon() { jq -r --arg k "$2" '.monitor[$k] // "missing"' "$1"; }
 

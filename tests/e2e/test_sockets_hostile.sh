@@ -3,7 +3,7 @@
 # and streams, each case exact against what its clients and its server
 # (tests/lib/sockh_server.py, which records its own calls) saw.
 #
-# Servers on 127.0.0.1:18221-18228 in a network namespace of the test's own,
+# Servers on 127.0.0.1:18221-18234 in a network namespace of the test's own,
 # all in one cgroup ($CG2/hm-sh-<pid>/srv) that `hm-load --sockets --cgroup`
 # watches, so the self-metrics count these servers only:
 #  - big: a 1 MiB response written with one write(2): counted once, its
@@ -27,6 +27,12 @@
 #    it (no phantoms, no orphan responses); a fresh request on a new
 #    connection afterwards is counted exactly;
 #  - msg: recvmsg(2) into four buffers, sendmsg(2) of four: exact;
+#  - peek: recv with MSG_PEEK before every read, the response in four
+#    writes; sendfile: bodies sent with sendfile(2); nonblock: short writes
+#    of a non-blocking socket; close: responses without a length, ended by
+#    the server's close; continue: an interim 100 Continue (not a response,
+#    its bytes on the route); v6: an IPv6 socket with a v4-mapped and an
+#    IPv6 peer (client rows 127.0.0.1 and ::1): each exact;
 #  - each server's process row (hm-stat --source socket --by process): its
 #    pid, comm and cgroup, and the counts of its own record (the exit
 #    server's row outlives it; the mid server's holds the fresh request
@@ -43,6 +49,7 @@ sockh_init sh
 LOAD=$HM_BUILD/hm-load
 SRV=$CGD/srv
 P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MID=18227 P_MSG=18228
+P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234
 
 sockh_server_up big "$SRV" --port "$P_BIG" --write write1
 sockh_server_up iov "$SRV" --port "$P_IOV" --write writev1024
@@ -53,6 +60,12 @@ PID_EXIT=$SERVER_PID
 sockh_server_up line "$SRV" --port "$P_LINE" --mode line
 sockh_server_up mid "$SRV" --port "$P_MID"
 sockh_server_up msg "$SRV" --port "$P_MSG" --read recvmsg --write sendmsg
+sockh_server_up peek "$SRV" --port "$P_PEEK" --read peek --write split
+sockh_server_up sendfile "$SRV" --port "$P_SF" --write sendfile
+sockh_server_up nonblock "$SRV" --port "$P_NB" --write nonblock --sndbuf 8192
+sockh_server_up close "$SRV" --port "$P_CLOSE" --mode close
+sockh_server_up continue "$SRV" --port "$P_CONT" --continue
+sockh_server_up v6 "$SRV" --port "$P_V6" --listen ::
 
 # mid, before the load: a request answered on a keep-alive connection, then
 # a POST's head and the first quarter of its body.
@@ -253,9 +266,66 @@ server msg '.responses == 4 and .max_iov == 4 and .short_writes == 0' \
 	"read with recvmsg(2) into 4 buffers, wrote with sendmsg(2) of 4"
 exact msg "$P_MSG"
 
+# peek: a MSG_PEEK look before every read; the response in four writes.
+curl_run peek "$P_PEEK" /pk/bytes/5000 --next /pk/ok --next --data-binary "@$TMP/msg-body" /pk/post \
+	--next /pk/missing
+transfers peek 4
+snap
+server peek '.peek_calls >= 4 and .responses == 4 and .write_calls >= 13' \
+	"peeked before each read and wrote head and body apart"
+exact peek "$P_PEEK"
+
+# sendfile: bodies that never are in user memory.
+curl_run sendfile "$P_SF" /sf/bytes/300000 --next /sf/ok --next /sf/bytes/70000 --next /sf/missing
+transfers sendfile 4
+snap
+server sendfile '.sendfile_calls >= 4 and .responses == 4' "sent every body with sendfile(2)"
+exact sendfile "$P_SF"
+
+# nonblock: sends that take part of their buffer.
+curl_run nonblock "$P_NB" /nb/bytes/4000000 --next /nb/ok --next /nb/bytes/3000001
+transfers nonblock 3
+snap
+server nonblock '.short_writes > 0 and .responses == 3' "had short writes (non-blocking, SO_SNDBUF 8 KiB)"
+exact nonblock "$P_NB"
+
+# close: responses without a length, ended by the server's close.
+curl_run close "$P_CLOSE" /cl/bytes/7000
+curl_run close "$P_CLOSE" /cl/missing
+curl_run close "$P_CLOSE" /cl/bytes/100000
+transfers close 3
+snap
+server close '.connections == 3 and .responses == 3' "answered 3 connections, each body ended by its close"
+exact close "$P_CLOSE"
+
+# continue: an interim 100 before the body is read; not a response, its bytes on the route.
+head -c 5000 /dev/urandom | base64 -w 0 >"$TMP/cont-body"
+curl_run continue "$P_CONT" -H "Expect: 100-continue" --data-binary "@$TMP/cont-body" /ct/post --next \
+	-H "Expect: 100-continue" --data-binary "@$TMP/cont-body" /ct/post --next /ct/ok
+transfers continue 3
+snap
+server continue '.interim == 2 and .responses == 3' "sent two interim 100 Continue"
+# curl's size_request leaves out a body sent after a 100: the server's record is the truth.
+sockh_compare "continue: port $P_CONT as the server recorded it" "$(sockh_port_row "$TMP/s.json" "$P_CONT")" \
+	"$(sockh_truth_server "$TMP/continue.json")"
+sockh_compare "continue: route POST /ct/post: 2 responses, the interim bytes on it" \
+	"$(sockh_route_row "$TMP/s.json" POST /ct/post)" "$(sockh_truth_server "$TMP/continue.json" "POST /ct/post")"
+got=$(awk '{ r += ($1 != "000"); b += $3 + $4 } END { print "responses " r " bytes_out " b }' "$TMP/continue.txt")
+sockh_compare "continue: responses and bytes out as curl saw them" \
+	"$(sockh_port_row "$TMP/s.json" "$P_CONT" | awk '{ print "responses " $4 " bytes_out " $18 }')" "$got"
+
+# v6: an IPv6 socket with a v4-mapped peer and an IPv6 one.
+curl_run v6 "$P_V6" /v6/ok --next /v6/missing
+curl_run v6 "$P_V6" -g "http://[::1]:$P_V6/v6/ok" --next -g "http://[::1]:$P_V6/v6/bytes/3000"
+transfers v6 4
+snap
+exact v6 "$P_V6"
+got=$(jq -r --argjson p "$P_V6" '[.port_clients[] | select(.port == $p) | "\(.ip)=\(.requests)"] | sort | join(" ")' "$TMP/s.json")
+sockh_compare "v6: its clients as 127.0.0.1 (v4-mapped) and ::1" "$got" "127.0.0.1=2 ::1=2"
+
 # Process rows: each server's own (the exit server's outlives it).
 if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
-	for name in big iov iovr byte exit msg; do
+	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6; do
 		sockh_compare "$name: its process row as the server recorded it" \
 			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
 			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"

@@ -3,13 +3,22 @@
 system calls the test chooses, and which records what it read and wrote.
 
 The socket-source tests (tests/e2e/test_sockets_*.sh) run it to make a
-process read and write HTTP in a known way: --read picks the call that reads
-(recv of up to 64 KiB, recv(1): one byte at a time, readv into 1,024 buffers
-of 1-3 bytes, recvmsg_into over several buffers) and --write the call that
-writes (sendall, one os.write of the whole response, os.writev of exactly
-1,024 buffers with the head in pieces of 1-3 bytes and the body in the rest,
-sendmsg of several buffers).  --mode http serves keep-alive requests until
-the peer closes; --mode exit3 reads three requests (pipelined), answers the
+process read and write HTTP in a known way.  --read picks the call that
+reads: recv of up to 64 KiB, recv(1) (one byte at a time), readv into 1,024
+buffers of 1-3 bytes, recvmsg_into over four buffers, or peek (a recv with
+MSG_PEEK before each recv).  --write picks the call that writes: sendall,
+write1 (one os.write of the whole response), writev1024 (os.writev of exactly
+1,024 buffers: the head in pieces of 1-3 bytes, the body in the rest),
+sendmsg of four buffers, split (the head, then the body in three sends),
+sendfile (the head with send, the body from a file with os.sendfile) or
+nonblock (a non-blocking socket: sends that take part of what they are
+given, with --sndbuf to make them short).  --continue answers "Expect:
+100-continue" with an interim 100 before reading the body.  --listen ::
+takes IPv6 and v4-mapped IPv4 peers.
+
+--mode http serves keep-alive requests until the peer closes; --mode close
+answers one request without a Content-Length and closes (the body ends with
+the connection); --mode exit3 reads three requests (pipelined), answers the
 first and ends the process with os._exit; --mode line answers a line
 protocol (one reply line per line read: no HTTP at all).
 
@@ -25,15 +34,18 @@ written, status classes, bytes read and written, and the calls made
 (read_calls, empty_reads: reads that returned the end of the stream,
 write_calls, short_writes: a write call that took less than it was given,
 max_iov: the most buffers one call named).  A request's bytes go to its route when it is complete; bytes of
-a request never completed stay in the totals only.
+a request never completed stay in the totals only; an interim 100's go to
+its request's route (bytes_out) and to "interim", not to the responses.
 
 Prints "ready PID" when it listens.
 """
 import argparse
 import json
 import os
+import select
 import socket
 import sys
+import tempfile
 import threading
 
 REASONS = {200: "OK", 302: "Found", 404: "Not Found", 500: "Internal Server Error"}
@@ -50,7 +62,8 @@ class Record:
             "requests": 0, "responses": 0, "bytes_in": 0, "bytes_out": 0,
             "status": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
             "routes": {}, "connections": 0,
-            "read_calls": 0, "empty_reads": 0, "write_calls": 0, "short_writes": 0, "max_iov": 0,
+            "read_calls": 0, "empty_reads": 0, "write_calls": 0, "peek_calls": 0,
+            "sendfile_calls": 0, "interim": 0, "short_writes": 0, "max_iov": 0,
         }
 
     @staticmethod
@@ -90,10 +103,15 @@ class Conn:
         self.sock, self.args, self.rec = sock, args, rec
         self.fd = sock.fileno()
         self.buf = b""
+        self.interim = 0  # bytes of a 100 Continue sent for the request being read
 
     def read_some(self):
         how = self.args.read
         if how == "recv":
+            data = self.sock.recv(65536)
+        elif how == "peek":  # a look first (MSG_PEEK moves no byte), then the read
+            self.sock.recv(16, socket.MSG_PEEK)
+            self.rec.add(peek_calls=1)
             data = self.sock.recv(65536)
         elif how == "recv1":
             data = self.sock.recv(1)
@@ -119,6 +137,46 @@ class Conn:
         if how == "sendall":
             self.sock.sendall(data)
             self.rec.add(write_calls=1, bytes_out=len(data))
+            return
+        if how == "split":  # the head, then the body in three calls
+            head_end = data.index(b"\r\n\r\n") + 4
+            body = data[head_end:]
+            third = len(body) // 3 + 1
+            for piece in [data[:head_end]] + [body[i:i + third] for i in range(0, len(body), third)]:
+                self.sock.sendall(piece)
+                self.rec.add(write_calls=1, bytes_out=len(piece))
+            return
+        if how == "sendfile":  # the head with send, the body from a file with sendfile(2)
+            head_end = data.index(b"\r\n\r\n") + 4
+            self.sock.sendall(data[:head_end])
+            self.rec.add(write_calls=1, bytes_out=head_end)
+            body = data[head_end:]
+            if body:
+                with tempfile.TemporaryFile() as f:
+                    f.write(body)
+                    f.flush()
+                    off = 0
+                    while off < len(body):
+                        n = os.sendfile(self.fd, f.fileno(), off, len(body) - off)
+                        self.rec.add(write_calls=1, sendfile_calls=1, bytes_out=n)
+                        off += n
+            return
+        if how == "nonblock":  # non-blocking, a small send buffer: short writes
+            self.sock.setblocking(False)
+            try:
+                off = 0
+                while off < len(data):
+                    try:
+                        n = self.sock.send(data[off:])
+                    except BlockingIOError:
+                        select.select([], [self.sock], [], 5)
+                        continue
+                    self.rec.add(write_calls=1, bytes_out=n)
+                    off += n
+                    if off < len(data):
+                        self.rec.add(short_writes=1)
+            finally:
+                self.sock.setblocking(True)
             return
         if how == "write1":
             pieces = [data]
@@ -169,6 +227,12 @@ class Conn:
             if k.strip().lower() == b"content-length":
                 length = int(v.strip())
         body_end = len(head) + 4 + length
+        if (self.args.continue_ and len(self.buf) < body_end and
+                b"expect: 100-continue" in head.lower()):
+            interim = b"HTTP/1.1 100 Continue\r\n\r\n"
+            self.write_all(interim)
+            self.interim = len(interim)
+            self.rec.add(interim=1)
         while len(self.buf) < body_end:
             data = self.read_some()
             if not data:
@@ -199,7 +263,7 @@ def split_1024(data):
     return pieces
 
 
-def response(path):
+def response(path, close=False):
     code, body = 200, ("hello %s\n" % path).encode()
     if "/bytes/" in path:
         n = int(path.split("/bytes/")[1].split("/")[0].split("?")[0])
@@ -213,8 +277,9 @@ def response(path):
     pad = ""
     if "pad=" in path:  # ?pad=N: a header of N more bytes
         pad = "X-Pad: %s\r\n" % ("p" * int(path.split("pad=")[1].split("&")[0]))
-    head = ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-            "X-Server: sockh\r\n%s\r\n" % (code, REASONS[code], len(body), pad)).encode()
+    length = "Connection: close\r\n" if close else "Content-Length: %d\r\n" % len(body)
+    head = ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%s"
+            "X-Server: sockh\r\n%s\r\n" % (code, REASONS[code], length, pad)).encode()
     return code, head + body
 
 
@@ -228,7 +293,7 @@ def count_request(rec, method, path, raw):
     return name
 
 
-def count_response(rec, name, code, data):
+def count_response(rec, name, code, data, interim=0):
     cls = "%dxx" % (code // 100)
     with rec.lock:
         rec.d["responses"] += 1
@@ -236,7 +301,11 @@ def count_response(rec, name, code, data):
         r = rec.route(name)
         r["responses"] += 1
         r["status"][cls] += 1
-        r["bytes_out"] += len(data)
+        r["bytes_out"] += len(data) + interim
+
+
+def rec_close(conn):
+    return conn.args.mode == "close"
 
 
 def serve_http(conn, rec):
@@ -246,10 +315,13 @@ def serve_http(conn, rec):
             return
         method, path, raw = req
         name = count_request(rec, method, path, raw)
-        code, data = response(path)
+        code, data = response(path, close=rec_close(conn))
         conn.write_all(data)
-        count_response(rec, name, code, data)
+        count_response(rec, name, code, data, conn.interim)
+        conn.interim = 0
         rec.dump()
+        if rec_close(conn):
+            return  # the body ends where the connection does
 
 
 def serve_exit3(conn, rec):
@@ -290,7 +362,8 @@ def handle(sock, args, rec):
     rec.add(connections=1)
     conn = Conn(sock, args, rec)
     try:
-        {"http": serve_http, "exit3": serve_exit3, "line": serve_line}[args.mode](conn, rec)
+        {"http": serve_http, "close": serve_http, "exit3": serve_exit3,
+         "line": serve_line}[args.mode](conn, rec)
     except (ConnectionError, OSError):
         pass
     finally:
@@ -302,21 +375,30 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--mode", choices=["http", "exit3", "line"], default="http")
-    ap.add_argument("--read", choices=["recv", "recv1", "readv1024", "recvmsg"], default="recv")
-    ap.add_argument("--write", choices=["sendall", "write1", "writev1024", "sendmsg"],
-                    default="sendall")
+    ap.add_argument("--mode", choices=["http", "close", "exit3", "line"], default="http")
+    ap.add_argument("--read", choices=["recv", "recv1", "readv1024", "recvmsg", "peek"],
+                    default="recv")
+    ap.add_argument("--write", choices=["sendall", "write1", "writev1024", "sendmsg", "split",
+                                        "sendfile", "nonblock"], default="sendall")
+    ap.add_argument("--continue", dest="continue_", action="store_true",
+                    help="answer Expect: 100-continue with an interim 100 before the body")
+    ap.add_argument("--sndbuf", type=int, help="SO_SNDBUF of accepted sockets")
     ap.add_argument("--stats", help="the record, JSON")
     args = ap.parse_args()
     rec = Record(args.stats)
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in args.listen else socket.AF_INET
+    lsock = socket.socket(family, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        lsock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # v4-mapped peers too
     lsock.bind((args.listen, args.port))
     lsock.listen(64)
     rec.dump()
     print("ready %d" % os.getpid(), flush=True)
     while True:
         sock, _ = lsock.accept()
+        if args.sndbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, args.sndbuf)
         threading.Thread(target=handle, args=(sock, args, rec), daemon=True).start()
 
 

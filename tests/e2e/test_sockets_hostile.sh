@@ -33,6 +33,9 @@
 #    the server's close; continue: an interim 100 Continue (not a response,
 #    its bytes on the route); v6: an IPv6 socket with a v4-mapped and an
 #    IPv6 peer (client rows 127.0.0.1 and ::1): each exact;
+#  - twins: the same server port in two namespaces and clients bound to the
+#    same port, so two live connections have the same endpoints; one ends
+#    while the other's request waits: both exchanges counted exactly;
 #  - each server's process row (hm-stat --source socket --by process): its
 #    pid, comm and cgroup, and the counts of its own record (the exit
 #    server's row outlives it; the mid server's holds the fresh request
@@ -49,7 +52,7 @@ sockh_init sh
 LOAD=$HM_BUILD/hm-load
 SRV=$CGD/srv
 P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MID=18227 P_MSG=18228
-P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234
+P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234 P_TWIN=18235
 
 sockh_server_up big "$SRV" --port "$P_BIG" --write write1
 sockh_server_up iov "$SRV" --port "$P_IOV" --write writev1024
@@ -323,9 +326,34 @@ exact v6 "$P_V6"
 got=$(jq -r --argjson p "$P_V6" '[.port_clients[] | select(.port == $p) | "\(.ip)=\(.requests)"] | sort | join(" ")' "$TMP/s.json")
 sockh_compare "v6: its clients as 127.0.0.1 (v4-mapped) and ::1" "$got" "127.0.0.1=2 ::1=2"
 
+# twins: the same port in two namespaces, clients from the same port: two
+# connections with the same endpoints, at the same time.  The one of $NS
+# ends while the other's request waits for its (slow) answer.
+NS2=${NS}2
+if ip netns add "$NS2" && ip -n "$NS2" link set lo up; then
+	hm_ok "twins: a second namespace $NS2"
+else
+	hm_not_ok "twins: a second namespace $NS2"
+fi
+sockh_server_up twin1 "$SRV" --port "$P_TWIN"
+SOCKH_SERVER_NS=$NS2 sockh_server_up twin2 "$SRV" --port "$P_TWIN"
+ip netns exec "$NS2" timeout 20 curl --local-port 41235 -s -o /dev/null -w "$SOCKH_W" \
+	"http://127.0.0.1:$P_TWIN/tw/slow" >"$TMP/twin2.txt" 2>"$TMP/twin2.err" &
+twin_client=$!
+sleep 0.4
+sockh_in_ns timeout 20 curl --local-port 41235 -s -o /dev/null -w "$SOCKH_W" \
+	"http://127.0.0.1:$P_TWIN/tw/fast" >"$TMP/twin1.txt" 2>"$TMP/twin1.err"
+wait "$twin_client"
+cat "$TMP/twin1.txt" "$TMP/twin2.txt" >"$TMP/twins.txt"
+transfers twins 2
+snap
+got=$(sockh_port_row "$TMP/s.json" "$P_TWIN")
+sockh_compare "twins: port $P_TWIN counted exactly as curl saw it (two namespaces, same endpoints)" "$got" \
+	"$(sockh_truth_curl "$TMP/twins.txt")"
+
 # Process rows: each server's own (the exit server's outlives it).
 if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
-	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6; do
+	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6 twin1 twin2; do
 		sockh_compare "$name: its process row as the server recorded it" \
 			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
 			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"

@@ -7,7 +7,8 @@
 # (skips the script without one), cleans up what crashed runs of the same
 # TAG left, and sets
 #   CG2   the cgroup2 mount (from /proc/mounts)
-#   NS    the test's network namespace, hm-TAG<pid>n (lo only, up)
+#   NS    the test's network namespace, hm-TAG<pid>n (lo only, up); more
+#         of its own are named NS followed by a number
 #   CGD   the test's cgroup directory, $CG2/hm-TAG-<pid>
 #   PIN   its pin directory, /sys/fs/bpf/hm-TAG-<pid>
 #   TMP   a temporary directory
@@ -93,9 +94,9 @@ sockh_cleanup_stale() {
 		"$HM_BUILD/hm-load" --detach --sockets --pin-path "$d" >/dev/null 2>&1
 		rm -rf "$d"
 	done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^hm-${SOCKH_TAG}[0-9]+n\$"); do
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^hm-${SOCKH_TAG}[0-9]+n[0-9]*\$"); do
 		pid=${ns#hm-"$SOCKH_TAG"}
-		pid=${pid%n}
+		pid=${pid%%n*}
 		kill -0 "$pid" 2>/dev/null && continue
 		echo "# removing stale namespace $ns" >&2
 		sockh__remove_ns "$ns"
@@ -112,7 +113,7 @@ sockh_cleanup_stale() {
 
 # shellcheck disable=SC2317 # called by the trap
 sockh_cleanup() {
-	local pid
+	local pid ns
 	declare -F sockh_cleanup_extra >/dev/null && sockh_cleanup_extra
 	"$HM_BUILD/hm-load" --detach --sockets --pin-path "$PIN" >/dev/null 2>&1
 	for pid in "${SERVERS[@]}"; do
@@ -121,13 +122,16 @@ sockh_cleanup() {
 	for pid in "${SERVERS[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
-	sockh__remove_ns "$NS"
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NS}[0-9]*\$"); do
+		sockh__remove_ns "$ns"
+	done
 	sockh__remove_cgroup "$CGD"
 	rm -rf "$PIN" "$TMP"
 }
 
 # sockh_server_up NAME CGROUP SERVER-ARGS...: starts tests/lib/sockh_server.py
-# in NS, moved into cgroup directory CGROUP (created; "" leaves it where it
+# in NS (or SOCKH_SERVER_NS: another namespace of the test, NS followed by a
+# number), moved into cgroup directory CGROUP (created; "" leaves it where it
 # is) before it runs, with its record in $TMP/NAME.json and its output in
 # $TMP/NAME.out; waits until it listens.  Sets SERVER_PID; a failure ends
 # the test.
@@ -140,7 +144,7 @@ sockh_server_up() {
 	# The shell moves itself, then becomes the server: the same pid throughout.
 	# shellcheck disable=SC2016  # expanded by that shell
 	sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift
-		exec ip netns exec "$@"' sh "$cg" "$NS" \
+		exec ip netns exec "$@"' sh "$cg" "${SOCKH_SERVER_NS:-$NS}" \
 		python3 "$HM_LIB/sockh_server.py" --stats "$TMP/$name.json" "$@" \
 		>"$TMP/$name.out" 2>&1 &
 	SERVER_PID=$!

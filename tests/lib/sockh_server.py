@@ -22,7 +22,8 @@ the connection); --mode exit3 reads three requests (pipelined), answers the
 first and ends the process with os._exit; --mode line answers a line
 protocol (one reply line per line read: no HTTP at all).
 
-Answers, by the request's path ("?pad=N": a header of N more bytes):
+Answers, by the request's path ("?pad=N": a header of N more bytes; a path
+holding "slow" is answered a second late):
 ".../bytes/N" N bytes of body, a path holding
 "missing" 404, "fail" 500, "moved" 302, anything else 200.  Every response
 has a Content-Length.
@@ -47,6 +48,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 
 REASONS = {200: "OK", 302: "Found", 404: "Not Found", 500: "Internal Server Error"}
 
@@ -315,6 +317,8 @@ def serve_http(conn, rec):
             return
         method, path, raw = req
         name = count_request(rec, method, path, raw)
+        if "slow" in path:  # answered a second later
+            time.sleep(1)
         code, data = response(path, close=rec_close(conn))
         conn.write_all(data)
         count_response(rec, name, code, data, conn.interim)

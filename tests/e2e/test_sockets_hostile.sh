@@ -3,7 +3,7 @@
 # and streams, each case exact against what its clients and its server
 # (tests/lib/sockh_server.py, which records its own calls) saw.
 #
-# Servers on 127.0.0.1:18221-18234 in a network namespace of the test's own,
+# Servers on 127.0.0.1:18221-18238 in a network namespace of the test's own,
 # all in one cgroup ($CG2/hm-sh-<pid>/srv) that `hm-load --sockets --cgroup`
 # watches, so the self-metrics count these servers only:
 #  - big: a 1 MiB response written with one write(2): counted once, its
@@ -33,6 +33,10 @@
 #    the server's close; continue: an interim 100 Continue (not a response,
 #    its bytes on the route); v6: an IPv6 socket with a v4-mapped and an
 #    IPv6 peer (client rows 127.0.0.1 and ::1): each exact;
+#  - batch: pipelined requests answered several to a write; early: a 413
+#    written before the request's body is read, then the close; head: HEAD,
+#    204 and chunked responses written in pieces, then a plain request on the
+#    same connection: each exact against the server's record;
 #  - twins: the same server port in two namespaces and clients bound to the
 #    same port, so two live connections have the same endpoints; one ends
 #    while the other's request waits: both exchanges counted exactly;
@@ -53,6 +57,7 @@ LOAD=$HM_BUILD/hm-load
 SRV=$CGD/srv
 P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MID=18227 P_MSG=18228
 P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234 P_TWIN=18235
+P_BATCH=18236 P_EARLY=18237 P_HEAD=18238
 
 sockh_server_up big "$SRV" --port "$P_BIG" --write write1
 sockh_server_up iov "$SRV" --port "$P_IOV" --write writev1024
@@ -69,6 +74,9 @@ sockh_server_up nonblock "$SRV" --port "$P_NB" --write nonblock --sndbuf 8192
 sockh_server_up close "$SRV" --port "$P_CLOSE" --mode close
 sockh_server_up continue "$SRV" --port "$P_CONT" --continue
 sockh_server_up v6 "$SRV" --port "$P_V6" --listen ::
+sockh_server_up batch "$SRV" --port "$P_BATCH" --mode batch
+sockh_server_up early "$SRV" --port "$P_EARLY"
+sockh_server_up head "$SRV" --port "$P_HEAD" --write split
 
 # mid, before the load: a request answered on a keep-alive connection, then
 # a POST's head and the first quarter of its body.
@@ -326,6 +334,53 @@ exact v6 "$P_V6"
 got=$(jq -r --argjson p "$P_V6" '[.port_clients[] | select(.port == $p) | "\(.ip)=\(.requests)"] | sort | join(" ")' "$TMP/s.json")
 sockh_compare "v6: its clients as 127.0.0.1 (v4-mapped) and ::1" "$got" "127.0.0.1=2 ::1=2"
 
+# counts NAME PORT: requests, responses and status classes against curl's
+# lines (when bytes on the wire are not what curl reports), bytes against the server.
+counts() {
+	local got
+	got=$(sockh_port_row "$TMP/s.json" "$2")
+	sockh_compare "$1: port $2: requests, responses and status classes as curl saw them" \
+		"$(cut -d' ' -f1-14 <<<"$got")" "$(sockh_truth_curl "$TMP/$1.txt" | cut -d' ' -f1-14)"
+	sockh_compare "$1: port $2 as the server recorded it" "$got" "$(sockh_truth_server "$TMP/$1.json")"
+}
+
+# batch: pipelined requests, every one read so far answered in one write.
+b_ok=0
+for k in 1 2; do
+	sockh_in_ns timeout 20 python3 "$HM_LIB/sockh_client.py" pipeline --port "$P_BATCH" /bt/ok \
+		/bt/missing /bt/bytes/3000 /bt/ok /bt/fail /bt/moved >>"$TMP/batch.client" 2>&1 || b_ok=1
+done
+if [ "$b_ok" -eq 0 ] && [ "$(jq -s 'map(.responses) | add' "$TMP/batch.client" 2>/dev/null)" = 12 ]; then
+	hm_ok "batch: 2 connections of 6 pipelined requests, all answered"
+else
+	hm_not_ok "batch: the pipelining clients" "$(cat "$TMP/batch.client")"
+fi
+snap
+server batch '.responses == 12 and .batches < .responses' "answered several requests in one write"
+sockh_compare "batch: port $P_BATCH as the server recorded it" "$(sockh_port_row "$TMP/s.json" "$P_BATCH")" \
+	"$(sockh_truth_server "$TMP/batch.json")"
+got=$(jq -s '"requests 12 responses \(map(.responses) | add) bytes_in \(map(.sent) | add) bytes_out \(map(.received) | add)"' -r "$TMP/batch.client")
+sockh_compare "batch: port $P_BATCH as the clients saw it" \
+	"$(sockh_port_row "$TMP/s.json" "$P_BATCH" | awk '{ print $1, $2, $3, $4, $15, $16, $17, $18 }')" "$got"
+
+# early: a 413 before the body is read, then the close; the body never read.
+head -c 300000 /dev/zero | tr '\0' a >"$TMP/early-body"
+curl_run early "$P_EARLY" --data-binary "@$TMP/early-body" /ea/toolarge
+curl_run early "$P_EARLY" /ea/ok
+transfers early 2
+snap
+server early '.responses == 2 and .bytes_in < 300000' "answered 413 with most of the body unread"
+sockh_compare "early: port $P_EARLY as the server recorded it (what it read)" \
+	"$(sockh_port_row "$TMP/s.json" "$P_EARLY")" "$(sockh_truth_server "$TMP/early.json")"
+
+# head: HEAD (a length, no body), 204 (neither), a chunked body written in
+# three pieces, then a plain request on the same connection.
+curl_run head "$P_HEAD" -I /hd/ok --next /hd/empty --next /hd/chunked/bytes/5000 --next /hd/ok \
+	--next -I /hd/bytes/9000 --next /hd/chunked/ok --next /hd/ok
+transfers head 7
+snap
+counts head "$P_HEAD"
+
 # twins: the same port in two namespaces, clients from the same port: two
 # connections with the same endpoints, at the same time.  The one of $NS
 # ends while the other's request waits for its (slow) answer.
@@ -353,7 +408,8 @@ sockh_compare "twins: port $P_TWIN counted exactly as curl saw it (two namespace
 
 # Process rows: each server's own (the exit server's outlives it).
 if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
-	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6 twin1 twin2; do
+	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6 batch early head \
+		twin1 twin2; do
 		sockh_compare "$name: its process row as the server recorded it" \
 			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
 			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"

@@ -6,6 +6,10 @@ each prints one JSON line of what it sent and received (its ground truth).
       one connection, three GET requests in one write (pipelined), then reads
       until the server closes: {"sent", "received", "responses"} (responses:
       status lines read).
+  pipeline --port P PATH...
+      one connection, a GET per PATH, all in one write; then reads as many
+      responses (each with a Content-Length) and closes: {"sent", "received",
+      "responses", "statuses"}.
   line --port P --lines N
       one connection per style, N lines each: JSON lines ({"op": ...}) and
       SMTP-like lines ("EHLO host"); each line waits for its reply line:
@@ -66,6 +70,20 @@ def pipeline3(a):
         got += data
     s.close()
     return {"sent": len(req), "received": len(got), "responses": got.count(b"HTTP/1.1 ")}
+
+
+def pipeline(a):
+    s = connect(a.port)
+    req = b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode() for p in a.paths)
+    s.sendall(req)
+    buf, received, statuses = b"", 0, []
+    for _ in a.paths:
+        st, raw, buf = read_response(s, buf)
+        statuses.append(st)
+        received += len(raw)
+    s.close()
+    return {"sent": len(req), "received": received, "responses": len(statuses),
+            "statuses": statuses}
 
 
 def line(a):
@@ -141,6 +159,9 @@ def main():
     p = sub.add_parser("pipeline3")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("paths", nargs=3)
+    p = sub.add_parser("pipeline")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("paths", nargs="+")
     p = sub.add_parser("line")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--lines", type=int, default=5)
@@ -150,7 +171,7 @@ def main():
     p.add_argument("--ready", required=True)
     p.add_argument("--go", required=True)
     a = ap.parse_args()
-    out = {"pipeline3": pipeline3, "line": line, "mid": mid}[a.cmd](a)
+    out = {"pipeline3": pipeline3, "pipeline": pipeline, "line": line, "mid": mid}[a.cmd](a)
     print(json.dumps(out), flush=True)
 
 

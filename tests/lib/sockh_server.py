@@ -18,15 +18,19 @@ takes IPv6 and v4-mapped IPv4 peers.
 
 --mode http serves keep-alive requests until the peer closes; --mode close
 answers one request without a Content-Length and closes (the body ends with
-the connection); --mode exit3 reads three requests (pipelined), answers the
+the connection); --mode batch answers every complete request read so far
+in one write (batches, batched: how many writes, how many responses in
+them); --mode exit3 reads three requests (pipelined), answers the
 first and ends the process with os._exit; --mode line answers a line
 protocol (one reply line per line read: no HTTP at all).
 
 Answers, by the request's path ("?pad=N": a header of N more bytes; a path
-holding "slow" is answered a second late):
+holding "slow" is answered a second late; HEAD gets the head only):
+a POST to a path holding "toolarge" 413 at once, its body never read, then
+the close; "empty" 204 without a body; "chunked" the body in chunks;
 ".../bytes/N" N bytes of body, a path holding
-"missing" 404, "fail" 500, "moved" 302, anything else 200.  Every response
-has a Content-Length.
+"missing" 404, "fail" 500, "moved" 302, anything else 200.  Responses have
+a Content-Length unless said otherwise.
 
 Its record (--stats FILE, JSON, rewritten atomically after every response and
 every connection's end): pid, comm, cgroup (from /proc/self/cgroup), and the
@@ -50,7 +54,8 @@ import tempfile
 import threading
 import time
 
-REASONS = {200: "OK", 302: "Found", 404: "Not Found", 500: "Internal Server Error"}
+REASONS = {200: "OK", 204: "No Content", 302: "Found", 404: "Not Found", 413: "Content Too Large",
+           500: "Internal Server Error"}
 
 
 class Record:
@@ -65,7 +70,7 @@ class Record:
             "status": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
             "routes": {}, "connections": 0,
             "read_calls": 0, "empty_reads": 0, "write_calls": 0, "peek_calls": 0,
-            "sendfile_calls": 0, "interim": 0, "short_writes": 0, "max_iov": 0,
+            "sendfile_calls": 0, "interim": 0, "batches": 0, "batched": 0, "short_writes": 0, "max_iov": 0,
         }
 
     @staticmethod
@@ -106,6 +111,7 @@ class Conn:
         self.fd = sock.fileno()
         self.buf = b""
         self.interim = 0  # bytes of a 100 Continue sent for the request being read
+        self.early = False  # answered before its body was read: the connection ends
 
     def read_some(self):
         how = self.args.read
@@ -213,8 +219,13 @@ class Conn:
                     pieces[0] = pieces[0][n:]
                     n = 0
 
-    def next_request(self):
-        """(method, path, raw bytes) of the next complete request, or None at EOF."""
+    def next_request(self, wait=True):
+        """(method, path, raw bytes) of the next complete request, or None at
+        EOF (wait False: None unless one is complete in what was read).  A
+        POST to a path holding "toolarge" is returned as soon as its head is
+        in, with what was read of its body (self.early set)."""
+        if not wait and not self.complete():
+            return None
         while b"\r\n\r\n" not in self.buf:
             data = self.read_some()
             if not data:
@@ -229,6 +240,9 @@ class Conn:
             if k.strip().lower() == b"content-length":
                 length = int(v.strip())
         body_end = len(head) + 4 + length
+        if b"toolarge" in path and length:
+            raw, self.buf, self.early = self.buf, b"", True
+            return method.decode(), path.decode(), raw
         if (self.args.continue_ and len(self.buf) < body_end and
                 b"expect: 100-continue" in head.lower()):
             interim = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -243,6 +257,19 @@ class Conn:
         raw = self.buf[:body_end]
         self.buf = self.buf[body_end:]
         return method.decode(), path.decode(), raw
+
+
+    def complete(self):
+        """Does what was read hold a complete request?"""
+        if b"\r\n\r\n" not in self.buf:
+            return False
+        head = self.buf.split(b"\r\n\r\n", 1)[0]
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        return len(self.buf) >= len(head) + 4 + length
 
 
 def split_1024(data):
@@ -265,9 +292,14 @@ def split_1024(data):
     return pieces
 
 
-def response(path, close=False):
+def response(path, close=False, method="GET"):
     code, body = 200, ("hello %s\n" % path).encode()
-    if "/bytes/" in path:
+    extra = ""
+    if "toolarge" in path:
+        code, body, extra = 413, b"too large\n", "Connection: close\r\n"
+    elif "empty" in path:
+        code, body = 204, b""
+    elif "/bytes/" in path:
         n = int(path.split("/bytes/")[1].split("/")[0].split("?")[0])
         body = (b"0123456789abcdef" * (n // 16 + 1))[:n]
     elif "missing" in path:
@@ -279,9 +311,20 @@ def response(path, close=False):
     pad = ""
     if "pad=" in path:  # ?pad=N: a header of N more bytes
         pad = "X-Pad: %s\r\n" % ("p" * int(path.split("pad=")[1].split("&")[0]))
-    length = "Connection: close\r\n" if close else "Content-Length: %d\r\n" % len(body)
-    head = ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%s"
-            "X-Server: sockh\r\n%s\r\n" % (code, REASONS[code], length, pad)).encode()
+    if close:
+        length = "Connection: close\r\n"
+    elif code == 204:
+        length = ""
+    elif "chunked" in path:  # the body in chunks of up to 700 bytes
+        length = "Transfer-Encoding: chunked\r\n"
+        body = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 700]), body[i:i + 700])
+                        for i in range(0, len(body), 700)) + b"0\r\n\r\n"
+    else:
+        length = "Content-Length: %d\r\n" % len(body)
+    head = ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%s%s"
+            "X-Server: sockh\r\n%s\r\n" % (code, REASONS[code], length, extra, pad)).encode()
+    if method == "HEAD":
+        body = b""
     return code, head + body
 
 
@@ -319,13 +362,38 @@ def serve_http(conn, rec):
         name = count_request(rec, method, path, raw)
         if "slow" in path:  # answered a second later
             time.sleep(1)
-        code, data = response(path, close=rec_close(conn))
+        code, data = response(path, close=rec_close(conn), method=method)
         conn.write_all(data)
         count_response(rec, name, code, data, conn.interim)
         conn.interim = 0
         rec.dump()
-        if rec_close(conn):
-            return  # the body ends where the connection does
+        if rec_close(conn) or conn.early:
+            return  # the body ends where the connection does, or was never read
+
+
+def serve_batch(conn, rec):
+    """Every complete request read so far answered in one write."""
+    while True:
+        req = conn.next_request()
+        if req is None:
+            return
+        reqs = [req]
+        while True:
+            more = conn.next_request(wait=False)
+            if more is None:
+                break
+            reqs.append(more)
+        out, done = b"", []
+        for method, path, raw in reqs:
+            name = count_request(rec, method, path, raw)
+            code, data = response(path, method=method)
+            out += data
+            done.append((name, code, data))
+        conn.write_all(out)
+        rec.add(batches=1, batched=len(reqs))
+        for name, code, data in done:
+            count_response(rec, name, code, data)
+        rec.dump()
 
 
 def serve_exit3(conn, rec):
@@ -367,7 +435,7 @@ def handle(sock, args, rec):
     conn = Conn(sock, args, rec)
     try:
         {"http": serve_http, "close": serve_http, "exit3": serve_exit3,
-         "line": serve_line}[args.mode](conn, rec)
+         "line": serve_line, "batch": serve_batch}[args.mode](conn, rec)
     except (ConnectionError, OSError):
         pass
     finally:
@@ -379,7 +447,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--mode", choices=["http", "close", "exit3", "line"], default="http")
+    ap.add_argument("--mode", choices=["http", "close", "exit3", "line", "batch"], default="http")
     ap.add_argument("--read", choices=["recv", "recv1", "readv1024", "recvmsg", "peek"],
                     default="recv")
     ap.add_argument("--write", choices=["sendall", "write1", "writev1024", "sendmsg", "split",

@@ -22,21 +22,23 @@
  *    (its number in pt_regs): a socket moved by anything else (io_uring,
  *    sendmmsg, the kernel itself) has its bytes counted, not read.
  *  - sock:inet_sock_set_state (tp_btf): a connection established (see
- *    hm_sock_new) and a connection this side closed (FIN_WAIT1, LAST_ACK) or
+ *    hm_sock_seen) and a connection this side closed (FIN_WAIT1, LAST_ACK) or
  *    that ended (CLOSE), which frees its state.  A process that exits closes
  *    its sockets too.
  *
  * A connection is keyed by its endpoints in the socket's own order (local
  * first), so the two ends of a loopback connection, both on this host, are
  * two connections: a server socket reads requests, a client socket writes
- * them.  The source counts the server's side (httpmon.h, "Process rows").
+ * them.  A set counts one role, the server's or the client's (httpmon.h,
+ * "Roles"): the programs are the same, hm_sock_role tells them which.
  * Sequence numbers are the stream offsets of each direction, and a write's
  * acknowledgment is what the socket has read so far: the pairing rules of
  * the packet path hold as they are.
  *
- * Times: a request's first byte is taken when the read that returned it
- * returns, a response's when the write that holds it was called, so the
- * latency is the server's own time between the two.
+ * Times: a byte read is taken when the read that returned it returns, a
+ * byte written when the write that holds it was called.  A server's latency
+ * is so its own time between reading the request and writing the response;
+ * a client's, from writing the request to having read the response.
  */
 #ifndef HM_SOCK_H
 #define HM_SOCK_H
@@ -89,16 +91,39 @@ struct hm_sock_call {
 #define HM_CALL_KERNEL 2 /* sendfile, splice: the bytes never are in user memory */
 
 /*
- * Connections established since the programs were attached: one without
- * state whose first bytes start no HTTP message is then not HTTP, where one
- * established before is more likely joined in the middle of a message.
+ * The role this set counts (httpmon.h, "Roles"): read-only, set by hm-load
+ * before the programs load, so the verifier folds the other role's paths.
  */
+#ifdef __bpf__
+const volatile __u32 hm_sock_role = HM_ROLE_SERVER;
+#else
+__u32 hm_sock_role = HM_ROLE_SERVER; /* the fuzzer's, set per input */
+#endif
+
+/*
+ * What the monitor knows of a socket it has no connection state for, by
+ * the socket's address (struct sock *), until the connection ends (its
+ * entry is deleted at FIN_WAIT1, LAST_ACK or CLOSE, before the address can
+ * be reused):
+ *  HM_SK_NEW     established since the programs were attached: a first call
+ *                that starts no HTTP message means no HTTP, where on an
+ *                older one it more likely means the middle of a message;
+ *  HM_SK_OTHER   the other role's (a client's in the server set: it wrote a
+ *                request or read a response first);
+ *  HM_SK_NOHTTP  established since the load, and its first bytes were no
+ *                HTTP.
+ * A call on a socket marked OTHER or NOHTTP costs one lookup.
+ */
+#define HM_SK_NEW (1U << 0)
+#define HM_SK_OTHER (1U << 1)
+#define HM_SK_NOHTTP (1U << 2)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, HM_MAX_CONNS);
 	__type(key, __u64);
 	__type(value, __u8);
-} hm_sock_new SEC(".maps");
+} hm_sock_seen SEC(".maps");
 
 /* Is the calling task in the cgroup hm-load --cgroup named (or is there no such filter)? */
 static __always_inline bool hm_sock_watched(const struct hm_config *cfg)
@@ -145,9 +170,11 @@ static __always_inline void hm_sock_first(const struct hm_sock_call *call, __u64
 }
 
 /*
- * Does a connection without state start here?  Only a server's does: its
- * first call reads the beginning of a request.  Otherwise the call is
- * counted by why it was left alone.
+ * Does a connection without state start here?  Only one of this set's role
+ * does: its first call moves the beginning of a request the way its role
+ * does (a server reads it, a client writes it).  Otherwise the call is
+ * counted by why it was left alone, and a socket of the other role is
+ * marked so that its later calls cost one lookup.
  */
 static __always_inline bool hm_sock_starts(struct hm_scratch *s, __u64 skp,
 					   const struct hm_sock_call *call, __u64 ret,
@@ -156,6 +183,9 @@ static __always_inline bool hm_sock_starts(struct hm_scratch *s, __u64 skp,
 	struct hm_pkt p = {};
 	struct hm_ubuf ub;
 	__u64 base, len;
+	__u8 *seen = bpf_map_lookup_elem(&hm_sock_seen, &skp), mark = HM_SK_OTHER;
+	/* The way this role moves requests; responses go the other way. */
+	__u32 req_write = hm_sock_role == HM_ROLE_CLIENT;
 
 	hm_sock_first(call, ret, &base, &len);
 	ub.base = base;
@@ -164,20 +194,45 @@ static __always_inline bool hm_sock_starts(struct hm_scratch *s, __u64 skp,
 	p.payload_off = 0;
 	p.payload_end = len > HM_START_MAX ? HM_START_MAX : len;
 	if (!hm_starts_message(&ub, HM_CTX_USER, s, &p)) {
-		hm_count(s->gen, bpf_map_lookup_elem(&hm_sock_new, &skp) ? HM_MON_SOCK_IGNORED :
-									  HM_MON_SOCK_MIDSTREAM, 1);
+		if (seen && (*seen & HM_SK_NEW) && base) {
+			*seen |= HM_SK_NOHTTP;
+			hm_count(s->gen, HM_MON_SOCK_IGNORED, 1);
+		} else {
+			hm_count(s->gen, HM_MON_SOCK_MIDSTREAM, 1);
+		}
 		return false;
 	}
-	if (s->cls.kind == HM_MSG_REQUEST && !write)
-		return true;
-	/* A start line still undecided: read, the beginning of a request. */
-	if (s->cls.kind == HM_MSG_MORE && !write)
-		return true;
-	if (s->cls.kind == HM_MSG_RESPONSE && write)
-		hm_count(s->gen, HM_MON_SOCK_MIDSTREAM, 1); /* its request went by before */
-	else
-		hm_count(s->gen, HM_MON_SOCK_CLIENT, 1);
+	/* A start line still undecided counts as what it most likely begins: a request. */
+	if (s->cls.kind == HM_MSG_REQUEST || s->cls.kind == HM_MSG_MORE) {
+		if (write == req_write)
+			return true;
+	} else if (write != req_write) {
+		/* This role's response, whose request went by before the load. */
+		hm_count(s->gen, HM_MON_SOCK_MIDSTREAM, 1);
+		return false;
+	}
+	hm_count(s->gen, HM_MON_SOCK_OTHER_ROLE, 1);
+	if (s->cls.kind != HM_MSG_MORE) {
+		if (seen)
+			*seen |= mark;
+		else
+			bpf_map_update_elem(&hm_sock_seen, &skp, &mark, BPF_ANY);
+	}
 	return false;
+}
+
+/*
+ * A socket the monitor has decided to leave alone (HM_SK_OTHER,
+ * HM_SK_NOHTTP): the call is counted and goes no further.
+ */
+static __always_inline bool hm_sock_skip(struct hm_scratch *s, __u64 skp)
+{
+	__u8 *seen = bpf_map_lookup_elem(&hm_sock_seen, &skp);
+
+	if (!seen || !(*seen & (HM_SK_OTHER | HM_SK_NOHTTP)))
+		return false;
+	hm_count(s->gen, *seen & HM_SK_OTHER ? HM_MON_SOCK_OTHER_ROLE : HM_MON_SOCK_IGNORED, 1);
+	return true;
 }
 
 /*
@@ -221,12 +276,14 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 
 	if (!ret)
 		return;
-	if ((cfg->flags & HM_CFG_PORT_FILTER) && !hm_port_watched(cfg, s->key.port[0]))
+	/* --ports names servers' ports: a server's own, the one a client connected to. */
+	if ((cfg->flags & HM_CFG_PORT_FILTER) &&
+	    !hm_port_watched(cfg, s->key.port[hm_sock_role == HM_ROLE_CLIENT ? 1 : 0]))
 		return;
 
 	c = bpf_map_lookup_elem(&hm_conns, &s->key);
 	if (!c) {
-		if (!hm_sock_starts(s, skp, call, ret, write))
+		if (hm_sock_skip(s, skp) || !hm_sock_starts(s, skp, call, ret, write))
 			return;
 		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
 		s->fresh.client = HM_SIDE_UNKNOWN;
@@ -236,7 +293,7 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 		s->fresh.dir[1].seq_valid = 1;
 		pid_tgid = bpf_get_current_pid_tgid();
 		s->fresh.proc.pid = pid_tgid >> 32;
-		s->fresh.proc.role = HM_ROLE_SERVER;
+		s->fresh.proc.role = hm_sock_role;
 		s->fresh.proc.cgroup = bpf_get_current_cgroup_id();
 		bpf_get_current_comm(s->fresh.proc.comm, sizeof(s->fresh.proc.comm));
 		if (bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_NOEXIST) &&
@@ -257,7 +314,8 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 	s->side = side;
 	s->port[0] = s->key.port[0];
 	s->port[1] = s->key.port[1];
-	c->last_seen = bpf_ktime_get_ns() /* coarse is not for tracing programs */;
+	/* The call's clock, read once (tracing programs have no coarse clock). */
+	c->last_seen = hm_now(s);
 	hm_aging_arm(cfg);
 
 	d = &c->dir[side & 1];

@@ -58,6 +58,7 @@
  * there too, as HM_SOCK_LINK_PREFIX<program name>, so they outlive hm-load.
  */
 #define HM_SOCK_SUBDIR "sockets"
+#define HM_SOCK_CLIENT_SUBDIR "sockets-client" /* hm-load --sockets --clients: the client role */
 #define HM_SOCK_LINK_PREFIX "link_"
 
 /* Map names (also the pin file names; at most 15 characters). */
@@ -415,13 +416,20 @@ struct hm_row_val {
  * (HM_MON_PROCS_FULL).  The cgroup id is the inode number of the cgroup's
  * directory under the cgroup2 mount, which is how a reader names it.
  *
- * Roles: the server reads requests and writes responses.  The socket
- * source counts the server's side of each exchange; a client's socket (one
- * that writes the first request) is left alone (HM_MON_SOCK_CLIENT), so an
- * exchange between two processes of one host is counted once.
+ * Roles: the server reads requests and writes responses, the client
+ * writes requests and reads responses.  A socket set counts one role (the
+ * programs' read-only hm_sock_role): the server's, in HM_SOCK_SUBDIR, and
+ * with hm-load --sockets --clients also the client's, in a set of its own
+ * in HM_SOCK_CLIENT_SUBDIR.  A connection of the other role is left to the
+ * other set (HM_MON_SOCK_OTHER_ROLE), so no set counts an exchange between
+ * two processes of one host twice, and no reader adds two sets together.
+ * A client set's rows are the client's view: its client rows are the local
+ * addresses, its port rows the servers' ports, its latency from the write
+ * of a request's first byte to the return of the read of its response's.
  */
 enum hm_role {
 	HM_ROLE_SERVER,
+	HM_ROLE_CLIENT,
 	HM_ROLES,
 };
 
@@ -572,7 +580,7 @@ static inline __u64 hm_hist_lower(__u32 b)
 	X(SOCK_WINDOW_CUT, "sock_window_cut", "socket set: calls with more buffers than one call follows (the rest counted as in sock_read_failed)") \
 	X(SOCK_MIDSTREAM, "sock_midstream", "socket set: calls on connections first seen mid-stream, opened before the load (ignored)") \
 	X(SOCK_IGNORED, "sock_ignored", "socket set: calls on connections that carry no HTTP (ignored)") \
-	X(SOCK_CLIENT, "sock_client", "socket set: calls on a client's connections (the server's side is counted)") \
+	X(SOCK_OTHER_ROLE, "sock_other_role", "socket set: calls on connections of the role the set does not count (a client's in the server set)") \
 	X(PROCS_FULL, "procs_full", "socket set: connections counted on the overflow process row (per interval)")
 
 #define HM_MON_ENUM(sym, name, desc) HM_MON_##sym,

@@ -24,16 +24,25 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
  * The kernel types the programs read, by name: CO-RE relocates each field
- * to where this kernel's BTF has it, whatever the layout below.
+ * to where this kernel's BTF has it, whatever the layout below.  The
+ * tp_btf programs' arguments are typed pointers (BTF), so the verifier lets
+ * them read these fields directly: a plain load, checked against the
+ * kernel's own type, where bpf_probe_read_kernel() would be a helper call
+ * per field.
  */
+/* An IPv6 address, read as two words. */
+struct in6_addr___hm {
+	__u64 w[2];
+};
+
 struct sock_common___hm {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
 	__be16 skc_dport;
 	__u16 skc_num;
 	unsigned short skc_family;
-	struct hm_addr skc_v6_daddr;
-	struct hm_addr skc_v6_rcv_saddr;
+	struct in6_addr___hm skc_v6_daddr;
+	struct in6_addr___hm skc_v6_rcv_saddr;
 } __attribute__((preserve_access_index));
 
 struct sock___hm {
@@ -53,8 +62,13 @@ struct {
 	__type(value, struct hm_sock_call);
 } hm_sock_calls SEC(".maps");
 
-/* sys_enter: where the bytes of system call nr will be. */
-static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64 nr_segs)
+/*
+ * sys_enter: where the bytes of system call nr will be.  A call that may
+ * write to a socket keeps its entry time: a response's first byte is sent
+ * then.  A read's time is taken when it returns, if it was a socket's.
+ */
+static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64 nr_segs,
+					  bool write)
 {
 	struct hm_sock_call *call;
 
@@ -62,7 +76,7 @@ static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64
 				    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!call)
 		return;
-	call->ts = bpf_ktime_get_ns();
+	call->ts = write ? bpf_ktime_get_ns() : 0;
 	call->base = base;
 	call->nr_segs = nr_segs;
 	call->nr = nr;
@@ -71,13 +85,13 @@ static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64
 }
 
 /* sendmsg(2), recvmsg(2): the iovec array is named by the user's struct msghdr. */
-static __always_inline void hm_sock_enter_msg(__u32 nr, __u64 umsg)
+static __always_inline void hm_sock_enter_msg(__u32 nr, __u64 umsg, bool write)
 {
 	struct hm_user_msghdr m;
 
 	if (bpf_probe_read_user(&m, sizeof(m), (const void *)umsg))
 		m.iov = m.iovlen = 0; /* unreadable: the bytes are counted, not parsed */
-	hm_sock_enter(nr, HM_CALL_IOVEC, m.iov, m.iovlen);
+	hm_sock_enter(nr, HM_CALL_IOVEC, m.iov, m.iovlen, write);
 }
 
 /*
@@ -97,7 +111,7 @@ static __always_inline struct hm_sock_call *hm_sock_call_take(void)
 	{
 		struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(task);
 
-		if (BPF_CORE_READ(regs, orig_ax) != call->nr)
+		if (!regs || regs->orig_ax != call->nr)
 			return NULL;
 	}
 #endif
@@ -106,41 +120,48 @@ static __always_inline struct hm_sock_call *hm_sock_call_take(void)
 	return call;
 }
 
+static __always_inline void hm_copy_addr(struct hm_addr *a, const __u64 *w)
+{
+	__u64 w0 = w[0], w1 = w[1];
+
+	__builtin_memcpy(&a->a[0], &w0, 8);
+	__builtin_memcpy(&a->a[8], &w1, 8);
+}
+
 /* Is sk a TCP socket of the Internet families? */
 static __always_inline bool hm_sock_is_tcp(void *sk)
 {
 	struct sock___hm *so = sk;
-	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
+	__u16 family = so->__sk_common.skc_family;
 
-	return (family == AF_INET || family == AF_INET6) &&
-	       BPF_CORE_READ(so, sk_protocol) == IPPROTO_TCP &&
-	       BPF_CORE_READ(so, sk_type) == HM_SOCK_STREAM;
+	return (family == AF_INET || family == AF_INET6) && so->sk_protocol == IPPROTO_TCP &&
+	       so->sk_type == HM_SOCK_STREAM;
 }
 
 /* The connection key of socket sk, local endpoint first (side 0). */
 static __always_inline int hm_sock_key(void *sk, struct hm_conn_key *k)
 {
 	struct sock___hm *so = sk;
-	__u16 family = BPF_CORE_READ(so, __sk_common.skc_family);
+	__u16 family = so->__sk_common.skc_family;
 	__be32 a4;
 
 	if (family == AF_INET) {
 		__builtin_memset(k, 0, sizeof(*k));
 		k->addr[0].a[10] = k->addr[0].a[11] = 0xff;
 		k->addr[1].a[10] = k->addr[1].a[11] = 0xff;
-		a4 = BPF_CORE_READ(so, __sk_common.skc_rcv_saddr);
+		a4 = so->__sk_common.skc_rcv_saddr;
 		__builtin_memcpy(&k->addr[0].a[12], &a4, 4);
-		a4 = BPF_CORE_READ(so, __sk_common.skc_daddr);
+		a4 = so->__sk_common.skc_daddr;
 		__builtin_memcpy(&k->addr[1].a[12], &a4, 4);
 	} else if (family == AF_INET6) {
 		/* A v4-mapped peer of a dual-stack socket is already ::ffff:a.b.c.d here. */
-		BPF_CORE_READ_INTO(&k->addr[0], so, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&k->addr[1], so, __sk_common.skc_v6_daddr);
+		hm_copy_addr(&k->addr[0], so->__sk_common.skc_v6_rcv_saddr.w);
+		hm_copy_addr(&k->addr[1], so->__sk_common.skc_v6_daddr.w);
 	} else {
 		return -1;
 	}
-	k->port[0] = BPF_CORE_READ(so, __sk_common.skc_num);
-	k->port[1] = bpf_ntohs(BPF_CORE_READ(so, __sk_common.skc_dport));
+	k->port[0] = so->__sk_common.skc_num;
+	k->port[1] = bpf_ntohs(so->__sk_common.skc_dport);
 	return 0;
 }
 
@@ -153,46 +174,46 @@ struct hm_sys_enter {
 };
 
 /* read(fd, buf, count), write(fd, buf, count), recvfrom(fd, buf, ...), sendto(fd, buf, ...) */
-#define HM_ENTER_BUF(call)                                                                  \
+#define HM_ENTER_BUF(call, write)                                                           \
 	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
 	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
 	{                                                                                   \
-		hm_sock_enter(ctx->nr, HM_CALL_UBUF, ctx->args[1], 0);                      \
+		hm_sock_enter(ctx->nr, HM_CALL_UBUF, ctx->args[1], 0, write);               \
 		return 0;                                                                   \
 	}
-HM_ENTER_BUF(read)
-HM_ENTER_BUF(write)
-HM_ENTER_BUF(recvfrom)
-HM_ENTER_BUF(sendto)
+HM_ENTER_BUF(read, false)
+HM_ENTER_BUF(write, true)
+HM_ENTER_BUF(recvfrom, false)
+HM_ENTER_BUF(sendto, true)
 
 /* readv(fd, iov, iovcnt), writev(fd, iov, iovcnt) */
-#define HM_ENTER_IOV(call)                                                                  \
+#define HM_ENTER_IOV(call, write)                                                           \
 	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
 	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
 	{                                                                                   \
-		hm_sock_enter(ctx->nr, HM_CALL_IOVEC, ctx->args[1], ctx->args[2]);          \
+		hm_sock_enter(ctx->nr, HM_CALL_IOVEC, ctx->args[1], ctx->args[2], write);   \
 		return 0;                                                                   \
 	}
-HM_ENTER_IOV(readv)
-HM_ENTER_IOV(writev)
+HM_ENTER_IOV(readv, false)
+HM_ENTER_IOV(writev, true)
 
 /* recvmsg(fd, msg, flags), sendmsg(fd, msg, flags) */
-#define HM_ENTER_MSG(call)                                                                  \
+#define HM_ENTER_MSG(call, write)                                                           \
 	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
 	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
 	{                                                                                   \
-		hm_sock_enter_msg(ctx->nr, ctx->args[1]);                                   \
+		hm_sock_enter_msg(ctx->nr, ctx->args[1], write);                            \
 		return 0;                                                                   \
 	}
-HM_ENTER_MSG(recvmsg)
-HM_ENTER_MSG(sendmsg)
+HM_ENTER_MSG(recvmsg, false)
+HM_ENTER_MSG(sendmsg, true)
 
 /* sendfile(out, in, offset, count), splice(...): pages, never user memory. */
 #define HM_ENTER_KERNEL(call)                                                               \
 	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
 	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
 	{                                                                                   \
-		hm_sock_enter(ctx->nr, HM_CALL_KERNEL, 0, 0);                               \
+		hm_sock_enter(ctx->nr, HM_CALL_KERNEL, 0, 0, true);                         \
 		return 0;                                                                   \
 	}
 HM_ENTER_KERNEL(sendfile64)
@@ -237,7 +258,7 @@ int hm_send(__u64 *ctx)
 
 /*
  * A TCP connection changed state.  Established: new since the load (see
- * hm_sock_new).  This side closed (FIN_WAIT1, LAST_ACK: close(2),
+ * hm_sock_seen).  This side closed (FIN_WAIT1, LAST_ACK: close(2),
  * shutdown(2), the process's exit) or the connection ended (CLOSE).
  */
 SEC("tp_btf/inet_sock_set_state")
@@ -248,16 +269,16 @@ int hm_state(__u64 *ctx)
 	__u64 skp = (__u64)sk;
 	struct hm_conn_key key;
 	struct hm_stats delta;
-	__u8 one = 1;
+	__u8 new = HM_SK_NEW;
 
 	if (newstate == HM_TCP_ESTABLISHED) {
 		if (oldstate == HM_TCP_SYN_RECV || oldstate == HM_TCP_SYN_SENT)
-			bpf_map_update_elem(&hm_sock_new, &skp, &one, BPF_ANY);
+			bpf_map_update_elem(&hm_sock_seen, &skp, &new, BPF_ANY);
 		return 0;
 	}
 	if (newstate != HM_TCP_FIN_WAIT1 && newstate != HM_TCP_LAST_ACK && newstate != HM_TCP_CLOSE)
 		return 0;
-	bpf_map_delete_elem(&hm_sock_new, &skp);
+	bpf_map_delete_elem(&hm_sock_seen, &skp);
 	if (!hm_sock_key(sk, &key))
 		hm_sock_end(&key, &delta);
 	return 0;

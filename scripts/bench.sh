@@ -18,7 +18,10 @@
 # also xdp-cl (hm-load --xdp on the client's veth, which receives the
 # downloads) and noop-cl (an XDP program that does nothing there, with
 # xdp-loader): XDP on a veth's receiving side costs bulk traffic whatever
-# the program does.
+# the program does; and sock (hm-load --sockets: the socket source, whose
+# programs run in nginx's and wrk's own system calls) when hm-load's --help
+# offers it, with empty-sock (scripts/bench/empty_sock.bpf.c: programs that
+# do nothing, on the same hooks) as its floor in the cost rounds.
 #
 # Usage: scripts/bench.sh [--pairs N] [--seconds S] [--variants LIST]
 #                         [--cost-rounds N] [--json FILE] [--no-profile]
@@ -170,6 +173,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null && wait "$PERF_PID" 2>/dev/null
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_ORIG" 2>/dev/null
+	"$TMP/hm-load" --detach --sockets --pin-path "$PIN" >/dev/null 2>&1
 	if [ -e "/run/netns/$SNS" ]; then
 		in_server "$TMP/hm-load" --detach "$IFACE" --pin-path "$PIN" >/dev/null 2>&1
 		[ -s "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null
@@ -284,9 +288,22 @@ ip netns exec "$SNS" nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/logs/error.lo
 hm_wait_port "$P" "$SERVER_IP" 80 10 || die "nginx does not listen on $SERVER_IP:80"
 
 # -- configurations ---------------------------------------------------------------
+# the whole text first: grep -q would stop reading at the first match, and
+# pipefail would then see hm-load die of SIGPIPE
+HM_LOAD_HELP=$("$TMP/hm-load" --help 2>&1)
+SOCK=0
+SOCK_NOTE="not available: hm-load --help does not offer --sockets"
+if grep -q -- '--sockets' <<<"$HM_LOAD_HELP"; then
+	SOCK=1
+	SOCK_NOTE="sock: hm-load --sockets (every process of the host; its floor empty-sock: empty programs on the same hooks)"
+	gcc -O2 -Wall -o "$TMP/attach_links" "$BENCH_LIB/attach_links.c" -lbpf 2>"$TMP/gcc.err" &&
+		clang -O2 -g -target bpf -Wall -Werror -I "/usr/include/$(gcc -print-multiarch 2>/dev/null)" \
+			-c "$BENCH_LIB/empty_sock.bpf.c" -o "$TMP/empty_sock.o" 2>>"$TMP/gcc.err" ||
+		die "cannot build the socket source's floor: $(cat "$TMP/gcc.err")"
+fi
 XDP=0
 XDP_NOTE="not available: hm-load --help does not offer --xdp"
-if "$TMP/hm-load" --help 2>&1 | grep -q -- '--xdp'; then
+if grep -q -- '--xdp' <<<"$HM_LOAD_HELP"; then
 	XDP=1
 	XDP_NOTE="xdp: hm-load --xdp on the server's veth, whose ingress carries the requests; variant large also: xdp-cl, hm-load --xdp on the client's veth, which receives the 200 KiB responses, and noop-cl, an XDP program that does nothing there"
 	command -v xdp-loader >/dev/null || say "xdp-loader is not installed (Debian: xdp-tools): no XDP floor, no noop-cl"
@@ -299,6 +316,12 @@ configs_for() {
 	cost) c=(empty tc) ;;
 	profile) c=(tc) ;;
 	esac
+	if [ "$SOCK" -eq 1 ]; then
+		case $1 in
+		tput | profile) c+=(sock) ;;
+		cost) c+=(empty-sock sock) ;;
+		esac
+	fi
 	if [ "$XDP" -eq 1 ]; then
 		case $1 in
 		tput | profile) c+=(xdp) ;;
@@ -332,6 +355,8 @@ attach() {
 			in_side "$1" tc filter add dev "$dev" egress bpf da obj "$TMP/empty.o" sec tc
 		;;
 	empty-xdp | noop-cl) in_side "$1" xdp-loader load -m native "$dev" "$TMP/empty_xdp.o" ;;
+	sock) "$TMP/hm-load" --sockets --pin-path "$PIN" ;;
+	empty-sock) mkdir -p "$PIN" && "$TMP/attach_links" "$TMP/empty_sock.o" "$PIN/sockets" ;;
 	esac >>"$TMP/attach.log" 2>&1 || die "attaching $1 failed: $(cat "$TMP/attach.log")"
 }
 detach() {
@@ -342,10 +367,12 @@ detach() {
 		say "hm-load --detach $dev failed" ;;
 	empty-xdp | noop-cl) in_side "$1" xdp-loader unload "$dev" --all >/dev/null 2>&1 ||
 		say "xdp-loader unload $dev failed" ;;
+	sock) "$TMP/hm-load" --detach --sockets --pin-path "$PIN" >/dev/null 2>&1 ||
+		say "hm-load --detach --sockets failed" ;;
 	esac
 	in_side "$1" tc qdisc del dev "$dev" clsact 2>/dev/null
 	in_side "$1" ip link set dev "$dev" xdp off 2>/dev/null
-	[ -e "$PIN" ] && rm -rf "$PIN"
+	[ -e "$PIN" ] && rm -rf "$PIN" # also the floor's link pins: its programs detach
 	# the programs and maps are freed by deferred work: not in the next round
 	[ "$1" = base ] || sleep 0.3
 	return 0
@@ -355,6 +382,15 @@ detach() {
 # now (for XDP the program the hook runs: libxdp's dispatcher, whose run
 # time includes the programs it calls).
 prog_ids() {
+	local f
+	if [[ $1 == *sock ]]; then
+		# the socket source's links, pinned in PIN/sockets: "HOOK ID" by program name
+		for f in "$PIN"/sockets/link_*; do
+			[ -e "$f" ] || continue
+			echo "$(basename "$f" | sed 's/^link_hm_//') $(bpftool link show pinned "$f" -j | jq -r .prog_id)"
+		done
+		return
+	fi
 	in_side "$1" bpftool net show dev "$(dev_of "$1")" -j 2>/dev/null | jq -r '.[0] |
 		(.tc[]? | "\(.kind | sub("^clsact/"; "")) \(.id)"),
 		(.xdp[]? | .. | objects | select(has("id")) | "xdp \(.id)")'
@@ -434,16 +470,19 @@ run_wrk() {
 # hm_totals: hm-stat's totals (all ports, overflow row included) and its
 # self-metrics, as key=value words.
 hm_totals() {
-	local t0 t1
+	local t0 t1 dir=$PIN
+	# the socket source sees the whole host: only nginx's port is the benchmark's
+	[ "$1" = sock ] && dir=$PIN/sockets
 	t0=$(date +%s%N)
-	"$TMP/hm-stat" --json --pin-path "$PIN" >"$TMP/stat.json" 2>"$TMP/stat.err" ||
+	"$TMP/hm-stat" --json --pin-path "$dir" >"$TMP/stat.json" 2>"$TMP/stat.err" ||
 		die "hm-stat failed: $(cat "$TMP/stat.err")"
 	t1=$(date +%s%N)
 	printf "hm_stat_us=%d " $(((t1 - t0) / 1000))
 	jq -r '
-		"hm_requests=\([.ports[].requests] | add // 0)",
-		"hm_responses=\([.ports[].responses] | add // 0)",
-		"hm_unanswered=\([.ports[].unanswered] | add // 0)",
+		[.ports[] | select(.port == 80 or .port == null)] as $p |
+		"hm_requests=\([$p[].requests] | add // 0)",
+		"hm_responses=\([$p[].responses] | add // 0)",
+		"hm_unanswered=\([$p[].unanswered] | add // 0)",
 		(.monitor | to_entries[] | "mon_\(.key)=\(.value)")' "$TMP/stat.json" | tr '\n' ' '
 }
 
@@ -497,8 +536,8 @@ round() {
 		# with stats off these stay 0, unless someone else turned stats on
 		extra="$extra $(prog_stats "$TMP/ids" | awk '{s += $2} END {printf "stats_leak_ns=%d", s}')"
 	fi
-	if [ "$config" = tc ] || [ "$config" = xdp ] || [ "$config" = xdp-cl ]; then
-		hm_totals >"$TMP/totals"
+	if [ "$config" = tc ] || [ "$config" = xdp ] || [ "$config" = xdp-cl ] || [ "$config" = sock ]; then
+		hm_totals "$config" >"$TMP/totals"
 		extra="$extra $(cat "$TMP/totals")"
 	fi
 	rec="kind=$kind variant=$variant config=$config n=$n threads=$THREADS connections=$CONNS"
@@ -520,7 +559,7 @@ if [ "$PERF_OK" -eq 1 ] && ! gcc -O2 -Wall -o "$TMP/jitlines" "$BENCH_LIB/jitlin
 fi
 START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-say "configurations: $(configs_for tput large); $XDP_NOTE"
+say "configurations: $(configs_for tput large); $XDP_NOTE; $SOCK_NOTE"
 say "variants $VARIANTS, $PAIRS pairs of ${SECONDS_PER_ROUND}s rounds, $COST_ROUNDS cost rounds; load average $START_LOAD"
 sysctl -qw kernel.bpf_stats_enabled=0
 [ "$STATS_ORIG" = 0 ] || say "kernel.bpf_stats_enabled was $STATS_ORIG: set to 0 for throughput rounds, restored at exit"
@@ -568,7 +607,7 @@ python3 "$BENCH_LIB/report.py" --rounds "$ROUNDS" --json "$JSON_OUT" "${TESTRUN_
 	cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
 	load_start="$START_LOAD" load_end="$(cut -d' ' -f1-3 /proc/loadavg)" \
 	command="scripts/bench.sh${ARGS[*]:+ ${ARGS[*]}}" smoke="$SMOKE" net="$NET.0/24" \
-	xdp="$XDP" xdp_note="$XDP_NOTE" perf="$PERF_OK" \
+	xdp="$XDP" xdp_note="$XDP_NOTE" sock="$SOCK" sock_note="$SOCK_NOTE" perf="$PERF_OK" \
 	hm_version="$("$TMP/hm-load" --version 2>/dev/null | head -1)" \
 	git="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
 	nginx="$(nginx -v 2>&1 | sed 's/.*: //')" wrk="$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"

@@ -222,7 +222,9 @@ def parse_lines(path):
 ADVISED_AGAINST = ("xdp-cl",)
 
 # Cost-only configurations: the empty programs whose ns per run is the floor.
-FLOOR_CONFIGS = ("empty", "empty-xdp", "noop-cl")  # noop-cl: throughput only
+FLOOR_CONFIGS = ("empty", "empty-xdp", "noop-cl", "empty-sock")  # noop-cl: throughput only
+# The socket source (hm-load --sockets) against no monitor, tiny keep-alive responses.
+SOCK_THROUGHPUT_TARGET = 0.95
 
 
 def floor_config(config, hook):
@@ -230,6 +232,8 @@ def floor_config(config, hook):
     program for tc hooks, the empty XDP program behind libxdp's dispatcher
     (on the server's veth) for XDP.  noop-cl is not a floor: on the veth
     that receives the downloads it sees only what its ring did not drop."""
+    if config == "sock":
+        return "empty-sock"
     return "empty-xdp" if hook == "xdp" else "empty"
 
 
@@ -242,7 +246,18 @@ def pair_ratios(pairs):
         "ratio_latency_p50": summary([m["lat_p50_us"] / b["lat_p50_us"] for b, m in pairs]),
         "ratio_latency_p99": summary([m["lat_p99_us"] / b["lat_p99_us"] for b, m in pairs]),
         "added_latency_mean_us": summary([m["lat_mean_us"] - b["lat_mean_us"] for b, m in pairs], 2),
+        "ratio_cpu_per_request": summary([cpu_per_request(m) / cpu_per_request(b)
+                                          for b, m in pairs]),
     }
+
+
+NPROC = 1  # set from the run's meta before the analysis
+
+
+def cpu_per_request(r):
+    """CPU time of the whole machine per completed request, in microseconds: nginx,
+    wrk, the kernel and the monitor's programs, wherever they ran."""
+    return r["cpu_busy"] * NPROC * r["duration_us"] / max(1, r["requests"])
 
 
 def analyse(rounds, meta):
@@ -278,6 +293,7 @@ def analyse(rounds, meta):
                  "latency_p99_us": summary([r["lat_p99_us"] for r in rs], 1),
                  "latency_mean_us": summary([r["lat_mean_us"] for r in rs], 2),
                  "cpu_busy": summary([r["cpu_busy"] for r in rs], 3),
+                 "cpu_us_per_request": summary([cpu_per_request(r) for r in rs], 2),
                  "veth_drops": summary([r.get("veth_drops", 0) for r in rs], 0),
                  "errors": sum(r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
                                + r["err_status"] for r in rs)}
@@ -379,6 +395,14 @@ def targets(res, meta, testrun=None):
                       "config": "tc", "value": m, "met": m >= THROUGHPUT_RATIO_TARGET,
                       "missed_by": None if m >= THROUGHPUT_RATIO_TARGET
                       else round(THROUGHPUT_RATIO_TARGET - m, 4)})
+        sock = r["configs"].get("sock", {})
+        if v == "keepalive" and "ratio_requests_per_s" in sock:
+            m = sock["ratio_requests_per_s"]["median"]
+            t.append({"target": "socket source: throughput ratio >= %.2f" % SOCK_THROUGHPUT_TARGET,
+                      "variant": v, "config": "sock", "value": m,
+                      "met": m >= SOCK_THROUGHPUT_TARGET,
+                      "missed_by": None if m >= SOCK_THROUGHPUT_TARGET
+                      else round(SOCK_THROUGHPUT_TARGET - m, 4)})
         goal = VS_EMPTY_TARGETS.get(v)
         if goal and "vs_empty" in tc:
             m = tc["vs_empty"]["ratio_requests_per_s"]["median"]
@@ -450,20 +474,23 @@ def table(res, tg, meta, testrun=None):
         meta.get("nginx"), meta.get("wrk")))
     w("RATIO columns: monitored / none (the base round of the same pair), median [min-max] of the "
       "pairs; for empty (an empty TC program on the same hooks) empty / none. "
-      "BUSY: all CPUs; DROPS: packets the veth pair dropped per round")
+      "BUSY: all CPUs; CPU_US/REQ: busy CPU time of the machine per request, and its RATIO "
+      "to none; DROPS: packets the veth pair dropped per round")
     w("")
-    hdr = "%-9s %-7s %8s %-20s %6s %7s %-17s %7s %-17s %4s %6s" % (
+    hdr = "%-9s %-10s %8s %-20s %6s %7s %-17s %7s %-17s %4s %10s %-20s %6s" % (
         "VARIANT", "CONF", "REQ/S", "RATIO", "MB/S", "P50_US", "P50_RATIO", "P99_US", "P99_RATIO",
-        "BUSY", "DROPS")
+        "BUSY", "CPU_US/REQ", "CPU_RATIO", "DROPS")
     w(hdr)
     for v, r in res.items():
         for c, e in r["configs"].items():
-            w("%-9s %-7s %8s %-20s %6s %7s %-17s %7s %-17s %3s%% %6s" % (
+            w("%-9s %-10s %8s %-20s %6s %7s %-17s %7s %-17s %3s%% %10s %-20s %6s" % (
                 v, c, fmt(e["requests_per_s"]["median"]), span(e.get("ratio_requests_per_s")),
                 fmt(e["mbytes_per_s"]["median"]),
                 fmt(e["latency_p50_us"]["median"]), span(e.get("ratio_latency_p50"), "{:.2f}"),
                 fmt(e["latency_p99_us"]["median"]), span(e.get("ratio_latency_p99"), "{:.2f}"),
-                fmt(e["cpu_busy"]["median"] * 100), fmt(e["veth_drops"]["median"])))
+                fmt(e["cpu_busy"]["median"] * 100),
+                fmt(e.get("cpu_us_per_request", {}).get("median"), "{:.2f}"),
+                span(e.get("ratio_cpu_per_request")), fmt(e["veth_drops"]["median"])))
         if "xdp" not in r["configs"]:
             w("%-9s %-7s %s" % (v, "xdp", meta.get("xdp_note", "not available")))
     if meta.get("xdp") == "1":
@@ -648,6 +675,8 @@ def main():
             print("report.py: cannot read the test_run results %s: %s" % (a.testrun, e),
                   file=sys.stderr)
             return 1
+    global NPROC
+    NPROC = int(meta.get("nproc") or 1)
     res = analyse(rounds, meta)
     tg = targets(res, meta, testrun)
     accuracy_ok = all(t["met"] for t in tg

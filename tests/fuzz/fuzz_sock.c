@@ -4,9 +4,12 @@
  * core (kern/hm_sock.h: hm_sock_io, hm_sock_end), compiled as userspace C
  * over bpf_shim.h like fuzz_datapath.
  *
- * An input is what one server socket read and wrote: records of
+ * An input is what one socket read and wrote: a first byte whose bit 0
+ * chooses the role counted (hm_sock_role: the socket is the server's, or
+ * the client's), then records of
  *   [flags:1][len:2, little endian][payload:len]
- * flags bit 0: a write (the server's bytes), else a read (the client's);
+ * flags bit 0: the server's bytes (written by a server socket, read by a
+ * client socket), else the client's;
  * bit 1: the connection ends after this call (close or exit); bit 2: the
  * bytes are not in user memory (sendfile, or a call the monitor could not
  * place); bits 3-4: the buffer kind: a plain buffer, an iovec array cut at
@@ -52,10 +55,10 @@ static void register_maps(void)
 	shim_map_register(hm_aging);
 	shim_map_register(hm_proc_ids);
 	shim_map_register(hm_procs);
-	shim_map_register(hm_sock_new);
+	shim_map_register(hm_sock_seen);
 }
 
-/* The server socket: 10.9.0.1:8080, its client 10.9.0.2:40000, local endpoint first. */
+/* The socket: 10.9.0.1:8080 and 10.9.0.2:40000, local endpoint first. */
 static void server_key(struct hm_conn_key *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -126,7 +129,8 @@ static void one_call(int flags, const __u8 *data, size_t len)
 		call.base = (__u64)(uintptr_t)iov;
 		call.nr_segs = cut(iov, buf, len, kind);
 	}
-	hm_sock_io(s, cfg, 1, &call, len, flags & 1);
+	/* The socket writes its own side's bytes: the server's, or as a client the client's. */
+	hm_sock_io(s, cfg, 1, &call, len, (flags & 1) ^ hm_sock_role);
 	free(buf);
 }
 
@@ -149,6 +153,10 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		ready = true;
 	}
 	shim_maps_reset();
+	if (!size)
+		return 0;
+	hm_sock_role = data[0] & 1 ? HM_ROLE_CLIENT : HM_ROLE_SERVER;
+	pos = 1;
 	while (pos + 3 <= size) {
 		int flags = data[pos];
 		size_t len = data[pos + 1] | (data[pos + 2] << 8);

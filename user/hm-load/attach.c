@@ -373,7 +373,8 @@ int do_load(const struct load_opts *o, int ifindex)
 			       "");
 		goto out;
 	}
-	err = write_config(bpf_map__fd(skel->maps.hm_config), bpf_map__fd(skel->maps.hm_route_pats), o);
+	err = write_config(bpf_map__fd(skel->maps.hm_config), bpf_map__fd(skel->maps.hm_route_pats),
+			   o);
 	if (err)
 		goto out;
 

@@ -188,9 +188,16 @@ int do_detach_all(const struct load_opts *o)
 		close(lock_fd);
 		return err;
 	}
+	/* The socket sets live in the pin directory too: they go first, so it can go. */
+	r = remove_sock_sets(o->pin_dir);
 	unpinned = unpin_maps(o->pin_dir, true);
 	release_libxdp_dir(flags);
 	close(lock_fd);
+	if (r > 0) {
+		removed += r;
+		if (strcmp(o->pin_dir, HM_PIN_DIR_DEFAULT))
+			rmdir(o->pin_dir); /* only when empty */
+	}
 	if (!removed && !unpinned) {
 		hm_err("httpmon is attached nowhere in this network namespace and has no maps in %s",
 		       o->pin_dir);

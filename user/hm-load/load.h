@@ -49,6 +49,7 @@ struct load_opts {
 	const char *pin_dir;
 	const char *group; /* --group as given, NULL: pins keep their group and mode */
 	const char *cgroup; /* --sockets --cgroup PATH; NULL: every process */
+	bool clients; /* --sockets --clients: the client role's set too */
 	gid_t gid;
 	enum xdp_attach_mode xdp_mode; /* XDP_MODE_UNSPEC: tc ingress */
 	bool json; /* --status --json */
@@ -104,17 +105,18 @@ void kick_aging(struct httpmon *skel);
 bool unpin_maps(const char *dir, bool force);
 int check_pins(struct httpmon *skel, const char *dir);
 
-/* sockets.c: the socket source, in PIN_DIR/HM_SOCK_SUBDIR */
+/* sockets.c: the socket source, a set per role in PIN_DIR/HM_SOCK_SUBDIR and HM_SOCK_CLIENT_SUBDIR */
 struct sock_status {
 	char dir[PATH_MAX];
 	bool maps; /* its map set is pinned */
 	bool cgroup; /* scoped to hm-load --cgroup's cgroup */
 	int links; /* program links pinned */
 };
-int sock_dir(const char *pin_dir, char *buf, size_t len);
+int sock_dir(const char *pin_dir, unsigned int role, char *buf, size_t len);
 int do_sockets_load(const struct load_opts *o);
 int do_sockets_detach(const struct load_opts *o);
-int sockets_status(const char *pin_dir, struct sock_status *st);
+int remove_sock_sets(const char *pin_dir);
+int sockets_status(const char *pin_dir, unsigned int role, struct sock_status *st);
 
 /* attach.c */
 int write_config(int config_fd, int patterns_fd, const struct load_opts *o);

@@ -29,7 +29,7 @@
 
 static const char usage_fmt[] =
 	"Usage: hm-load [OPTIONS] [--xdp[=MODE]] IFACE\n"
-	"       hm-load --sockets [--cgroup PATH] [OPTIONS]\n"
+	"       hm-load --sockets [--clients] [--cgroup PATH] [OPTIONS]\n"
 	"       hm-load --detach [--pin-path DIR] IFACE | --detach --all\n"
 	"       hm-load --detach --sockets [--pin-path DIR]\n"
 	"       hm-load --status [--json] [--pin-path DIR]\n"
@@ -59,6 +59,12 @@ static const char usage_fmt[] =
 	"Options:\n"
 	"      --sockets          load the socket source (see above); again: update\n"
 	"                         its settings and scope\n"
+	"      --clients          with --sockets: count the clients' side too, in a\n"
+	"                         set of its own (DIR/" HM_SOCK_CLIENT_SUBDIR "): the requests\n"
+	"                         processes send, per process, server port and\n"
+	"                         route, timed from the write of a request to the\n"
+	"                         read of its response.  Each --sockets run sets\n"
+	"                         it anew\n"
 	"      --cgroup PATH      with --sockets: count only the processes in the\n"
 	"                         cgroup v2 directory PATH and below it (a container's\n"
 	"                         or a systemd service's); without it: every process.\n"
@@ -110,8 +116,9 @@ static const char usage_fmt[] =
 	"      --sockets          with --detach, instead of IFACE: detach the socket\n"
 	"                         source's programs and unpin its maps\n"
 	"      --all              with --detach, instead of IFACE: every interface of\n"
-	"                         this network namespace, then unpin the maps and\n"
-	"                         remove what hm-load created in bpffs\n"
+	"                         this network namespace, then unpin the maps (the\n"
+	"                         socket source's too) and remove what hm-load\n"
+	"                         created in bpffs\n"
 	"      --status           what is attached where (tc, XDP mode, program ids),\n"
 	"                         the pin directory and how full each map is\n"
 	"      --json             --status as JSON\n"
@@ -165,6 +172,7 @@ static const char usage_fmt[] =
 	"                                     operator-chosen route labels\n"
 	"  hm-load --client-prefix 24 eth0    clients per /24 network\n"
 	"  hm-load --sockets                  every process's HTTP, at its sockets\n"
+	"  hm-load --sockets --clients        and what they ask of other servers\n"
 	"  hm-load --sockets --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
 	"                                     one service's (or container's)\n"
 	"  hm-load --detach --sockets         stop counting at the sockets\n"
@@ -285,12 +293,13 @@ enum opt_id {
 	OPT_PIN,
 	OPT_SOCKETS,
 	OPT_CGROUP,
+	OPT_CLIENTS,
 };
 
 #define M(mode) (1U << (mode))
-#define ANY_MODE                                                                         \
-	(M(MODE_ATTACH) | M(MODE_DETACH) | M(MODE_DETACH_ALL) | M(MODE_STATUS) |         \
-	 M(MODE_SOCKETS) | M(MODE_DETACH_SOCKETS))
+#define ANY_MODE                                                                                   \
+	(M(MODE_ATTACH) | M(MODE_DETACH) | M(MODE_DETACH_ALL) | M(MODE_STATUS) | M(MODE_SOCKETS) | \
+	 M(MODE_DETACH_SOCKETS))
 /* Settings of a map set: the packet set's (IFACE) or the socket set's (--sockets). */
 #define SET_MODES (M(MODE_ATTACH) | M(MODE_SOCKETS))
 
@@ -322,6 +331,8 @@ static const struct load_option {
 	{ "sockets", no_argument, 0, OPT_SOCKETS, M(MODE_SOCKETS) | M(MODE_DETACH_SOCKETS), NULL },
 	{ "cgroup", required_argument, 0, OPT_CGROUP, M(MODE_SOCKETS),
 	  "--cgroup goes with --sockets" },
+	{ "clients", no_argument, 0, OPT_CLIENTS, M(MODE_SOCKETS),
+	  "--clients goes with --sockets" },
 	{ "all", no_argument, 0, OPT_ALL, M(MODE_DETACH_ALL), "--all goes with --detach" },
 	{ "pin-path", required_argument, 'P', OPT_PIN, ANY_MODE, NULL },
 	{ "group", required_argument, 'g', OPT_GROUP, SET_MODES, NULL },
@@ -335,8 +346,9 @@ static const char *const mode_complaint[MODES] = {
 	[MODE_DETACH] = "--detach takes no options but --all, --pin-path and -v",
 	[MODE_DETACH_ALL] = "--detach takes no options but --all, --pin-path and -v",
 	[MODE_STATUS] = "--status takes no options but --json, --pin-path and -v",
-	[MODE_SOCKETS] = "--sockets takes the settings options, --cgroup, --pin-path and --group, "
-			 "not --xdp",
+	[MODE_SOCKETS] =
+		"--sockets takes the settings options, --cgroup, --clients, --pin-path and "
+		"--group, not --xdp",
 	[MODE_DETACH_SOCKETS] = "--detach --sockets takes no options but --pin-path and -v",
 };
 
@@ -471,6 +483,9 @@ static int take_option(enum opt_id id, const char *arg, struct load_opts *o)
 	case OPT_STATUS:
 	case OPT_SOCKETS:
 		break; /* they make the mode */
+	case OPT_CLIENTS:
+		o->clients = true;
+		break;
 	}
 	return 0;
 }
@@ -518,7 +533,7 @@ static int parse_args(int argc, char **argv, struct load_opts *o)
 {
 	struct option longopts[NOPTIONS + 4];
 	char shortopts[2 * NOPTIONS + 8];
-	bool given[OPT_CGROUP - OPT_XDP + 1] = { 0 };
+	bool given[OPT_CLIENTS - OPT_XDP + 1] = { 0 };
 	const struct load_option *lo;
 	int c, err;
 

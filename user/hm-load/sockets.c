@@ -2,8 +2,9 @@
 /*
  * sockets.c - hm-load --sockets: the socket source (kern/httpmon_sock.bpf.c)
  * on its own map set in PIN_DIR/sockets, its programs attached and their
- * links pinned there, so they stay when hm-load exits; --detach --sockets
- * removes both.
+ * links pinned there, so they stay when hm-load exits; with --clients the
+ * same object once more, counting the client role, in PIN_DIR/sockets-client;
+ * --detach --sockets removes both.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,9 +22,15 @@
 #include "load.h"
 #include "httpmon_sock.skel.h"
 
-int sock_dir(const char *pin_dir, char *buf, size_t len)
+/* The socket sets, by role: where each one lives. */
+static const char *const set_subdir[HM_ROLES] = {
+	[HM_ROLE_SERVER] = HM_SOCK_SUBDIR,
+	[HM_ROLE_CLIENT] = HM_SOCK_CLIENT_SUBDIR,
+};
+
+int sock_dir(const char *pin_dir, unsigned int role, char *buf, size_t len)
 {
-	int err = hm_pin_path(buf, len, pin_dir, HM_SOCK_SUBDIR);
+	int err = hm_pin_path(buf, len, pin_dir, set_subdir[role]);
 
 	if (err)
 		hm_err("pin directory '%s' is too long", pin_dir);
@@ -174,25 +181,16 @@ static void unpin_sock_maps(const char *dir)
 		hm_warn("cannot remove '%s': %s", dir, strerror(errno));
 }
 
-int do_sockets_load(const struct load_opts *o)
+/* Loads (or updates) the set of one role in dir, scoped by cg_fd (-1: every process). */
+static int load_set(const struct load_opts *o, unsigned int role, const char *dir, int cg_fd)
 {
 	struct httpmon_sock *skel = NULL;
-	char dir[PATH_MAX];
-	int err, lock_fd, fd, cg_fd = -1, attached = 0;
+	int err, lock_fd, fd, attached = 0;
 	bool new_set;
 
-	if (sock_dir(o->pin_dir, dir, sizeof(dir)))
-		return -ENAMETOOLONG;
-	if (o->cgroup) {
-		cg_fd = open_cgroup(o->cgroup);
-		if (cg_fd < 0)
-			return cg_fd;
-	}
 	lock_fd = lock_pin_dir(dir, true);
-	if (lock_fd < 0) {
-		close(cg_fd);
+	if (lock_fd < 0)
 		return lock_fd;
-	}
 	fd = open_pinned(dir, HM_MAP_CONFIG);
 	new_set = fd < 0;
 	if (fd >= 0)
@@ -205,17 +203,18 @@ int do_sockets_load(const struct load_opts *o)
 		hm_err("cannot open the socket programs' BPF object: %s", strerror(-err));
 		goto out;
 	}
+	skel->rodata->hm_sock_role = role;
 	err = httpmon_sock__load(skel);
 	if (err) {
-		hm_err("cannot load the socket programs or reuse the maps pinned in '%s': %s%s", dir,
-		       strerror(-err),
+		hm_err("cannot load the socket programs or reuse the maps pinned in '%s': %s%s",
+		       dir, strerror(-err),
 		       err == -EINVAL ? " (maps of another layout? hm-load --detach --sockets, "
 					"then load again)" :
 					"");
 		goto out;
 	}
-	err = write_config(bpf_map__fd(skel->maps.hm_config),
-			   bpf_map__fd(skel->maps.hm_route_pats), o);
+	err = write_config(bpf_map__fd(skel->maps.hm_config), bpf_map__fd(skel->maps.hm_route_pats),
+			   o);
 	if (!err)
 		err = write_scope(skel, o, cg_fd);
 	if (!err)
@@ -223,33 +222,28 @@ int do_sockets_load(const struct load_opts *o)
 	if (!err && o->group)
 		err = set_pin_group(dir, o->group, o->gid);
 	if (!err)
-		hm_info("%s HTTP at the sockets of %s%s%s; maps in %s",
+		hm_info("%s HTTP at the sockets of %s, as %s%s; maps in %s",
 			attached ? "counting" : "still counting",
-			o->cgroup ? "the processes in cgroup " : "every process of this host",
-			o->cgroup ? o->cgroup : "", attached ? "" : " (settings updated)", dir);
+			o->cgroup ? o->cgroup : "every process of this host",
+			role == HM_ROLE_CLIENT ? "clients" : "servers",
+			attached ? "" : " (settings updated)", dir);
 out:
 	httpmon_sock__destroy(skel);
 	if (err && new_set) {
 		unpin_links(dir);
 		unpin_sock_maps(dir); /* a failed first load leaves bpffs as it was */
 	}
-	if (cg_fd >= 0)
-		close(cg_fd);
 	close(lock_fd);
 	return err;
 }
 
-int do_sockets_detach(const struct load_opts *o)
+/* Detaches and unpins the set in dir; 0, or -ENOENT when there is none. */
+static int remove_set(const char *dir)
 {
-	char dir[PATH_MAX];
 	int lock_fd, fd, links;
 
-	if (sock_dir(o->pin_dir, dir, sizeof(dir)))
-		return -ENAMETOOLONG;
-	if (access(dir, F_OK)) {
-		hm_err("the socket source is not loaded: nothing in %s", dir);
+	if (access(dir, F_OK))
 		return -ENOENT;
-	}
 	lock_fd = lock_pin_dir(dir, false);
 	if (lock_fd < 0)
 		return lock_fd;
@@ -259,7 +253,6 @@ int do_sockets_detach(const struct load_opts *o)
 		close(fd);
 	if (!links && fd < 0) {
 		close(lock_fd);
-		hm_err("the socket source is not loaded: nothing in %s", dir);
 		return -ENOENT;
 	}
 	unpin_sock_maps(dir);
@@ -268,8 +261,68 @@ int do_sockets_detach(const struct load_opts *o)
 	return 0;
 }
 
-/* For --status: is the socket source loaded, how many links, is it scoped to a cgroup. */
-int sockets_status(const char *pin_dir, struct sock_status *st)
+int do_sockets_load(const struct load_opts *o)
+{
+	char dir[PATH_MAX], cdir[PATH_MAX];
+	int err, cg_fd = -1, r;
+
+	if (sock_dir(o->pin_dir, HM_ROLE_SERVER, dir, sizeof(dir)) ||
+	    sock_dir(o->pin_dir, HM_ROLE_CLIENT, cdir, sizeof(cdir)))
+		return -ENAMETOOLONG;
+	if (o->cgroup) {
+		cg_fd = open_cgroup(o->cgroup);
+		if (cg_fd < 0)
+			return cg_fd;
+	}
+	err = load_set(o, HM_ROLE_SERVER, dir, cg_fd);
+	/* Each run sets the scope anew: the clients' set goes without --clients. */
+	if (!err && o->clients)
+		err = load_set(o, HM_ROLE_CLIENT, cdir, cg_fd);
+	else if (!err && (r = remove_set(cdir)) != -ENOENT)
+		err = r;
+	if (cg_fd >= 0)
+		close(cg_fd);
+	return err;
+}
+
+/* Removes every socket set under the pin directory; how many there were, or a negative errno. */
+int remove_sock_sets(const char *pin_dir)
+{
+	char dir[PATH_MAX];
+	int found = 0, r;
+
+	for (unsigned int role = 0; role < HM_ROLES; role++) {
+		if (sock_dir(pin_dir, role, dir, sizeof(dir)))
+			return -ENAMETOOLONG;
+		r = remove_set(dir);
+		if (!r)
+			found++;
+		else if (r != -ENOENT)
+			return r;
+	}
+	return found;
+}
+
+int do_sockets_detach(const struct load_opts *o)
+{
+	char dir[PATH_MAX];
+	int found = remove_sock_sets(o->pin_dir);
+
+	if (found < 0)
+		return found;
+	if (!found) {
+		if (!sock_dir(o->pin_dir, HM_ROLE_SERVER, dir, sizeof(dir)))
+			hm_err("the socket source is not loaded: nothing in %s", dir);
+		return -ENOENT;
+	}
+	/* A pin directory made for the socket sets alone goes with them (only when empty). */
+	if (strcmp(o->pin_dir, HM_PIN_DIR_DEFAULT))
+		rmdir(o->pin_dir);
+	return 0;
+}
+
+/* For --status: is the set of role loaded, how many links, is it scoped to a cgroup. */
+int sockets_status(const char *pin_dir, unsigned int role, struct sock_status *st)
 {
 	char dir[PATH_MAX];
 	struct hm_config cfg;
@@ -279,8 +332,9 @@ int sockets_status(const char *pin_dir, struct sock_status *st)
 	int fd;
 
 	memset(st, 0, sizeof(*st));
-	if (hm_pin_path(dir, sizeof(dir), pin_dir, HM_SOCK_SUBDIR))
+	if (hm_pin_path(dir, sizeof(dir), pin_dir, set_subdir[role]))
 		return -ENAMETOOLONG;
+	snprintf(st->dir, sizeof(st->dir), "%s", dir);
 	d = opendir(dir);
 	if (!d)
 		return 0;
@@ -296,6 +350,5 @@ int sockets_status(const char *pin_dir, struct sock_status *st)
 			st->cgroup = !!(cfg.flags & HM_CFG_SOCK_CGROUP);
 		close(fd);
 	}
-	snprintf(st->dir, sizeof(st->dir), "%s", dir);
 	return 0;
 }

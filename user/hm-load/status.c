@@ -218,12 +218,17 @@ static void print_status_text(const char *dir, const struct status *st)
 
 static void print_sockets_text(const struct sock_status *ss)
 {
-	if (!ss->maps && !ss->links)
-		return;
-	printf("\nsocket source: %d program%s attached, %s; maps in %s\n", ss->links,
-	       ss->links == 1 ? "" : "s",
-	       ss->cgroup ? "processes of one cgroup (hm-load --cgroup)" : "every process",
-	       ss->dir);
+	static const char *const role[HM_ROLES] = { "servers", "clients" };
+
+	for (int r = 0; r < HM_ROLES; r++) {
+		if (!ss[r].maps && !ss[r].links)
+			continue;
+		printf("\nsocket source, %s: %d program%s attached, %s; maps in %s\n", role[r],
+		       ss[r].links, ss[r].links == 1 ? "" : "s",
+		       ss[r].cgroup ? "processes of one cgroup (hm-load --cgroup)" :
+				      "every process",
+		       ss[r].dir);
+	}
 }
 
 static void json_ids(const __u32 *ids, int n)
@@ -287,13 +292,16 @@ static void print_status_json(const char *dir, const struct status *st,
 		printf(", \"max_entries\": %u}", m->max_entries);
 	}
 	printf("%s],\n \"sockets\": ", st->nmaps ? "\n " : "");
-	if (ss->maps || ss->links) {
-		printf("{\"pin_path\": ");
-		hm_json_str(stdout, ss->dir);
-		printf(", \"programs\": %d, \"cgroup_filter\": %s}", ss->links,
-		       ss->cgroup ? "true" : "false");
-	} else {
-		printf("null");
+	for (int r = 0; r < HM_ROLES; r++) {
+		printf(r ? ",\n \"sockets_clients\": " : "");
+		if (ss[r].maps || ss[r].links) {
+			printf("{\"pin_path\": ");
+			hm_json_str(stdout, ss[r].dir);
+			printf(", \"programs\": %d, \"cgroup_filter\": %s}", ss[r].links,
+			       ss[r].cgroup ? "true" : "false");
+		} else {
+			printf("null");
+		}
 	}
 	printf("}\n");
 }
@@ -301,20 +309,22 @@ static void print_status_json(const char *dir, const struct status *st,
 int do_status(const struct load_opts *o)
 {
 	struct status *st = calloc(1, sizeof(*st));
-	struct sock_status ss;
+	struct sock_status ss[HM_ROLES];
 	bool loaded;
 
 	if (!st)
 		return -ENOMEM;
 	collect_status(o->pin_dir, st);
-	sockets_status(o->pin_dir, &ss);
+	for (int r = 0; r < HM_ROLES; r++)
+		sockets_status(o->pin_dir, r, &ss[r]);
 	if (o->json) {
-		print_status_json(o->pin_dir, st, &ss);
+		print_status_json(o->pin_dir, st, ss);
 	} else {
 		print_status_text(o->pin_dir, st);
-		print_sockets_text(&ss);
+		print_sockets_text(ss);
 	}
-	loaded = st->nmaps > 0 || st->nifs > 0 || ss.maps || ss.links;
+	loaded = st->nmaps > 0 || st->nifs > 0 || ss[0].maps || ss[0].links || ss[1].maps ||
+		 ss[1].links;
 	free(st);
 	return loaded ? 0 : -ENOENT;
 }

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * empty_sock.bpf.c - the floor of the socket source's cost figures.
+ *
+ * The socket source's hooks (kern/httpmon_sock.bpf.c) with programs that do
+ * nothing, under the same program names, so scripts/bench.sh can set each
+ * hook's ns per run beside the socket source's: what a program on that
+ * hook costs as such (the tracepoint's call and the statistics' two clock
+ * reads).  scripts/bench/attach_links.c attaches them.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define HM_EMPTY(sec, name)                                                                 \
+	SEC(sec)                                                                            \
+	int name(void *ctx)                                                                 \
+	{                                                                                   \
+		return 0;                                                                   \
+	}
+
+HM_EMPTY("tracepoint/syscalls/sys_enter_read", hm_enter_read)
+HM_EMPTY("tracepoint/syscalls/sys_enter_write", hm_enter_write)
+HM_EMPTY("tracepoint/syscalls/sys_enter_recvfrom", hm_enter_recvfrom)
+HM_EMPTY("tracepoint/syscalls/sys_enter_sendto", hm_enter_sendto)
+HM_EMPTY("tracepoint/syscalls/sys_enter_readv", hm_enter_readv)
+HM_EMPTY("tracepoint/syscalls/sys_enter_writev", hm_enter_writev)
+HM_EMPTY("tracepoint/syscalls/sys_enter_recvmsg", hm_enter_recvmsg)
+HM_EMPTY("tracepoint/syscalls/sys_enter_sendmsg", hm_enter_sendmsg)
+HM_EMPTY("tracepoint/syscalls/sys_enter_sendfile64", hm_enter_sendfile64)
+HM_EMPTY("tracepoint/syscalls/sys_enter_splice", hm_enter_splice)
+HM_EMPTY("tp_btf/sock_recv_length", hm_recv)
+HM_EMPTY("tp_btf/sock_send_length", hm_send)
+HM_EMPTY("tp_btf/inet_sock_set_state", hm_state)

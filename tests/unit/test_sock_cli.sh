@@ -98,7 +98,7 @@ else
 fi
 
 hm_run "$LOAD" --status --pin-path "$PIN"
-if [ "$rc" -eq 0 ] && grep -q "socket source: 13 programs attached, every process; maps in $PIN/sockets" <<<"$out"; then
+if [ "$rc" -eq 0 ] && grep -qE "^socket source[^:]*: 13 programs attached, every process; maps in $PIN/sockets\$" <<<"$out"; then
 	hm_ok "--status names the socket source: 13 programs, every process"
 else
 	hm_not_ok "--status names the socket source: 13 programs, every process" "exit $rc" "$out" "$err"
@@ -130,7 +130,7 @@ if [ -n "$CG2" ]; then
 		hm_not_ok "--status --json after --cgroup: cgroup_filter true" "exit $rc" "got: $got"
 	fi
 	hm_run "$LOAD" --status --pin-path "$PIN"
-	if grep -q "socket source: 13 programs attached, processes of one cgroup" <<<"$out"; then
+	if grep -qE "^socket source[^:]*: 13 programs attached, processes of one cgroup" <<<"$out"; then
 		hm_ok "--status after --cgroup: processes of one cgroup"
 	else
 		hm_not_ok "--status after --cgroup: processes of one cgroup" "$out"

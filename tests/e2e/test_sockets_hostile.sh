@@ -24,8 +24,9 @@
 #  - mid: a keep-alive connection used before the load, then a POST whose
 #    body is sent in pieces with the load in between (the body holds request
 #    lines): sock_midstream grows, no request, response or route counted for
-#    it (no phantoms, no orphan responses); a fresh request on a new
-#    connection afterwards is counted exactly;
+#    it (no phantoms, no orphan responses); the next request on that
+#    connection, starting a read, is joined and counted exactly, and so is a
+#    fresh request on a new connection;
 #  - msg: recvmsg(2) into four buffers, sendmsg(2) of four: exact;
 #  - peek: recv with MSG_PEEK before every read, the response in four
 #    writes; sendfile: bodies sent with sendfile(2); nonblock: short writes
@@ -81,7 +82,7 @@ sockh_server_up head "$SRV" --port "$P_HEAD" --write split
 # mid, before the load: a request answered on a keep-alive connection, then
 # a POST's head and the first quarter of its body.
 sockh_in_ns timeout 60 python3 "$HM_LIB/sockh_client.py" mid --port "$P_MID" --body 200000 \
-	--ready "$TMP/mid.ready" --go "$TMP/mid.go" >"$TMP/mid.client" 2>&1 &
+	--ready "$TMP/mid.ready" --go "$TMP/mid.go" --go2 "$TMP/mid.go2" >"$TMP/mid.client" 2>&1 &
 MID_CLIENT=$!
 if hm_wait_line "$TMP/mid.ready" part1 15; then
 	hm_ok "mid: a keep-alive connection used, a POST's head and a quarter of its body sent, before the load"
@@ -99,12 +100,10 @@ sockh_stat "$TMP/s0.json"
 
 # mid: the rest of the body, now that the monitor sees it.
 touch "$TMP/mid.go"
-wait "$MID_CLIENT"
-rc=$?
-if [ "$rc" -eq 0 ] && [ "$(jq -c .statuses "$TMP/mid.client" 2>/dev/null)" = "[200,200]" ]; then
-	hm_ok "mid: the POST's body sent in three pieces after the load, answered: $(cat "$TMP/mid.client")"
+if hm_wait_line "$TMP/mid.ready" posted 20; then
+	hm_ok "mid: the POST's body sent in three pieces after the load, answered"
 else
-	hm_not_ok "mid: the client" "exit $rc" "$(cat "$TMP/mid.client")"
+	hm_not_ok "mid: the POST's body sent after the load, answered" "$(cat "$TMP/mid.client")"
 fi
 sleep 0.3
 sockh_stat "$TMP/s-mid.json"
@@ -118,6 +117,21 @@ fi
 sockh_compare "mid: no phantom: port $P_MID has no row" "$(sockh_port_row "$TMP/s-mid.json" "$P_MID")" none
 got=$(jq -r '[.routes[] | select(.route | startswith("/mid"))] | map("\(.method) \(.route)") | join(", ")' "$TMP/s-mid.json")
 sockh_compare "mid: no route of the connection joined mid-stream" "routes [$got]" "routes []"
+
+# Then a request on that connection, starting a read: joined there.
+touch "$TMP/mid.go2"
+wait "$MID_CLIENT"
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$(jq -c '[.statuses, .joined.status]' "$TMP/mid.client" 2>/dev/null)" = "[[200,200],200]" ]; then
+	hm_ok "mid: one more request on the same connection, answered: $(cat "$TMP/mid.client")"
+else
+	hm_not_ok "mid: one more request on the same connection" "exit $rc" "$(cat "$TMP/mid.client")"
+fi
+sleep 0.3
+sockh_stat "$TMP/s-joined.json"
+sockh_compare "mid: the connection joined at that request's start: it alone counted" \
+	"$(sockh_port_row "$TMP/s-joined.json" "$P_MID")" \
+	"$(jq -r '.joined | "requests 1 responses 1 unanswered 0 2xx 1 3xx 0 4xx 0 5xx 0 bytes_in \(.sent) bytes_out \(.received)"' "$TMP/mid.client")"
 
 # curl_run NAME PORT ARGS...: one curl process, transfers separated by --next
 # in ARGS; a truth line per transfer in $TMP/NAME.txt.
@@ -167,11 +181,12 @@ server() {
 curl_run mid-after "$P_MID" /mid/after
 transfers mid-after 1
 snap
-sockh_compare "mid: a fresh connection's request counted exactly" \
-	"$(sockh_port_row "$TMP/s.json" "$P_MID")" "$(sockh_truth_curl "$TMP/mid-after.txt")"
-sockh_compare "mid: only its route" \
-	"$(jq -r '[.routes[] | select(.route | startswith("/mid"))] | map("\(.method) \(.route)") | join(", ")' "$TMP/s.json")" \
-	"GET /mid/after"
+jq -r '.joined | "200 \(.sent) \(.received) 0"' "$TMP/mid.client" >"$TMP/mid-joined.txt"
+sockh_compare "mid: a fresh connection's request counted exactly too" \
+	"$(sockh_port_row "$TMP/s.json" "$P_MID")" "$(sockh_truth_curl "$TMP/mid-after.txt" "$TMP/mid-joined.txt")"
+sockh_compare "mid: only the routes of those two" \
+	"$(jq -r '[.routes[] | select(.route | startswith("/mid"))] | map("\(.method) \(.route)") | sort | join(", ")' "$TMP/s.json")" \
+	"GET /mid/after, GET /mid/joined"
 
 # big: 1 MiB in one write.
 curl_run big "$P_BIG" /big/bytes/1048576 --next /big/ok --next /big/bytes/1048576
@@ -414,9 +429,9 @@ if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
 			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
 			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"
 	done
-	sockh_compare "mid: its process row holds the fresh request only" \
+	sockh_compare "mid: its process row holds the joined and the fresh request only" \
 		"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/mid.json")")" \
-		"$(sockh_proc_truth mid "$SRV" "$(sockh_truth_curl "$TMP/mid-after.txt")")"
+		"$(sockh_proc_truth mid "$SRV" "$(sockh_truth_curl "$TMP/mid-after.txt" "$TMP/mid-joined.txt")")"
 	sockh_compare "line: no process row" \
 		"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/line.json")")" none
 else

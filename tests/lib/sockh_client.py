@@ -14,11 +14,13 @@ each prints one JSON line of what it sent and received (its ground truth).
       one connection per style, N lines each: JSON lines ({"op": ...}) and
       SMTP-like lines ("EHLO host"); each line waits for its reply line:
       {"sent", "received", "replies"}.
-  mid --port P --body N --ready FILE --go FILE
+  mid --port P --body N --ready FILE --go FILE [--go2 FILE]
       one keep-alive connection: a GET answered; then a POST of an N-byte body
       whose head and first quarter are sent, "part1" written to FILE (--ready),
       and, once the file --go exists, the rest in three pieces; its response
-      read; then "done" to FILE.  The body holds five request lines
+      read, "posted" to FILE; with --go2, once that file exists, one more GET
+      (/mid/joined) on the same connection ("joined": its bytes and status);
+      then "done" to FILE.  The body holds five request lines
       ("GET /mid/phantom HTTP/1.1") inside the pieces, none at a piece's
       start; its other bytes start no token.  --body at most 240000 (pieces
       under 64 KiB).  {"sent", "received", "statuses"}.
@@ -147,10 +149,24 @@ def mid(a):
     st, raw, buf = read_response(s, buf)
     statuses.append(st)
     received += len(raw)
+    with open(a.ready, "a") as f:
+        f.write("posted\n")
+    # Then, once --go2 exists, one more request on the same connection.
+    joined = {}
+    if a.go2:
+        deadline = time.time() + 30
+        while not os.path.exists(a.go2):
+            if time.time() > deadline:
+                raise TimeoutError("no go2 file")
+            time.sleep(0.05)
+        req = b"GET /mid/joined HTTP/1.1\r\nHost: x\r\n\r\n"
+        s.sendall(req)
+        st, raw, buf = read_response(s, buf)
+        joined = {"sent": len(req), "received": len(raw), "status": st}
     s.close()
     with open(a.ready, "a") as f:
         f.write("done\n")
-    return {"sent": sent, "received": received, "statuses": statuses}
+    return {"sent": sent, "received": received, "statuses": statuses, "joined": joined}
 
 
 def main():
@@ -170,6 +186,7 @@ def main():
     p.add_argument("--body", type=int, default=200000)
     p.add_argument("--ready", required=True)
     p.add_argument("--go", required=True)
+    p.add_argument("--go2")
     a = ap.parse_args()
     out = {"pipeline3": pipeline3, "pipeline": pipeline, "line": line, "mid": mid}[a.cmd](a)
     print(json.dumps(out), flush=True)

@@ -18,7 +18,7 @@
 #  - exit: three pipelined requests read, one answered, then os._exit:
 #    requests 3, responses 1, unanswered 2; conns_closed grows, conns_live
 #    back to where it was;
-#  - line: a line protocol (JSON lines, SMTP-like lines) on a server
+#  - line: line protocols (JSON, SMTP, memcached, Redis inline) on a server
 #    socket: no requests, sock_ignored grows by the server's calls that
 #    moved bytes (each one left alone);
 #  - mid: a keep-alive connection used before the load, then a POST whose
@@ -264,8 +264,9 @@ fi
 # line: no HTTP at all.
 ign0=$(sockh_mon "$TMP/s.json" sock_ignored)
 if sockh_in_ns timeout 20 python3 "$HM_LIB/sockh_client.py" line --port "$P_LINE" --lines 5 \
-	>"$TMP/line.client" 2>&1 && [ "$(jq -r .replies "$TMP/line.client")" = 10 ]; then
-	hm_ok "line: 2 connections of 5 lines each, all answered: $(cat "$TMP/line.client")"
+	--styles json,smtp,memcache,redis >"$TMP/line.client" 2>&1 &&
+	[ "$(jq -r .replies "$TMP/line.client")" = 20 ]; then
+	hm_ok "line: 4 connections (JSON, SMTP, memcached, Redis inline lines) of 5 lines each, all answered: $(cat "$TMP/line.client")"
 else
 	hm_not_ok "line: the client" "$(cat "$TMP/line.client")"
 fi

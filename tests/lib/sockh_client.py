@@ -10,9 +10,11 @@ each prints one JSON line of what it sent and received (its ground truth).
       one connection, a GET per PATH, all in one write; then reads as many
       responses (each with a Content-Length) and closes: {"sent", "received",
       "responses", "statuses"}.
-  line --port P --lines N
-      one connection per style, N lines each: JSON lines ({"op": ...}) and
-      SMTP-like lines ("EHLO host"); each line waits for its reply line:
+  line --port P --lines N [--styles LIST]
+      one connection per style, N lines each: json ({"op": ...}), smtp
+      ("EHLO host", "NOOP n"), memcache ("get keyN", "set keyN 0 0 5"),
+      redis inline ("PING", "GET keyN"); default json,smtp; each line waits
+      for its reply line:
       {"sent", "received", "replies"}.
   mid --port P --body N --ready FILE --go FILE [--go2 FILE]
       one keep-alive connection: a GET answered; then a POST of an N-byte body
@@ -88,16 +90,21 @@ def pipeline(a):
             "statuses": statuses}
 
 
+LINES = {
+    "json": lambda i: b'{"op": "ping", "n": %d}\n' % i,
+    "smtp": lambda i: b"EHLO host%d\n" % i if i == 0 else b"NOOP %d\n" % i,
+    "memcache": lambda i: b"get key%d\r\n" % i if i % 2 == 0 else b"set key%d 0 0 5\r\n" % i,
+    "redis": lambda i: b"PING\r\n" if i == 0 else b"GET key%d\r\n" % i,
+}
+
+
 def line(a):
     out = {"sent": 0, "received": 0, "replies": 0}
-    for style in ("json", "smtp"):
+    for style in a.styles.split(","):
         s = connect(a.port)
         f = s.makefile("rb")
         for i in range(a.lines):
-            if style == "json":
-                msg = b'{"op": "ping", "n": %d}\n' % i
-            else:
-                msg = b"EHLO host%d\n" % i if i == 0 else b"NOOP %d\n" % i
+            msg = LINES[style](i)
             s.sendall(msg)
             out["sent"] += len(msg)
             reply = f.readline()
@@ -181,6 +188,7 @@ def main():
     p = sub.add_parser("line")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--lines", type=int, default=5)
+    p.add_argument("--styles", default="json,smtp", help="of " + ",".join(LINES))
     p = sub.add_parser("mid")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--body", type=int, default=200000)

@@ -3,7 +3,7 @@
 # and streams, each case exact against what its clients and its server
 # (tests/lib/sockh_server.py, which records its own calls) saw.
 #
-# Servers on 127.0.0.1:18221-18238 in a network namespace of the test's own,
+# Servers on 127.0.0.1:18221-18239 in a network namespace of the test's own,
 # all in one cgroup ($CG2/hm-sh-<pid>/srv) that `hm-load --sockets --cgroup`
 # watches, so the self-metrics count these servers only:
 #  - big: a 1 MiB response written with one write(2): counted once, its
@@ -38,6 +38,8 @@
 #    written before the request's body is read, then the close; head: HEAD,
 #    204 and chunked responses written in pieces, then a plain request on the
 #    same connection: each exact against the server's record;
+#  - splice: request bodies taken from the socket with splice(2) (into a
+#    pipe), the heads with recv: exact;
 #  - twins: the same server port in two namespaces and clients bound to the
 #    same port, so two live connections have the same endpoints; one ends
 #    while the other's request waits: both exchanges counted exactly;
@@ -58,7 +60,7 @@ LOAD=$HM_BUILD/hm-load
 SRV=$CGD/srv
 P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MID=18227 P_MSG=18228
 P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234 P_TWIN=18235
-P_BATCH=18236 P_EARLY=18237 P_HEAD=18238
+P_BATCH=18236 P_EARLY=18237 P_HEAD=18238 P_SPLICE=18239
 
 sockh_server_up big "$SRV" --port "$P_BIG" --write write1
 sockh_server_up iov "$SRV" --port "$P_IOV" --write writev1024
@@ -78,6 +80,7 @@ sockh_server_up v6 "$SRV" --port "$P_V6" --listen ::
 sockh_server_up batch "$SRV" --port "$P_BATCH" --mode batch
 sockh_server_up early "$SRV" --port "$P_EARLY"
 sockh_server_up head "$SRV" --port "$P_HEAD" --write split
+sockh_server_up splice "$SRV" --port "$P_SPLICE" --read splice
 
 # mid, before the load: a request answered on a keep-alive connection, then
 # a POST's head and the first quarter of its body.
@@ -397,6 +400,16 @@ transfers head 7
 snap
 counts head "$P_HEAD"
 
+# splice: request bodies moved from the socket with splice(2), never
+# through a read into user memory; the requests after them read as usual.
+head -c 30000 /dev/urandom | base64 -w 0 >"$TMP/splice-body"
+curl_run splice "$P_SPLICE" /sp/ok --next --data-binary "@$TMP/splice-body" /sp/post --next /sp/ok \
+	--next /sp/missing
+transfers splice 4
+snap
+server splice '.splice_calls >= 1 and .responses == 4' "moved the body with splice(2)"
+exact splice "$P_SPLICE"
+
 # twins: the same port in two namespaces, clients from the same port: two
 # connections with the same endpoints, at the same time.  The one of $NS
 # ends while the other's request waits for its (slow) answer.
@@ -425,7 +438,7 @@ sockh_compare "twins: port $P_TWIN counted exactly as curl saw it (two namespace
 # Process rows: each server's own (the exit server's outlives it).
 if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
 	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6 batch early head \
-		twin1 twin2; do
+		splice twin1 twin2; do
 		sockh_compare "$name: its process row as the server recorded it" \
 			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
 			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"

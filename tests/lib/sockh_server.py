@@ -6,7 +6,8 @@ The socket-source tests (tests/e2e/test_sockets_*.sh) run it to make a
 process read and write HTTP in a known way.  --read picks the call that
 reads: recv of up to 64 KiB, recv(1) (one byte at a time), readv into 1,024
 buffers of 1-3 bytes, recvmsg_into over four buffers, or peek (a recv with
-MSG_PEEK before each recv).  --write picks the call that writes: sendall,
+MSG_PEEK before each recv), or splice (the head with recv, its length
+found with MSG_PEEK, the body with splice(2) from the socket into a pipe).  --write picks the call that writes: sendall,
 write1 (one os.write of the whole response), writev1024 (os.writev of exactly
 1,024 buffers: the head in pieces of 1-3 bytes, the body in the rest),
 sendmsg of four buffers, split (the head, then the body in three sends),
@@ -70,7 +71,7 @@ class Record:
             "status": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
             "routes": {}, "connections": 0,
             "read_calls": 0, "empty_reads": 0, "write_calls": 0, "peek_calls": 0,
-            "sendfile_calls": 0, "interim": 0, "batches": 0, "batched": 0, "short_writes": 0, "max_iov": 0,
+            "sendfile_calls": 0, "splice_calls": 0, "interim": 0, "batches": 0, "batched": 0, "short_writes": 0, "max_iov": 0,
         }
 
     @staticmethod
@@ -226,6 +227,8 @@ class Conn:
         in, with what was read of its body (self.early set)."""
         if not wait and not self.complete():
             return None
+        if self.args.read == "splice" and not self.buf:
+            return self.splice_request()
         while b"\r\n\r\n" not in self.buf:
             data = self.read_some()
             if not data:
@@ -258,6 +261,51 @@ class Conn:
         self.buf = self.buf[body_end:]
         return method.decode(), path.decode(), raw
 
+
+    def splice_request(self):
+        """A request whose head is taken with recv (its length found with
+        MSG_PEEK first, so no body byte comes with it) and whose body is
+        moved with splice(2) into a pipe, then drained."""
+        while True:
+            peek = self.sock.recv(65536, socket.MSG_PEEK)
+            self.rec.add(peek_calls=1)
+            if not peek:
+                return None
+            if b"\r\n\r\n" in peek:
+                break
+            time.sleep(0.01)
+        hlen = peek.index(b"\r\n\r\n") + 4
+        head = b""
+        while len(head) < hlen:
+            data = self.sock.recv(hlen - len(head))
+            self.rec.add(read_calls=1, bytes_in=len(data), empty_reads=0 if data else 1)
+            if not data:
+                return None
+            head += data
+        lines = head[:-4].split(b"\r\n")
+        method, path = lines[0].split(b" ")[:2]
+        length = 0
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        body = b""
+        if length:
+            r, w = os.pipe()
+            try:
+                while len(body) < length:
+                    n = os.splice(self.fd, w, min(65536, length - len(body)))
+                    self.rec.add(splice_calls=1, bytes_in=n, empty_reads=0 if n else 1)
+                    if not n:
+                        return None
+                    got = b""
+                    while len(got) < n:
+                        got += os.read(r, n - len(got))
+                    body += got
+            finally:
+                os.close(r)
+                os.close(w)
+        return method.decode(), path.decode(), head + body
 
     def complete(self):
         """Does what was read hold a complete request?"""
@@ -448,7 +496,7 @@ def main():
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--mode", choices=["http", "close", "exit3", "line", "batch"], default="http")
-    ap.add_argument("--read", choices=["recv", "recv1", "readv1024", "recvmsg", "peek"],
+    ap.add_argument("--read", choices=["recv", "recv1", "readv1024", "recvmsg", "peek", "splice"],
                     default="recv")
     ap.add_argument("--write", choices=["sendall", "write1", "writev1024", "sendmsg", "split",
                                         "sendfile", "nonblock"], default="sendall")

@@ -29,10 +29,12 @@ PA=18211
 PB=18212
 LOAD=$HM_BUILD/hm-load
 
-sockh_server_up a "$CGD/a" --port "$PA"
+sockh_server_start a "$CGD/a" --port "$PA"
 PID_A=$SERVER_PID
-sockh_server_up b "$CGD/b" --port "$PB"
+sockh_server_start b "$CGD/b" --port "$PB"
 PID_B=$SERVER_PID
+sockh_server_wait a
+sockh_server_wait b
 
 if out=$("$LOAD" --sockets --cgroup "$CGD/a" --pin-path "$PIN" 2>&1); then
 	hm_ok "hm-load --sockets --cgroup ${CGD#"$CG2"}/a (pins in $PIN)"

@@ -62,25 +62,28 @@ P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MI
 P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234 P_TWIN=18235
 P_BATCH=18236 P_EARLY=18237 P_HEAD=18238 P_SPLICE=18239
 
-sockh_server_up big "$SRV" --port "$P_BIG" --write write1
-sockh_server_up iov "$SRV" --port "$P_IOV" --write writev1024
-sockh_server_up iovr "$SRV" --port "$P_IOVR" --read readv1024 --write writev1024
-sockh_server_up byte "$SRV" --port "$P_BYTE" --read recv1
-sockh_server_up exit "$SRV" --port "$P_EXIT" --mode exit3
+sockh_server_start big "$SRV" --port "$P_BIG" --write write1
+sockh_server_start iov "$SRV" --port "$P_IOV" --write writev1024
+sockh_server_start iovr "$SRV" --port "$P_IOVR" --read readv1024 --write writev1024
+sockh_server_start byte "$SRV" --port "$P_BYTE" --read recv1
+sockh_server_start exit "$SRV" --port "$P_EXIT" --mode exit3
 PID_EXIT=$SERVER_PID
-sockh_server_up line "$SRV" --port "$P_LINE" --mode line
-sockh_server_up mid "$SRV" --port "$P_MID"
-sockh_server_up msg "$SRV" --port "$P_MSG" --read recvmsg --write sendmsg
-sockh_server_up peek "$SRV" --port "$P_PEEK" --read peek --write split
-sockh_server_up sendfile "$SRV" --port "$P_SF" --write sendfile
-sockh_server_up nonblock "$SRV" --port "$P_NB" --write nonblock --sndbuf 8192
-sockh_server_up close "$SRV" --port "$P_CLOSE" --mode close
-sockh_server_up continue "$SRV" --port "$P_CONT" --continue
-sockh_server_up v6 "$SRV" --port "$P_V6" --listen ::
-sockh_server_up batch "$SRV" --port "$P_BATCH" --mode batch
-sockh_server_up early "$SRV" --port "$P_EARLY"
-sockh_server_up head "$SRV" --port "$P_HEAD" --write split
-sockh_server_up splice "$SRV" --port "$P_SPLICE" --read splice
+sockh_server_start line "$SRV" --port "$P_LINE" --mode line
+sockh_server_start mid "$SRV" --port "$P_MID"
+sockh_server_start msg "$SRV" --port "$P_MSG" --read recvmsg --write sendmsg
+sockh_server_start peek "$SRV" --port "$P_PEEK" --read peek --write split
+sockh_server_start sendfile "$SRV" --port "$P_SF" --write sendfile
+sockh_server_start nonblock "$SRV" --port "$P_NB" --write nonblock --sndbuf 8192
+sockh_server_start close "$SRV" --port "$P_CLOSE" --mode close
+sockh_server_start continue "$SRV" --port "$P_CONT" --continue
+sockh_server_start v6 "$SRV" --port "$P_V6" --listen ::
+sockh_server_start batch "$SRV" --port "$P_BATCH" --mode batch
+sockh_server_start early "$SRV" --port "$P_EARLY"
+sockh_server_start head "$SRV" --port "$P_HEAD" --write split
+sockh_server_start splice "$SRV" --port "$P_SPLICE" --read splice
+for name in big iov iovr byte exit line mid msg peek sendfile nonblock close continue v6 batch early head splice; do
+	sockh_server_wait "$name"
+done
 
 # mid, before the load: a request answered on a keep-alive connection, then
 # a POST's head and the first quarter of its body.
@@ -419,8 +422,10 @@ if ip netns add "$NS2" && ip -n "$NS2" link set lo up; then
 else
 	hm_not_ok "twins: a second namespace $NS2"
 fi
-sockh_server_up twin1 "$SRV" --port "$P_TWIN"
-SOCKH_SERVER_NS=$NS2 sockh_server_up twin2 "$SRV" --port "$P_TWIN"
+sockh_server_start twin1 "$SRV" --port "$P_TWIN"
+SOCKH_SERVER_NS=$NS2 sockh_server_start twin2 "$SRV" --port "$P_TWIN"
+sockh_server_wait twin1
+sockh_server_wait twin2
 ip netns exec "$NS2" timeout 20 curl --local-port 41235 -s -o /dev/null -w "$SOCKH_W" \
 	"http://127.0.0.1:$P_TWIN/tw/slow" >"$TMP/twin2.txt" 2>"$TMP/twin2.err" &
 twin_client=$!

@@ -129,14 +129,15 @@ sockh_cleanup() {
 	rm -rf "$PIN" "$TMP"
 }
 
-# sockh_server_up NAME CGROUP SERVER-ARGS...: starts tests/lib/sockh_server.py
+# sockh_server_start NAME CGROUP SERVER-ARGS...: starts tests/lib/sockh_server.py
 # in NS (or SOCKH_SERVER_NS: another namespace of the test, NS followed by a
 # number), moved into cgroup directory CGROUP (created; "" leaves it where it
 # is) before it runs, with its record in $TMP/NAME.json and its output in
-# $TMP/NAME.out; waits until it listens.  Sets SERVER_PID; a failure ends
-# the test.
-sockh_server_up() {
-	local name=$1 cg=$2 i
+# $TMP/NAME.out.  Sets SERVER_PID (and SOCKH_PID_NAME, SOCKH_ARGS_NAME).
+# sockh_server_wait NAME: waits until it listens; an "ok" line, or a "not
+# ok" line that ends the test.  sockh_server_up: both.
+sockh_server_start() {
+	local name=$1 cg=$2
 	shift 2
 	if [ -n "$cg" ]; then
 		mkdir -p "$cg" || { hm_not_ok "cgroup $cg"; hm_done; }
@@ -149,17 +150,29 @@ sockh_server_up() {
 		>"$TMP/$name.out" 2>&1 &
 	SERVER_PID=$!
 	SERVERS+=("$SERVER_PID")
-	for ((i = 0; i < 100; i++)); do
+	printf -v "SOCKH_PID_$name" '%s' "$SERVER_PID"
+	printf -v "SOCKH_ARGS_$name" '%s' "${cg:+cgroup ${cg#"$CG2"}: }$*"
+}
+
+sockh_server_wait() {
+	local name=$1 i pidvar=SOCKH_PID_$1 argsvar=SOCKH_ARGS_$1
+	local pid=${!pidvar}
+	for ((i = 0; i < 150; i++)); do
 		grep -q '^ready ' "$TMP/$name.out" 2>/dev/null && break
-		kill -0 "$SERVER_PID" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	if grep -q "^ready $SERVER_PID\$" "$TMP/$name.out" 2>/dev/null; then
-		hm_ok "server $name (pid $SERVER_PID${cg:+, cgroup ${cg#"$CG2"}}) listens: $*"
+	if grep -q "^ready $pid\$" "$TMP/$name.out" 2>/dev/null; then
+		hm_ok "server $name (pid $pid, ${!argsvar}) listens"
 	else
 		hm_not_ok "server $name starts" "$(cat "$TMP/$name.out")"
 		hm_done
 	fi
+}
+
+sockh_server_up() {
+	sockh_server_start "$@"
+	sockh_server_wait "$1"
 }
 
 # sockh_in_ns CMD...: CMD in the test's namespace.

@@ -35,7 +35,8 @@
 #    its bytes on the route); v6: an IPv6 socket with a v4-mapped and an
 #    IPv6 peer (client rows 127.0.0.1 and ::1): each exact;
 #  - batch: pipelined requests answered several to a write; early: a 413
-#    written before the request's body is read, then the close; head: HEAD,
+#    written before the request's body is read, then the close (or the body
+#    read after it and more requests on the connection); head: HEAD,
 #    204 and chunked responses written in pieces, then a plain request on the
 #    same connection: each exact against the server's record;
 #  - splice: request bodies taken from the socket with splice(2) (into a
@@ -389,9 +390,13 @@ sockh_compare "batch: port $P_BATCH as the clients saw it" \
 head -c 300000 /dev/zero | tr '\0' a >"$TMP/early-body"
 curl_run early "$P_EARLY" --data-binary "@$TMP/early-body" /ea/toolarge
 curl_run early "$P_EARLY" /ea/ok
-transfers early 2
+# The same, the body read after the 413 on a connection kept, then more requests.
+curl_run early "$P_EARLY" --data-binary "@$TMP/early-body" /ea/toolarge-drain --next /ea/ok --next \
+	--data-binary "@$TMP/early-body" /ea/toolarge-drain --next /ea/missing
+transfers early 6
 snap
-server early '.responses == 2 and .bytes_in < 300000' "answered 413 with most of the body unread"
+server early '.responses == 6 and .requests == 6 and .status["4xx"] == 4' \
+	"answered 413 three times before reading the body (closing once, reading it after twice), 404 once"
 sockh_compare "early: port $P_EARLY as the server recorded it (what it read)" \
 	"$(sockh_port_row "$TMP/s.json" "$P_EARLY")" "$(sockh_truth_server "$TMP/early.json")"
 

@@ -28,7 +28,8 @@ protocol (one reply line per line read: no HTTP at all).
 Answers, by the request's path ("?pad=N": a header of N more bytes; a path
 holding "slow" is answered a second late; HEAD gets the head only):
 a POST to a path holding "toolarge" 413 at once, its body never read, then
-the close; "empty" 204 without a body; "chunked" the body in chunks;
+the close ("toolarge-drain": its body read after the 413, the connection
+kept); "empty" 204 without a body; "chunked" the body in chunks;
 ".../bytes/N" N bytes of body, a path holding
 "missing" 404, "fail" 500, "moved" 302, anything else 200.  Responses have
 a Content-Length unless said otherwise.
@@ -113,6 +114,7 @@ class Conn:
         self.buf = b""
         self.interim = 0  # bytes of a 100 Continue sent for the request being read
         self.early = False  # answered before its body was read: the connection ends
+        self.drain = 0  # body bytes still to read (and drop) after the answer
 
     def read_some(self):
         how = self.args.read
@@ -244,7 +246,13 @@ class Conn:
                 length = int(v.strip())
         body_end = len(head) + 4 + length
         if b"toolarge" in path and length:
-            raw, self.buf, self.early = self.buf, b"", True
+            # Answered at once; "drain" in the path: the body read after the answer.
+            raw = self.buf[:body_end]
+            self.buf = self.buf[body_end:]
+            if b"drain" in path:
+                self.drain = length - (len(raw) - len(head) - 4)
+            else:
+                self.early = True
             return method.decode(), path.decode(), raw
         if (self.args.continue_ and len(self.buf) < body_end and
                 b"expect: 100-continue" in head.lower()):
@@ -417,6 +425,14 @@ def serve_http(conn, rec):
         rec.dump()
         if rec_close(conn) or conn.early:
             return  # the body ends where the connection does, or was never read
+        while conn.drain:
+            data = conn.read_some()
+            if not data:
+                return
+            conn.buf += data
+            take = min(conn.drain, len(conn.buf))
+            conn.buf = conn.buf[take:]
+            conn.drain -= take
 
 
 def serve_batch(conn, rec):

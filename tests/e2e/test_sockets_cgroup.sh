@@ -5,11 +5,14 @@
 #
 # Two servers (tests/lib/sockh_server.py: plain recv / sendall), each moved
 # into a cgroup v2 directory of its own ($CG2/hm-sc-<pid>/a and /b) before it
-# runs, listen on 127.0.0.1:18211 (a) and :18212 (b) in a network namespace
+# runs, listen on 127.0.0.1:18211 (a) and :18212 (b) (and :18213 in
+# .../a/inner) in a network namespace
 # of the test's own; curl clients in the namespace send known requests to
 # both.  With `hm-load --sockets --cgroup .../a`:
 #  - a's port and route rows equal what curl reports (-w http_code,
 #    size_request, size_header + size_download), and the server's own record;
+#  - a third server in a/inner (below the scope's directory) is counted
+#    exactly too, with its process row's cgroup path .../a/inner;
 #  - b's port has no row, its routes none;
 #  - a's process row (hm-stat --source socket --by process) has the server's
 #    pid, comm and cgroup path as /proc/PID says, its cgroup id (the
@@ -27,14 +30,18 @@ set -u
 sockh_init sc
 PA=18211
 PB=18212
+PI=18213
 LOAD=$HM_BUILD/hm-load
 
 sockh_server_start a "$CGD/a" --port "$PA"
 PID_A=$SERVER_PID
 sockh_server_start b "$CGD/b" --port "$PB"
 PID_B=$SERVER_PID
+sockh_server_start inner "$CGD/a/inner" --port "$PI"
+PID_I=$SERVER_PID
 sockh_server_wait a
 sockh_server_wait b
+sockh_server_wait inner
 
 if out=$("$LOAD" --sockets --cgroup "$CGD/a" --pin-path "$PIN" 2>&1); then
 	hm_ok "hm-load --sockets --cgroup ${CGD#"$CG2"}/a (pins in $PIN)"
@@ -75,11 +82,14 @@ wait "$c2"
 r2=$?
 curl_run "$TMP/a1.txt" "$PA" /sca/ok /sca/ok /sca/fail # a second connection
 r3=$?
+curl_run "$TMP/i1.txt" "$PI" /sci/ok /sci/missing /sci/ok
+r4=$?
 n=$(cat "$TMP/a1.txt" "$TMP/b1.txt" | wc -l)
-if [ "$r1$r2$r3" = 000 ] && [ "$n" -eq 18 ] && ! grep -q '^000 ' "$TMP/a1.txt" "$TMP/b1.txt"; then
-	hm_ok "curl: 13 transfers to a on 2 connections, 5 to b, all answered"
+n=$((n + $(wc -l <"$TMP/i1.txt")))
+if [ "$r1$r2$r3$r4" = 0000 ] && [ "$n" -eq 21 ] && ! grep -q '^000 ' "$TMP/a1.txt" "$TMP/b1.txt" "$TMP/i1.txt"; then
+	hm_ok "curl: 13 transfers to a on 2 connections, 5 to b, 3 to a/inner, all answered"
 else
-	hm_not_ok "curl transfers" "exits $r1 $r2 $r3, $n lines" "$(cat "$TMP/curl.err")"
+	hm_not_ok "curl transfers" "exits $r1 $r2 $r3 $r4, $n lines" "$(cat "$TMP/curl.err")"
 fi
 sleep 0.3
 sockh_stat "$TMP/s1.json" || { hm_not_ok "hm-stat --json"; hm_done; }
@@ -104,6 +114,8 @@ for r in GET:/sca/ok GET:/sca/missing GET:/sca/fail GET:/sca/moved POST:/sca/pos
 	sockh_compare "cgroup a: route $m $path counted exactly" \
 		"$(sockh_route_row "$TMP/s1.json" "$m" "$path")" "$(route_truth "$TMP/a1.txt" "$sel")"
 done
+sockh_compare "cgroup a/inner (below the scope's directory): port $PI counted exactly as curl saw it" \
+	"$(sockh_port_row "$TMP/s1.json" "$PI")" "$(sockh_truth_curl "$TMP/i1.txt")"
 sockh_compare "cgroup b (outside the scope): no row for port $PB" "$(sockh_port_row "$TMP/s1.json" "$PB")" none
 got=$(jq -r '[.routes[] | select(.route | startswith("/scb"))] | length' "$TMP/s1.json")
 sockh_compare "cgroup b: no route of its paths" "routes $got" "routes 0"
@@ -113,6 +125,9 @@ if sockh_procs "$TMP/p1.json" 2>"$TMP/p1.err"; then
 	sockh_compare "cgroup a: process row: pid, comm, cgroup and counts" \
 		"$(sockh_proc_row "$TMP/p1.json" "$PID_A")" \
 		"$(sockh_proc_truth a "$CGD/a" "$(sockh_truth_server "$TMP/a.json")")"
+	sockh_compare "cgroup a/inner: process row: pid, comm, cgroup and counts" \
+		"$(sockh_proc_row "$TMP/p1.json" "$PID_I")" \
+		"$(sockh_proc_truth inner "$CGD/a/inner" "$(sockh_truth_server "$TMP/inner.json")")"
 	sockh_compare "cgroup b: no process row" "$(sockh_proc_row "$TMP/p1.json" "$PID_B")" none
 else
 	hm_not_ok "hm-stat --source socket --by process --json" "$(cat "$TMP/p1.err")"

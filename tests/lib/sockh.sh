@@ -52,19 +52,16 @@ sockh_init() {
 # sockh__remove_cgroup DIR: ends the processes of DIR and below, then removes
 # the directories, deepest first (bounded waits).
 sockh__remove_cgroup() {
-	local dir=$1 d i pids
+	local dir=$1 i pids
 	[ -d "$dir" ] || return 0
 	for ((i = 0; i < 30; i++)); do
-		pids=$(cat "$dir"/cgroup.procs "$dir"/*/cgroup.procs 2>/dev/null)
+		pids=$(find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null)
 		[ -z "$pids" ] && break
 		# shellcheck disable=SC2086  # a list of pids
 		if [ "$i" -eq 0 ]; then kill $pids 2>/dev/null; elif [ "$i" -eq 20 ]; then kill -KILL $pids 2>/dev/null; fi
 		sleep 0.1
 	done
-	for d in "$dir"/*/; do
-		[ -d "$d" ] && rmdir "$d" 2>/dev/null
-	done
-	rmdir "$dir" 2>/dev/null
+	find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null
 	return 0
 }
 

@@ -14,6 +14,9 @@
 #  - a third server in a/inner (below the scope's directory) is counted
 #    exactly too, with its process row's cgroup path .../a/inner;
 #  - b's port has no row, its routes none;
+#  - a server in b/moved, not counted, moved into a/moved while it runs:
+#    its requests after the move counted exactly, its process row with the
+#    new cgroup;
 #  - a's process row (hm-stat --source socket --by process) has the server's
 #    pid, comm and cgroup path as /proc/PID says, its cgroup id (the
 #    directory's inode), role server, and the same counts;
@@ -31,6 +34,7 @@ sockh_init sc
 PA=18211
 PB=18212
 PI=18213
+PM=18214
 LOAD=$HM_BUILD/hm-load
 
 sockh_server_start a "$CGD/a" --port "$PA"
@@ -39,9 +43,12 @@ sockh_server_start b "$CGD/b" --port "$PB"
 PID_B=$SERVER_PID
 sockh_server_start inner "$CGD/a/inner" --port "$PI"
 PID_I=$SERVER_PID
+sockh_server_start moved "$CGD/b/moved" --port "$PM"
+PID_M=$SERVER_PID
 sockh_server_wait a
 sockh_server_wait b
 sockh_server_wait inner
+sockh_server_wait moved
 
 if out=$("$LOAD" --sockets --cgroup "$CGD/a" --pin-path "$PIN" 2>&1); then
 	hm_ok "hm-load --sockets --cgroup ${CGD#"$CG2"}/a (pins in $PIN)"
@@ -120,6 +127,28 @@ sockh_compare "cgroup b (outside the scope): no row for port $PB" "$(sockh_port_
 got=$(jq -r '[.routes[] | select(.route | startswith("/scb"))] | length' "$TMP/s1.json")
 sockh_compare "cgroup b: no route of its paths" "routes $got" "routes 0"
 
+# A server moved into the scope while it runs: counted from then on.
+curl_run "$TMP/m0.txt" "$PM" /scm/ok /scm/ok
+sleep 0.3
+sockh_stat "$TMP/s-m0.json"
+sockh_compare "cgroup b/moved (outside the scope): no row for port $PM" "$(sockh_port_row "$TMP/s-m0.json" "$PM")" none
+mkdir -p "$CGD/a/moved" && echo "$PID_M" >"$CGD/a/moved/cgroup.procs"
+if grep -qx "0::${CGD#"$CG2"}/a/moved" "/proc/$PID_M/cgroup"; then
+	hm_ok "server moved (pid $PID_M) moved into ${CGD#"$CG2"}/a/moved"
+else
+	hm_not_ok "server moved into ${CGD#"$CG2"}/a/moved" "$(cat "/proc/$PID_M/cgroup")"
+fi
+curl_run "$TMP/m1.txt" "$PM" /scm/ok /scm/missing /scm/ok
+if [ "$(grep -vc '^000 ' "$TMP/m0.txt" "$TMP/m1.txt" | awk -F: '{ s += $2 } END { print s }')" -eq 5 ]; then
+	hm_ok "curl: 2 transfers to moved before its move, 3 after, all answered"
+else
+	hm_not_ok "curl transfers to moved" "$(cat "$TMP/m0.txt" "$TMP/m1.txt" "$TMP/curl.err")"
+fi
+sleep 0.3
+sockh_stat "$TMP/s-m1.json"
+sockh_compare "cgroup a/moved: port $PM counts the requests after the move, exactly as curl saw them" \
+	"$(sockh_port_row "$TMP/s-m1.json" "$PM")" "$(sockh_truth_curl "$TMP/m1.txt")"
+
 # Process rows, against /proc and the cgroup directory.
 if sockh_procs "$TMP/p1.json" 2>"$TMP/p1.err"; then
 	sockh_compare "cgroup a: process row: pid, comm, cgroup and counts" \
@@ -129,6 +158,11 @@ if sockh_procs "$TMP/p1.json" 2>"$TMP/p1.err"; then
 		"$(sockh_proc_row "$TMP/p1.json" "$PID_I")" \
 		"$(sockh_proc_truth inner "$CGD/a/inner" "$(sockh_truth_server "$TMP/inner.json")")"
 	sockh_compare "cgroup b: no process row" "$(sockh_proc_row "$TMP/p1.json" "$PID_B")" none
+	want=$(printf 'pid %s comm %s role server cgroup %s cgroup_id %s %s' "$PID_M" \
+		"$(jq -r .comm "$TMP/moved.json")" "${CGD#"$CG2"}/a/moved" "$(stat -c %i "$CGD/a/moved")" \
+		"$(sockh_truth_curl "$TMP/m1.txt")")
+	sockh_compare "cgroup a/moved: process row in its new cgroup, the requests after the move" \
+		"$(sockh_proc_row "$TMP/p1.json" "$PID_M")" "$want"
 else
 	hm_not_ok "hm-stat --source socket --by process --json" "$(cat "$TMP/p1.err")"
 fi

@@ -3,14 +3,15 @@
 # and streams, each case exact against what its clients and its server
 # (tests/lib/sockh_server.py, which records its own calls) saw.
 #
-# Servers on 127.0.0.1:18221-18239 in a network namespace of the test's own,
+# Servers on 127.0.0.1:18221-18240 in a network namespace of the test's own,
 # all in one cgroup ($CG2/hm-sh-<pid>/srv) that `hm-load --sockets --cgroup`
 # watches, so the self-metrics count these servers only:
 #  - big: a 1 MiB response written with one write(2): counted once, its
 #    bytes exact;
 #  - iov: responses written with writev(2) of exactly 1,024 buffers (IOV_MAX),
 #    the head in pieces of 1-3 bytes, the body in the rest: exact,
-#    sock_window_cut 0;
+#    sock_window_cut 0; iovnb: the same on a non-blocking socket, where
+#    writes come out short and go on with the buffers left;
 #  - iovr: requests of over 2 KiB of head read with readv(2) into 1,024
 #    buffers of 1-3 bytes, answered with writev of 1,024: exact;
 #  - byte: requests read one byte per recv(2): requests, routes and bytes
@@ -61,7 +62,7 @@ LOAD=$HM_BUILD/hm-load
 SRV=$CGD/srv
 P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MID=18227 P_MSG=18228
 P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234 P_TWIN=18235
-P_BATCH=18236 P_EARLY=18237 P_HEAD=18238 P_SPLICE=18239
+P_BATCH=18236 P_EARLY=18237 P_HEAD=18238 P_SPLICE=18239 P_IOVNB=18240
 
 sockh_server_start big "$SRV" --port "$P_BIG" --write write1
 sockh_server_start iov "$SRV" --port "$P_IOV" --write writev1024
@@ -82,13 +83,14 @@ sockh_server_start batch "$SRV" --port "$P_BATCH" --mode batch
 sockh_server_start early "$SRV" --port "$P_EARLY"
 sockh_server_start head "$SRV" --port "$P_HEAD" --write split
 sockh_server_start splice "$SRV" --port "$P_SPLICE" --read splice
-for name in big iov iovr byte exit line mid msg peek sendfile nonblock close continue v6 batch early head splice; do
+sockh_server_start iovnb "$SRV" --port "$P_IOVNB" --write writev1024 --nonblock --sndbuf 8192
+for name in big iov iovr byte exit line mid msg peek sendfile nonblock close continue v6 batch early head splice iovnb; do
 	sockh_server_wait "$name"
 done
 
 # mid, before the load: a request answered on a keep-alive connection, then
 # a POST's head and the first quarter of its body.
-sockh_in_ns timeout 60 python3 "$HM_LIB/sockh_client.py" mid --port "$P_MID" --body 200000 \
+sockh_in_ns timeout 60 "$PY" "$HM_LIB/sockh_client.py" mid --port "$P_MID" --body 200000 \
 	--ready "$TMP/mid.ready" --go "$TMP/mid.go" --go2 "$TMP/mid.go2" >"$TMP/mid.client" 2>&1 &
 MID_CLIENT=$!
 if hm_wait_line "$TMP/mid.ready" part1 15; then
@@ -215,6 +217,17 @@ exact iov "$P_IOV"
 sockh_compare "iov: sock_window_cut stays 0" "sock_window_cut $(sockh_mon "$TMP/s.json" sock_window_cut)" \
 	"sock_window_cut $wc0"
 
+# iovnb: the same writev of 1,024 buffers on a non-blocking socket with a
+# small send buffer: short writes, each followed by a writev of what is left.
+curl_run iovnb "$P_IOVNB" "/iovnb/bytes/600000?pad=1000" --next /iovnb/bytes/800000 --next /iovnb/ok/bytes/5000
+transfers iovnb 3
+snap
+server iovnb '.responses == 3 and .short_writes > 0 and .max_iov == 1024' \
+	"wrote with writev(2) of 1,024 buffers, short writes followed by the rest"
+exact iovnb "$P_IOVNB"
+sockh_compare "iovnb: sock_window_cut stays 0" "sock_window_cut $(sockh_mon "$TMP/s.json" sock_window_cut)" \
+	"sock_window_cut $wc0"
+
 # iovr: a request head over 2 KiB read with readv into 1,024 small buffers.
 pad=$(head -c 2100 /dev/zero | tr '\0' q)
 curl_run iovr "$P_IOVR" -H "X-Pad: $pad" "/iovr/bytes/2000?pad=800" --next -H "X-Pad: $pad" \
@@ -243,7 +256,7 @@ done
 # exit: three pipelined requests, one answer, os._exit.
 closed0=$(sockh_mon "$TMP/s.json" conns_closed)
 live0=$(sockh_mon "$TMP/s.json" conns_live)
-if sockh_in_ns timeout 20 python3 "$HM_LIB/sockh_client.py" pipeline3 --port "$P_EXIT" \
+if sockh_in_ns timeout 20 "$PY" "$HM_LIB/sockh_client.py" pipeline3 --port "$P_EXIT" \
 	/exit/one /exit/two /exit/three >"$TMP/exit.client" 2>&1 &&
 	[ "$(jq -r .responses "$TMP/exit.client")" = 1 ]; then
 	hm_ok "exit: 3 pipelined requests, 1 response, then the server's end: $(cat "$TMP/exit.client")"
@@ -270,7 +283,7 @@ fi
 
 # line: no HTTP at all.
 ign0=$(sockh_mon "$TMP/s.json" sock_ignored)
-if sockh_in_ns timeout 20 python3 "$HM_LIB/sockh_client.py" line --port "$P_LINE" --lines 5 \
+if sockh_in_ns timeout 20 "$PY" "$HM_LIB/sockh_client.py" line --port "$P_LINE" --lines 5 \
 	--styles json,smtp,memcache,redis >"$TMP/line.client" 2>&1 &&
 	[ "$(jq -r .replies "$TMP/line.client")" = 20 ]; then
 	hm_ok "line: 4 connections (JSON, SMTP, memcached, Redis inline lines) of 5 lines each, all answered: $(cat "$TMP/line.client")"
@@ -317,7 +330,7 @@ server sendfile '.sendfile_calls >= 4 and .responses == 4' "sent every body with
 exact sendfile "$P_SF"
 
 # nonblock: sends that take part of their buffer.
-curl_run nonblock "$P_NB" /nb/bytes/4000000 --next /nb/ok --next /nb/bytes/3000001
+curl_run nonblock "$P_NB" /nb/bytes/1000000 --next /nb/ok --next /nb/bytes/700001
 transfers nonblock 3
 snap
 server nonblock '.short_writes > 0 and .responses == 3' "had short writes (non-blocking, SO_SNDBUF 8 KiB)"
@@ -370,7 +383,7 @@ counts() {
 # batch: pipelined requests, every one read so far answered in one write.
 b_ok=0
 for k in 1 2; do
-	sockh_in_ns timeout 20 python3 "$HM_LIB/sockh_client.py" pipeline --port "$P_BATCH" /bt/ok \
+	sockh_in_ns timeout 20 "$PY" "$HM_LIB/sockh_client.py" pipeline --port "$P_BATCH" /bt/ok \
 		/bt/missing /bt/bytes/3000 /bt/ok /bt/fail /bt/moved >>"$TMP/batch.client" 2>&1 || b_ok=1
 done
 if [ "$b_ok" -eq 0 ] && [ "$(jq -s 'map(.responses) | add' "$TMP/batch.client" 2>/dev/null)" = 12 ]; then
@@ -448,7 +461,7 @@ sockh_compare "twins: port $P_TWIN counted exactly as curl saw it (two namespace
 # Process rows: each server's own (the exit server's outlives it).
 if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
 	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6 batch early head \
-		splice twin1 twin2; do
+		splice iovnb twin1 twin2; do
 		sockh_compare "$name: its process row as the server recorded it" \
 			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
 			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"

@@ -12,6 +12,7 @@
 #   CGD   the test's cgroup directory, $CG2/hm-TAG-<pid>
 #   PIN   its pin directory, /sys/fs/bpf/hm-TAG-<pid>
 #   TMP   a temporary directory
+#   PY    python3's interpreter (its path: no shim in between)
 #   SERVERS  pids of the servers sockh_server_up started
 # and a trap that detaches the socket source (PIN), ends the servers and
 # whatever else is left in NS or CGD, deletes NS, removes the cgroups (once
@@ -32,6 +33,8 @@ sockh_init() {
 		hm_skip "$(basename "$0")" "no cgroup2 mount in /proc/mounts"
 		exit 77
 	fi
+	# The interpreter itself: a version manager's shim costs half a second a start.
+	PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
 	SOCKH_TAG=$tag
 	NS=hm-$tag$$n
 	CGD=$CG2/hm-$tag-$$
@@ -143,7 +146,7 @@ sockh_server_start() {
 	# shellcheck disable=SC2016  # expanded by that shell
 	sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift
 		exec ip netns exec "$@"' sh "$cg" "${SOCKH_SERVER_NS:-$NS}" \
-		python3 "$HM_LIB/sockh_server.py" --stats "$TMP/$name.json" "$@" \
+		"$PY" "$HM_LIB/sockh_server.py" --stats "$TMP/$name.json" "$@" \
 		>"$TMP/$name.out" 2>&1 &
 	SERVER_PID=$!
 	SERVERS+=("$SERVER_PID")

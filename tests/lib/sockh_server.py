@@ -13,7 +13,9 @@ write1 (one os.write of the whole response), writev1024 (os.writev of exactly
 sendmsg of four buffers, split (the head, then the body in three sends),
 sendfile (the head with send, the body from a file with os.sendfile) or
 nonblock (a non-blocking socket: sends that take part of what they are
-given, with --sndbuf to make them short).  --continue answers "Expect:
+given, with --sndbuf to make them short); --nonblock makes write1,
+writev1024 and sendmsg do the same, writing what is left after a short
+write.  --continue answers "Expect:
 100-continue" with an interim 100 before reading the body.  --listen ::
 takes IPv6 and v4-mapped IPv4 peers.
 
@@ -200,15 +202,27 @@ class Conn:
         else:
             raise ValueError(how)
         total = len(data)
+        if self.args.nonblock:
+            self.sock.setblocking(False)
+        try:
+            self._write_pieces(how, pieces, total)
+        finally:
+            self.sock.setblocking(True)
+
+    def _write_pieces(self, how, pieces, total):
         while pieces:
             with self.rec.lock:
                 self.rec.d["max_iov"] = max(self.rec.d["max_iov"], len(pieces))
-            if how == "write1":
-                n = os.write(self.fd, pieces[0])
-            elif how == "writev1024":
-                n = os.writev(self.fd, pieces)
-            else:
-                n = self.sock.sendmsg(pieces)
+            try:
+                if how == "write1":
+                    n = os.write(self.fd, pieces[0])
+                elif how == "writev1024":
+                    n = os.writev(self.fd, pieces)
+                else:
+                    n = self.sock.sendmsg(pieces)
+            except BlockingIOError:
+                select.select([], [self.sock], [], 5)
+                continue
             self.rec.add(write_calls=1, bytes_out=n)
             total -= n
             if total:
@@ -519,6 +533,9 @@ def main():
     ap.add_argument("--continue", dest="continue_", action="store_true",
                     help="answer Expect: 100-continue with an interim 100 before the body")
     ap.add_argument("--sndbuf", type=int, help="SO_SNDBUF of accepted sockets")
+    ap.add_argument("--nonblock", action="store_true",
+                    help="write1, writev1024, sendmsg on a non-blocking socket: short writes "
+                    "go on with what is left (with writev1024, fewer buffers)")
     ap.add_argument("--stats", help="the record, JSON")
     args = ap.parse_args()
     rec = Record(args.stats)

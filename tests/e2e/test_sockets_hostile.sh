@@ -35,7 +35,8 @@
 #    the server's close; continue: an interim 100 Continue (not a response,
 #    its bytes on the route); v6: an IPv6 socket with a v4-mapped and an
 #    IPv6 peer (client rows 127.0.0.1 and ::1): each exact;
-#  - batch: pipelined requests answered several to a write; early: a 413
+#  - batch: pipelined requests answered several to a write (once after
+#    the client's half-close); early: a 413
 #    written before the request's body is read, then the close (or the body
 #    read after it and more requests on the connection); head: HEAD,
 #    204 and chunked responses written in pieces, then a plain request on the
@@ -382,20 +383,22 @@ counts() {
 
 # batch: pipelined requests, every one read so far answered in one write.
 b_ok=0
-for k in 1 2; do
-	sockh_in_ns timeout 20 "$PY" "$HM_LIB/sockh_client.py" pipeline --port "$P_BATCH" /bt/ok \
-		/bt/missing /bt/bytes/3000 /bt/ok /bt/fail /bt/moved >>"$TMP/batch.client" 2>&1 || b_ok=1
+for k in 1 2 3; do
+	half=()
+	[ "$k" -eq 3 ] && half=(--half-close) # the last: the client's FIN right after its requests
+	sockh_in_ns timeout 20 "$PY" "$HM_LIB/sockh_client.py" pipeline --port "$P_BATCH" "${half[@]}" \
+		/bt/ok /bt/missing /bt/bytes/3000 /bt/ok /bt/fail /bt/moved >>"$TMP/batch.client" 2>&1 || b_ok=1
 done
-if [ "$b_ok" -eq 0 ] && [ "$(jq -s 'map(.responses) | add' "$TMP/batch.client" 2>/dev/null)" = 12 ]; then
-	hm_ok "batch: 2 connections of 6 pipelined requests, all answered"
+if [ "$b_ok" -eq 0 ] && [ "$(jq -s 'map(.responses) | add' "$TMP/batch.client" 2>/dev/null)" = 18 ]; then
+	hm_ok "batch: 3 connections of 6 pipelined requests (the last half-closed after them), all answered"
 else
 	hm_not_ok "batch: the pipelining clients" "$(cat "$TMP/batch.client")"
 fi
 snap
-server batch '.responses == 12 and .batches < .responses' "answered several requests in one write"
+server batch '.responses == 18 and .batches < .responses' "answered several requests in one write"
 sockh_compare "batch: port $P_BATCH as the server recorded it" "$(sockh_port_row "$TMP/s.json" "$P_BATCH")" \
 	"$(sockh_truth_server "$TMP/batch.json")"
-got=$(jq -s '"requests 12 responses \(map(.responses) | add) bytes_in \(map(.sent) | add) bytes_out \(map(.received) | add)"' -r "$TMP/batch.client")
+got=$(jq -s '"requests 18 responses \(map(.responses) | add) bytes_in \(map(.sent) | add) bytes_out \(map(.received) | add)"' -r "$TMP/batch.client")
 sockh_compare "batch: port $P_BATCH as the clients saw it" \
 	"$(sockh_port_row "$TMP/s.json" "$P_BATCH" | awk '{ print $1, $2, $3, $4, $15, $16, $17, $18 }')" "$got"
 

@@ -6,8 +6,9 @@ each prints one JSON line of what it sent and received (its ground truth).
       one connection, three GET requests in one write (pipelined), then reads
       until the server closes: {"sent", "received", "responses"} (responses:
       status lines read).
-  pipeline --port P PATH...
-      one connection, a GET per PATH, all in one write; then reads as many
+  pipeline --port P [--half-close] PATH...
+      one connection, a GET per PATH, all in one write (then, with
+      --half-close, shutdown(SHUT_WR): the server reads the end); reads as many
       responses (each with a Content-Length) and closes: {"sent", "received",
       "responses", "statuses"}.
   line --port P --lines N [--styles LIST]
@@ -80,6 +81,8 @@ def pipeline(a):
     s = connect(a.port)
     req = b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode() for p in a.paths)
     s.sendall(req)
+    if a.half_close:
+        s.shutdown(socket.SHUT_WR)
     buf, received, statuses = b"", 0, []
     for _ in a.paths:
         st, raw, buf = read_response(s, buf)
@@ -184,6 +187,7 @@ def main():
     p.add_argument("paths", nargs=3)
     p = sub.add_parser("pipeline")
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--half-close", action="store_true", help="shutdown(SHUT_WR) after the requests")
     p.add_argument("paths", nargs="+")
     p = sub.add_parser("line")
     p.add_argument("--port", type=int, required=True)

@@ -3,7 +3,9 @@
 #
 # Refusals, each exit 2 with one line on stderr: --sockets IFACE, --cgroup
 # without --sockets, --cgroup on a directory that is not cgroup v2 (/tmp),
-# --sockets --xdp.  --detach --sockets with nothing loaded: exit 3.  Then a
+# on a file of the cgroup2 file system (cgroup.procs), on a path that does
+# not exist, --detach --sockets --cgroup, --sockets --xdp.  --detach
+# --sockets and --status with nothing loaded: exit 3.  Then a
 # load: --status (text) names the socket source, --status --json has a
 # "sockets" object with 13 programs and cgroup_filter false (true after a
 # run with --cgroup on the cgroup2 mount); a second --sockets run keeps the
@@ -41,9 +43,24 @@ hm_expect_fail "--cgroup without --sockets refused" 2 'cgroup' \
 	"$LOAD" --cgroup "${CG2:-/sys/fs/cgroup}" --pin-path "$PIN"
 hm_expect_fail "--sockets --cgroup /tmp (not cgroup v2) refused" 2 'cgroup v2' \
 	"$LOAD" --sockets --cgroup /tmp --pin-path "$PIN"
+if [ -n "$CG2" ]; then
+	# On the cgroup2 file system, but a file: not a cgroup directory either.
+	hm_expect_fail "--sockets --cgroup CG2/cgroup.procs (a file) refused" 2 'cgroup' \
+		"$LOAD" --sockets --cgroup "$CG2/cgroup.procs" --pin-path "$PIN"
+fi
+hm_expect_fail "--sockets --cgroup /nonexistent refused" 2 'cgroup' \
+	"$LOAD" --sockets --cgroup "/nonexistent-hm-sc-$$" --pin-path "$PIN"
+hm_expect_fail "--detach --sockets --cgroup refused" 2 'cgroup' \
+	"$LOAD" --detach --sockets --cgroup "${CG2:-/sys/fs/cgroup}" --pin-path "$PIN"
 hm_expect_fail "--sockets --xdp refused" 2 'xdp' "$LOAD" --sockets --xdp --pin-path "$PIN"
 hm_expect_fail "--detach --sockets with nothing loaded: exit 3" 3 'not loaded' \
 	"$LOAD" --detach --sockets --pin-path "$PIN"
+hm_run "$LOAD" --status --pin-path "$PIN"
+if [ "$rc" -eq 3 ]; then
+	hm_ok "--status with nothing loaded: exit 3"
+else
+	hm_not_ok "--status with nothing loaded: exit 3" "exit $rc" "$out" "$err"
+fi
 if [ -e "$PIN/sockets" ]; then
 	hm_not_ok "refused command lines leave nothing in $PIN" "$(ls -la "$PIN/sockets")"
 else

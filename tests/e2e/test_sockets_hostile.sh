@@ -3,7 +3,7 @@
 # and streams, each case exact against what its clients and its server
 # (tests/lib/sockh_server.py, which records its own calls) saw.
 #
-# Servers on 127.0.0.1:18221-18240 in a network namespace of the test's own,
+# Servers on 127.0.0.1:18221-18242 in a network namespace of the test's own,
 # all in one cgroup ($CG2/hm-sh-<pid>/srv) that `hm-load --sockets --cgroup`
 # watches, so the self-metrics count these servers only:
 #  - big: a 1 MiB response written with one write(2): counted once, its
@@ -43,6 +43,9 @@
 #    same connection: each exact against the server's record;
 #  - splice: request bodies taken from the socket with splice(2) (into a
 #    pipe), the heads with recv: exact;
+#  - inside: a client in the watched cgroup too: its exchange with a
+#    watched server counted once, exactly; with a server outside, no row;
+#    sock_other_role grows;
 #  - twins: the same server port in two namespaces and clients bound to the
 #    same port, so two live connections have the same endpoints; one ends
 #    while the other's request waits: both exchanges counted exactly;
@@ -64,6 +67,7 @@ SRV=$CGD/srv
 P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MID=18227 P_MSG=18228
 P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234 P_TWIN=18235
 P_BATCH=18236 P_EARLY=18237 P_HEAD=18238 P_SPLICE=18239 P_IOVNB=18240
+P_OUT=18241 P_IN=18242
 
 sockh_server_start big "$SRV" --port "$P_BIG" --write write1
 sockh_server_start iov "$SRV" --port "$P_IOV" --write writev1024
@@ -85,7 +89,9 @@ sockh_server_start early "$SRV" --port "$P_EARLY"
 sockh_server_start head "$SRV" --port "$P_HEAD" --write split
 sockh_server_start splice "$SRV" --port "$P_SPLICE" --read splice
 sockh_server_start iovnb "$SRV" --port "$P_IOVNB" --write writev1024 --nonblock --sndbuf 8192
-for name in big iov iovr byte exit line mid msg peek sendfile nonblock close continue v6 batch early head splice iovnb; do
+sockh_server_start outside "" --port "$P_OUT"
+sockh_server_start inside "$SRV" --port "$P_IN"
+for name in big iov iovr byte exit line mid msg peek sendfile nonblock close continue v6 batch early head splice iovnb outside inside; do
 	sockh_server_wait "$name"
 done
 
@@ -434,6 +440,32 @@ snap
 server splice '.splice_calls >= 1 and .responses == 4' "moved the body with splice(2)"
 exact splice "$P_SPLICE"
 
+# inside: curl itself in the watched cgroup, asking a server in it and one
+# outside it: the exchange between two watched processes counted once (the
+# server's side), the client's calls as the other role's, nothing for the
+# server outside.
+oth0=$(sockh_mon "$TMP/s.json" sock_other_role)
+# shellcheck disable=SC2016  # expanded by that shell
+sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$SRV" \
+	ip netns exec "$NS" timeout 20 curl -s -o /dev/null -w "$SOCKH_W" "http://127.0.0.1:$P_IN/in/ok" \
+	--next -s -o /dev/null -w "$SOCKH_W" "http://127.0.0.1:$P_IN/in/missing" >"$TMP/inside.txt" 2>"$TMP/inside.err"
+sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$SRV" \
+	ip netns exec "$NS" timeout 20 curl -s -o /dev/null -w "$SOCKH_W" "http://127.0.0.1:$P_OUT/out/ok" \
+	>"$TMP/outside.txt" 2>"$TMP/outside.err"
+transfers inside 2
+transfers outside 1
+snap
+sockh_compare "inside: port $P_IN (client and server both watched) counted once, exactly as curl saw it" \
+	"$(sockh_port_row "$TMP/s.json" "$P_IN")" "$(sockh_truth_curl "$TMP/inside.txt")"
+sockh_compare "inside: port $P_OUT (its server not watched, its client watched) has no row" \
+	"$(sockh_port_row "$TMP/s.json" "$P_OUT")" none
+oth1=$(sockh_mon "$TMP/s.json" sock_other_role)
+if [[ $oth1 =~ ^[0-9]+$ ]] && [[ $oth0 =~ ^[0-9]+$ ]] && [ "$oth1" -gt "$oth0" ]; then
+	hm_ok "inside: sock_other_role grows with the watched client's calls ($oth0 -> $oth1)"
+else
+	hm_not_ok "inside: sock_other_role grows with the watched client's calls" "before $oth0, after $oth1"
+fi
+
 # twins: the same port in two namespaces, clients from the same port: two
 # connections with the same endpoints, at the same time.  The one of $NS
 # ends while the other's request waits for its (slow) answer.
@@ -464,7 +496,7 @@ sockh_compare "twins: port $P_TWIN counted exactly as curl saw it (two namespace
 # Process rows: each server's own (the exit server's outlives it).
 if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
 	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6 batch early head \
-		splice iovnb twin1 twin2; do
+		splice iovnb inside twin1 twin2; do
 		sockh_compare "$name: its process row as the server recorded it" \
 			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
 			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"
@@ -472,6 +504,10 @@ if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
 	sockh_compare "mid: its process row holds the joined and the fresh request only" \
 		"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/mid.json")")" \
 		"$(sockh_proc_truth mid "$SRV" "$(sockh_truth_curl "$TMP/mid-after.txt" "$TMP/mid-joined.txt")")"
+	sockh_compare "outside: no process row" \
+		"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/outside.json")")" none
+	sockh_compare "inside: no process row for the watched curl (a client)" \
+		"curl rows $(jq '[.processes[]? | select(.comm == "curl")] | length' "$TMP/procs.json")" "curl rows 0"
 	sockh_compare "line: no process row" \
 		"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/line.json")")" none
 else

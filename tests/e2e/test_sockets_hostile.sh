@@ -36,7 +36,8 @@
 #    its bytes on the route); v6: an IPv6 socket with a v4-mapped and an
 #    IPv6 peer (client rows 127.0.0.1 and ::1): each exact;
 #  - batch: pipelined requests answered several to a write (once after
-#    the client's half-close); early: a 413
+#    the client's half-close; 40 at once, deeper than the latency
+#    queue); early: a 413
 #    written before the request's body is read, then the close (or the body
 #    read after it and more requests on the connection); head: HEAD,
 #    204 and chunked responses written in pieces, then a plain request on the
@@ -395,16 +396,20 @@ for k in 1 2 3; do
 	sockh_in_ns timeout 20 "$PY" "$HM_LIB/sockh_client.py" pipeline --port "$P_BATCH" "${half[@]}" \
 		/bt/ok /bt/missing /bt/bytes/3000 /bt/ok /bt/fail /bt/moved >>"$TMP/batch.client" 2>&1 || b_ok=1
 done
-if [ "$b_ok" -eq 0 ] && [ "$(jq -s 'map(.responses) | add' "$TMP/batch.client" 2>/dev/null)" = 18 ]; then
-	hm_ok "batch: 3 connections of 6 pipelined requests (the last half-closed after them), all answered"
+# Deeper than the pipelining depth the monitor times: 40 in one write.
+mapfile -t deep < <(for ((k = 0; k < 40; k++)); do echo "/bt/deep/bytes/$((k * 37))"; done)
+sockh_in_ns timeout 20 "$PY" "$HM_LIB/sockh_client.py" pipeline --port "$P_BATCH" "${deep[@]}" \
+	>>"$TMP/batch.client" 2>&1 || b_ok=1
+if [ "$b_ok" -eq 0 ] && [ "$(jq -s 'map(.responses) | add' "$TMP/batch.client" 2>/dev/null)" = 58 ]; then
+	hm_ok "batch: 3 connections of 6 pipelined requests (the last half-closed after them) and one of 40, all answered"
 else
 	hm_not_ok "batch: the pipelining clients" "$(cat "$TMP/batch.client")"
 fi
 snap
-server batch '.responses == 18 and .batches < .responses' "answered several requests in one write"
+server batch '.responses == 58 and .batches < .responses' "answered several requests in one write"
 sockh_compare "batch: port $P_BATCH as the server recorded it" "$(sockh_port_row "$TMP/s.json" "$P_BATCH")" \
 	"$(sockh_truth_server "$TMP/batch.json")"
-got=$(jq -s '"requests 18 responses \(map(.responses) | add) bytes_in \(map(.sent) | add) bytes_out \(map(.received) | add)"' -r "$TMP/batch.client")
+got=$(jq -s '"requests 58 responses \(map(.responses) | add) bytes_in \(map(.sent) | add) bytes_out \(map(.received) | add)"' -r "$TMP/batch.client")
 sockh_compare "batch: port $P_BATCH as the clients saw it" \
 	"$(sockh_port_row "$TMP/s.json" "$P_BATCH" | awk '{ print $1, $2, $3, $4, $15, $16, $17, $18 }')" "$got"
 

@@ -3,7 +3,7 @@
 # and streams, each case exact against what its clients and its server
 # (tests/lib/sockh_server.py, which records its own calls) saw.
 #
-# Servers on 127.0.0.1:18221-18242 in a network namespace of the test's own,
+# Servers on 127.0.0.1:18221-18243 in a network namespace of the test's own,
 # all in one cgroup ($CG2/hm-sh-<pid>/srv) that `hm-load --sockets --cgroup`
 # watches, so the self-metrics count these servers only:
 #  - big: a 1 MiB response written with one write(2): counted once, its
@@ -47,6 +47,8 @@
 #  - inside: a client in the watched cgroup too: its exchange with a
 #    watched server counted once, exactly; with a server outside, no row;
 #    sock_other_role grows;
+#  - lat: a response written a second after its request was read: the
+#    latency at least 1 s and at most curl's time to the first byte;
 #  - twins: the same server port in two namespaces and clients bound to the
 #    same port, so two live connections have the same endpoints; one ends
 #    while the other's request waits: both exchanges counted exactly;
@@ -68,7 +70,7 @@ SRV=$CGD/srv
 P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MID=18227 P_MSG=18228
 P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234 P_TWIN=18235
 P_BATCH=18236 P_EARLY=18237 P_HEAD=18238 P_SPLICE=18239 P_IOVNB=18240
-P_OUT=18241 P_IN=18242
+P_OUT=18241 P_IN=18242 P_LAT=18243
 
 sockh_server_start big "$SRV" --port "$P_BIG" --write write1
 sockh_server_start iov "$SRV" --port "$P_IOV" --write writev1024
@@ -92,7 +94,8 @@ sockh_server_start splice "$SRV" --port "$P_SPLICE" --read splice
 sockh_server_start iovnb "$SRV" --port "$P_IOVNB" --write writev1024 --nonblock --sndbuf 8192
 sockh_server_start outside "" --port "$P_OUT"
 sockh_server_start inside "$SRV" --port "$P_IN"
-for name in big iov iovr byte exit line mid msg peek sendfile nonblock close continue v6 batch early head splice iovnb outside inside; do
+sockh_server_start lat "$SRV" --port "$P_LAT"
+for name in big iov iovr byte exit line mid msg peek sendfile nonblock close continue v6 batch early head splice iovnb outside inside lat; do
 	sockh_server_wait "$name"
 done
 
@@ -471,6 +474,22 @@ else
 	hm_not_ok "inside: sock_other_role grows with the watched client's calls" "before $oth0, after $oth1"
 fi
 
+# lat: the server's own time, read to write, at least the second it waits
+# and at most what curl waited for the first byte.
+sockh_in_ns timeout 20 curl -s -o /dev/null -w '%{http_code} %{time_starttransfer}\n' \
+	"http://127.0.0.1:$P_LAT/lat/slow" >"$TMP/lat.txt" 2>"$TMP/lat.err"
+snap
+read -r code ttfb <"$TMP/lat.txt"
+got=$(jq -r --argjson p "$P_LAT" '[.ports[] | select(.port == $p)] | first // {} | "\(.responses // 0) \(.latency_us.min // 0) \(.latency_us.max // 0)"' "$TMP/s.json")
+read -r n lmin lmax <<<"$got"
+if [ "$code" = 200 ] && [ "$n" = 1 ] && awk -v a="$lmin" -v b="$lmax" -v t="$ttfb" \
+	'BEGIN { exit !(a >= 1000000 && b <= t * 1000000) }'; then
+	hm_ok "lat: latency $lmin us: at least the server's 1 s wait, at most curl's $ttfb s to the first byte"
+else
+	hm_not_ok "lat: latency between the server's 1 s wait and curl's time to the first byte" \
+		"hm-stat: responses $n latency min $lmin max $lmax us" "curl: $code, first byte after $ttfb s"
+fi
+
 # twins: the same port in two namespaces, clients from the same port: two
 # connections with the same endpoints, at the same time.  The one of $NS
 # ends while the other's request waits for its (slow) answer.
@@ -501,7 +520,7 @@ sockh_compare "twins: port $P_TWIN counted exactly as curl saw it (two namespace
 # Process rows: each server's own (the exit server's outlives it).
 if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
 	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6 batch early head \
-		splice iovnb inside twin1 twin2; do
+		splice iovnb inside lat twin1 twin2; do
 		sockh_compare "$name: its process row as the server recorded it" \
 			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
 			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"

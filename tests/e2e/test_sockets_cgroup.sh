@@ -17,6 +17,9 @@
 #  - a server in b/moved, not counted, moved into a/moved while it runs:
 #    its requests after the move counted exactly, its process row with the
 #    new cgroup;
+#  - a server in b/late moved into a/late while a request's body is on its
+#    way on a keep-alive connection: the request after it on that
+#    connection is counted;
 #  - a's process row (hm-stat --source socket --by process) has the server's
 #    pid, comm and cgroup path as /proc/PID says, its cgroup id (the
 #    directory's inode), role server, and the same counts;
@@ -35,6 +38,7 @@ PA=18211
 PB=18212
 PI=18213
 PM=18214
+PL=18215
 LOAD=$HM_BUILD/hm-load
 
 sockh_server_start a "$CGD/a" --port "$PA"
@@ -48,7 +52,10 @@ PID_M=$SERVER_PID
 sockh_server_wait a
 sockh_server_wait b
 sockh_server_wait inner
+sockh_server_start late "$CGD/b/late" --port "$PL"
+PID_L=$SERVER_PID
 sockh_server_wait moved
+sockh_server_wait late
 
 if out=$("$LOAD" --sockets --cgroup "$CGD/a" --pin-path "$PIN" 2>&1); then
 	hm_ok "hm-load --sockets --cgroup ${CGD#"$CG2"}/a (pins in $PIN)"
@@ -148,6 +155,40 @@ sleep 0.3
 sockh_stat "$TMP/s-m1.json"
 sockh_compare "cgroup a/moved: port $PM counts the requests after the move, exactly as curl saw them" \
 	"$(sockh_port_row "$TMP/s-m1.json" "$PM")" "$(sockh_truth_curl "$TMP/m1.txt")"
+
+# A server moved into the scope in the middle of a request's body, on a
+# keep-alive connection: what follows the body on that connection counted.
+PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
+sockh_in_ns timeout 60 "$PY" "$HM_LIB/sockh_client.py" mid --port "$PL" --body 200000 \
+	--ready "$TMP/late.ready" --go "$TMP/late.go" --go2 "$TMP/late.go2" >"$TMP/late.client" 2>&1 &
+late_client=$!
+ok=1
+wait_line() { # FILE TEXT
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -qx "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_line "$TMP/late.ready" part1 || ok=0
+mkdir -p "$CGD/a/late" && echo "$PID_L" >"$CGD/a/late/cgroup.procs" || ok=0
+touch "$TMP/late.go"
+wait_line "$TMP/late.ready" posted || ok=0
+touch "$TMP/late.go2"
+wait "$late_client" || ok=0
+if [ "$ok" -eq 1 ] && [ "$(jq -c '[.statuses, .joined.status]' "$TMP/late.client" 2>/dev/null)" = "[[200,200],200]" ]; then
+	hm_ok "late: a POST's body half sent, the server moved into ${CGD#"$CG2"}/a/late, the rest sent, one more request: all answered"
+else
+	hm_not_ok "late: the client and the move" "$(cat "$TMP/late.client")"
+fi
+sleep 0.3
+sockh_stat "$TMP/s-late.json"
+hm_note "late: sock_ignored $(sockh_mon "$TMP/s-m1.json" sock_ignored) -> $(sockh_mon "$TMP/s-late.json" sock_ignored)," \
+	"sock_midstream $(sockh_mon "$TMP/s-m1.json" sock_midstream) -> $(sockh_mon "$TMP/s-late.json" sock_midstream)"
+sockh_compare "late: the request after the body on that connection counted" \
+	"$(sockh_port_row "$TMP/s-late.json" "$PL")" \
+	"$(jq -r '.joined | "requests 1 responses 1 unanswered 0 2xx 1 3xx 0 4xx 0 5xx 0 bytes_in \(.sent) bytes_out \(.received)"' "$TMP/late.client")"
 
 # Process rows, against /proc and the cgroup directory.
 if sockh_procs "$TMP/p1.json" 2>"$TMP/p1.err"; then

@@ -26,7 +26,9 @@
 #  - hm-load --status --json: cgroup_filter true.
 # Then `hm-load --sockets` again without --cgroup (host-wide): cgroup_filter
 # false, new requests to b are counted exactly (port, routes, process row
-# with b's pid and cgroup), and a's rows are unchanged.
+# with b's pid and cgroup), and a's rows are unchanged; a keep-alive
+# connection to b/wide whose request body was on its way when the scope
+# widened has the request after the body counted.
 set -u
 # shellcheck source=tests/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
@@ -39,6 +41,7 @@ PB=18212
 PI=18213
 PM=18214
 PL=18215
+PW=18216
 LOAD=$HM_BUILD/hm-load
 
 sockh_server_start a "$CGD/a" --port "$PA"
@@ -54,8 +57,10 @@ sockh_server_wait b
 sockh_server_wait inner
 sockh_server_start late "$CGD/b/late" --port "$PL"
 PID_L=$SERVER_PID
+sockh_server_start wide "$CGD/b/wide" --port "$PW"
 sockh_server_wait moved
 sockh_server_wait late
+sockh_server_wait wide
 
 if out=$("$LOAD" --sockets --cgroup "$CGD/a" --pin-path "$PIN" 2>&1); then
 	hm_ok "hm-load --sockets --cgroup ${CGD#"$CG2"}/a (pins in $PIN)"
@@ -158,7 +163,6 @@ sockh_compare "cgroup a/moved: port $PM counts the requests after the move, exac
 
 # A server moved into the scope in the middle of a request's body, on a
 # keep-alive connection: what follows the body on that connection counted.
-PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
 sockh_in_ns timeout 60 "$PY" "$HM_LIB/sockh_client.py" mid --port "$PL" --body 200000 \
 	--ready "$TMP/late.ready" --go "$TMP/late.go" --go2 "$TMP/late.go2" >"$TMP/late.client" 2>&1 &
 late_client=$!
@@ -214,13 +218,32 @@ else
 	hm_not_ok "server a runs in its cgroup" "$(jq -c '{pid, cgroup}' "$TMP/a.json")"
 fi
 
-# Host-wide now.
+# Host-wide now, while a request's body is on its way to b/wide (outside
+# the scope until then) on a keep-alive connection.
+sockh_in_ns timeout 60 "$PY" "$HM_LIB/sockh_client.py" mid --port "$PW" --body 200000 \
+	--ready "$TMP/wide.ready" --go "$TMP/wide.go" --go2 "$TMP/wide.go2" >"$TMP/wide.client" 2>&1 &
+wide_client=$!
+wait_line "$TMP/wide.ready" part1 || hm_note "wide: the client's first part did not come"
 if out=$("$LOAD" --sockets --pin-path "$PIN" 2>&1); then
 	hm_ok "hm-load --sockets again without --cgroup: every process"
 else
 	hm_not_ok "hm-load --sockets without --cgroup" "$out"
 	hm_done
 fi
+touch "$TMP/wide.go"
+wait_line "$TMP/wide.ready" posted
+touch "$TMP/wide.go2"
+if wait "$wide_client" &&
+	[ "$(jq -c '[.statuses, .joined.status]' "$TMP/wide.client" 2>/dev/null)" = "[[200,200],200]" ]; then
+	hm_ok "wide: a POST's body half sent before the scope widened, the rest after, one more request: all answered"
+else
+	hm_not_ok "wide: the client" "$(cat "$TMP/wide.client")"
+fi
+sleep 0.3
+sockh_stat "$TMP/s-wide.json"
+sockh_compare "wide: the request after the body on that connection counted" \
+	"$(sockh_port_row "$TMP/s-wide.json" "$PW")" \
+	"$(jq -r '.joined | "requests 1 responses 1 unanswered 0 2xx 1 3xx 0 4xx 0 5xx 0 bytes_in \(.sent) bytes_out \(.received)"' "$TMP/wide.client")"
 got=$("$LOAD" --status --json --pin-path "$PIN" | jq -c '.sockets | {programs, cgroup_filter}')
 sockh_compare "--status --json without --cgroup" "$got" '{"programs":13,"cgroup_filter":false}'
 B2_PATHS=(/scb/ok /scb/ok /scb/missing POST:/scb/post /scb/moved /scb/ok)

@@ -6,8 +6,8 @@
 # Servers on 127.0.0.1:18221-18243 in a network namespace of the test's own,
 # all in one cgroup ($CG2/hm-sh-<pid>/srv) that `hm-load --sockets --cgroup`
 # watches, so the self-metrics count these servers only:
-#  - big: a 1 MiB response written with one write(2): counted once, its
-#    bytes exact;
+#  - big: a 1 MiB response written with one write(2) (requests read with
+#    read(2)): counted once, its bytes exact;
 #  - iov: responses written with writev(2) of exactly 1,024 buffers (IOV_MAX),
 #    the head in pieces of 1-3 bytes, the body in the rest: exact,
 #    sock_window_cut 0; iovnb: the same on a non-blocking socket, where
@@ -72,7 +72,7 @@ P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234 P_TWIN=
 P_BATCH=18236 P_EARLY=18237 P_HEAD=18238 P_SPLICE=18239 P_IOVNB=18240
 P_OUT=18241 P_IN=18242 P_LAT=18243
 
-sockh_server_start big "$SRV" --port "$P_BIG" --write write1
+sockh_server_start big "$SRV" --port "$P_BIG" --read read --write write1
 sockh_server_start iov "$SRV" --port "$P_IOV" --write writev1024
 sockh_server_start iovr "$SRV" --port "$P_IOVR" --read readv1024 --write writev1024
 sockh_server_start byte "$SRV" --port "$P_BYTE" --read recv1

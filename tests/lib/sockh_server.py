@@ -4,7 +4,7 @@ system calls the test chooses, and which records what it read and wrote.
 
 The socket-source tests (tests/e2e/test_sockets_*.sh) run it to make a
 process read and write HTTP in a known way.  --read picks the call that
-reads: recv of up to 64 KiB, recv(1) (one byte at a time), readv into 1,024
+reads: recv of up to 64 KiB, read (os.read: read(2)), recv(1) (one byte at a time), readv into 1,024
 buffers of 1-3 bytes, recvmsg_into over four buffers, or peek (a recv with
 MSG_PEEK before each recv), or splice (the head with recv, its length
 found with MSG_PEEK, the body with splice(2) from the socket into a pipe).  --write picks the call that writes: sendall,
@@ -122,6 +122,8 @@ class Conn:
         how = self.args.read
         if how == "recv":
             data = self.sock.recv(65536)
+        elif how == "read":  # read(2), not recvfrom(2)
+            data = os.read(self.fd, 65536)
         elif how == "peek":  # a look first (MSG_PEEK moves no byte), then the read
             self.sock.recv(16, socket.MSG_PEEK)
             self.rec.add(peek_calls=1)
@@ -526,7 +528,7 @@ def main():
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--mode", choices=["http", "close", "exit3", "line", "batch"], default="http")
-    ap.add_argument("--read", choices=["recv", "recv1", "readv1024", "recvmsg", "peek", "splice"],
+    ap.add_argument("--read", choices=["recv", "read", "recv1", "readv1024", "recvmsg", "peek", "splice"],
                     default="recv")
     ap.add_argument("--write", choices=["sendall", "write1", "writev1024", "sendmsg", "split",
                                         "sendfile", "nonblock"], default="sendall")

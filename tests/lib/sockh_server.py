@@ -11,7 +11,8 @@ found with MSG_PEEK, the body with splice(2) from the socket into a pipe).  --wr
 write1 (one os.write of the whole response), writev1024 (os.writev of exactly
 1,024 buffers: the head in pieces of 1-3 bytes, the body in the rest),
 sendmsg of four buffers, split (the head, then the body in three sends),
-sendfile (the head with send, the body from a file with os.sendfile) or
+sendfile (the head with send, the body from a file with os.sendfile),
+splice (the head with send, the body through a pipe with splice(2)) or
 nonblock (a non-blocking socket: sends that take part of what they are
 given, with --sndbuf to make them short); --nonblock makes write1,
 writev1024 and sendmsg do the same, writing what is left after a short
@@ -175,6 +176,26 @@ class Conn:
                         n = os.sendfile(self.fd, f.fileno(), off, len(body) - off)
                         self.rec.add(write_calls=1, sendfile_calls=1, bytes_out=n)
                         off += n
+            return
+        if how == "splice":  # the head with send, the body through a pipe with splice(2)
+            head_end = data.index(b"\r\n\r\n") + 4
+            self.sock.sendall(data[:head_end])
+            self.rec.add(write_calls=1, bytes_out=head_end)
+            body = memoryview(data)[head_end:]
+            r, w = os.pipe()
+            try:
+                off = 0
+                while off < len(body):
+                    k = os.write(w, body[off:off + 32768])
+                    left = k
+                    while left:
+                        n = os.splice(r, self.fd, left)
+                        self.rec.add(write_calls=1, splice_calls=1, bytes_out=n)
+                        left -= n
+                    off += k
+            finally:
+                os.close(r)
+                os.close(w)
             return
         if how == "nonblock":  # non-blocking, a small send buffer: short writes
             self.sock.setblocking(False)
@@ -531,7 +552,7 @@ def main():
     ap.add_argument("--read", choices=["recv", "read", "recv1", "readv1024", "recvmsg", "peek", "splice"],
                     default="recv")
     ap.add_argument("--write", choices=["sendall", "write1", "writev1024", "sendmsg", "split",
-                                        "sendfile", "nonblock"], default="sendall")
+                                        "sendfile", "splice", "nonblock"], default="sendall")
     ap.add_argument("--continue", dest="continue_", action="store_true",
                     help="answer Expect: 100-continue with an interim 100 before the body")
     ap.add_argument("--sndbuf", type=int, help="SO_SNDBUF of accepted sockets")

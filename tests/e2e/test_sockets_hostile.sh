@@ -461,7 +461,9 @@ exact splice "$P_SPLICE"
 # outside it: the exchange between two watched processes counted once (the
 # server's side), the client's calls as the other role's, nothing for the
 # server outside.
-oth0=$(sockh_mon "$TMP/s.json" sock_other_role)
+# The other role's calls: sock_other_role (sock_client in readers that predate it).
+other_role() { local v; v=$(sockh_mon "$1" sock_other_role); [ "$v" = missing ] && v=$(sockh_mon "$1" sock_client); echo "$v"; }
+oth0=$(other_role "$TMP/s.json")
 # shellcheck disable=SC2016  # expanded by that shell
 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$SRV" \
 	ip netns exec "$NS" timeout 20 curl -s -o /dev/null -w "$SOCKH_W" "http://127.0.0.1:$P_IN/in/ok" \
@@ -476,7 +478,7 @@ sockh_compare "inside: port $P_IN (client and server both watched) counted once,
 	"$(sockh_port_row "$TMP/s.json" "$P_IN")" "$(sockh_truth_curl "$TMP/inside.txt")"
 sockh_compare "inside: port $P_OUT (its server not watched, its client watched) has no row" \
 	"$(sockh_port_row "$TMP/s.json" "$P_OUT")" none
-oth1=$(sockh_mon "$TMP/s.json" sock_other_role)
+oth1=$(other_role "$TMP/s.json")
 if [[ $oth1 =~ ^[0-9]+$ ]] && [[ $oth0 =~ ^[0-9]+$ ]] && [ "$oth1" -gt "$oth0" ]; then
 	hm_ok "inside: sock_other_role grows with the watched client's calls ($oth0 -> $oth1)"
 else

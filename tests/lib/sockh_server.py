@@ -5,7 +5,8 @@ system calls the test chooses, and which records what it read and wrote.
 The socket-source tests (tests/e2e/test_sockets_*.sh) run it to make a
 process read and write HTTP in a known way.  --read picks the call that
 reads: recv of up to 64 KiB, read (os.read: read(2)), recv(1) (one byte at a time), readv into 1,024
-buffers of 1-3 bytes, recvmsg_into over four buffers, or peek (a recv with
+buffers of 1-3 bytes, readv0 (readv into an empty buffer, then 64 KiB),
+recvmsg_into over four buffers, or peek (a recv with
 MSG_PEEK before each recv), or splice (the head with recv, its length
 found with MSG_PEEK, the body with splice(2) from the socket into a pipe).  --write picks the call that writes: sendall,
 write1 (one os.write of the whole response), writev1024 (os.writev of exactly
@@ -137,6 +138,10 @@ class Conn:
             data = b"".join(bytes(b) for b in bufs)[:n]
             with self.rec.lock:
                 self.rec.d["max_iov"] = max(self.rec.d["max_iov"], len(bufs))
+        elif how == "readv0":  # readv(2) whose first buffer is empty
+            bufs = [bytearray(0), bytearray(65536)]
+            n = os.readv(self.fd, bufs)
+            data = bytes(bufs[1])[:n]
         elif how == "recvmsg":
             bufs = [bytearray(7), bytearray(13), bytearray(29), bytearray(4096)]
             n, _, _, _ = self.sock.recvmsg_into(bufs)
@@ -549,7 +554,8 @@ def main():
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--mode", choices=["http", "close", "exit3", "line", "batch"], default="http")
-    ap.add_argument("--read", choices=["recv", "read", "recv1", "readv1024", "recvmsg", "peek", "splice"],
+    ap.add_argument("--read", choices=["recv", "read", "recv1", "readv1024", "readv0", "recvmsg", "peek",
+                             "splice"],
                     default="recv")
     ap.add_argument("--write", choices=["sendall", "write1", "writev1024", "sendmsg", "split",
                                         "sendfile", "splice", "nonblock"], default="sendall")

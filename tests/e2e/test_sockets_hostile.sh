@@ -3,7 +3,7 @@
 # and streams, each case exact against what its clients and its server
 # (tests/lib/sockh_server.py, which records its own calls) saw.
 #
-# Servers on 127.0.0.1:18221-18245 in a network namespace of the test's own,
+# Servers on 127.0.0.1:18221-18246 in a network namespace of the test's own,
 # all in one cgroup ($CG2/hm-sh-<pid>/srv) that `hm-load --sockets --cgroup`
 # watches, so the self-metrics count these servers only:
 #  - big: a 1 MiB response written with one write(2) (requests read with
@@ -16,6 +16,8 @@
 #    buffers of 1-3 bytes, answered with writev of 1,024: exact;
 #  - readv0: requests read with readv(2) whose first buffer is empty:
 #    exact;
+#  - crlf: an empty line before a connection's first request line and one
+#    after a POST's body (RFC 9112 2.2): exact;
 #  - byte: requests read one byte per recv(2): requests, routes and bytes
 #    exact;
 #  - exit: three pipelined requests read, one answered, then os._exit:
@@ -73,7 +75,7 @@ SRV=$CGD/srv
 P_BIG=18221 P_IOV=18222 P_IOVR=18223 P_BYTE=18224 P_EXIT=18225 P_LINE=18226 P_MID=18227 P_MSG=18228
 P_PEEK=18229 P_SF=18230 P_NB=18231 P_CLOSE=18232 P_CONT=18233 P_V6=18234 P_TWIN=18235
 P_BATCH=18236 P_EARLY=18237 P_HEAD=18238 P_SPLICE=18239 P_IOVNB=18240
-P_OUT=18241 P_IN=18242 P_LAT=18243 P_SPLW=18244 P_RV0=18245
+P_OUT=18241 P_IN=18242 P_LAT=18243 P_SPLW=18244 P_RV0=18245 P_CRLF=18246
 
 sockh_server_start big "$SRV" --port "$P_BIG" --read read --write write1
 sockh_server_start iov "$SRV" --port "$P_IOV" --write writev1024
@@ -100,7 +102,8 @@ sockh_server_start inside "$SRV" --port "$P_IN"
 sockh_server_start lat "$SRV" --port "$P_LAT"
 sockh_server_start splicew "$SRV" --port "$P_SPLW" --write splice
 sockh_server_start readv0 "$SRV" --port "$P_RV0" --read readv0
-for name in big iov iovr byte exit line mid msg peek sendfile nonblock close continue v6 batch early head splice iovnb outside inside lat splicew readv0; do
+sockh_server_start crlf "$SRV" --port "$P_CRLF"
+for name in big iov iovr byte exit line mid msg peek sendfile nonblock close continue v6 batch early head splice iovnb outside inside lat splicew readv0 crlf; do
 	sockh_server_wait "$name"
 done
 
@@ -261,6 +264,21 @@ curl_run readv0 "$P_RV0" /rv0/ok --next /rv0/ok --next /rv0/missing
 transfers readv0 3
 snap
 exact readv0 "$P_RV0"
+
+# crlf: empty lines before a request line (RFC 9112 2.2: a server ignores
+# them), at the start of a connection and after a POST's body.
+if sockh_in_ns timeout 20 "$PY" "$HM_LIB/sockh_client.py" crlf --port "$P_CRLF" >"$TMP/crlf.client" 2>&1 &&
+	[ "$(jq -r .responses "$TMP/crlf.client")" = 3 ]; then
+	hm_ok "crlf: 3 requests, empty lines before the first and after the POST's body, all answered"
+else
+	hm_not_ok "crlf: the client" "$(cat "$TMP/crlf.client")"
+fi
+snap
+sockh_compare "crlf: port $P_CRLF as the server recorded it" "$(sockh_port_row "$TMP/s.json" "$P_CRLF")" \
+	"$(sockh_truth_server "$TMP/crlf.json")"
+sockh_compare "crlf: port $P_CRLF as the client saw it" \
+	"$(sockh_port_row "$TMP/s.json" "$P_CRLF" | awk '{ print $1, $2, $3, $4, $15, $16, $17, $18 }')" \
+	"$(jq -r '"requests 3 responses \(.responses) bytes_in \(.sent) bytes_out \(.received)"' "$TMP/crlf.client")"
 
 # byte: one byte per recv.
 head -c 1500 /dev/urandom | base64 -w 0 >"$TMP/byte-body"
@@ -540,7 +558,7 @@ sockh_compare "twins: port $P_TWIN counted exactly as curl saw it (two namespace
 # Process rows: each server's own (the exit server's outlives it).
 if sockh_procs "$TMP/procs.json" 2>"$TMP/procs.err"; then
 	for name in big iov iovr byte exit msg peek sendfile nonblock close continue v6 batch early head \
-		splice splicew iovnb inside lat readv0 twin1 twin2; do
+		splice splicew iovnb inside lat readv0 crlf twin1 twin2; do
 		sockh_compare "$name: its process row as the server recorded it" \
 			"$(sockh_proc_row "$TMP/procs.json" "$(jq -r .pid "$TMP/$name.json")")" \
 			"$(sockh_proc_truth "$name" "$SRV" "$(sockh_truth_server "$TMP/$name.json")")"

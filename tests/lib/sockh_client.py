@@ -11,6 +11,10 @@ each prints one JSON line of what it sent and received (its ground truth).
       --half-close, shutdown(SHUT_WR): the server reads the end); reads as many
       responses (each with a Content-Length) and closes: {"sent", "received",
       "responses", "statuses"}.
+  crlf --port P
+      one connection: an empty line, then a GET; a POST whose body is
+      followed by an empty line; a GET: {"sent", "received", "responses",
+      "statuses"}.
   line --port P --lines N [--styles LIST]
       one connection per style, N lines each: json ({"op": ...}), smtp
       ("EHLO host", "NOOP n"), memcache ("get keyN", "set keyN 0 0 5"),
@@ -101,6 +105,30 @@ LINES = {
 }
 
 
+def crlf(a):
+    """Empty lines where RFC 9112 2.2 says a server should ignore them."""
+    s = connect(a.port)
+    sent = received = 0
+    statuses = []
+    buf = b""
+    reqs = [
+        # before the first request line of a connection
+        b"\r\nGET /crlf/first HTTP/1.1\r\nHost: x\r\n\r\n",
+        # after a POST's body, as old browsers send it
+        b"POST /crlf/post HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\r\n",
+        b"GET /crlf/after HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    for req in reqs:
+        s.sendall(req)
+        sent += len(req)
+        st, raw, buf = read_response(s, buf)
+        statuses.append(st)
+        received += len(raw)
+        time.sleep(0.05)
+    s.close()
+    return {"sent": sent, "received": received, "responses": len(statuses), "statuses": statuses}
+
+
 def line(a):
     out = {"sent": 0, "received": 0, "replies": 0}
     for style in a.styles.split(","):
@@ -189,6 +217,8 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--half-close", action="store_true", help="shutdown(SHUT_WR) after the requests")
     p.add_argument("paths", nargs="+")
+    p = sub.add_parser("crlf")
+    p.add_argument("--port", type=int, required=True)
     p = sub.add_parser("line")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--lines", type=int, default=5)
@@ -200,7 +230,8 @@ def main():
     p.add_argument("--go", required=True)
     p.add_argument("--go2")
     a = ap.parse_args()
-    out = {"pipeline3": pipeline3, "pipeline": pipeline, "line": line, "mid": mid}[a.cmd](a)
+    out = {"pipeline3": pipeline3, "pipeline": pipeline, "crlf": crlf, "line": line,
+           "mid": mid}[a.cmd](a)
     print(json.dumps(out), flush=True)
 
 

@@ -273,7 +273,12 @@ class Conn:
             return None
         if self.args.read == "splice" and not self.buf:
             return self.splice_request()
-        while b"\r\n\r\n" not in self.buf:
+        while True:
+            # Empty lines before a request line are skipped (RFC 9112 2.2).
+            while self.buf[:1] in (b"\r", b"\n") and self.buf:
+                self.buf = self.buf[1:]
+            if b"\r\n\r\n" in self.buf:
+                break
             data = self.read_some()
             if not data:
                 return None

@@ -51,35 +51,75 @@ int hm_pin_lock(const char *dir)
 	return fd;
 }
 
+/* The row classes (hm_pin.h): their arrays, capacities and id counters. */
+static const struct {
+	size_t rows_fd; /* offsetof(struct hm_maps, ...) */
+	const char *rows_map;
+	unsigned int capacity;
+} row_classes[HM_ROW_CLASSES] = {
+	[HM_ROW_CLIENT] = { offsetof(struct hm_maps, clients), HM_MAP_CLIENTS, HM_MAX_CLIENTS },
+	[HM_ROW_PORT] = { offsetof(struct hm_maps, ports), HM_MAP_PORTS, HM_MAX_PORTS },
+	[HM_ROW_PORT_CLIENT] = { offsetof(struct hm_maps, port_clients), HM_MAP_PORT_CLIENTS,
+				 HM_MAX_PORT_CLIENTS },
+	[HM_ROW_IFACE] = { offsetof(struct hm_maps, ifaces), HM_MAP_IFACES, HM_MAX_IFACES },
+	[HM_ROW_PROC] = { offsetof(struct hm_maps, procs), HM_MAP_PROCS, HM_MAX_PROCS },
+};
+
 unsigned int hm_row_capacity(unsigned int kind)
 {
-	switch (kind) {
-	case HM_ROW_CLIENT:
-		return HM_MAX_CLIENTS;
-	case HM_ROW_PORT:
-		return HM_MAX_PORTS;
-	case HM_ROW_PORT_CLIENT:
-		return HM_MAX_PORT_CLIENTS;
-	case HM_ROW_IFACE:
-		return HM_MAX_IFACES;
-	}
-	return 0;
+	return kind < HM_ROW_CLASSES ? row_classes[kind].capacity : 0;
 }
 
 int hm_row_array(const struct hm_maps *maps, unsigned int kind)
 {
-	switch (kind) {
-	case HM_ROW_CLIENT:
-		return maps->clients;
-	case HM_ROW_PORT:
-		return maps->ports;
-	case HM_ROW_PORT_CLIENT:
-		return maps->port_clients;
-	case HM_ROW_IFACE:
-		return maps->ifaces;
-	}
-	return -1;
+	if (kind >= HM_ROW_CLASSES)
+		return -1;
+	return *(const int *)((const char *)maps + row_classes[kind].rows_fd);
 }
+
+const char *hm_row_array_name(unsigned int kind)
+{
+	return kind < HM_ROW_CLASSES ? row_classes[kind].rows_map : "?";
+}
+
+__u32 hm_row_seq_slot(unsigned int kind, unsigned int gen)
+{
+	return kind == HM_ROW_PROC ? HM_SEQ_PROCS(gen) : HM_SEQ_ROW(gen, kind);
+}
+
+/*
+ * The names maps: each maps a key holding its generation to a row id.
+ * row() gives a key's row class and generation, false when it names no row.
+ */
+static bool row_key_row(const void *k, unsigned int *kind, unsigned int *gen)
+{
+	const struct hm_row_key *key = k;
+
+	*kind = key->kind;
+	*gen = key->gen;
+	return key->kind < HM_ROW_KINDS;
+}
+
+static bool proc_key_row(const void *k, unsigned int *kind, unsigned int *gen)
+{
+	const struct hm_proc_key *key = k;
+
+	*kind = HM_ROW_PROC;
+	*gen = key->gen;
+	return true;
+}
+
+static const struct {
+	size_t names_fd; /* offsetof(struct hm_maps, ...) */
+	const char *names_map;
+	size_t key_size;
+	bool (*row)(const void *key, unsigned int *kind, unsigned int *gen);
+} row_names[] = {
+	{ offsetof(struct hm_maps, row_ids), HM_MAP_ROW_IDS, sizeof(struct hm_row_key),
+	  row_key_row },
+	{ offsetof(struct hm_maps, proc_ids), HM_MAP_PROC_IDS, sizeof(struct hm_proc_key),
+	  proc_key_row },
+};
 
 /*
  * Waits until every program run that started before now has ended: an RCU
@@ -173,83 +213,97 @@ out:
 	return err;
 }
 
-/* Zeroes the rows of generation gen that hm_row_ids names, deletes those names. */
-static int hm_clear_rows(const struct hm_maps *maps, unsigned int gen, int ncpus)
+/*
+ * Zeroes the rows of generation gen that names map n names and deletes those
+ * names: first the names of this generation, then their rows and the names.
+ */
+static int hm_clear_named_rows(const struct hm_maps *maps, size_t n, unsigned int gen, void *zero)
 {
-	static const char *const names[HM_ROW_KINDS] = {
-		HM_MAP_CLIENTS,
-		HM_MAP_PORTS,
-		HM_MAP_PORT_CLIENTS,
-		HM_MAP_IFACES,
-	};
-	size_t vsize = hm_percpu_size(sizeof(struct hm_stats), ncpus);
-	struct hm_row_key key, next, *doomed = NULL;
+	int fd = *(const int *)((const char *)maps + row_names[n].names_fd);
+	size_t ksize = row_names[n].key_size, count = 0, cap = 0, i;
+	unsigned char *doomed = NULL, *key, *next = NULL, *prev = NULL;
+	unsigned int kind, kgen;
 	struct hm_row_val val;
-	size_t n = 0, cap = 0, i;
-	void *zero = calloc(1, vsize), *prev = NULL;
 	__u32 idx;
 	int err = 0;
 
-	if (!zero)
+	if (fd < 0)
+		return 0;
+	key = calloc(2, ksize);
+	if (!key)
 		return -ENOMEM;
-	/* First the names of this generation, then their rows and the names. */
-	while (!bpf_map_get_next_key(maps->row_ids, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key.gen != gen || key.kind >= HM_ROW_KINDS)
+	next = key + ksize;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, ksize);
+		prev = key;
+		if (!row_names[n].row(key, &kind, &kgen) || kgen != gen ||
+		    hm_row_array(maps, kind) < 0)
 			continue;
-		if (n == cap) {
-			struct hm_row_key *p;
+		if (count == cap) {
+			unsigned char *p;
 
 			cap = cap ? cap * 2 : 256;
-			p = realloc(doomed, cap * sizeof(*p));
+			p = realloc(doomed, cap * ksize);
 			if (!p) {
 				err = -ENOMEM;
 				goto out;
 			}
 			doomed = p;
 		}
-		doomed[n++] = key;
+		memcpy(doomed + count++ * ksize, key, ksize);
 	}
-	for (i = 0; i < n && !err; i++) {
-		if (bpf_map_lookup_elem(maps->row_ids, &doomed[i], &val))
+	for (i = 0; i < count && !err; i++) {
+		void *k = doomed + i * ksize;
+
+		if (bpf_map_lookup_elem(fd, k, &val))
 			continue;
-		idx = gen * hm_row_capacity(doomed[i].kind) + val.id;
-		if (bpf_map_update_elem(hm_row_array(maps, doomed[i].kind), &idx, zero, BPF_EXIST))
+		row_names[n].row(k, &kind, &kgen);
+		idx = gen * hm_row_capacity(kind) + val.id;
+		if (val.id < hm_row_capacity(kind) &&
+		    bpf_map_update_elem(hm_row_array(maps, kind), &idx, zero, BPF_EXIST))
 			err = -errno;
-		else if (bpf_map_delete_elem(maps->row_ids, &doomed[i]) && errno != ENOENT)
+		else if (bpf_map_delete_elem(fd, k) && errno != ENOENT)
 			err = -errno;
-	}
-	/* The overflow rows. */
-	for (unsigned int kind = 0; kind < HM_ROW_KINDS && !err; kind++) {
-		idx = gen * hm_row_capacity(kind);
-		if (bpf_map_update_elem(hm_row_array(maps, kind), &idx, zero, BPF_EXIST)) {
-			err = -errno;
-			hm_err("cannot zero map %s: %s", names[kind], strerror(-err));
-			goto out;
-		}
 	}
 	if (err)
-		hm_err("cannot clear map %s: %s", HM_MAP_ROW_IDS, strerror(-err));
+		hm_err("cannot clear map %s: %s", row_names[n].names_map, strerror(-err));
 out:
 	free(doomed);
-	free(zero);
+	free(key);
 	return err;
 }
 
-/* The generation's row id counters: ids are handed out from 1 again, the names are gone. */
-static int hm_clear_seq(const struct hm_maps *maps, unsigned int gen)
+/*
+ * Clears generation gen of every row class the set has: the named rows and
+ * their names, the overflow rows, and the id counters, so ids are handed out
+ * from 1 again.
+ */
+static int hm_clear_rows(const struct hm_maps *maps, unsigned int gen, int ncpus)
 {
-	__u32 slot, zero = 0;
+	void *zero = calloc(1, hm_percpu_size(sizeof(struct hm_stats), ncpus));
+	__u32 idx, slot, none = 0;
 	int err = 0;
 
-	for (unsigned int kind = 0; kind < HM_ROW_KINDS && !err; kind++) {
-		slot = HM_SEQ_ROW(gen, kind);
-		if (bpf_map_update_elem(maps->seq, &slot, &zero, BPF_EXIST)) {
+	if (!zero)
+		return -ENOMEM;
+	for (size_t n = 0; n < sizeof(row_names) / sizeof(row_names[0]) && !err; n++)
+		err = hm_clear_named_rows(maps, n, gen, zero);
+	for (unsigned int kind = 0; kind < HM_ROW_CLASSES && !err; kind++) {
+		if (hm_row_array(maps, kind) < 0)
+			continue;
+		idx = gen * hm_row_capacity(kind);
+		if (bpf_map_update_elem(hm_row_array(maps, kind), &idx, zero, BPF_EXIST)) {
+			err = -errno;
+			hm_err("cannot zero map %s: %s", hm_row_array_name(kind), strerror(-err));
+			break;
+		}
+		slot = hm_row_seq_slot(kind, gen);
+		if (bpf_map_update_elem(maps->seq, &slot, &none, BPF_EXIST)) {
 			err = -errno;
 			hm_err("cannot zero map %s: %s", HM_MAP_SEQ, strerror(-err));
 		}
 	}
+	free(zero);
 	return err;
 }
 
@@ -264,9 +318,7 @@ int hm_gen_clear(const struct hm_maps *maps, unsigned int gen)
 		return ncpus ? ncpus : -EINVAL;
 	}
 	gen &= 1;
-	err = hm_clear_rows(maps, gen, ncpus); /* HM_GEN_NAMES and HM_GEN_ROWS */
-	if (!err)
-		err = hm_clear_seq(maps, gen);
+	err = hm_clear_rows(maps, gen, ncpus); /* HM_GEN_NAMES, HM_GEN_ROWS and HM_GEN_SEQ */
 	for (size_t i = 0; i < hm_map_descs_len && !err; i++) {
 		d = &hm_map_descs[i];
 		if (d->reset == HM_GEN_SLICE)

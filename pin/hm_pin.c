@@ -14,15 +14,23 @@
 #include <bpf/libbpf.h>
 #include "hm_pin.h"
 
-#define HM_MAP(field, map_name, map_role, map_type, key, value, entries, policy, slice)           \
-	{                                                                                         \
-		.name = map_name, .role = map_role, .type = map_type, .key_size = key,            \
-		.value_size = value, .max_entries = entries, .reset = policy, .gen_slice = slice, \
-		.fd_offset = offsetof(struct hm_maps, field)                                      \
+#define HM_MAP_FIELDS(field, map_name, map_role, map_type, key, value, entries, policy, slice) \
+	.name = map_name, .role = map_role, .type = map_type, .key_size = key,                 \
+	.value_size = value, .max_entries = entries, .reset = policy, .gen_slice = slice,      \
+	.fd_offset = offsetof(struct hm_maps, field)
+#define HM_MAP(...)                        \
+	{                                  \
+		HM_MAP_FIELDS(__VA_ARGS__) \
 	}
-#define HM_STATS_ARRAY(field, map_name, map_role, per_gen, policy)                  \
-	HM_MAP(field, map_name, map_role, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), \
-	       sizeof(struct hm_stats), (HM_GENS * (per_gen)), policy, per_gen)
+/* A map of the socket set only: optional in the packet set, required in the socket set. */
+#define HM_MAP_SOCK(...)                                                   \
+	{                                                                  \
+		HM_MAP_FIELDS(__VA_ARGS__), .optional = true, .sock = true \
+	}
+#define HM_STATS_FIELDS(field, map_name, map_role, per_gen, policy)          \
+	field, map_name, map_role, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), \
+		sizeof(struct hm_stats), (HM_GENS * (per_gen)), policy, per_gen
+#define HM_STATS_ARRAY(...) HM_MAP(HM_STATS_FIELDS(__VA_ARGS__))
 
 const struct hm_map_desc hm_map_descs[] = {
 	/* Written by hm-load (and a reset's epoch); the program only stamps the version. */
@@ -68,6 +76,14 @@ const struct hm_map_desc hm_map_descs[] = {
 	  .reset = HM_KEEP,
 	  .optional = true,
 	  .fd_offset = offsetof(struct hm_maps, links) },
+	/* The socket set's process rows and its cgroup filter; the packet set has none. */
+	HM_MAP_SOCK(proc_ids, HM_MAP_PROC_IDS, "process row names per generation",
+		    BPF_MAP_TYPE_HASH, sizeof(struct hm_proc_key), sizeof(struct hm_route_val), 0,
+		    HM_GEN_NAMES, 0),
+	HM_MAP_SOCK(HM_STATS_FIELDS(procs, HM_MAP_PROCS, "rows per process", HM_MAX_PROCS,
+				    HM_GEN_ROWS)),
+	HM_MAP_SOCK(sock_cgrp, HM_MAP_SOCK_CGROUP, "the socket source's cgroup filter",
+		    BPF_MAP_TYPE_CGROUP_ARRAY, sizeof(__u32), sizeof(__u32), 1, HM_KEEP, 0),
 };
 const size_t hm_map_descs_len = sizeof(hm_map_descs) / sizeof(hm_map_descs[0]);
 
@@ -95,6 +111,20 @@ int hm_pin_path(char *buf, size_t len, const char *dir, const char *name)
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+int hm_sock_dir(char *buf, size_t len, const char *dir)
+{
+	return hm_pin_path(buf, len, dir, HM_SOCK_SUBDIR);
+}
+
+bool hm_pin_is_sock(const char *dir)
+{
+	size_t n = strlen(dir), sub = strlen(HM_SOCK_SUBDIR);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return n > sub && dir[n - sub - 1] == '/' && !strncmp(dir + n - sub, HM_SOCK_SUBDIR, sub);
 }
 
 int hm_bpffs_ensure(char *err, size_t errlen)
@@ -198,6 +228,11 @@ static void hm_nomaps_msg(char *err, size_t errlen, const char *dir)
 			 "so nothing is loaded (run: hm-load IFACE, which "
 			 "mounts it)",
 			 dir, HM_BPFFS_ROOT);
+	else if (hm_pin_is_sock(dir))
+		snprintf(err, errlen,
+			 "no socket-source maps in %s (is the socket source loaded? "
+			 "run: hm-load --sockets)",
+			 dir);
 	else
 		snprintf(err, errlen,
 			 "no httpmon maps in %s (is the monitor loaded? run: "
@@ -380,21 +415,28 @@ static void hm_missing_msg(char *err, size_t errlen, const char *dir, const bool
 		if (missing[i])
 			n += snprintf(err + n, errlen - n, " %s", hm_map_descs[i].name);
 	if (n < errlen)
-		snprintf(err + n, errlen - n, " (reload the monitor: hm-load IFACE)");
+		snprintf(err + n, errlen - n, " (reload the monitor: hm-load %s)",
+			 hm_pin_is_sock(dir) ? "--sockets" : "IFACE");
 }
 
-static size_t hm_nrequired(void)
+static bool hm_required(const struct hm_map_desc *d, bool sock_set)
+{
+	return !d->optional || (d->sock && sock_set);
+}
+
+static size_t hm_nrequired(bool sock_set)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < hm_map_descs_len; i++)
-		n += !hm_map_descs[i].optional;
+		n += hm_required(&hm_map_descs[i], sock_set);
 	return n;
 }
 
 int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err, size_t errlen)
 {
 	bool missing[sizeof(hm_map_descs) / sizeof(hm_map_descs[0])] = {};
+	bool sock_set = hm_pin_is_sock(dir);
 	size_t i, nmissing = 0;
 	struct stat st;
 	int ret;
@@ -427,7 +469,7 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err, s
 	for (i = 0; i < hm_map_descs_len; i++) {
 		ret = hm_open_pin(dir, &hm_map_descs[i], write, hm_maps_fd(maps, &hm_map_descs[i]),
 				  err, errlen);
-		if (ret == -ENOENT && hm_map_descs[i].optional) {
+		if (ret == -ENOENT && !hm_required(&hm_map_descs[i], sock_set)) {
 			continue;
 		} else if (ret == -ENOENT) {
 			missing[i] = true;
@@ -437,7 +479,7 @@ int hm_maps_open(const char *dir, bool write, struct hm_maps *maps, char *err, s
 		}
 	}
 	if (nmissing) {
-		if (nmissing == hm_nrequired())
+		if (nmissing == hm_nrequired(sock_set))
 			hm_nomaps_msg(err, errlen, dir);
 		else
 			hm_missing_msg(err, errlen, dir, missing);

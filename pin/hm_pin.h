@@ -35,10 +35,22 @@ struct hm_maps {
 	int host_routes; /* (host, route) pair id -> stats, per generation */
 	int hr_ids; /* (host id, route id) -> pair id */
 	int links; /* hm-load's interface records; optional (-1: none pinned) */
+	/* The socket set only (-1 in the packet set). */
+	int proc_ids; /* (generation, role, process) -> process row id */
+	int procs; /* process rows, generation * HM_MAX_PROCS + id */
+	int sock_cgrp; /* the --cgroup filter */
 };
 
 /* Pin directory to use: the explicit one, else $HTTPMON_PIN_PATH, else the default. */
 const char *hm_pin_dir(const char *explicit_dir);
+
+/*
+ * The directory of the socket source's map set in pin directory dir
+ * (DIR/HM_SOCK_SUBDIR), written to buf; -ENAMETOOLONG when it does not fit.
+ * hm_pin_is_sock() tells whether dir names such a directory.
+ */
+int hm_sock_dir(char *buf, size_t len, const char *dir);
+bool hm_pin_is_sock(const char *dir);
 
 /* Writes DIR/NAME to buf; -ENAMETOOLONG when it does not fit. */
 int hm_pin_path(char *buf, size_t len, const char *dir, const char *name);
@@ -79,8 +91,8 @@ enum hm_reset_policy {
 	HM_KEEP, /* left alone (connection state, method names, records) */
 	HM_EPOCH, /* hm_config: its epoch names the generation written; a reset bumps it */
 	HM_GEN_SLICE, /* a per-CPU array: the generation's gen_slice entries are zeroed */
-	HM_GEN_ROWS, /* a row array: the rows hm_row_ids names in the generation, and id 0 */
-	HM_GEN_NAMES, /* hm_row_ids: the generation's names are deleted */
+	HM_GEN_ROWS, /* a row array: the rows its names map names in the generation, and id 0 */
+	HM_GEN_NAMES, /* hm_row_ids, hm_proc_ids: the generation's names are deleted */
 	HM_GEN_SEQ, /* hm_seq: the generation's row id counters restart */
 	HM_NAMES, /* names that outlive intervals: forgotten with HM_RESET_NAMES only */
 };
@@ -97,6 +109,7 @@ struct hm_map_desc {
 	enum hm_reset_policy reset;
 	unsigned int gen_slice; /* HM_GEN_SLICE, HM_GEN_ROWS: entries per generation */
 	bool optional; /* a set without it is complete (checked when it is there) */
+	bool sock; /* the socket set's own: required in a socket set (hm_pin_is_sock()) */
 };
 extern const struct hm_map_desc hm_map_descs[];
 extern const size_t hm_map_descs_len;
@@ -137,8 +150,21 @@ int hm_reset(const struct hm_maps *maps, const char *dir, unsigned int flags,
 /* The generation a reader that resets nothing reads too: both, always. */
 #define HM_GEN_BOTH (-1)
 
-/* Row capacity (per generation) of a row kind, and the array that holds its rows. */
+/*
+ * Row classes: the row kinds of hm_row_ids (enum hm_row_kind), then the
+ * socket set's process rows, named in hm_proc_ids.  Each class names its
+ * rows per generation in a names map (HM_GEN_NAMES), keeps them in a row
+ * array (HM_GEN_ROWS) at generation * capacity + id, id 0 the overflow row,
+ * and counts the ids handed out in a slot of hm_seq per generation.
+ */
+#define HM_ROW_PROC HM_ROW_KINDS
+#define HM_ROW_CLASSES (HM_ROW_PROC + 1)
+
+/* Row capacity (per generation) of a row class, and the array that holds its rows (-1: none). */
 unsigned int hm_row_capacity(unsigned int kind);
 int hm_row_array(const struct hm_maps *maps, unsigned int kind);
+/* The map name of that array, and the hm_seq slot counting the class's ids of generation gen. */
+const char *hm_row_array_name(unsigned int kind);
+__u32 hm_row_seq_slot(unsigned int kind, unsigned int gen);
 
 #endif /* HM_PIN_H */

@@ -230,7 +230,10 @@ elif mode == "prom":
     for l in open(args[0]):
         m = re.match(r'^(httpmon_host\w*)\{(.*)\} (\S+)$', l)
         if m:
-            labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2))))
+            labels = re.findall(r'(\w+)="([^"]*)"', m.group(2))
+            if ("source", "packet") not in labels:
+                continue
+            labels = tuple(sorted(l for l in labels if l[0] != "source"))
             samples[(m.group(1), labels)] = float(m.group(3))
     bad = []
     for h, t in hosts.items():
@@ -321,7 +324,7 @@ hm_check "flood: the names that got rows are the first 253 sent" \
 	test "$(jq -r '[.hosts[].host | select(test("^h[0-9]+\\.test$"))] | sort | last' "$TMP/flood.json")" = h253.test
 hm_check "flood: hosts_full counts the 7 in every format" \
 	test "$(jq '.monitor.hosts_full' "$TMP/flood.json") $(hstat --format prometheus |
-		awk '$1 == "httpmon_monitor_hosts_full_total" { print $2 }') $(hstat --by host |
+		awk '$1 == "httpmon_monitor_hosts_full_total{source=\"packet\"}" { print $2 }') $(hstat --by host |
 		awk '$1 == "hosts_full" { print $2 }')" = "7 7 7"
 # 253 names, 29 of them with ids below 32; each response gives two samples (its end is known)
 hm_check "flood: hist_hosts_full counts the samples of host ids from 32 on (224 responses, 448)" \

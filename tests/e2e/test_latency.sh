@@ -129,13 +129,21 @@ for path in sys.argv[2:]:
     for port, agg in json.load(open(path))["per_port"].items():
         want[port] = want.get(port, 0) + agg["requests"]
 bad = []
+
+def value(name, **labels):
+    """The sample of name with exactly these labels, in any order (node_exporter sorts them)."""
+    for m in re.finditer(r'^%s(?:\{(.*)\})? (\S+)$' % name, text, re.M):
+        if dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or "")) == labels:
+            return m.group(2)
+    return None
+
 for port, n in sorted(want.items()):
-    m = re.search(r'^httpmon_requests_total\{port="%s"\} (\S+)$' % port, text, re.M)
-    if not m or float(m.group(1)) != n:
-        bad.append("port %s: %s, clients sent %d" % (port, m and m.group(1), n))
-m = re.search(r'^httpmon_request_duration_seconds_count(?:\{port=""\})? (\S+)$', text, re.M)
-if not m or float(m.group(1)) != sum(want.values()):
-    bad.append("total histogram count: %s, want %d" % (m and m.group(1), sum(want.values())))
+    v = value("httpmon_requests_total", port=port, source="packet")
+    if v is None or float(v) != n:
+        bad.append("port %s: %s, clients sent %d" % (port, v, n))
+v = value("httpmon_request_duration_seconds_count", source="packet")
+if v is None or float(v) != sum(want.values()):
+    bad.append("total histogram count: %s, want %d" % (v, sum(want.values())))
 if not re.search(r'^node_textfile_scrape_error 0$', text, re.M):
     bad.append("node_textfile_scrape_error is not 0")
 print("; ".join(bad) if bad else "requests_total %s, histogram count %d" % (want, sum(want.values())))

@@ -203,12 +203,14 @@ for t in $TOOLS; do
 	expect_completion "completion: '$t --' offers the options of its --help" "${want% }" "$t" --
 done
 
-expect_completion "completion: 'hm-stat --by ' offers client, port, port,client, route, iface, host, host,route" \
-	"client host host,route iface port port,client route" hm-stat --by ""
+expect_completion "completion: 'hm-stat --by ' offers client, port, port,client, route, iface, host, host,route, process" \
+	"client host host,route iface port port,client process route" hm-stat --by ""
 expect_completion "completion: 'hm-stat --by=' offers the same" \
-	"client host host,route iface port port,client route" hm-stat --by = ""
+	"client host host,route iface port port,client process route" hm-stat --by = ""
 expect_completion "completion: 'hm-stat --format ' offers the formats" \
 	"csv json prometheus table" hm-stat --format ""
+expect_completion "completion: 'hm-stat --source ' offers the sources" \
+	"all packet socket" hm-stat --source ""
 expect_completion "completion: 'hm-stat --by po' offers port, port,client" \
 	"port port,client" hm-stat --by po
 expect_completion "completion: 'httpmon-ctl st' offers start, status, stop" \

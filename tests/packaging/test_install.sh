@@ -160,7 +160,7 @@ else
 	hm_skip "systemd-analyze verify httpmon.service" "systemd-analyze not installed"
 fi
 TUNIT=$DEST/usr/local/lib/systemd/system/httpmon-textfile.service
-want='ExecStart=/usr/local/sbin/hm-stat --format prometheus --output ${HTTPMON_TEXTFILE} $HTTPMON_TEXTFILE_OPTIONS'
+want='ExecStart=/usr/local/sbin/hm-stat --format prometheus --source all --output ${HTTPMON_TEXTFILE} $HTTPMON_TEXTFILE_OPTIONS'
 if [ "$(grep '^Exec' "$TUNIT")" = "$want" ] && grep -qx 'Type=oneshot' "$TUNIT" &&
 	grep -qx 'EnvironmentFile=-/etc/default/httpmon' "$TUNIT"; then
 	hm_ok "httpmon-textfile.service: oneshot hm-stat --format prometheus --output, settings from /etc/default/httpmon"

@@ -8,7 +8,14 @@
  * "percpu" list holds both generations' copies.  Keys are printed in the
  * layout of the readers' rows (a client's address, a port, ...).
  *
+ * With --sockets it makes a socket set (httpmon.h, HM_SOCK_SUBDIR): the same
+ * maps and rows, other self-metrics and live connections, and the process
+ * rows (hm_proc_ids, hm_procs, hm_sock_cgrp): two nginx pids in the cgroup
+ * --cgroup-id names, python3 in --root-cgroup-id's, one in a cgroup that is
+ * gone, the overflow row, and a row no name points at (a reset leaves it).
+ *
  * Usage: mkmaps DIR [--layout N] [--omit MAP] [--bad-value MAP] [--empty]
+ *               [--sockets [--cgroup-id ID] [--root-cgroup-id ID]]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +47,13 @@ struct spec {
 static struct spec specs[64];
 static size_t nspecs;
 #define NSPECS nspecs
+static bool sockets; /* --sockets: the socket set, with its own maps */
+
+static bool sock_map(const char *name)
+{
+	return !strcmp(name, HM_MAP_PROC_IDS) || !strcmp(name, HM_MAP_PROCS) ||
+	       !strcmp(name, HM_MAP_SOCK_CGROUP);
+}
 
 static void specs_from_descs(void)
 {
@@ -47,7 +61,8 @@ static void specs_from_descs(void)
 		const struct hm_map_desc *d = &hm_map_descs[i];
 		bool conns = !strcmp(d->name, HM_MAP_CONNS);
 
-		if (d->optional) /* pinned by hm-load, not part of every set */
+		/* hm_links is pinned by hm-load, not part of every set */
+		if (d->optional && !(sockets && sock_map(d->name)))
 			continue;
 		if (nspecs == sizeof(specs) / sizeof(specs[0])) {
 			fprintf(stderr, "mkmaps: more maps than it has room for\n");
@@ -350,12 +365,20 @@ static void fill_monitor(void)
 		int counter;
 		const char *name;
 		__u64 cpu0, cpu_b;
-	} vals[] = {
+	} packet_vals[] = {
 		{ HM_MON_SEGMENTS, "segments", 100, 23 },
 		{ HM_MON_RETRANS_BYTES, "retrans_bytes", 0, 5 },
 		{ HM_MON_CLIENTS_FULL, "clients_full", 2, 1 },
 		{ HM_MON_PORT_CLIENTS_FULL, "port_clients_full", 0, 2 },
+	}, sock_vals[] = {
+		{ HM_MON_SOCK_CALLS, "sock_calls", 300, 41 },
+		{ HM_MON_SOCK_CLIENT, "sock_client", 7, 0 },
+		{ HM_MON_SOCK_MIDSTREAM, "sock_midstream", 0, 3 },
+		{ HM_MON_PROCS_FULL, "procs_full", 1, 1 },
 	};
+	const __typeof__(packet_vals[0]) *vals = sockets ? sock_vals : packet_vals;
+	const size_t nvals = sizeof(packet_vals) / sizeof(packet_vals[0]);
+	_Static_assert(sizeof(packet_vals) == sizeof(sock_vals), "as many of each");
 	struct spec *sp = spec(HM_MAP_MONITOR);
 	__u64 *v = calloc(ncpus, sizeof(*v));
 	size_t i;
@@ -364,7 +387,7 @@ static void fill_monitor(void)
 	if (!v)
 		die("calloc");
 	printf(",\n  \"monitor\": {");
-	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+	for (i = 0; i < nvals; i++) {
 		memset(v, 0, ncpus * sizeof(*v));
 		v[0] = vals[i].cpu0;
 		if (cpu_b != 0)
@@ -695,14 +718,104 @@ static void fill_conns(void)
 {
 	struct spec *sp = spec(HM_MAP_CONNS);
 	__u8 key[CONN_KEY_SIZE] = { 0 }, value[CONN_VALUE_SIZE] = { 0 };
-	int i;
+	int i, n = sockets ? LIVE_CONNS + 2 : LIVE_CONNS;
 
-	for (i = 0; i < LIVE_CONNS; i++) {
+	for (i = 0; i < n; i++) {
 		key[0] = i + 1;
 		if (bpf_map_update_elem(sp->fd, key, value, BPF_ANY))
 			die(sp->name);
 	}
-	printf(",\n  \"conns_live\": %d", LIVE_CONNS);
+	printf(",\n  \"conns_live\": %d", n);
+}
+
+static __u64 cgroup_id, root_cgroup_id;
+#define GONE_CGROUP_ID 0x7ffffffffff0ULL /* no directory has this inode */
+
+static struct hm_proc_key proc_key(__u32 pid, const char *comm, __u64 cgroup)
+{
+	struct hm_proc_key k = { .role = HM_ROLE_SERVER, .pid = pid, .cgroup = cgroup };
+
+	strncpy(k.comm, comm, sizeof(k.comm));
+	return k;
+}
+
+static void name_proc(struct hm_proc_key key, unsigned int gen, __u32 id)
+{
+	struct hm_route_val val = { .id = id };
+
+	key.gen = gen;
+	if (bpf_map_update_elem(spec(HM_MAP_PROC_IDS)->fd, &key, &val, BPF_ANY))
+		die(HM_MAP_PROC_IDS);
+}
+
+/*
+ * A process row in the generations of parts, named there by (generation,
+ * key) -> id (the part's index less the generation's base); the key printed
+ * is the hm_proc_key with generation 0.
+ */
+static void proc_row(struct hm_proc_key key, const struct part *parts, int nparts)
+{
+	for (int p = 0; p < nparts; p++)
+		name_proc(key, parts[p].gen, parts[p].idx - parts[p].gen * HM_MAX_PROCS);
+	key.gen = 0;
+	put_row(spec(HM_MAP_PROCS), &key, sizeof(key), parts, nparts);
+}
+
+static void put_seq(__u32 slot, __u32 n)
+{
+	if (bpf_map_update_elem(spec(HM_MAP_SEQ)->fd, &slot, &n, BPF_ANY))
+		die(HM_MAP_SEQ);
+}
+
+static void fill_procs(void)
+{
+	struct part nginx1[2] = {
+		{ 1, HM_MAX_PROCS + 1,
+		  st(5, 5, 0, 0, 4, 0, 1, 0, LAT(5, 5000000, 500000, 2000000), none, 500, 5000),
+		  st(2, 1, 1, 0, 0, 0, 0, 1, none, LAT(1, 7000000, 7000000, 7000000), 200, 800) },
+		{ 0, 3, st(1, 1, 0, 0, 1, 0, 0, 0, LAT(1, 300000, 300000, 300000), none, 100, 1000),
+		  ZERO },
+	};
+	struct part nginx2 = { 1, HM_MAX_PROCS + 2,
+			       st(3, 3, 0, 0, 3, 0, 0, 0, LAT(3, 3000000, 400000, 1600000), none,
+				  300, 3000),
+			       st(1, 1, 0, 0, 0, 0, 0, 1, none, LAT(1, 9000000, 9000000, 9000000),
+				  100, 100) };
+	struct part python = { 0, 1,
+			       st(4, 4, 0, 0, 2, 2, 0, 0, LAT(4, 8000000, 1000000, 3000000), none,
+				  40, 4000),
+			       ZERO };
+	struct part gone = { 1, HM_MAX_PROCS + 3,
+			     ZERO, st(1, 0, 1, 0, 0, 0, 0, 0, none, none, 77, 0) };
+	struct part other[2] = {
+		{ 1, HM_MAX_PROCS, st(6, 6, 0, 0, 6, 0, 0, 0, LAT(6, 6000000, 900000, 1100000), none,
+				      60, 600), ZERO },
+		{ 0, 0, ZERO, st(2, 2, 0, 0, 0, 0, 2, 0, LAT(2, 200000, 100000, 100000), none, 20,
+				 200) },
+	};
+	struct part stray = { 1, HM_MAX_PROCS + 9,
+			      st(9, 9, 0, 0, 9, 0, 0, 0, none, none, 90, 900), ZERO };
+	__u32 none_key = 0;
+
+	printf(",\n  \"cgroup_id\": %llu, \"root_cgroup_id\": %llu, \"gone_cgroup_id\": %llu",
+	       (unsigned long long)cgroup_id, (unsigned long long)root_cgroup_id,
+	       GONE_CGROUP_ID);
+	begin("processes");
+	proc_row(proc_key(1001, "nginx", cgroup_id), nginx1, 2);
+	proc_row(proc_key(1002, "nginx", cgroup_id), &nginx2, 1);
+	proc_row(proc_key(2001, "python3", root_cgroup_id), &python, 1);
+	proc_row(proc_key(3001, "gone", GONE_CGROUP_ID), &gone, 1);
+	end();
+	begin("process_overflow");
+	put_row(spec(HM_MAP_PROCS), &none_key, sizeof(none_key), other, 2);
+	end();
+	/* Named by nothing: no reader shows it, no reset touches it. */
+	begin("process_stray");
+	put_row(spec(HM_MAP_PROCS), &stray.idx, sizeof(stray.idx), &stray, 1);
+	end();
+	put_seq(HM_SEQ_PROCS(1), 3);
+	put_seq(HM_SEQ_PROCS(0), 3);
+	printf(",\n  \"proc_seq\": [3, 3]");
 }
 
 static bool fillable(const char *name)
@@ -715,7 +828,7 @@ static bool fillable(const char *name)
 int main(int argc, char **argv)
 {
 	__u32 layout = HM_LAYOUT_VERSION, key = 0;
-	struct spec *config = spec(HM_MAP_CONFIG);
+	struct spec *config;
 	struct hm_config *cfg;
 	bool empty = false;
 	char path[4096];
@@ -725,10 +838,13 @@ int main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: mkmaps DIR [--layout N] [--omit MAP] "
-				"[--bad-value MAP] [--empty]\n");
+				"[--bad-value MAP] [--empty] [--sockets [--cgroup-id ID] "
+				"[--root-cgroup-id ID]]\n");
 		return 2;
 	}
 	dir = argv[1];
+	for (a = 2; a < argc; a++)
+		sockets |= !strcmp(argv[a], "--sockets"); /* before spec() reads the descriptions */
 	for (a = 2; a < argc; a++) {
 		if (!strcmp(argv[a], "--layout") && a + 1 < argc) {
 			layout = strtoul(argv[++a], NULL, 10);
@@ -741,12 +857,19 @@ int main(int argc, char **argv)
 			sp->bad_value = true;
 		} else if (!strcmp(argv[a], "--empty")) {
 			empty = true;
+		} else if (!strcmp(argv[a], "--sockets")) {
+			sockets = true;
+		} else if (!strcmp(argv[a], "--cgroup-id") && a + 1 < argc) {
+			cgroup_id = strtoull(argv[++a], NULL, 10);
+		} else if (!strcmp(argv[a], "--root-cgroup-id") && a + 1 < argc) {
+			root_cgroup_id = strtoull(argv[++a], NULL, 10);
 		} else {
 			fprintf(stderr, "mkmaps: bad argument %s\n", argv[a]);
 			return 2;
 		}
 	}
 
+	config = spec(HM_MAP_CONFIG);
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0) {
 		fprintf(stderr, "mkmaps: cannot count CPUs\n");
@@ -805,6 +928,9 @@ int main(int argc, char **argv)
 			fill_hosts();
 		if (fillable(HM_MAP_CONNS))
 			fill_conns();
+		if (sockets && fillable(HM_MAP_PROCS) && fillable(HM_MAP_PROC_IDS) &&
+		    fillable(HM_MAP_SEQ))
+			fill_procs();
 	}
 	printf("}\n");
 	return 0;

@@ -16,6 +16,7 @@ bin=$tmp/bin
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	mountpoint -q "$fs" && umount "$fs"
+	[ -n "${cgdir:-}" ] && rmdir "$cgdir" "${cgdir%/*}" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -498,7 +499,7 @@ elif mode == "prom":
         def result(name, cond, detail=""):
             plain_result(name.replace("prometheus:", "prometheus, %d le values:" % n_le, 1),
                          cond, detail)
-    samples, types, helped, order_bad = {}, {}, set(), []
+    samples, types, helped, order_bad, source_bad = {}, {}, set(), [], []
     line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
     label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
     for line in text.splitlines():
@@ -516,10 +517,14 @@ elif mode == "prom":
         fam = re.sub(r"_(bucket|sum|count)$", "", name) if re.sub(r"_(bucket|sum|count)$", "", name) in types and types[re.sub(r"_(bucket|sum|count)$", "", name)] == "histogram" else name
         if fam not in types or fam not in helped:
             order_bad.append("sample before HELP/TYPE: " + line)
-        samples[(name, tuple(sorted((k, prom_unescape(v))
-                                    for k, v in label_re.findall(labels or ""))))] = float(value)
+        labs = [(k, prom_unescape(v)) for k, v in label_re.findall(labels or "")]
+        if name != "httpmon_info" and [v for k, v in labs if k == "source"] != [got["source"]]:
+            source_bad.append(line)
+        samples[(name, tuple(sorted((k, v) for k, v in labs if k != "source")))] = float(value)
     result("prometheus: every line parses, HELP and TYPE before each family",
            not order_bad, "; ".join(order_bad[:3]))
+    result("prometheus: every series but httpmon_info labelled source=\"%s\"" % got["source"],
+           not source_bad, "; ".join(source_bad[:3]))
 
     def val(name, **labels):
         return samples.get((name, tuple(sorted(labels.items()))))
@@ -697,6 +702,120 @@ elif mode == "hosts":
     result("hosts: percentiles per host with a histogram (ids below 32), none beyond, "
            "hosts_other_latency; none in host,route rows", not bad and not leaks,
            "; ".join(bad) + repr(leaks[:1]))
+
+elif mode == "source":
+    # every object that is a row says the source, and the document does
+    want, got_file = args[0], args[1]
+    got = json.load(open(got_file))
+    bad = [] if got.get("source") == want else ["top level: %r" % got.get("source")]
+    for k, v in got.items():
+        if isinstance(v, list):
+            bad += ["%s row %r" % (k, r.get("source")) for r in v if r.get("source") != want]
+    if got.get("total", {}).get("source") != want:
+        bad.append("total")
+    rows = sum(len(v) for v in got.values() if isinstance(v, list))
+    result("json: \"source\": \"%s\" at the top, in the total and in each of %d rows" % (want, rows),
+           not bad and rows > 0, "; ".join(bad[:5]))
+    result("json: a processes array exactly when the source is socket",
+           ("processes" in got) == (want == "socket"), repr(sorted(got)))
+
+elif mode == "procs":
+    truth_file, got_file, prom_file, cgpath = args
+    truth = json.load(open(truth_file))
+    got = json.load(open(got_file))
+    import struct
+
+    def pkey(hexkey):
+        gen, role, _, pid, cg, comm = struct.unpack("<BBHIQ16s", bytes.fromhex(hexkey))
+        return pid, comm.rstrip(b"\0").decode(), cg
+
+    paths = {truth["cgroup_id"]: cgpath, truth["root_cgroup_id"]: "/",
+             truth["gone_cgroup_id"]: None}
+    if cgpath == "-none-":  # no cgroup2 mount: no path is known
+        paths = dict.fromkeys(paths)
+    want = {}
+    for e in truth["processes"]:
+        want[pkey(e["key"])] = expected_row(total(e["percpu"]))
+    want[(None, "_other", None)] = expected_row(total(truth["process_overflow"][0]["percpu"]))
+    rows = got.get("processes", [])
+    keys = [(r.get("pid"), r.get("comm"), r.get("cgroup_id")) for r in rows]
+    result("--by process: one row per named process and the _other row, last",
+           sorted(map(str, keys)) == sorted(map(str, want)) and keys and keys[-1][1] == "_other",
+           "want %r got %r" % (sorted(want, key=str), keys))
+    diffs = []
+    for r in rows:
+        k = (r.get("pid"), r.get("comm"), r.get("cgroup_id"))
+        if k in want:
+            diffs += ["%s %s" % (k, d) for d in row_diff(want[k], r)]
+    result("--by process: sums of both generations and CPUs, rates and latency", not diffs,
+           "; ".join(diffs))
+    stray = total(truth["process_stray"][0]["percpu"])["requests"]
+    result("--by process: a row no name points at is not shown (total %d requests)" %
+           sum(r["requests"] for r in rows),
+           sum(r["requests"] for r in rows) == sum(w["requests"] for w in want.values()),
+           "stray row has %d" % stray)
+    bad = []
+    for r in rows:
+        if r.get("comm") == "_other":
+            if (r.get("pid"), r.get("role"), r.get("cgroup_id"), r.get("cgroup")) != (None,) * 4:
+                bad.append("_other: %r" % r)
+            continue
+        if r.get("role") != "server":
+            bad.append("%s role %r" % (r["pid"], r.get("role")))
+        if r.get("cgroup") != paths.get(r.get("cgroup_id"), "?"):
+            bad.append("%s cgroup %r want %r" % (r["pid"], r.get("cgroup"),
+                                                  paths.get(r.get("cgroup_id"))))
+    result("--by process: role, and the cgroup path of each id (%s, /, null when gone)" %
+           (cgpath or "no cgroup2"), not bad, "; ".join(bad))
+
+    line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    series = {}
+    for line in open(prom_file).read().splitlines():
+        m = line_re.match(line)
+        if m and m.group(1).startswith("httpmon_process_"):
+            labs = tuple(sorted(label_re.findall(m.group(2) or "")))
+            if (m.group(1), labs) in series:
+                series[(m.group(1), labs)] = None  # a duplicate series
+            else:
+                series[(m.group(1), labs)] = float(m.group(3))
+    agg = {}
+    for (pid, comm, cg), w in want.items():
+        lab = (("cgroup", (paths.get(cg) or "") if comm != "_other" else ""), ("comm", comm),
+               ("role", "server" if comm != "_other" else ""), ("source", "socket"))
+        a = agg.setdefault(lab, {"requests": 0, "bytes_out": 0, "5xx": 0})
+        a["requests"] += w["requests"]
+        a["bytes_out"] += w["bytes_out"]
+        a["5xx"] += w["status"]["5xx"]
+    bad = []
+    for lab, a in agg.items():
+        for name, v in (("httpmon_process_requests_total", a["requests"]),
+                        ("httpmon_process_bytes_out_total", a["bytes_out"])):
+            if series.get((name, lab)) != v:
+                bad.append("%s%r: %r want %r" % (name, dict(lab), series.get((name, lab)), v))
+        l5 = tuple(sorted(lab + (("class", "5xx"),)))
+        if series.get(("httpmon_process_responses_total", l5)) != a["5xx"]:
+            bad.append("5xx %r" % dict(lab))
+    n = len([k for k in series if k[0] == "httpmon_process_requests_total"])
+    result("prometheus: process series per (comm, cgroup, role), the two nginx pids summed, "
+           "no duplicate series (%d series)" % n,
+           not bad and n == len(agg) and None not in series.values(), "; ".join(bad[:4]))
+
+elif mode == "prom_all":
+    both, packet, socket = (open(f).read().splitlines() for f in args)
+    def sample_lines(lines):
+        return [l for l in lines if l and not l.startswith("#") and not l.startswith("httpmon_info")]
+    types = [l for l in both if l.startswith("# TYPE ")]
+    result("--source all: one HELP and TYPE per family",
+           len(types) == len(set(types)) and
+           len([l for l in both if l.startswith("# HELP ")]) == len(types), "")
+    result("--source all: the packet and the socket series, as each source alone prints them",
+           sorted(sample_lines(both)) == sorted(sample_lines(packet) + sample_lines(socket)),
+           "%d lines, %d + %d alone" % (len(sample_lines(both)), len(sample_lines(packet)),
+                                         len(sample_lines(socket))))
+    result("--source all: both sources present, httpmon_info once",
+           any('source="packet"' in l for l in both) and any('source="socket"' in l for l in both)
+           and len([l for l in both if l.startswith("httpmon_info{")]) == 1, "")
 
 elif mode == "cleared":
     before, removed, after = (json.load(open(f)) for f in args[2:5])
@@ -1102,5 +1221,222 @@ hm_judge $? "after reset the table says no traffic" "exit $rc" "$out"
 hm_run "$reset" --help
 [ "$rc" -eq 0 ] && grep -q '^Exit status:' <<<"$out" && grep -q '^Examples:' <<<"$out"
 hm_judge $? "hm-reset --help: exit status, examples" "exit $rc"
+
+# --- the socket source ------------------------------------------------------------
+# A socket set (mkmaps --sockets) in the sockets/ subdirectory of a packet set,
+# and one alone; its processes are in a cgroup made here, the root cgroup and
+# one that is gone.
+cg2=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
+if [ -n "$cg2" ] && mkdir "$cg2/hm-rd-$$" 2>/dev/null; then
+	cgdir=$cg2/hm-rd-$$/web.service
+	mkdir "$cgdir"
+	cgid=$(stat -c %i "$cgdir") rootid=$(stat -c %i "$cg2") cgpath=/hm-rd-$$/web.service
+else
+	hm_note "no cgroup2 mount to make a cgroup in: cgroup paths are checked as unknown"
+	cgid=11 rootid=12 cgpath=-none-
+fi
+sockset() { # sockset NAME: NAME/sockets, truth in $tmp/NAME.sock.json
+	mkdir -p "$fs/$1/sockets" &&
+		"$bin/mkmaps" "$fs/$1/sockets" --sockets --cgroup-id "$cgid" --root-cgroup-id "$rootid" \
+			>"$tmp/$1.sock.json"
+}
+mkset both >/dev/null && sockset both
+hm_judge $? "mkmaps --sockets builds a socket set next to a packet set" "$(cat "$tmp/both.sock.json")"
+mkdir "$fs/sonly" && sockset sonly
+
+hm_run "$stat" --pin-path "$fs/both" --source socket --json
+printf '%s\n' "$out" >"$tmp/sock.json"
+[ "$rc" -eq 0 ] && [ -z "$err" ]
+hm_judge $? "--source socket --json exits 0 quietly" "exit $rc: $err"
+pycheck json "$hdr" "$tmp/both.sock.json" "$tmp/sock.json"
+pycheck source socket "$tmp/sock.json"
+pycheck routes "$hdr" "$tmp/both.sock.json" "$tmp/sock.json"
+pycheck hosts "$hdr" "$tmp/both.sock.json" "$tmp/sock.json"
+hm_run "$stat" --pin-path "$fs/both" --source socket
+{ sed -n 1p <<<"$out" | grep -qxF "source: socket ($fs/both/sockets)"; } &&
+	sed -n 2p <<<"$out" | grep -q "^httpmon HTTP stats by client at .* (maps in $fs/both/sockets)$"
+hm_judge $? "--source socket table: a first line names the source and its directory" "$out"
+sed 1d <<<"$out" >"$tmp/sock.table"
+pycheck table "$tmp/both.sock.json" "$tmp/sock.table"
+csv_ok=1
+for by in client port port,client route host host,route process; do
+	"$stat" --pin-path "$fs/both" --source socket --format csv --by "$by" >"$tmp/sock.csv.$by" \
+		2>"$tmp/stderr" || csv_ok=0
+done
+[ "$csv_ok" -eq 1 ] && [ "$(sed -n 1p "$tmp/sock.csv.process")" = \
+	"$(sed -n 1p "$tmp/sock.csv.client" | sed 's/^ip,/pid,comm,role,cgroup_id,cgroup,/')" ] &&
+	! grep -hv -e ',source$' -e ',socket$' "$tmp"/sock.csv.*
+hm_judge $? "--source socket --format csv: every view, a last column source=socket; --by process: pid, comm, role, cgroup_id, cgroup" \
+	"$(cat "$tmp/stderr")" "$(head -3 "$tmp/sock.csv.process")"
+pycheck csv "$hdr" "$tmp/both.sock.json" "$tmp/sock.json" "$tmp/sock.csv"
+hm_run "$stat" --pin-path "$fs/both" --source socket --format prometheus
+printf '%s\n' "$out" >"$tmp/sock.prom"
+[ "$rc" -eq 0 ] && [ -z "$err" ]
+hm_judge $? "--source socket --format prometheus exits 0 quietly" "exit $rc: $err"
+pycheck prom "$hdr" "$tmp/both.sock.json" "$tmp/sock.json" "$tmp/sock.prom"
+pycheck procs "$tmp/both.sock.json" "$tmp/sock.json" "$tmp/sock.prom" "$cgpath"
+
+hm_run "$stat" --pin-path "$fs/both" --source socket --by process
+[ "$rc" -eq 0 ] && grep -Eq '^PID +COMM +ROLE +CGROUP_ID +CGROUP +REQS +RESPS ' <<<"$out" &&
+	grep -Eq "^1001 +nginx +server +$cgid +${cgpath//-none-/-} +8 +7 " <<<"$out" &&
+	grep -Eq "^2001 +python3 +server +$rootid +(/|-) +4 " <<<"$out" &&
+	grep -Eq '^3001 +gone +server +[0-9]+ +- +1 +0 ' <<<"$out" &&
+	grep -B1 -E '^ +total ' <<<"$out" | grep -Eq '^- +_other +- +- +- +8 '
+hm_judge $? "--by process table: pid, comm, role, cgroup id and path, _other last" "exit $rc: $err" "$out"
+hm_run "$stat" --pin-path "$fs/both" --source socket --by process --sort bytes_out --top 2
+[ "$rc" -eq 0 ] && [ "$(grep -Ec '^[0-9]+ ' <<<"$out")" = 2 ] &&
+	grep -A1 -E '^PID ' <<<"$out" | grep -Eq '^1001 +nginx .* 6800$' &&
+	grep -Eq '^2001 +python3 .* 4000$' <<<"$out" && grep -q '(3 of 5 rows shown' <<<"$out"
+hm_judge $? "--by process --sort bytes_out --top 2: the two with most bytes out, and _other" \
+	"exit $rc: $err" "$out"
+bad=()
+for by in client port port,client route iface host host,route process; do
+	for args in "" "--json" "--format csv" "--format prometheus" "--watch 1 --count 1"; do
+		# shellcheck disable=SC2086 # args is a word list
+		hm_run "$stat" --pin-path "$fs/both" --source socket --by "$by" $args
+		[ "$rc" -eq 0 ] && [ -z "$err" ] || bad+=("--by $by $args: exit $rc: $err")
+	done
+done
+hm_run "$stat" --pin-path "$fs/both" --source socket --hist --by port
+[ "$rc" -eq 0 ] && grep -q '^port 8080: ' <<<"$out" || bad+=("--hist --by port: exit $rc: $err")
+hm_run "$stat" --pin-path "$fs/both" --source socket --watch 1 --count 1 --by process
+sed -n 1p <<<"$out" | grep -qxF "source: socket ($fs/both/sockets)" &&
+	grep -q '^httpmon HTTP rates by process over' <<<"$out" || bad+=("--watch: $out")
+[ ${#bad[@]} -eq 0 ]
+hm_judge $? "--source socket: every view in every format, --hist and --watch exit 0 quietly" "${bad[@]}"
+
+# The packet set next to a socket set reads as it always did.
+hm_run "$stat" --pin-path "$fs/both" --json
+[ "$rc" -eq 0 ] && [ "$out" = "$(cat "$tmp/good.out.json")" ]
+hm_judge $? "packet set next to a socket set: the same JSON as alone" "exit $rc: $err"
+pycheck source packet "$tmp/good.out.json"
+hm_run "$stat" --pin-path "$fs/both"
+[ "$rc" -eq 0 ] && [ "$(sed 1d <<<"$out")" = "$(sed 1d "$tmp/good.table")" ] &&
+	sed -n 1p <<<"$out" | grep -q '^httpmon HTTP stats by client at'
+hm_judge $? "packet set next to a socket set: the same table, no source line" "exit $rc: $err" "$out"
+hm_run "$stat" --pin-path "$fs/both" --source packet --format prometheus
+[ "$rc" -eq 0 ] && [ "$out" = "$(cat "$tmp/good.prom")" ] && ! grep -q httpmon_process_ <<<"$out"
+hm_judge $? "--source packet --format prometheus: as without --source, no process families" "exit $rc: $err"
+
+hm_run "$stat" --pin-path "$fs/both/sockets" --by process --json
+[ "$rc" -eq 0 ] && [ "$out" = "$("$stat" --pin-path "$fs/both" --source socket --by process --json)" ]
+hm_judge $? "--pin-path naming the sockets/ directory itself reads it as the socket source" "exit $rc: $err"
+hm_run "$stat" --pin-path "$fs/sonly"
+[ "$rc" -eq 0 ] && sed -n 1p <<<"$out" | grep -qxF "source: socket ($fs/sonly/sockets)"
+hm_judge $? "no packet set, a socket set: hm-stat reads the socket set" "exit $rc: $err" "$out"
+hm_run "$stat" --pin-path "$fs/sonly" --by process --json
+[ "$rc" -eq 0 ] && [ "$(jq -r '.source, (.processes | length)' <<<"$out" | tr '\n' ' ')" = "socket 5 " ]
+hm_judge $? "no packet set: --by process needs no --source" "exit $rc: $err"
+
+# --- --source all: one exposition for node_exporter ---------------------------------
+hm_run "$stat" --pin-path "$fs/both" --source all --format prometheus
+printf '%s\n' "$out" >"$tmp/all.prom"
+[ "$rc" -eq 0 ] && [ -z "$err" ]
+hm_judge $? "--source all --format prometheus exits 0 quietly" "exit $rc: $err"
+pycheck prom_all "$tmp/all.prom" "$tmp/good.prom" "$tmp/sock.prom"
+if command -v promtool >/dev/null; then
+	if promtool check metrics <"$tmp/all.prom" >"$tmp/promtool.out" 2>&1; then
+		hm_ok "promtool check metrics accepts --source all"
+	else
+		hm_not_ok "promtool check metrics accepts --source all" "$(head -20 "$tmp/promtool.out")"
+	fi
+else
+	hm_skip "promtool check metrics accepts --source all" "promtool not installed (Debian package prometheus)"
+fi
+hm_run "$stat" --pin-path "$fs/sonly" --source all --format prometheus
+[ "$rc" -eq 0 ] && grep -q 'source="socket"' <<<"$out" && ! grep -q 'source="packet"' <<<"$out"
+hm_judge $? "--source all with only a socket set: its series alone" "exit $rc: $err"
+
+# --- --source refusals -----------------------------------------------------------------
+hm_expect_fail "unknown --source: exit 2" 2 "^hm-stat: unknown --source 'pcap' \\(packet, socket, all\\); see hm-stat --help$" \
+	"$stat" --pin-path "$fs/both" --source pcap
+for f in "" "--json" "--format csv"; do
+	# shellcheck disable=SC2086 # f is a word list
+	hm_expect_fail "--source all ${f:-(table)}: exit 2" 2 \
+		"^hm-stat: --source all puts both sources in one Prometheus exposition; it takes --format prometheus; see hm-stat --help$" \
+		"$stat" --pin-path "$fs/both" --source all $f
+done
+hm_expect_fail "--source socket without a socket set: exit 3, says to load it" 3 \
+	"^hm-stat: no socket-source maps in $fs/good/sockets \\(is the socket source loaded\\? run: hm-load --sockets\\)$" \
+	"$stat" --pin-path "$fs/good" --source socket
+mkdir -p "$fs/sockpart/sockets" && "$bin/mkmaps" "$fs/sockpart/sockets" --sockets --omit hm_procs >/dev/null
+hm_expect_fail "socket set without its process rows: exit 3, incomplete, names the map" 3 \
+	"^hm-stat: incomplete httpmon map set in $fs/sockpart/sockets: missing hm_procs \\(reload the monitor: hm-load --sockets\\)$" \
+	"$stat" --pin-path "$fs/sockpart" --source socket
+hm_expect_fail "--source all without either set: exit 3" 3 "^hm-stat: no httpmon maps in $fs/nowhere or $fs/nowhere/sockets " \
+	"$stat" --pin-path "$fs/nowhere" --source all --format prometheus
+hm_expect_fail "--by process --source packet: exit 2" 2 \
+	"^hm-stat: --by process: process rows come from the socket source \\(--source socket\\); the packet source has none; see hm-stat --help$" \
+	"$stat" --pin-path "$fs/both" --source packet --by process
+hm_expect_fail "--by process on the packet set (the default): exit 2" 2 \
+	"^hm-stat: --by process: process rows come from the socket source" \
+	"$stat" --pin-path "$fs/both" --by process
+
+# --- resets of the socket set ------------------------------------------------------------
+# procrow SET ID: requests in entry ID of SET's hm_procs, summed over CPUs.
+procrow() {
+	bpftool -j map lookup pinned "$fs/$1/sockets/hm_procs" key $(printf '%d %d %d %d' \
+		$(($2 & 255)) $(($2 >> 8 & 255)) 0 0) | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(int.from_bytes(bytes(int(b, 16) for b in v["value"][:8]), "little")
+          for v in d.get("values", d.get("formatted", {}).get("values", []))))'
+}
+if command -v bpftool >/dev/null; then
+	[ "$(entries both/sockets hm_proc_ids)" = 5 ] && [ "$(seq both/sockets 12)" = 3 ] &&
+		[ "$(seq both/sockets 13)" = 3 ] && [ "$(procrow both $((1024 + 9)))" = 9 ] # 12, 13: HM_SEQ_PROCS(0), (1)
+	hm_judge $? "socket set before the reset: 5 process names, both id counters at 3, the unnamed row" \
+		"names $(entries both/sockets hm_proc_ids), counters $(seq both/sockets 12) $(seq both/sockets 13)"
+fi
+hm_run "$stat" --pin-path "$fs/both" --source socket --reset --json
+printf '%s\n' "$out" >"$tmp/sock.removed.json"
+"$stat" --pin-path "$fs/both" --source socket --json >"$tmp/sock.after.json"
+[ "$rc" -eq 0 ] && python3 - "$tmp/sock.json" "$tmp/sock.removed.json" "$tmp/sock.after.json" <<'PY'
+import json, sys
+before, removed, after = (json.load(open(f)) for f in sys.argv[1:])
+views = ("clients", "ports", "port_clients", "routes", "hosts", "host_routes", "processes")
+assert all(before[v] == removed[v] for v in views), "removed differs"
+assert before["monitor"] == removed["monitor"]
+assert all(after[v] == [] for v in views), "rows left"
+mon = dict(after["monitor"]); live = mon.pop("conns_live")
+assert set(mon.values()) == {0} and live == before["monitor"]["conns_live"]
+PY
+hm_judge $? "--source socket --reset: prints what was there, leaves no rows, monitor zero, connections kept" \
+	"exit $rc: $err" "$(head -c 600 "$tmp/sock.after.json")"
+if command -v bpftool >/dev/null; then
+	[ "$(entries both/sockets hm_proc_ids)" = 0 ] && [ "$(seq both/sockets 12)" = 0 ] &&
+		[ "$(seq both/sockets 13)" = 0 ] && [ "$(procrow both 1)" = 0 ] &&
+		[ "$(procrow both $((1024 + 1)))" = 0 ] && [ "$(procrow both 1024)" = 0 ] &&
+		[ "$(procrow both 0)" = 0 ] && [ "$(procrow both $((1024 + 9)))" = 9 ]
+	hm_judge $? "socket reset: the named process rows, the overflow rows, the names and id counters of each generation cleared; the unnamed row untouched" \
+		"names $(entries both/sockets hm_proc_ids), counters $(seq both/sockets 12) $(seq both/sockets 13), rows $(procrow both 1) $(procrow both 1025) $(procrow both 1024) $(procrow both 0) $(procrow both 1033)"
+else
+	hm_skip "socket reset clears the process names and id counters" "bpftool not installed"
+fi
+hm_run "$stat" --pin-path "$fs/both" --json
+[ "$rc" -eq 0 ] && [ "$out" = "$(cat "$tmp/good.out.json")" ]
+hm_judge $? "--source socket --reset leaves the packet set alone" "exit $rc: $err"
+
+mkset both2 >/dev/null && sockset both2
+hm_run "$stat" --pin-path "$fs/both2" --source all --format prometheus --reset
+[ "$rc" -eq 0 ] && [ "$(printf '%s\n' "$out")" = "$(cat "$tmp/all.prom")" ] &&
+	[ "$("$stat" --pin-path "$fs/both2" --json | jq '.clients | length')" = 0 ] &&
+	[ "$("$stat" --pin-path "$fs/both2" --source socket --json | jq '.processes + .clients | length')" = 0 ]
+hm_judge $? "--source all --reset: prints both sets and clears both" "exit $rc: $err"
+
+mkset both3 >/dev/null && sockset both3
+hm_run "$reset" --pin-path "$fs/both3" -v
+[ "$rc" -eq 0 ] && grep -q "counters in $fs/both3 reset" <<<"$err" &&
+	grep -q "counters in $fs/both3/sockets reset" <<<"$err" &&
+	[ "$("$stat" --pin-path "$fs/both3" --json | jq '.clients + .ports | length')" = 0 ] &&
+	[ "$("$stat" --pin-path "$fs/both3" --source socket --json | jq '.processes + .clients | length')" = 0 ]
+hm_judge $? "hm-reset resets the packet set and the socket set" "exit $rc: $err"
+hm_run "$reset" --pin-path "$fs/sonly"
+[ "$rc" -eq 0 ] && [ -z "$out$err" ] &&
+	[ "$("$stat" --pin-path "$fs/sonly" --json | jq '.processes | length')" = 0 ]
+hm_judge $? "hm-reset with only a socket set: resets it quietly" "exit $rc: $err"
+hm_expect_fail "hm-reset without either set: exit 3" 3 \
+	"^hm-reset: no httpmon maps in $fs/nowhere \\(is the monitor loaded\\? run: hm-load IFACE\\)$" \
+	"$reset" --pin-path "$fs/nowhere"
 
 hm_done

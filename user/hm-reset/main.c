@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "hm_common.h"
 #include "hm_pin.h"
 
@@ -30,13 +31,20 @@ static void usage(FILE *f)
 		"--routes forgets them too. The classifier stays attached. Needs write\n"
 		"access to the pins (normally root).\n"
 		"\n"
+		"When the socket source is loaded (hm-load --sockets), its map set in the\n"
+		"subdirectory " HM_SOCK_SUBDIR "/ of the pin directory is reset too, after the\n"
+		"packet set, each under its own lock and with its own generations; its\n"
+		"process rows are cleared with their names. A pin directory that holds only\n"
+		"the socket set is reset without complaint.\n"
+		"\n"
 		"Options:\n"
 		"  --routes        also forget the route labels and host names seen so far,\n"
 		"                  so the route and host limits count afresh (after hm-load\n"
 		"                  changed the grouping). Responses to requests in flight\n"
 		"                  then count under _unknown\n"
-		"  --pin-path DIR  reset the maps pinned in DIR instead of $HTTPMON_PIN_PATH\n"
-		"                  or, when that is unset, " HM_PIN_DIR_DEFAULT "\n"
+		"  --pin-path DIR  reset the maps pinned in DIR, and in DIR/" HM_SOCK_SUBDIR "\n"
+		"                  when there, instead of $HTTPMON_PIN_PATH or, when that\n"
+		"                  is unset, " HM_PIN_DIR_DEFAULT "\n"
 		"  -v, --verbose   report what was cleared; twice: also debug messages\n"
 		"  -h, --help      show this help\n"
 		"  --version       show the version and the map layout it handles\n"
@@ -45,7 +53,8 @@ static void usage(FILE *f)
 		"  %d  success\n"
 		"  %d  clearing a map failed\n"
 		"  %d  bad command line\n"
-		"  %d  no httpmon maps in the pin directory (monitor not loaded)\n"
+		"  %d  no httpmon maps in the pin directory, neither the packet source's\n"
+		"     nor the socket source's (monitor not loaded)\n"
 		"  %d  the maps have another layout version (use tools of the same release),\n"
 		"     or what is pinned under an httpmon map name is not httpmon's map\n"
 		"  %d  permission denied on the pins: clearing needs root (or write access\n"
@@ -97,31 +106,62 @@ static int parse_args(int argc, char **argv, const char **pin_dir, bool *routes)
 	return 0;
 }
 
+/* Is there a map set in dir at all (its hm_config pin), complete or not? */
+static bool set_exists(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	return !hm_pin_path(path, sizeof(path), dir, HM_MAP_CONFIG) &&
+	       (!stat(path, &st) || errno != ENOENT);
+}
+
+/*
+ * Resets the map set in dir.  1 when there is none and missing_ok (the
+ * socket set, which is there only when hm-load --sockets made it), else 0
+ * or a negative errno said once.
+ */
+static int reset_set(const char *dir, bool routes, bool missing_ok)
+{
+	struct hm_maps maps;
+	char err[512];
+	int ret;
+
+	ret = hm_maps_open(dir, true, &maps, err, sizeof(err));
+	if (ret == -ENOENT && missing_ok && !set_exists(dir))
+		return 1;
+	if (ret) {
+		hm_err("%s", err);
+		return ret;
+	}
+	ret = hm_reset(&maps, dir, routes ? HM_RESET_NAMES : 0, NULL, NULL);
+	hm_maps_close(&maps);
+	if (ret == -ENOMEM)
+		hm_err("out of memory");
+	if (!ret)
+		hm_info("counters in %s reset", dir);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	const char *pin_dir = NULL;
-	struct hm_maps maps;
+	char sock_dir[4096];
 	bool routes = false;
-	char err[512];
-	int ret;
+	int ret, sock;
 
 	hm_prog_name = "hm-reset";
 	ret = parse_args(argc, argv, &pin_dir, &routes);
 	if (ret)
 		return ret;
 	hm_libbpf_logging();
+	if (hm_sock_dir(sock_dir, sizeof(sock_dir), pin_dir))
+		return hm_usage_error("--pin-path: name too long");
 
-	ret = hm_maps_open(pin_dir, true, &maps, err, sizeof(err));
-	if (ret) {
-		hm_err("%s", err);
+	/* The packet set, then the socket set: each under its own lock and generations. */
+	ret = reset_set(pin_dir, routes, set_exists(sock_dir));
+	if (ret < 0)
 		return hm_exit_code(ret);
-	}
-	ret = hm_reset(&maps, pin_dir, routes ? HM_RESET_NAMES : 0, NULL, NULL);
-	hm_maps_close(&maps);
-	if (ret == -ENOMEM)
-		hm_err("out of memory");
-	if (ret)
-		return hm_exit_code(ret);
-	hm_info("counters in %s reset", pin_dir);
-	return HM_EXIT_OK;
+	sock = reset_set(sock_dir, routes, true);
+	return sock < 0 ? hm_exit_code(sock) : HM_EXIT_OK;
 }

@@ -62,7 +62,7 @@ int print_hist_charts(FILE *f, const struct snapshot *snap, const struct options
 
 	fprintf(f, "httpmon latency to the %s response byte%s%s at %s (maps in %s)%s\n",
 		o->family == HM_LAT_LAST ? "last" : "first", v->hist ? " " : "",
-		v->hist ? v->title : "", now_text(when, sizeof(when)), o->pin_dir,
+		v->hist ? v->title : "", now_text(when, sizeof(when)), snap->dir,
 		o->reset ? ", cleared" : "");
 	if (!v->hist) {
 		total_row(&total, snap, VIEW_PORT);

@@ -47,7 +47,7 @@ static void csv_header(FILE *f, const struct view *v)
 			for (q = 0; q < HM_NQUANTILES; q++)
 				fprintf(f, ",%s_%s_us", lat_names[i], hm_quantiles[q].key);
 	}
-	fputs(",bytes_in,bytes_out\n", f);
+	fputs(",bytes_in,bytes_out,source\n", f);
 }
 
 /* A field quoted as RFC 4180 asks when it holds a comma or a quote. */
@@ -66,7 +66,7 @@ static void csv_field(FILE *f, const char *text)
 	fputc('"', f);
 }
 
-static void csv_row(FILE *f, const struct view *v, const struct row *r)
+static void csv_row(FILE *f, const struct view *v, const struct row *r, const char *source)
 {
 	const struct hm_stats *s = &r->s;
 	char buf[KEY_TEXT];
@@ -97,8 +97,8 @@ static void csv_row(FILE *f, const struct view *v, const struct row *r)
 	csv_latency(f, &s->lat_ok, false, NULL);
 	csv_latency(f, &s->lat_fail, false, NULL);
 	csv_latency(f, &s->lat_last, true, r->hist[HM_LAT_LAST]);
-	fprintf(f, ",%llu,%llu\n", (unsigned long long)s->bytes_in,
-		(unsigned long long)s->bytes_out);
+	fprintf(f, ",%llu,%llu,%s\n", (unsigned long long)s->bytes_in,
+		(unsigned long long)s->bytes_out, source);
 }
 
 void print_csv(FILE *f, const struct snapshot *snap, const struct options *o)
@@ -109,5 +109,5 @@ void print_csv(FILE *f, const struct snapshot *snap, const struct options *o)
 	csv_header(f, &views[o->view]);
 	for (i = 0; i < t->len; i++)
 		if (row_shown(t, i, o->top))
-			csv_row(f, &views[o->view], &t->rows[i]);
+			csv_row(f, &views[o->view], &t->rows[i], source_names[snap->source]);
 }

@@ -63,6 +63,8 @@ int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struc
 	memset(out, 0, sizeof(*out));
 	out->interval = true;
 	out->seconds = seconds;
+	out->source = cur->source;
+	out->dir = cur->dir;
 	for (v = 0; v < VIEWS; v++) {
 		const struct table *ct = &cur->tables[v], *pt = &prev->tables[v];
 		const struct hist_set *cs = &cur->hists[v], *ps = &prev->hists[v];

@@ -118,14 +118,14 @@ static void json_row_body(FILE *f, const struct row *r, bool with_hist)
 		json_hists(f, r->hist);
 }
 
-static void json_row(FILE *f, const struct view *v, const struct row *r)
+static void json_row(FILE *f, const struct view *v, const struct row *r, const char *source)
 {
 	char buf[KEY_TEXT];
 	const char *text;
 
-	fputc('{', f);
+	fprintf(f, "{\"source\": \"%s\"", source);
 	for (unsigned int k = 0; k < v->nkeys; k++) {
-		fprintf(f, "%s\"%s\": ", k ? ", " : "", key_name(v->keys[k]));
+		fprintf(f, ", \"%s\": ", key_name(v->keys[k]));
 		text = key_text(v->keys[k], r, buf, sizeof(buf));
 		if (!text)
 			fputs("null", f);
@@ -153,14 +153,17 @@ static void json_other_latency(FILE *f, const char *name, const struct hm_hist *
 
 void print_json(FILE *f, const struct snapshot *snap, const struct options *o)
 {
+	const char *source = source_names[snap->source];
 	const struct table *t;
 	struct row total;
 	const char *sep;
 	size_t i;
 	int v;
 
-	fprintf(f, "{\"schema\": %d", HM_JSON_SCHEMA);
+	fprintf(f, "{\"schema\": %d, \"source\": \"%s\"", HM_JSON_SCHEMA, source);
 	for (v = 0; v < VIEWS; v++) {
+		if (views[v].sock_only && snap->source != SOURCE_SOCKET)
+			continue;
 		t = &snap->tables[v];
 		fprintf(f, ",\n \"%s\": [", views[v].json);
 		sep = "\n  ";
@@ -168,13 +171,13 @@ void print_json(FILE *f, const struct snapshot *snap, const struct options *o)
 			if (!row_shown(t, i, o->top))
 				continue;
 			fputs(sep, f);
-			json_row(f, &views[v], &t->rows[i]);
+			json_row(f, &views[v], &t->rows[i], source);
 			sep = ",\n  ";
 		}
 		fputs(t->len ? "\n ]" : "]", f);
 	}
 	total_row(&total, snap, VIEW_PORT);
-	fputs(",\n \"total\": {", f);
+	fprintf(f, ",\n \"total\": {\"source\": \"%s\", ", source);
 	json_row_body(f, &total, true);
 	fputc('}', f);
 	/* Keys beyond those with histograms of their own: percentiles only. */

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "hm_common.h"
 #include "stat.h"
 
@@ -12,30 +13,43 @@ static void usage(FILE *f)
 	fprintf(f,
 		"hm-stat - show the HTTP statistics collected by the httpmon classifier\n"
 		"\n"
-		"Usage: hm-stat [--by client|port|port,client|route|iface|host|host,route]\n"
-		"               [--sort FIELD] [--top N] [--format table|json|csv|prometheus]\n"
-		"               [--json] [--output FILE] [--latency first|last] [--reset]\n"
-		"               [--buckets N] [--bucket-range LOW:HIGH] [--pin-path DIR] [-v]\n"
+		"Usage: hm-stat [--by VIEW] [--sort FIELD] [--top N] [--source packet|socket]\n"
+		"               [--format table|json|csv|prometheus] [--json] [--output FILE]\n"
+		"               [--latency first|last] [--reset] [--buckets N]\n"
+		"               [--bucket-range LOW:HIGH] [--pin-path DIR] [-v]\n"
+		"       hm-stat --format prometheus --source all [--output FILE] [--reset] ...\n"
 		"       hm-stat --hist [PORT | [METHOD ]ROUTE | HOST] [--by port|route|host]\n"
 		"               [--buckets N] [--sort FIELD] [--top N] [--latency first|last] [--reset]\n"
-		"               [--output FILE] [--pin-path DIR]\n"
+		"               [--output FILE] [--source packet|socket] [--pin-path DIR]\n"
 		"       hm-stat --watch SECONDS [--count N] [--by VIEW] [--sort FIELD]\n"
-		"               [--top N] [--latency first|last] [--pin-path DIR]\n"
+		"               [--top N] [--latency first|last] [--source packet|socket]\n"
+		"               [--pin-path DIR]\n"
 		"       hm-stat --help | --version\n"
 		"\n"
 		"Reads the maps that the httpmon TC classifier pins in bpffs, sums their\n"
 		"per-CPU copies and prints one row per client IP, per server port, per\n"
 		"server port and client, per route (method and normalised request\n"
 		"target, grouped as hm-load was told), per interface, per virtual host\n"
-		"(the Host header) or per host and route, as a table, JSON, CSV or\n"
-		"Prometheus text. Nothing is changed unless --reset is given\n"
+		"(the Host header), per host and route or (socket source) per process, as a\n"
+		"table, JSON, CSV or Prometheus text. Nothing is changed unless --reset is given\n"
 		"(hm-reset clears the counters). Read access to the pins is enough; root is\n"
 		"not needed when hm-load --group made them readable for a group of yours.\n"
+		"\n"
+		"Sources: the packet source (hm-load IFACE: TC and XDP programs on\n"
+		"interfaces) pins its maps in the pin directory; the socket source (hm-load\n"
+		"--sockets: programs on the socket calls of local processes) pins a map set\n"
+		"of its own, with the same views and the process rows besides, in the\n"
+		"subdirectory " HM_SOCK_SUBDIR "/ of the pin directory. hm-stat reads one of\n"
+		"them (--source); the two are never added together, as both may see the\n"
+		"same exchange.\n"
 		"\n"
 		"Options:\n"
 		"  --by VIEW       rows per client (default), port, port,client, route,\n"
 		"                  iface (the interface the traffic was seen on), host (the\n"
-		"                  virtual host: the request's Host header) or host,route\n"
+		"                  virtual host: the request's Host header), host,route or\n"
+		"                  process (the socket source only: one row per process,\n"
+		"                  command name, cgroup and role; with the packet source it\n"
+		"                  is a command-line error)\n"
 		"  --sort FIELD    order of the rows: requests (default), responses, success,\n"
 		"                  4xx, 5xx, unanswered, avg, min, max, bytes_in, bytes_out\n"
 		"                  (largest first), ip or port (ascending)\n"
@@ -89,6 +103,18 @@ static void usage(FILE *f)
 		"                  bounds, +Inf, _sum and _count: 292 series by default,\n"
 		"                  22 with --buckets 1. Use the same settings on every\n"
 		"                  machine whose histograms Prometheus adds up\n"
+		"  --source SRC    the map set to read: packet (the pin directory) or socket\n"
+		"                  (its subdirectory " HM_SOCK_SUBDIR "/). Default: packet, or\n"
+		"                  socket when only the socket source is loaded or when the\n"
+		"                  pin directory is a socket set itself. all: both sets in\n"
+		"                  one exposition, each series labelled with its source\n"
+		"                  (--format prometheus only, for node_exporter's textfile\n"
+		"                  collector; a source that is not loaded is left out);\n"
+		"                  --reset then resets both. Each output names its source:\n"
+		"                  JSON a top-level and a per-row \"source\", CSV a last\n"
+		"                  column source, Prometheus a label source on every series\n"
+		"                  but httpmon_info; the socket table's first line is\n"
+		"                  \"source: socket (DIR)\" (the packet table has none)\n"
 		"  --pin-path DIR  read the maps pinned in DIR instead of $HTTPMON_PIN_PATH\n"
 		"                  or, when that is unset, " HM_PIN_DIR_DEFAULT "\n"
 		"  -v, --verbose   list every monitor counter with its meaning; twice: also\n"
@@ -106,6 +132,17 @@ static void usage(FILE *f)
 		"                  printable ASCII as %%XX; the table cuts long ones with\n"
 		"                  ...). _other: new routes beyond the route limit (listed\n"
 		"                  last); _unknown: responses whose request was not seen\n"
+		"  PID, COMM, ROLE, CGROUP_ID, CGROUP\n"
+		"                  --by process: the process (thread group id) that made a\n"
+		"                  connection's first read or write, its command name, its\n"
+		"                  role (server: the socket source counts the server's side),\n"
+		"                  its cgroup v2 id and that cgroup's path under the cgroup2\n"
+		"                  mount (\"/\" the root; \"-\": the cgroup is gone). _other:\n"
+		"                  processes beyond the process limit (procs_full). JSON:\n"
+		"                  \"processes\" rows with pid, comm, role, cgroup_id, cgroup\n"
+		"                  (null when unknown); Prometheus: httpmon_process_* series\n"
+		"                  labelled comm, cgroup and role, the pids that share them\n"
+		"                  (the workers of one server) summed\n"
 		"  HOST            the request's Host header, lower-cased, without the port.\n"
 		"                  _none: requests without one (HTTP/1.0); _unknown:\n"
 		"                  responses whose request's headers were not seen; _other:\n"
@@ -144,14 +181,17 @@ static void usage(FILE *f)
 		"  count, a bar and the percentiles it holds; the line under a chart gives\n"
 		"  p50, p90 and p99 as the table does.\n"
 		"  CSV has the columns of the JSON rows, named as in the README: the keys\n"
-		"  (ip, port, host, method, route), requests ... latency_p99_9_us ...\n"
-		"  bytes_out; an empty cell means null.\n"
+		"  (ip, port, host, method, route; pid, comm, role, cgroup_id, cgroup),\n"
+		"  requests ... latency_p99_9_us ... bytes_out, then source; an empty cell\n"
+		"  means null.\n"
 		"\n"
 		"Exit status:\n"
 		"  %d  success, also when no traffic was seen yet\n"
 		"  %d  reading or clearing the maps, or writing the output, failed\n"
-		"  %d  bad command line\n"
-		"  %d  no httpmon maps in the pin directory (monitor not loaded), or with\n"
+		"  %d  bad command line, also --by process with the packet source and\n"
+		"     --source all with another format than prometheus\n"
+		"  %d  no httpmon maps in the pin directory (monitor not loaded), or none of\n"
+		"     the source --source names (for socket: run hm-load --sockets), or with\n"
 		"     --watch: the maps were removed (monitor detached) meanwhile\n"
 		"  %d  the maps have another layout version (use tools of the same release),\n"
 		"     or what is pinned under an httpmon map name is not httpmon's map (a\n"
@@ -174,6 +214,10 @@ static void usage(FILE *f)
 		"  hm-stat --hist --by port   the latency distribution of each port\n"
 		"  hm-stat --by host,route --sort 5xx --top 20\n"
 		"                             the host/route pairs with most 5xx\n"
+		"  hm-stat --source socket --by process --sort 5xx\n"
+		"                             per process, from the socket source\n"
+		"  hm-stat --format prometheus --source all --output $D/httpmon.prom\n"
+		"                             both sources in one file for node_exporter\n"
 		"  hm-stat --hist 'GET /api/users/{id}' --buckets 16\n"
 		"                             one route's, at the kernel's resolution\n"
 		"  */5 * * * * root hm-stat --top 50 >>/var/log/httpmon.log 2>&1\n"
@@ -202,9 +246,11 @@ int print_snapshot(FILE *f, struct snapshot *snap, const struct options *o)
 		print_csv(f, snap, o);
 		return 0;
 	case FMT_PROMETHEUS:
-		print_prometheus(f, snap, o);
-		return 0;
+		return print_prometheus(f, snap, 1, o);
 	default:
+		/* The packet table stays as it always was; the socket one says so. */
+		if (snap->source == SOURCE_SOCKET)
+			fprintf(f, "source: %s (%s)\n", source_names[snap->source], snap->dir);
 		return o->hist ? print_hist_charts(f, snap, o) : print_table(f, snap, o);
 	}
 }
@@ -247,6 +293,12 @@ static int check_hist_args(struct options *o, bool buckets_set, bool range_set)
 	return 0;
 }
 
+static int proc_rows_error(void)
+{
+	return hm_usage_error("--by process: process rows come from the socket source "
+			      "(--source socket); the packet source has none");
+}
+
 /* "unknown --by view 'x' (client, port, ...)": the names from the view table. */
 static int unknown_view(const char *name)
 {
@@ -275,6 +327,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_HIST,
 		OPT_BUCKETS,
 		OPT_BUCKET_RANGE,
+		OPT_SOURCE,
 	};
 	static const struct option longopts[] = {
 		{ "by", required_argument, NULL, OPT_BY },
@@ -291,6 +344,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "top", required_argument, NULL, OPT_TOP },
 		{ "pin-path", required_argument, NULL, OPT_PIN },
+		{ "source", required_argument, NULL, OPT_SOURCE },
 		HM_COMMON_LONGOPTS,
 		{ 0 },
 	};
@@ -400,6 +454,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_PIN:
 			o->pin_dir = optarg;
 			break;
+		case OPT_SOURCE:
+			for (i = 0; i < SOURCES; i++)
+				if (!strcmp(optarg, source_names[i]))
+					break;
+			if (i == SOURCES)
+				return hm_usage_error("unknown --source '%s' (packet, socket, all)",
+						      optarg);
+			o->source = i;
+			o->source_set = true;
+			break;
 		default:
 			ret = hm_common_option(opt, argv, longopts, usage);
 			if (ret)
@@ -426,11 +490,120 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (o->watch && o->output)
 		return hm_usage_error("--watch writes to the terminal; it takes "
 				      "no --output");
+	if (o->source == SOURCE_ALL && o->format != FMT_PROMETHEUS)
+		return hm_usage_error(
+			"--source all puts both sources in one Prometheus exposition; "
+			"it takes --format prometheus");
+	if (o->view_set && views[o->view].sock_only && o->source == SOURCE_PACKET && o->source_set)
+		return proc_rows_error();
 	ret = check_hist_args(o, buckets_set, range_set);
 	if (ret)
 		return ret;
 	o->pin_dir = hm_pin_dir(o->pin_dir);
+	if (hm_pin_is_sock(o->pin_dir) && !o->source_set) {
+		/* The pin directory named is a socket set itself. */
+		o->source = SOURCE_SOCKET;
+		o->source_set = true;
+		snprintf(o->sock_dir, sizeof(o->sock_dir), "%s", o->pin_dir);
+	} else if (hm_sock_dir(o->sock_dir, sizeof(o->sock_dir), o->pin_dir)) {
+		return hm_usage_error("--pin-path: name too long");
+	}
 	return 0;
+}
+
+/* A map set of one source, opened. */
+struct set {
+	enum source source;
+	const char *dir;
+	struct hm_maps maps;
+};
+
+/* Is there a map set in dir at all (its hm_config pin), complete or not? */
+static bool set_exists(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	return !hm_pin_path(path, sizeof(path), dir, HM_MAP_CONFIG) &&
+	       (!stat(path, &st) || errno != ENOENT);
+}
+
+static int open_set(struct set *set, enum source source, const struct options *o, char *err,
+		    size_t errlen)
+{
+	set->source = source;
+	set->dir = source == SOURCE_SOCKET ? o->sock_dir : o->pin_dir;
+	return hm_maps_open(set->dir, o->reset, &set->maps, err, errlen);
+}
+
+/*
+ * Opens the map sets --source asks for: one, or with all, each that exists.
+ * Without --source: the packet set, or the socket set when only that exists.
+ * Returns how many are open, or a negative errno said once.
+ */
+static int open_sets(struct set *sets, const struct options *o)
+{
+	char err[512];
+	int ret, n = 0;
+
+	if (o->source == SOURCE_ALL) {
+		for (int s = SOURCE_PACKET; s <= SOURCE_SOCKET; s++) {
+			ret = open_set(&sets[n], s, o, err, sizeof(err));
+			if (!ret)
+				n++;
+			else if (ret != -ENOENT || set_exists(sets[n].dir))
+				goto fail;
+		}
+		if (n)
+			return n;
+		hm_err("no httpmon maps in %s or %s (is the monitor loaded? run: hm-load IFACE, "
+		       "or hm-load --sockets)",
+		       o->pin_dir, o->sock_dir);
+		return -ENOENT;
+	}
+	if (o->source_set) {
+		ret = open_set(&sets[0], o->source, o, err, sizeof(err));
+	} else {
+		ret = open_set(&sets[0], SOURCE_PACKET, o, err, sizeof(err));
+		if (ret == -ENOENT && !set_exists(o->pin_dir) && set_exists(o->sock_dir))
+			ret = open_set(&sets[0], SOURCE_SOCKET, o, err, sizeof(err));
+	}
+	if (!ret)
+		return 1;
+fail:
+	while (n--)
+		hm_maps_close(&sets[n].maps);
+	hm_err("%s", err);
+	return ret;
+}
+
+static void close_sets(struct set *sets, int n)
+{
+	while (n--)
+		hm_maps_close(&sets[n].maps);
+}
+
+/* Reads (and with --reset clears) each set, and prints them as one output. */
+static int read_and_print(FILE *f, struct set *sets, int n, const struct options *o)
+{
+	struct snapshot snaps[2];
+	int ret = 0, i, nread = 0;
+
+	for (i = 0; i < n && !ret; i++) {
+		ret = read_snapshot(&sets[i].maps, sets[i].source, sets[i].dir, o->reset,
+				    &snaps[i]);
+		nread += !ret;
+	}
+	if (!ret && o->format == FMT_PROMETHEUS) {
+		for (i = 0; i < n; i++)
+			sort_tables(&snaps[i], o);
+		ret = print_prometheus(f, snaps, n, o);
+	} else if (!ret) {
+		ret = print_snapshot(f, &snaps[0], o);
+	}
+	for (i = 0; i < nread; i++)
+		snapshot_free(&snaps[i]);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -439,11 +612,9 @@ int main(int argc, char **argv)
 			     .sort = SORT_REQUESTS,
 			     .family = HM_LAT_FIRST,
 			     .export = HM_EXPORT_DEFAULT };
-	struct snapshot snap;
+	struct set sets[2];
 	struct output out;
-	struct hm_maps maps;
-	char err[512];
-	int ret;
+	int ret, n;
 
 	hm_prog_name = "hm-stat";
 	ret = parse_args(argc, argv, &o);
@@ -452,27 +623,28 @@ int main(int argc, char **argv)
 	set_iface_names(o.pin_dir);
 	hm_libbpf_logging();
 
-	ret = hm_maps_open(o.pin_dir, o.reset, &maps, err, sizeof(err));
-	if (ret) {
-		hm_err("%s", err);
-		return hm_exit_code(ret);
+	n = open_sets(sets, &o);
+	if (n < 0)
+		return hm_exit_code(n);
+	if (o.view_set && views[o.view].sock_only && o.source != SOURCE_ALL &&
+	    sets[0].source != SOURCE_SOCKET) {
+		close_sets(sets, n);
+		return proc_rows_error();
 	}
+	o.read_source = sets[0].source;
+	o.dir = sets[0].dir;
 	if (o.watch) {
-		ret = watch(&maps, &o);
-		hm_maps_close(&maps);
+		ret = watch(&sets[0].maps, &o);
+		close_sets(sets, n);
 		return ret ? hm_exit_code(ret) : HM_EXIT_OK;
 	}
 	/* The output file first: a bad --output must not cost a --reset its data. */
 	if (output_open(&out, o.output)) {
-		hm_maps_close(&maps);
+		close_sets(sets, n);
 		return HM_EXIT_FAIL;
 	}
-	ret = read_snapshot(&maps, o.reset ? o.pin_dir : NULL, &snap);
-	hm_maps_close(&maps);
-	if (!ret) {
-		ret = print_snapshot(out.f, &snap, &o);
-		snapshot_free(&snap);
-	}
+	ret = read_and_print(out.f, sets, n, &o);
+	close_sets(sets, n);
 	if (output_close(&out, !ret))
 		return HM_EXIT_FAIL;
 	return ret ? hm_exit_code(ret) : HM_EXIT_OK;

@@ -84,8 +84,8 @@ struct reader {
 	struct snapshot *snap;
 	struct hm_stats *percpu;
 	enum view_id kind_view[HM_ROW_KINDS];
-	/* ids seen per (generation, kind): a walk restarted by a concurrent reset repeats keys */
-	unsigned char *seen[HM_GENS][HM_ROW_KINDS];
+	/* ids seen per (generation, class): a walk restarted by a concurrent reset repeats keys */
+	unsigned char *seen[HM_GENS][HM_ROW_CLASSES];
 	/* views of row kinds with histograms: the key of each row id that has its own */
 	struct slot_key *slot_keys[VIEWS][HM_GENS];
 	struct id_names names[VIEWS]; /* SRC_IDS views: the names of their ids */
@@ -170,6 +170,56 @@ static int read_row_kinds(struct reader *rd)
 		r->s = sum;
 	}
 	return ret;
+}
+
+static int add_proc(const void *k, const void *v, void *arg)
+{
+	const struct hm_proc_key *key = k;
+	const struct hm_route_val *val = v;
+	struct reader *rd = arg;
+	unsigned int gen = key->gen;
+	struct row *r;
+
+	if (gen >= HM_GENS || !(rd->gens & (1U << gen)))
+		return 0;
+	if (!val->id || val->id >= HM_MAX_PROCS || rd->seen[gen][HM_ROW_PROC][val->id])
+		return 0;
+	rd->seen[gen][HM_ROW_PROC][val->id] = 1;
+	r = table_add(&rd->snap->tables[VIEW_PROCESS]);
+	if (!r)
+		return -ENOMEM;
+	r->pid = key->pid;
+	r->role = key->role;
+	r->cgroup = key->cgroup;
+	memcpy(r->comm, key->comm, sizeof(key->comm)); /* NUL-padded, maybe full */
+	return add_stats(rd, rd->maps->procs, HM_MAP_PROCS, gen * HM_MAX_PROCS + val->id, &r->s);
+}
+
+/* The socket set's process rows: hm_proc_ids names them; id 0 holds the rest. */
+static int read_procs(struct reader *rd)
+{
+	struct hm_stats sum = { 0 };
+	unsigned int gen;
+	struct row *r;
+	int ret;
+
+	if (rd->maps->proc_ids < 0 || rd->maps->procs < 0)
+		return 0;
+	ret = hm_walk_hash(rd->maps->proc_ids, HM_MAP_PROC_IDS, sizeof(struct hm_route_val),
+			   add_proc, rd);
+	for (gen = 0; gen < HM_GENS && !ret; gen++)
+		if (rd->gens & (1U << gen))
+			ret = add_stats(rd, rd->maps->procs, HM_MAP_PROCS, gen * HM_MAX_PROCS,
+					&sum);
+	if (ret || stats_empty(&sum))
+		return ret;
+	r = table_add(&rd->snap->tables[VIEW_PROCESS]);
+	if (!r)
+		return -ENOMEM;
+	r->other = true;
+	snprintf(r->comm, sizeof(r->comm), "_other");
+	r->s = sum;
+	return 0;
 }
 
 /* Extension method names, from hm_method_ids. */
@@ -386,7 +436,15 @@ int cmp_key(const struct row *a, const struct row *b)
 	c = strcmp(a->label, b->label);
 	if (c)
 		return c;
-	return (int)a->method - (int)b->method;
+	if (a->method != b->method)
+		return (int)a->method - (int)b->method;
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	if (a->cgroup != b->cgroup)
+		return a->cgroup < b->cgroup ? -1 : 1;
+	if (a->role != b->role)
+		return (int)a->role - (int)b->role;
+	return strcmp(a->comm, b->comm);
 }
 
 int cmp_key_qsort(const void *a, const void *b)
@@ -473,6 +531,8 @@ static int read_gens(struct reader *rd)
 	int ret = read_row_kinds(rd), v;
 
 	if (!ret)
+		ret = read_procs(rd);
+	if (!ret)
 		ret = read_id_names(rd);
 	for (v = 0; v < VIEWS && !ret; v++)
 		if (views[v].source == SRC_IDS)
@@ -497,7 +557,7 @@ static void reader_free(struct reader *rd)
 {
 	free(rd->percpu);
 	for (unsigned int g = 0; g < HM_GENS; g++) {
-		for (unsigned int k = 0; k < HM_ROW_KINDS; k++)
+		for (unsigned int k = 0; k < HM_ROW_CLASSES; k++)
 			free(rd->seen[g][k]);
 		for (unsigned int v = 0; v < VIEWS; v++)
 			free(rd->slot_keys[v][g]);
@@ -520,7 +580,7 @@ static int reader_init(struct reader *rd)
 		if (views[v].source == SRC_ROW_KIND)
 			rd->kind_view[views[v].kind] = v;
 	for (unsigned int g = 0; g < HM_GENS; g++) {
-		for (unsigned int k = 0; k < HM_ROW_KINDS; k++) {
+		for (unsigned int k = 0; k < HM_ROW_CLASSES; k++) {
 			rd->seen[g][k] = calloc(hm_row_capacity(k), 1);
 			if (!rd->seen[g][k])
 				return -ENOMEM;
@@ -536,15 +596,16 @@ static int reader_init(struct reader *rd)
 	return 0;
 }
 
-int read_snapshot(struct hm_maps *maps, const char *reset_dir, struct snapshot *snap)
+int read_snapshot(struct hm_maps *maps, enum source source, const char *dir, bool reset,
+		  struct snapshot *snap)
 {
 	struct reader rd = { .maps = maps, .snap = snap, .gens = (1U << HM_GENS) - 1 };
 	int ret, v;
 
 	memset(snap, 0, sizeof(*snap));
 	ret = reader_init(&rd);
-	if (!ret && reset_dir)
-		ret = hm_reset(maps, reset_dir, 0, read_gen, &rd);
+	if (!ret && reset)
+		ret = hm_reset(maps, dir, 0, read_gen, &rd);
 	else if (!ret)
 		ret = read_gens(&rd);
 	if (!ret)
@@ -560,5 +621,7 @@ int read_snapshot(struct hm_maps *maps, const char *reset_dir, struct snapshot *
 	for (v = 0; v < VIEWS; v++)
 		table_by_key(&snap->tables[v], true);
 	link_hists(snap);
+	snap->source = source;
+	snap->dir = dir;
 	return 0;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * stat.h - hm-stat's parts: a snapshot of the maps (snapshot.c), the
- * difference of two (delta.c), the views and their keys (views.c), and one
- * file per output: table.c, json.c, csv.c, prom.c, charts.c (--hist),
- * watch.c; main.c parses the options.
+ * difference of two (delta.c), the views and their keys (views.c), the
+ * cgroup paths of process rows (cgroup.c), and one file per output: table.c,
+ * json.c, csv.c, prom.c, charts.c (--hist), watch.c; main.c parses the
+ * options and picks the map set (--source).
  *
  * A view is one row of views[] (views.c): where its rows come from, which
  * key fields name a row, and what each format calls it.  The formats walk
@@ -34,6 +35,7 @@ enum view_id {
 	VIEW_IFACE,
 	VIEW_HOST,
 	VIEW_HOST_ROUTE,
+	VIEW_PROCESS,
 	VIEWS,
 };
 
@@ -41,15 +43,37 @@ enum view_id {
  * The fields that name a row.  Their order is the order of the key columns
  * in the table; each view lists its own in the order JSON and CSV use.
  */
-enum key_field { KEY_IFACE, KEY_IFINDEX, KEY_HOST, KEY_METHOD, KEY_ROUTE, KEY_PORT, KEY_IP, KEYS };
+enum key_field {
+	KEY_IFACE,
+	KEY_IFINDEX,
+	KEY_HOST,
+	KEY_METHOD,
+	KEY_ROUTE,
+	KEY_PORT,
+	KEY_IP,
+	KEY_PID,
+	KEY_COMM,
+	KEY_ROLE,
+	KEY_CGROUP_ID,
+	KEY_CGROUP,
+	KEYS,
+};
 
-#define VIEW_MAX_KEYS 3
+#define VIEW_MAX_KEYS 5
 
 /* Where a view's rows come from. */
 enum view_source {
 	SRC_ROW_KIND, /* hm_row_ids names the rows of one row kind */
 	SRC_IDS, /* a stats array by small id per generation, a hash map names the ids */
+	SRC_PROCS, /* the socket set's process rows: hm_proc_ids names them per generation */
 };
+
+/*
+ * Where the maps come from: the packet set (the pin directory) or the socket
+ * set (its HM_SOCK_SUBDIR); --source all reads both (Prometheus only).
+ */
+enum source { SOURCE_PACKET, SOURCE_SOCKET, SOURCE_ALL, SOURCES };
+extern const char *const source_names[SOURCES];
 
 struct row;
 struct id_names;
@@ -81,6 +105,10 @@ struct view {
 	unsigned int nkeys;
 	enum key_field keys[VIEW_MAX_KEYS]; /* JSON, CSV and Prometheus order */
 	enum key_field total_key; /* the table column that says "total" */
+	bool sock_only; /* only the socket set has such rows */
+	/* Prometheus labels when they are fewer than keys: rows sharing them are summed. */
+	unsigned int prom_nkeys;
+	enum key_field prom_keys[VIEW_MAX_KEYS];
 	/* Latency histograms: slots hist_first.. of hm_hist, hist_n of them, then an overflow slot. */
 	bool hist;
 	unsigned int hist_first, hist_n, hist_other;
@@ -110,6 +138,10 @@ struct row {
 	char label[HM_ROUTE_LEN + 1]; /* routes: the label as the kernel keeps it */
 	__u32 host_id; /* hosts: id */
 	char host[HM_HOST_LEN + 1]; /* hosts: the name as the kernel keeps it */
+	__u32 pid; /* processes: thread group id */
+	__u8 role; /* processes: enum hm_role */
+	__u64 cgroup; /* processes: cgroup v2 id */
+	char comm[sizeof(((struct hm_proc_key *)0)->comm) + 1]; /* processes: command name */
 	bool hist_keyed; /* hist_key names its histograms (not an overflow row's) */
 	__u32 hist_key; /* port, route id, host id */
 	struct hm_stats s;
@@ -143,6 +175,8 @@ struct snapshot {
 	__u64 conns_live;
 	bool interval; /* a difference of two snapshots: no min/max */
 	double seconds; /* interval: its length */
+	enum source source; /* SOURCE_PACKET or SOURCE_SOCKET */
+	const char *dir; /* the directory of its map set */
 };
 
 enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_PROMETHEUS, FORMATS };
@@ -173,6 +207,11 @@ struct options {
 	int family; /* enum hm_lat_family shown by the table, CSV and --watch */
 	size_t top; /* 0: all */
 	const char *pin_dir;
+	enum source source;
+	bool source_set; /* --source was given */
+	char sock_dir[4096]; /* the socket set's directory */
+	enum source read_source; /* the source read (not SOURCE_ALL): --watch */
+	const char *dir; /* and the directory of its map set */
 	const char *output;
 	bool reset;
 	unsigned long watch; /* seconds; 0: no --watch */
@@ -198,10 +237,12 @@ int cmp_key_qsort(const void *a, const void *b);
 void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 void stats_add(struct hm_stats *sum, const struct hm_stats *s);
 /*
- * Reads every view.  With reset_dir (the pin directory, locked meanwhile), the
- * interval that ends, which is cleared; without, both generations summed.
+ * Reads every view of the map set in dir, of source source.  With reset (dir
+ * locked meanwhile), the interval that ends, which is cleared; without, both
+ * generations summed.
  */
-int read_snapshot(struct hm_maps *maps, const char *reset_dir, struct snapshot *snap);
+int read_snapshot(struct hm_maps *maps, enum source source, const char *dir, bool reset,
+		  struct snapshot *snap);
 void snapshot_free(struct snapshot *snap);
 
 /* delta.c: out = cur - prev, for --watch. */
@@ -244,16 +285,21 @@ bool percentile(const struct hm_hist *h, const struct hm_latency *l, bool interv
 bool success_rate(const struct hm_stats *s, double *rate);
 bool response_rate(const struct hm_stats *s, double *rate);
 void sort_tables(struct snapshot *snap, const struct options *o);
+void sort_table(struct table *t);
 bool row_shown(const struct table *t, size_t i, size_t top);
 size_t shown_rows(const struct table *t, size_t top);
 void total_row(struct row *total, const struct snapshot *snap, enum view_id v);
 const char *now_text(char *buf, size_t len);
 
+/* cgroup.c: a cgroup v2 id's path under the cgroup2 mount ("/" the root), NULL when gone. */
+const char *cgroup_path(__u64 id);
+
 /* The outputs. */
 int print_table(FILE *f, const struct snapshot *snap, const struct options *o);
 void print_json(FILE *f, const struct snapshot *snap, const struct options *o);
 void print_csv(FILE *f, const struct snapshot *snap, const struct options *o);
-void print_prometheus(FILE *f, const struct snapshot *snap, const struct options *o);
+/* One exposition of n snapshots, each series labelled with its snapshot's source. */
+int print_prometheus(FILE *f, struct snapshot *snaps, size_t n, const struct options *o);
 int print_hist_charts(FILE *f, const struct snapshot *snap, const struct options *o);
 int print_snapshot(FILE *f, struct snapshot *snap, const struct options *o);
 int watch(struct hm_maps *maps, const struct options *o);

@@ -167,10 +167,10 @@ static void print_header(FILE *f, const struct snapshot *snap, const struct opti
 	now_text(when, sizeof(when));
 	if (snap->interval)
 		fprintf(f, "httpmon HTTP rates %s over %.1f s to %s (maps in %s)",
-			views[o->view].title, snap->seconds, when, o->pin_dir);
+			views[o->view].title, snap->seconds, when, snap->dir);
 	else
 		fprintf(f, "httpmon HTTP stats %s at %s (maps in %s)", views[o->view].title, when,
-			o->pin_dir);
+			snap->dir);
 	fprintf(f, "%s%s\n", o->family == HM_LAT_LAST ? ", latency to the last response byte" : "",
 		o->reset ? ", cleared" : "");
 }

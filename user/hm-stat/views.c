@@ -201,6 +201,23 @@ const struct view views[VIEWS] = {
 		.prom_what = "per virtual host and route (host=\"_other\",route=\"_other\": "
 			     "pairs beyond the pair limit)",
 	},
+	[VIEW_PROCESS] = {
+		.name = "process", .json = "processes", .title = "by process",
+		.source = SRC_PROCS, .sock_only = true,
+		.nkeys = 5, .keys = { KEY_PID, KEY_COMM, KEY_ROLE, KEY_CGROUP_ID, KEY_CGROUP },
+		.total_key = KEY_COMM,
+		.prom_nkeys = 3, .prom_keys = { KEY_COMM, KEY_CGROUP, KEY_ROLE },
+		.prom_rank = 7, .prom_prefix = "httpmon_process_",
+		.prom_what = "per process command name, cgroup and role, the processes of one "
+			     "name and cgroup summed (comm=\"_other\": processes beyond the process "
+			     "limit; cgroup=\"\": a cgroup that is gone)",
+	},
+};
+
+const char *const source_names[SOURCES] = {
+	[SOURCE_PACKET] = "packet",
+	[SOURCE_SOCKET] = "socket",
+	[SOURCE_ALL] = "all",
 };
 
 const char *const format_names[FORMATS] = {
@@ -309,10 +326,22 @@ static const struct {
 	const char *column; /* table heading */
 	const char *name; /* JSON member, CSV column, Prometheus label */
 } key_fields[KEYS] = {
-	[KEY_IFACE] = { "IFACE", "iface" }, [KEY_IFINDEX] = { "IFINDEX", "ifindex" },
-	[KEY_HOST] = { "HOST", "host" },    [KEY_METHOD] = { "METHOD", "method" },
-	[KEY_ROUTE] = { "ROUTE", "route" }, [KEY_PORT] = { "PORT", "port" },
+	[KEY_IFACE] = { "IFACE", "iface" },
+	[KEY_IFINDEX] = { "IFINDEX", "ifindex" },
+	[KEY_HOST] = { "HOST", "host" },
+	[KEY_METHOD] = { "METHOD", "method" },
+	[KEY_ROUTE] = { "ROUTE", "route" },
+	[KEY_PORT] = { "PORT", "port" },
 	[KEY_IP] = { "IP", "ip" },
+	[KEY_PID] = { "PID", "pid" },
+	[KEY_COMM] = { "COMM", "comm" },
+	[KEY_ROLE] = { "ROLE", "role" },
+	[KEY_CGROUP_ID] = { "CGROUP_ID", "cgroup_id" },
+	[KEY_CGROUP] = { "CGROUP", "cgroup" },
+};
+
+static const char *const role_names[HM_ROLES] = {
+	[HM_ROLE_SERVER] = "server",
 };
 
 const char *key_name(enum key_field k)
@@ -328,6 +357,7 @@ const char *key_column(enum key_field k)
 const char *key_text(enum key_field k, const struct row *r, char *buf, size_t len)
 {
 	char name[IF_NAMESIZE];
+	const char *text;
 
 	switch (k) {
 	case KEY_IP:
@@ -353,6 +383,23 @@ const char *key_text(enum key_field k, const struct row *r, char *buf, size_t le
 		return label_text(r->label, HM_ROUTE_LEN, buf, len);
 	case KEY_HOST:
 		return label_text(r->host, HM_HOST_LEN, buf, len);
+	case KEY_PID:
+		if (r->other)
+			return NULL;
+		snprintf(buf, len, "%u", r->pid);
+		return buf;
+	case KEY_COMM:
+		return label_text(r->comm, sizeof(r->comm) - 1, buf, len);
+	case KEY_ROLE:
+		return r->other || r->role >= HM_ROLES ? NULL : role_names[r->role];
+	case KEY_CGROUP_ID:
+		if (r->other)
+			return NULL;
+		snprintf(buf, len, "%llu", (unsigned long long)r->cgroup);
+		return buf;
+	case KEY_CGROUP:
+		text = r->other ? NULL : cgroup_path(r->cgroup);
+		return text ? label_text(text, len, buf, len) : NULL;
 	case KEYS:
 		break;
 	}
@@ -361,7 +408,8 @@ const char *key_text(enum key_field k, const struct row *r, char *buf, size_t le
 
 bool key_is_number(enum key_field k, const struct row *r)
 {
-	return (k == KEY_PORT || k == KEY_IFINDEX) && !r->other;
+	return (k == KEY_PORT || k == KEY_IFINDEX || k == KEY_PID || k == KEY_CGROUP_ID) &&
+	       !r->other;
 }
 
 const char *key_cell(enum key_field k, const struct row *r, char *buf, size_t len)
@@ -375,7 +423,9 @@ const char *key_cell(enum key_field k, const struct row *r, char *buf, size_t le
 	text = key_text(k, r, buf, len);
 	if (text)
 		return text;
-	return k == KEY_IFACE ? "?" : "";
+	if (k == KEY_IFACE)
+		return "?";
+	return k >= KEY_PID ? "-" : "";
 }
 
 bool view_has_key(const struct view *v, enum key_field k)
@@ -518,6 +568,11 @@ static int cmp_rows(const void *pa, const void *pb)
 	return c ? c : cmp_key(a, b);
 }
 
+void sort_table(struct table *t)
+{
+	sort_array(t->rows, t->len, sizeof(struct row), cmp_rows);
+}
+
 void sort_tables(struct snapshot *snap, const struct options *o)
 {
 	int v;
@@ -525,7 +580,7 @@ void sort_tables(struct snapshot *snap, const struct options *o)
 	sort_by = o->sort;
 	sort_family = o->family;
 	for (v = 0; v < VIEWS; v++)
-		sort_array(snap->tables[v].rows, snap->tables[v].len, sizeof(struct row), cmp_rows);
+		sort_table(&snap->tables[v]);
 }
 
 /* Rows are sorted with the overflow row last, so index order is rank. */

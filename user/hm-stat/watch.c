@@ -92,7 +92,7 @@ int watch(struct hm_maps *maps, const struct options *o)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	ret = read_snapshot(maps, NULL, &prev);
+	ret = read_snapshot(maps, o->read_source, o->dir, false, &prev);
 	if (ret)
 		return ret;
 	t_prev = deadline = mono_seconds();
@@ -101,13 +101,12 @@ int watch(struct hm_maps *maps, const struct options *o)
 		wait_until(deadline, &waitmask);
 		if (stop_signal)
 			break;
-		ret = hm_maps_check_pins(o->pin_dir, maps);
+		ret = hm_maps_check_pins(o->dir, maps);
 		if (ret) {
 			/* Detached, perhaps loaded again: new maps, new counters. */
-			ret = watch_reopen(maps, o->pin_dir, err, sizeof(err));
+			ret = watch_reopen(maps, o->dir, err, sizeof(err));
 			if (ret == -ENOENT && !strstr(err, "incomplete")) {
-				hm_err("the maps in %s were removed (monitor detached)",
-				       o->pin_dir);
+				hm_err("the maps in %s were removed (monitor detached)", o->dir);
 				break;
 			}
 			if (ret) {
@@ -116,15 +115,15 @@ int watch(struct hm_maps *maps, const struct options *o)
 			}
 			hm_warn("the maps in %s were replaced (monitor reloaded): "
 				"rates start again",
-				o->pin_dir);
+				o->dir);
 			snapshot_free(&prev);
-			ret = read_snapshot(maps, NULL, &prev);
+			ret = read_snapshot(maps, o->read_source, o->dir, false, &prev);
 			if (ret)
 				break;
 			t_prev = deadline = mono_seconds();
 			continue;
 		}
-		ret = read_snapshot(maps, NULL, &cur);
+		ret = read_snapshot(maps, o->read_source, o->dir, false, &cur);
 		if (ret)
 			break;
 		t_cur = mono_seconds();

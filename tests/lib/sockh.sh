@@ -213,8 +213,9 @@ sockh_proc_row() {
 # record (pid, comm and cgroup as /proc/self said), the inode of its cgroup
 # directory DIR (a cgroup's id) and COUNTS (words as above).
 sockh_proc_truth() {
-	printf 'pid %s comm %s role server cgroup %s cgroup_id %s %s\n' "$(jq -r .pid "$TMP/$1.json")" \
-		"$(jq -r .comm "$TMP/$1.json")" "$(jq -r .cgroup "$TMP/$1.json")" "$(stat -c %i "$2")" "$3"
+	printf '%s cgroup_id %s %s\n' \
+		"$(jq -r '"pid \(.pid) comm \(.comm) role server cgroup \(.cgroup)"' "$TMP/$1.json")" \
+		"$(stat -c %i "$2")" "$3"
 }
 
 # sockh_mon STAT NAME: a self-metric.

@@ -39,13 +39,12 @@
 #    the server's close; continue: an interim 100 Continue (not a response,
 #    its bytes on the route); v6: an IPv6 socket with a v4-mapped and an
 #    IPv6 peer (client rows 127.0.0.1 and ::1): each exact;
-#  - batch: pipelined requests answered several to a write (once after
-#    the client's half-close; 40 at once, deeper than the latency
-#    queue); early: a 413
-#    written before the request's body is read, then the close (or the body
-#    read after it and more requests on the connection); head: HEAD,
-#    204 and chunked responses written in pieces, then a plain request on the
-#    same connection: each exact against the server's record;
+#  - batch: pipelined requests answered several to a write (once after the
+#    client's half-close; 40 at once, deeper than the latency queue);
+#    early: a 413 written before the request's body is read, then the close
+#    (or the body read after it and more requests on the connection); head:
+#    HEAD, 204 and chunked responses written in pieces, then a plain request
+#    on the same connection: each exact against the server's record;
 #  - splice: request bodies taken from the socket with splice(2) (into a
 #    pipe), the heads with recv: exact; splicew: response bodies written
 #    from a pipe with splice(2): exact;
@@ -59,8 +58,9 @@
 #    while the other's request waits: both exchanges counted exactly;
 #  - each server's process row (hm-stat --source socket --by process): its
 #    pid, comm and cgroup, and the counts of its own record (the exit
-#    server's row outlives it; the mid server's holds the fresh request
-#    only; the line server has none).
+#    server's row outlives it; the mid server's holds the joined and the
+#    fresh request only; the line server, the server outside the cgroup and
+#    the watched curl have none).
 set -u
 # shellcheck source=tests/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"

@@ -3,12 +3,12 @@
 # --cgroup counts the processes of one cgroup subtree and nothing else;
 # without --cgroup, every process.
 #
-# Two servers (tests/lib/sockh_server.py: plain recv / sendall), each moved
-# into a cgroup v2 directory of its own ($CG2/hm-sc-<pid>/a and /b) before it
-# runs, listen on 127.0.0.1:18211 (a) and :18212 (b) (and :18213 in
-# .../a/inner) in a network namespace
-# of the test's own; curl clients in the namespace send known requests to
-# both.  With `hm-load --sockets --cgroup .../a`:
+# Servers (tests/lib/sockh_server.py: plain recv / sendall), each moved
+# into a cgroup v2 directory of its own ($CG2/hm-sc-<pid>/a, /b, /a/inner,
+# /b/moved, /b/late, /b/wide) before it runs, listen on 127.0.0.1:18211 (a),
+# :18212 (b) and :18213-18216 in a network namespace of the test's own;
+# curl clients in the namespace send known requests to them.  With
+# `hm-load --sockets --cgroup .../a`:
 #  - a's port and route rows equal what curl reports (-w http_code,
 #    size_request, size_header + size_download), and the server's own record;
 #  - a third server in a/inner (below the scope's directory) is counted

@@ -13,7 +13,8 @@ write1 (one os.write of the whole response), writev1024 (os.writev of exactly
 1,024 buffers: the head in pieces of 1-3 bytes, the body in the rest),
 sendmsg of four buffers, split (the head, then the body in three sends),
 sendfile (the head with send, the body from a file with os.sendfile),
-splice (the head with send, the body through a pipe with splice(2)) or
+splice (the head with send, the body through a pipe with splice(2)),
+sendmmsg (the head with send, the body with libc's sendmmsg(2)) or
 nonblock (a non-blocking socket: sends that take part of what they are
 given, with --sndbuf to make them short); --nonblock makes write1,
 writev1024 and sendmsg do the same, writing what is left after a short
@@ -51,6 +52,7 @@ its request's route (bytes_out) and to "interim", not to the responses.
 Prints "ready PID" when it listens.
 """
 import argparse
+import ctypes
 import json
 import os
 import select
@@ -76,7 +78,7 @@ class Record:
             "status": {"1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0},
             "routes": {}, "connections": 0,
             "read_calls": 0, "empty_reads": 0, "write_calls": 0, "peek_calls": 0,
-            "sendfile_calls": 0, "splice_calls": 0, "interim": 0, "batches": 0, "batched": 0, "short_writes": 0, "max_iov": 0,
+            "sendfile_calls": 0, "splice_calls": 0, "sendmmsg_calls": 0, "interim": 0, "batches": 0, "batched": 0, "short_writes": 0, "max_iov": 0,
         }
 
     @staticmethod
@@ -201,6 +203,16 @@ class Conn:
             finally:
                 os.close(r)
                 os.close(w)
+            return
+        if how == "sendmmsg":  # the head with send, the body with sendmmsg(2) (libc, ctypes)
+            head_end = data.index(b"\r\n\r\n") + 4
+            self.sock.sendall(data[:head_end])
+            self.rec.add(write_calls=1, bytes_out=head_end)
+            off = head_end
+            while off < len(data):
+                n = sendmmsg(self.fd, data[off:off + 65536])
+                self.rec.add(write_calls=1, sendmmsg_calls=1, bytes_out=n)
+                off += n
             return
         if how == "nonblock":  # non-blocking, a small send buffer: short writes
             self.sock.setblocking(False)
@@ -373,6 +385,37 @@ class Conn:
             if k.strip().lower() == b"content-length":
                 length = int(v.strip())
         return len(self.buf) >= len(head) + 4 + length
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+class _Msghdr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                ("iov", ctypes.POINTER(_Iovec)), ("iovlen", ctypes.c_size_t),
+                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                ("flags", ctypes.c_int)]
+
+
+class _Mmsghdr(ctypes.Structure):
+    _fields_ = [("hdr", _Msghdr), ("len", ctypes.c_uint)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def sendmmsg(fd, data):
+    """data sent with one sendmmsg(2) call of one message; the bytes it took."""
+    buf = ctypes.create_string_buffer(bytes(data), len(data))
+    iov = _Iovec(ctypes.cast(buf, ctypes.c_void_p), len(data))
+    msg = _Mmsghdr()
+    msg.hdr.iov = ctypes.pointer(iov)
+    msg.hdr.iovlen = 1
+    if _libc.sendmmsg(fd, ctypes.byref(msg), 1, 0) != 1:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return msg.len
 
 
 def split_1024(data):
@@ -563,7 +606,8 @@ def main():
                              "splice"],
                     default="recv")
     ap.add_argument("--write", choices=["sendall", "write1", "writev1024", "sendmsg", "split",
-                                        "sendfile", "splice", "nonblock"], default="sendall")
+                                        "sendfile", "splice", "sendmmsg", "nonblock"],
+                    default="sendall")
     ap.add_argument("--continue", dest="continue_", action="store_true",
                     help="answer Expect: 100-continue with an interim 100 before the body")
     ap.add_argument("--sndbuf", type=int, help="SO_SNDBUF of accepted sockets")

@@ -482,7 +482,7 @@ static __always_inline void hm_on_request(struct hm_scratch *s, struct hm_conn *
 	if (n - c->nresp < HM_PIPELINE_DEPTH) {
 		struct hm_pending *p = &c->ring[n & (HM_PIPELINE_DEPTH - 1)];
 
-		p->ts = hm_now(s);
+		p->ts = d->msg_ts;
 		p->reqno = n;
 		p->flags = rflags;
 		p->seq = d->msg_seq;
@@ -558,7 +558,8 @@ static __always_inline void hm_on_response(struct hm_scratch *s, struct hm_conn 
 				route = p->route;
 				known = true;
 			}
-			lat = hm_now(s) - p->ts;
+			/* Clocks of two CPUs (or a write issued while its request's read returned). */
+			lat = d->msg_ts > p->ts ? d->msg_ts - p->ts : 0;
 			timed = true;
 			hm_lat_add(status < 500 ? &delta->lat_ok : &delta->lat_fail, lat);
 			d->req_ts = p->ts; /* for the last-byte latency when the response ends */

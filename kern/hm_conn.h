@@ -36,6 +36,7 @@ static __always_inline __u32 hm_conn_key_of(const struct hm_pkt *p, struct hm_co
 	else
 		src_first = p->sport < p->dport;
 
+	k->netns = 0;
 	if (src_first) {
 		k->addr[0] = p->src;
 		k->addr[1] = p->dst;

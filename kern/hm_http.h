@@ -106,9 +106,15 @@ static __always_inline void hm_lost(struct hm_scratch *s, struct hm_dir *d,
 	d->state = HM_P_LOST;
 }
 
-/* The current message's first byte is at packet offset off. */
+/*
+ * The current message's first byte is at packet offset off.  Its time is
+ * taken here, not when the start line is decided: a start line cut after
+ * "GE" or "HTT" is decided by a later segment (or read, or write), and a
+ * latency runs from first byte to first byte.
+ */
 static __always_inline void hm_msg_begins(struct hm_scratch *s, struct hm_dir *d, __u32 off)
 {
+	d->msg_ts = hm_now(s);
 	d->msg_seq = s->seq0 + off;
 	d->msg_ack = s->ack;
 	d->msg_ack_ok = s->ack_ok;

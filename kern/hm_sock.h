@@ -22,12 +22,14 @@
  *    (its number in pt_regs): a socket moved by anything else (io_uring,
  *    sendmmsg, the kernel itself) has its bytes counted, not read.
  *  - sock:inet_sock_set_state (tp_btf): a connection established (see
- *    hm_sock_seen) and a connection this side closed (FIN_WAIT1, LAST_ACK) or
- *    that ended (CLOSE), which frees its state.  A process that exits closes
- *    its sockets too.
+ *    hm_sock_seen) and a connection this side closed (FIN_WAIT1, LAST_ACK),
+ *    which frees its state.  A process that exits closes its sockets too.
+ *  - tcp:tcp_destroy_sock (tp_btf): the socket is freed; what is left of
+ *    its state goes (a reset connection's, after the calls its process
+ *    still made).
  *
  * A connection is keyed by its endpoints in the socket's own order (local
- * first), so the two ends of a loopback connection, both on this host, are
+ * first) and its network namespace, so the two ends of a loopback connection, both on this host, are
  * two connections: a server socket reads requests, a client socket writes
  * them.  A set counts one role, the server's or the client's (httpmon.h,
  * "Roles"): the programs are the same, hm_sock_role tells them which.
@@ -60,6 +62,10 @@
 
 /* Iovec entries one call follows; the bytes of the rest are counted, not parsed. */
 #define HM_SOCK_IOV_MAX 1024
+/* Empty iovec entries skipped to find a new connection's first bytes. */
+#define HM_SOCK_FIRST_IOVS 8
+/* Empty lines (CR, LF) before a new connection's first request that are looked past. */
+#define HM_SOCK_BLANKS 8
 
 /* A struct iovec, and the head of a struct user_msghdr, as user memory holds them. */
 struct hm_iovec {
@@ -161,11 +167,20 @@ static __always_inline void hm_sock_first(const struct hm_sock_call *call, __u64
 		return;
 	if (call->type == HM_CALL_UBUF) {
 		*base = call->base;
-	} else if (call->type == HM_CALL_IOVEC && call->nr_segs) {
-		if (bpf_probe_read_user(&iov, sizeof(iov), (const void *)call->base))
+		return;
+	}
+	if (call->type != HM_CALL_IOVEC)
+		return;
+	/* The first entry that holds a byte: empty ones before it move none. */
+	for (__u32 i = 0; i < HM_SOCK_FIRST_IOVS && i < call->nr_segs; i++) {
+		if (bpf_probe_read_user(&iov, sizeof(iov),
+					(const void *)(call->base + (__u64)i * sizeof(iov))))
 			return;
+		if (!iov.len)
+			continue;
 		*base = iov.base;
 		*len = iov.len < ret ? iov.len : ret;
+		return;
 	}
 }
 
@@ -187,12 +202,26 @@ static __always_inline bool hm_sock_starts(struct hm_scratch *s, __u64 skp,
 	/* The way this role moves requests; responses go the other way. */
 	__u32 req_write = hm_sock_role == HM_ROLE_CLIENT;
 
+	__u32 blanks = 0;
+
 	hm_sock_first(call, ret, &base, &len);
 	ub.base = base;
 	s->win_off = 0;
 	s->win_len = 0;
-	p.payload_off = 0;
-	p.payload_end = len > HM_START_MAX ? HM_START_MAX : len;
+	/* RFC 9112 2.2: empty lines before a request are ignored, here too. */
+	if (base && !hm_win_load(&ub, HM_CTX_USER, s, 0, len)) {
+		for (__u32 i = 0; i < HM_SOCK_BLANKS && i < s->win_len; i++) {
+			if (s->win[i] != '\r' && s->win[i] != '\n')
+				break;
+			blanks++;
+		}
+		if (blanks == len) {
+			hm_count(s->gen, HM_MON_SOCK_IGNORED, 1); /* nothing else yet: undecided */
+			return false;
+		}
+	}
+	p.payload_off = blanks;
+	p.payload_end = len - blanks > HM_START_MAX ? blanks + HM_START_MAX : len;
 	if (!hm_starts_message(&ub, HM_CTX_USER, s, &p)) {
 		if (seen && (*seen & HM_SK_NEW) && base) {
 			*seen |= HM_SK_NOHTTP;
@@ -239,11 +268,12 @@ static __always_inline bool hm_sock_skip(struct hm_scratch *s, __u64 skp)
  * The scratch and settings of a socket event, the generation set; NULL when
  * the calling task is out of scope (hm-load --cgroup).
  */
-static __always_inline struct hm_scratch *hm_sock_begin(struct hm_config **cfgp)
+static __always_inline struct hm_scratch *hm_sock_begin(struct hm_config **cfgp, __u64 skp)
 {
 	struct hm_scratch *s;
 	struct hm_config *cfg;
 	__u32 zero = 0;
+	__u8 *seen;
 
 	s = bpf_map_lookup_elem(&hm_scratch, &zero);
 	cfg = bpf_map_lookup_elem(&hm_config, &zero);
@@ -251,8 +281,18 @@ static __always_inline struct hm_scratch *hm_sock_begin(struct hm_config **cfgp)
 		return NULL;
 	if (cfg->layout_version == 0)
 		cfg->layout_version = HM_LAYOUT_VERSION;
-	if (!hm_sock_watched(cfg))
+	if (!hm_sock_watched(cfg)) {
+		/*
+		 * A call out of scope: if the process comes into scope later
+		 * (moved to the cgroup, or the scope widened), its first call
+		 * seen may be the middle of a message, so the connection is no
+		 * longer one seen from its start.
+		 */
+		seen = bpf_map_lookup_elem(&hm_sock_seen, &skp);
+		if (seen)
+			*seen &= ~HM_SK_NEW;
 		return NULL;
+	}
 	s->epoch = cfg->epoch;
 	s->gen = s->epoch & 1;
 	*cfgp = cfg;

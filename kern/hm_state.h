@@ -30,6 +30,12 @@
 struct hm_conn_key {
 	struct hm_addr addr[2];
 	__u16 port[2];
+	/*
+	 * The socket source: the network namespace (its inode number), so two
+	 * namespaces' loopback connections with the same endpoints stay apart.
+	 * The packet source: 0 (its map set serves one namespace).
+	 */
+	__u32 netns;
 };
 
 /* Framing states of one direction's byte stream. */
@@ -118,6 +124,7 @@ struct hm_dir {
 	__u32 rbytes;    /* bytes of the current message kept for its route (hm_route_flush) */
 	__u64 remaining; /* body or chunk bytes still to come */
 	__u64 req_ts;    /* first byte of the request this response answers, or 0 */
+	__u64 msg_ts;    /* clock of the current message's first byte (its segment's, its read's) */
 	__u64 cl;        /* Content-Length of the current message */
 	__u64 acc;       /* number being parsed (Content-Length, chunk size) */
 	__u32 msg_seq;   /* sequence number of the current message's first byte */

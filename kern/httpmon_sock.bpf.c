@@ -30,6 +30,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * kernel's own type, where bpf_probe_read_kernel() would be a helper call
  * per field.
  */
+struct ns_common___hm {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net___hm {
+	struct ns_common___hm ns;
+} __attribute__((preserve_access_index));
+
+struct possible_net___hm {
+	struct net___hm *net;
+} __attribute__((preserve_access_index));
+
 /* An IPv6 address, read as two words. */
 struct in6_addr___hm {
 	__u64 w[2];
@@ -41,6 +53,7 @@ struct sock_common___hm {
 	__be16 skc_dport;
 	__u16 skc_num;
 	unsigned short skc_family;
+	struct possible_net___hm skc_net;
 	struct in6_addr___hm skc_v6_daddr;
 	struct in6_addr___hm skc_v6_rcv_saddr;
 } __attribute__((preserve_access_index));
@@ -49,6 +62,15 @@ struct sock___hm {
 	struct sock_common___hm __sk_common;
 	__u16 sk_protocol;
 	__u16 sk_type;
+} __attribute__((preserve_access_index));
+
+/*
+ * The local port as inet_sport: inet_num (skc_num) is cleared when the
+ * connection reaches CLOSE (the port is given back), before the state
+ * change and the calls that may still follow it.
+ */
+struct inet_sock___hm {
+	__be16 inet_sport;
 } __attribute__((preserve_access_index));
 
 struct pt_regs___hm {
@@ -143,6 +165,7 @@ static __always_inline int hm_sock_key(void *sk, struct hm_conn_key *k)
 {
 	struct sock___hm *so = sk;
 	__u16 family = so->__sk_common.skc_family;
+	struct net___hm *net;
 	__be32 a4;
 
 	if (family == AF_INET) {
@@ -160,8 +183,11 @@ static __always_inline int hm_sock_key(void *sk, struct hm_conn_key *k)
 	} else {
 		return -1;
 	}
-	k->port[0] = so->__sk_common.skc_num;
+	/* Past struct sock: the verifier's type for sk ends there, so a helper reads it. */
+	k->port[0] = bpf_ntohs(BPF_CORE_READ((struct inet_sock___hm *)sk, inet_sport));
 	k->port[1] = bpf_ntohs(so->__sk_common.skc_dport);
+	net = so->__sk_common.skc_net.net;
+	k->netns = net ? net->ns.inum : 0;
 	return 0;
 }
 
@@ -223,7 +249,7 @@ HM_ENTER_KERNEL(splice)
 static __always_inline void hm_sock_event(void *sk, int ret, __u32 write)
 {
 	struct hm_config *cfg;
-	struct hm_scratch *s = hm_sock_begin(&cfg);
+	struct hm_scratch *s = hm_sock_begin(&cfg, (__u64)sk);
 
 	if (!s)
 		return;
@@ -258,8 +284,11 @@ int hm_send(__u64 *ctx)
 
 /*
  * A TCP connection changed state.  Established: new since the load (see
- * hm_sock_seen).  This side closed (FIN_WAIT1, LAST_ACK: close(2),
- * shutdown(2), the process's exit) or the connection ended (CLOSE).
+ * hm_sock_seen).  This side closed it (FIN_WAIT1, LAST_ACK: close(2),
+ * shutdown(2), the process's exit): nothing more will be written, and the
+ * state goes.  A connection reset, or ended by its timers (CLOSE), may still
+ * see the calls its process made before it knew: an answer written as the
+ * reset arrives.  Its state goes when the socket does (hm_destroy).
  */
 SEC("tp_btf/inet_sock_set_state")
 int hm_state(__u64 *ctx)
@@ -276,8 +305,26 @@ int hm_state(__u64 *ctx)
 			bpf_map_update_elem(&hm_sock_seen, &skp, &new, BPF_ANY);
 		return 0;
 	}
-	if (newstate != HM_TCP_FIN_WAIT1 && newstate != HM_TCP_LAST_ACK && newstate != HM_TCP_CLOSE)
+	if (newstate != HM_TCP_FIN_WAIT1 && newstate != HM_TCP_LAST_ACK)
 		return 0;
+	if (!hm_sock_key(sk, &key))
+		hm_sock_end(&key, &delta);
+	return 0;
+}
+
+/*
+ * The socket is freed (tcp:tcp_destroy_sock): whatever state is left goes,
+ * and so does what the monitor knew of the socket, before its address can
+ * be reused.
+ */
+SEC("tp_btf/tcp_destroy_sock")
+int hm_destroy(__u64 *ctx)
+{
+	void *sk = (void *)ctx[0];
+	__u64 skp = (__u64)sk;
+	struct hm_conn_key key;
+	struct hm_stats delta;
+
 	bpf_map_delete_elem(&hm_sock_seen, &skp);
 	if (!hm_sock_key(sk, &key))
 		hm_sock_end(&key, &delta);

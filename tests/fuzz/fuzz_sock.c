@@ -110,7 +110,7 @@ static void one_call(int flags, const __u8 *data, size_t len)
 	if (!len)
 		return;
 	shim_clock_ns += 1000 + len;
-	s = hm_sock_begin(&cfg);
+	s = hm_sock_begin(&cfg, 1);
 	if (!s)
 		return;
 	server_key(&s->key);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 
 #include "hm_common.h"
@@ -465,10 +466,11 @@ static int take_option(enum opt_id id, const char *arg, struct load_opts *o)
 		break;
 	case OPT_CGROUP: {
 		struct statfs fs;
+		struct stat st;
 
-		if (statfs(arg, &fs))
+		if (statfs(arg, &fs) || stat(arg, &st))
 			return hm_usage_error("cannot use --cgroup '%s': %s", arg, strerror(errno));
-		if (fs.f_type != CGROUP2_SUPER_MAGIC)
+		if (fs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode))
 			return hm_usage_error("--cgroup '%s' is not a cgroup v2 directory (e.g. "
 					      "/sys/fs/cgroup/system.slice/nginx.service)",
 					      arg);

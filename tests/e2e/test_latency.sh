@@ -131,9 +131,11 @@ for path in sys.argv[2:]:
 bad = []
 
 def value(name, **labels):
-    """The sample of name with exactly these labels, in any order (node_exporter sorts them)."""
+    """The sample of name with exactly these labels, in any order (node_exporter sorts them,
+    and gives a series the empty labels its family's other series have: port="")."""
     for m in re.finditer(r'^%s(?:\{(.*)\})? (\S+)$' % name, text, re.M):
-        if dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or "")) == labels:
+        got = {k: v for k, v in re.findall(r'(\w+)="([^"]*)"', m.group(1) or "") if v != ""}
+        if got == labels:
             return m.group(2)
     return None
 

@@ -205,6 +205,34 @@ static __always_inline void hm_rows_add(const struct hm_conn *c, __u32 gen,
 #endif
 }
 
+/*
+ * Adds a delta to the rows of c (key k) in the generation of epoch, finding
+ * them first when the connection has none for it yet.
+ */
+static __always_inline void hm_rows_update(struct hm_conn *c, struct hm_conn_key *k,
+					   struct hm_config *cfg, __u32 epoch,
+					   const struct hm_stats *d, __u32 mask)
+{
+	if (!c->row_ok || c->row_epoch != epoch)
+		hm_rows_find(c, k, cfg, epoch);
+	hm_rows_add(c, epoch & 1, d, mask);
+}
+
+/* The bytes side sent, on the delta: bytes_in when side is the client, else bytes_out. */
+static __always_inline void hm_delta_bytes(struct hm_scratch *s, const struct hm_conn *c,
+					   __u32 side, __u32 bytes)
+{
+	if (!bytes)
+		return;
+	if (c->client == side) {
+		s->delta.bytes_in = bytes;
+		s->dmask |= HM_D_IN;
+	} else {
+		s->delta.bytes_out = bytes;
+		s->dmask |= HM_D_OUT;
+	}
+}
+
 /* --- histograms and routes ------------------------------------------------------ */
 
 static __always_inline void hm_hist_put(__u32 idx, __u32 b, __u64 ns)

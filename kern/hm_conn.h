@@ -52,6 +52,34 @@ static __always_inline __u32 hm_conn_key_of(const struct hm_pkt *p, struct hm_co
 }
 
 /*
+ * A new connection's initial state, built in scratch (s->fresh: it is too big
+ * for the stack), last seen at now so the idle sweep cannot take it at once.
+ * The caller adds what its source knows, then hm_conn_create() stores it.
+ */
+static __always_inline void hm_conn_fresh(struct hm_scratch *s, __u64 now)
+{
+	__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
+	s->fresh.client = HM_SIDE_UNKNOWN;
+	s->fresh.last_seen = now;
+}
+
+/* Stores s->fresh as the state of connection s->key: the stored entry, or NULL (counted). */
+static __always_inline struct hm_conn *hm_conn_create(struct hm_scratch *s)
+{
+	struct hm_conn *c;
+
+	if (bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_NOEXIST) &&
+	    bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_ANY)) {
+		hm_count(s->gen, HM_MON_CONN_CREATE_FAILED, 1);
+		return NULL;
+	}
+	c = bpf_map_lookup_elem(&hm_conns, &s->key);
+	if (c)
+		hm_count(s->gen, HM_MON_CONNS_OPENED, 1);
+	return c;
+}
+
+/*
  * Bytes of [seq, seq + len) that fall in the direction's last gap: new bytes
  * that came late (reordered, or resent after a loss before the monitor).
  * They were not parsed - the framing went on without them - but they are
@@ -266,11 +294,8 @@ static long hm_age_conn(void *map, struct hm_conn_key *key, struct hm_conn *c,
 		__builtin_memset(&a->delta, 0, sizeof(a->delta));
 		pending = hm_write_off(c, 0, 0, &a->delta, a->gen);
 		if (pending) {
-			if (!c->row_ok || c->row_epoch != a->epoch) {
-				a->key = *key;
-				hm_rows_find(c, &a->key, cfg, a->epoch);
-			}
-			hm_rows_add(c, a->gen, &a->delta, HM_D_UNANS);
+			a->key = *key; /* writable: hm_rows_find takes memory */
+			hm_rows_update(c, &a->key, cfg, a->epoch, &a->delta, HM_D_UNANS);
 			hm_count(a->gen, HM_MON_IDLE_UNANSWERED, pending);
 		}
 	}

@@ -241,20 +241,11 @@ static __always_inline void hm_segment(void *ctx, enum hm_ctx_kind kind, __u32 i
 			hm_count(s->gen, HM_MON_IGNORED_SEGMENTS, 1);
 			return;
 		}
-		/* The initial value is built in scratch: it is too big for the stack. */
-		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
-		s->fresh.client = HM_SIDE_UNKNOWN;
-		s->fresh.last_seen = bpf_ktime_get_coarse_ns(); /* before the sweep can see it */
+		hm_conn_fresh(s, bpf_ktime_get_coarse_ns());
 		s->fresh.ifindex = ifindex; /* the connection's rows: where it was first seen */
-		if (bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_NOEXIST) &&
-		    bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_ANY)) {
-			hm_count(s->gen, HM_MON_CONN_CREATE_FAILED, 1);
-			return;
-		}
-		c = bpf_map_lookup_elem(&hm_conns, &s->key);
+		c = hm_conn_create(s);
 		if (!c)
 			return;
-		hm_count(s->gen, HM_MON_CONNS_OPENED, 1);
 	}
 	__builtin_memset(&s->delta, 0, sizeof(s->delta));
 	s->dmask = 0;
@@ -280,22 +271,11 @@ static __always_inline void hm_segment(void *ctx, enum hm_ctx_kind kind, __u32 i
 	}
 close:
 	/* Bytes of this segment, and late ones that filled a gap: the connection's own. */
-	if (late) {
-		if (c->client == side) {
-			s->delta.bytes_in = late;
-			s->dmask |= HM_D_IN;
-		} else {
-			s->delta.bytes_out = late;
-			s->dmask |= HM_D_OUT;
-		}
-	}
+	hm_delta_bytes(s, c, side, late);
 	if (p.fin || p.rst)
 		ends = hm_conn_ends(s, c, &p, side);
-	if (c->client != HM_SIDE_UNKNOWN && s->dmask) {
-		if (!c->row_ok || c->row_epoch != s->epoch)
-			hm_rows_find(c, &s->key, cfg, s->epoch);
-		hm_rows_add(c, s->gen, &s->delta, s->dmask);
-	}
+	if (c->client != HM_SIDE_UNKNOWN && s->dmask)
+		hm_rows_update(c, &s->key, cfg, s->epoch, &s->delta, s->dmask);
 	if (ends && !bpf_map_delete_elem(&hm_conns, &s->key))
 		hm_count(s->gen, HM_MON_CONNS_CLOSED, 1);
 }

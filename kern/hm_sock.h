@@ -312,7 +312,7 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 	struct hm_dir *d, *peer;
 	struct hm_iovec iov;
 	__u64 pid_tgid, n;
-	__u32 side = write ? 0 : 1, bytes;
+	__u32 side = write ? 0 : 1;
 
 	if (!ret)
 		return;
@@ -325,9 +325,8 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 	if (!c) {
 		if (hm_sock_skip(s, skp) || !hm_sock_starts(s, skp, call, ret, write))
 			return;
-		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
-		s->fresh.client = HM_SIDE_UNKNOWN;
-		s->fresh.last_seen = bpf_ktime_get_ns() /* coarse is not for tracing programs */;
+		/* Tracing programs have no coarse clock. */
+		hm_conn_fresh(s, bpf_ktime_get_ns());
 		/* Both streams start here: offset 0 of each is its first byte seen. */
 		s->fresh.dir[0].seq_valid = 1;
 		s->fresh.dir[1].seq_valid = 1;
@@ -336,15 +335,9 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 		s->fresh.proc.role = hm_sock_role;
 		s->fresh.proc.cgroup = bpf_get_current_cgroup_id();
 		bpf_get_current_comm(s->fresh.proc.comm, sizeof(s->fresh.proc.comm));
-		if (bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_NOEXIST) &&
-		    bpf_map_update_elem(&hm_conns, &s->key, &s->fresh, BPF_ANY)) {
-			hm_count(s->gen, HM_MON_CONN_CREATE_FAILED, 1);
-			return;
-		}
-		c = bpf_map_lookup_elem(&hm_conns, &s->key);
+		c = hm_conn_create(s);
 		if (!c)
 			return;
-		hm_count(s->gen, HM_MON_CONNS_OPENED, 1);
 	}
 	hm_count(s->gen, HM_MON_SOCK_CALLS, 1);
 	__builtin_memset(&s->delta, 0, sizeof(s->delta));
@@ -399,23 +392,11 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 		s->io_bytes += hm_sock_piece(s, c, cfg, side, 0, s->io_left, s->io_seq);
 		s->io_seq += s->io_left;
 	}
-	bytes = s->io_bytes;
 	d->next_seq = s->io_seq;
 
-	if (bytes) {
-		if (c->client == side) {
-			s->delta.bytes_in = bytes;
-			s->dmask |= HM_D_IN;
-		} else {
-			s->delta.bytes_out = bytes;
-			s->dmask |= HM_D_OUT;
-		}
-	}
-	if (c->client != HM_SIDE_UNKNOWN && s->dmask) {
-		if (!c->row_ok || c->row_epoch != s->epoch)
-			hm_rows_find(c, &s->key, cfg, s->epoch);
-		hm_rows_add(c, s->gen, &s->delta, s->dmask);
-	}
+	hm_delta_bytes(s, c, side, s->io_bytes);
+	if (c->client != HM_SIDE_UNKNOWN && s->dmask)
+		hm_rows_update(c, &s->key, cfg, s->epoch, &s->delta, s->dmask);
 }
 
 /*
@@ -439,11 +420,8 @@ static __always_inline void hm_sock_end(struct hm_conn_key *key, struct hm_stats
 	gen = epoch & 1;
 	if (c->client != HM_SIDE_UNKNOWN) {
 		__builtin_memset(delta, 0, sizeof(*delta));
-		if (hm_write_off(c, 0, 0, delta, gen)) {
-			if (!c->row_ok || c->row_epoch != epoch)
-				hm_rows_find(c, key, cfg, epoch);
-			hm_rows_add(c, gen, delta, HM_D_UNANS);
-		}
+		if (hm_write_off(c, 0, 0, delta, gen))
+			hm_rows_update(c, key, cfg, epoch, delta, HM_D_UNANS);
 	}
 	if (!bpf_map_delete_elem(&hm_conns, key))
 		hm_count(gen, HM_MON_CONNS_CLOSED, 1);

@@ -43,7 +43,9 @@
 # 2 bad usage, 3 done but such an accuracy check failed.
 # Needs root, nginx, wrk, clang, bpftool; make, gcc and libbpf-dev for
 # test_run; xdp-loader (xdp-tools) for the XDP floor; perf for the profile.
-# Environment: HM_BUILD the tools' directory (default build/), HM_BENCH_KEEP=1
+# Environment: HM_BUILD the tools' directory (default build/), HM_BENCH_OLD
+# another build's directory (an older commit's build/): its hm-load goes in
+# the same rounds as configuration tc-old, beside tc, HM_BENCH_KEEP=1
 # keeps the temp dir (rounds, perf samples), HM_BENCH_NET=A.B.C the /24
 # (default 10.231.240; a blackhole route for it in the root namespace while
 # the run lasts).
@@ -223,6 +225,12 @@ BLACKHOLE=1
 # The tools and the empty program are copied / built once, so a rebuild in
 # the tree during the run cannot change what is measured.
 cp "$BUILD/hm-load" "$BUILD/hm-stat" "$TMP/" || die "cannot copy the tools"
+OLD=0
+if [ -n "${HM_BENCH_OLD:-}" ]; then
+	mkdir -p "$TMP/old" && cp "$HM_BENCH_OLD/hm-load" "$HM_BENCH_OLD/hm-stat" "$TMP/old/" ||
+		die "cannot copy the tools of HM_BENCH_OLD=$HM_BENCH_OLD"
+	OLD=1
+fi
 if [ "$TESTRUN" -eq 1 ]; then
 	# the floor and the empty program with the Makefile's own rules: the
 	# floor is compiled as httpmon is
@@ -316,6 +324,11 @@ configs_for() {
 	cost) c=(empty tc) ;;
 	profile) c=(tc) ;;
 	esac
+	if [ "$OLD" -eq 1 ]; then
+		case $1 in
+		tput | cost) c+=(tc-old) ;;
+		esac
+	fi
 	if [ "$SOCK" -eq 1 ]; then
 		case $1 in
 		tput | profile) c+=(sock) ;;
@@ -348,6 +361,7 @@ attach() {
 	case $1 in
 	base) return 0 ;;
 	tc) in_side "$1" "$TMP/hm-load" "$dev" --pin-path "$PIN" ;;
+	tc-old) in_side "$1" "$TMP/old/hm-load" "$dev" --pin-path "$PIN" ;;
 	xdp | xdp-cl) in_side "$1" "$TMP/hm-load" --xdp "$dev" --pin-path "$PIN" ;;
 	empty)
 		in_side "$1" tc qdisc add dev "$dev" clsact &&
@@ -365,6 +379,8 @@ detach() {
 	case $1 in
 	tc | xdp | xdp-cl) in_side "$1" "$TMP/hm-load" --detach "$dev" --pin-path "$PIN" >/dev/null 2>&1 ||
 		say "hm-load --detach $dev failed" ;;
+	tc-old) in_side "$1" "$TMP/old/hm-load" --detach "$dev" --pin-path "$PIN" >/dev/null 2>&1 ||
+		say "hm-load --detach $dev (old build) failed" ;;
 	empty-xdp | noop-cl) in_side "$1" xdp-loader unload "$dev" --all >/dev/null 2>&1 ||
 		say "xdp-loader unload $dev failed" ;;
 	sock) "$TMP/hm-load" --detach --sockets --pin-path "$PIN" >/dev/null 2>&1 ||
@@ -470,11 +486,13 @@ run_wrk() {
 # hm_totals: hm-stat's totals (all ports, overflow row included) and its
 # self-metrics, as key=value words.
 hm_totals() {
-	local t0 t1 dir=$PIN
+	local t0 t1 dir=$PIN stat=$TMP/hm-stat
 	# the socket source sees the whole host: only nginx's port is the benchmark's
 	[ "$1" = sock ] && dir=$PIN/sockets
+	# an older build's maps have its own layout: its own hm-stat reads them
+	[ "$1" = tc-old ] && stat=$TMP/old/hm-stat
 	t0=$(date +%s%N)
-	"$TMP/hm-stat" --json --pin-path "$dir" >"$TMP/stat.json" 2>"$TMP/stat.err" ||
+	"$stat" --json --pin-path "$dir" >"$TMP/stat.json" 2>"$TMP/stat.err" ||
 		die "hm-stat failed: $(cat "$TMP/stat.err")"
 	t1=$(date +%s%N)
 	printf "hm_stat_us=%d " $(((t1 - t0) / 1000))
@@ -536,7 +554,7 @@ round() {
 		# with stats off these stay 0, unless someone else turned stats on
 		extra="$extra $(prog_stats "$TMP/ids" | awk '{s += $2} END {printf "stats_leak_ns=%d", s}')"
 	fi
-	if [ "$config" = tc ] || [ "$config" = xdp ] || [ "$config" = xdp-cl ] || [ "$config" = sock ]; then
+	if [[ $config =~ ^(tc|tc-old|xdp|xdp-cl|sock)$ ]]; then
 		hm_totals "$config" >"$TMP/totals"
 		extra="$extra $(cat "$TMP/totals")"
 	fi
@@ -608,6 +626,7 @@ python3 "$BENCH_LIB/report.py" --rounds "$ROUNDS" --json "$JSON_OUT" "${TESTRUN_
 	load_start="$START_LOAD" load_end="$(cut -d' ' -f1-3 /proc/loadavg)" \
 	command="scripts/bench.sh${ARGS[*]:+ ${ARGS[*]}}" smoke="$SMOKE" net="$NET.0/24" \
 	xdp="$XDP" xdp_note="$XDP_NOTE" sock="$SOCK" sock_note="$SOCK_NOTE" perf="$PERF_OK" \
+	old_build="${HM_BENCH_OLD:-}" \
 	hm_version="$("$TMP/hm-load" --version 2>/dev/null | head -1)" \
 	git="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
 	nginx="$(nginx -v 2>&1 | sed 's/.*: //')" wrk="$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"

@@ -64,8 +64,7 @@ hm_require_cmds nsenter python3 jq curl nginx wrk timeout
 hm_require_build httpmon_sock.o hm-load hm-stat
 hm_e2e_init sk sockets
 NS=$P # a namespace with lo only, named like a lab prefix
-CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
-CG=${CG2:+$CG2/hmtest-sk-$$}
+CG= # sock_cg_start sets it
 # Routes: a first segment unique to the run (letters: digits would be an {id}).
 R=/k$(tr 0-9 a-j <<<"$$")
 NG1=18101 NG2=18102 NGW=18103 PY=18111 PV=18112 PYW=18113 PS=18114 PT=18115 PW=18116 PD=18117 PO=18118 PA=18119
@@ -80,15 +79,12 @@ e2e_cleanup() {
 	[ -n "$CG" ] && sock_cg_remove "$CG"
 	return 0
 }
-# What earlier runs that crashed left: namespaces and cgroups of dead pids
-# (their pins go in hm_e2e_init).
+# What earlier runs that crashed left: namespaces of dead pids (their pins go
+# in hm_e2e_init, their cgroups in sock_cg_start).
 for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^hm-sk[0-9]+$'); do
 	kill -0 "${ns#hm-sk}" 2>/dev/null && continue
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 	ip netns del "$ns"
-done
-for d in "$CG2"/hmtest-sk-*; do
-	[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null && sock_cg_remove "$d"
 done
 
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
@@ -99,13 +95,7 @@ else
 	hm_not_ok "namespace $NS"
 	hm_done
 fi
-if [ -n "$CG2" ] && mkdir "$CG"; then
-	CGID=$(stat -c %i "$CG")
-	hm_ok "cgroup ${CG#"$CG2"} (id $CGID) for the servers"
-else
-	hm_not_ok "a cgroup v2 directory for the servers" "cgroup2 mount: '${CG2:-none}'"
-	hm_done
-fi
+sock_cg_start sk
 
 # The socket source first: connections established after the load are new.
 if out=$("$HM_BUILD/hm-load" --sockets --pin-path "$PIN" 2>&1); then

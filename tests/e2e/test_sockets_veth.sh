@@ -57,10 +57,9 @@ set -u
 hm_require_cmds nsenter python3 jq curl nginx timeout
 hm_require_build httpmon.o httpmon_sock.o hm-load hm-stat
 hm_e2e_init sv sockets-veth
-CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
-CG=${CG2:+$CG2/hmtest-sv-$$}
 R=/v$(tr 0-9 a-j <<<"$$")
 PY=18121 NG=18122 PV=18123 PQ=18124 PW=18125
+CG= # sock_cg_start sets it
 
 # shellcheck disable=SC2317 # called by hm_e2e_cleanup
 e2e_cleanup() {
@@ -69,19 +68,10 @@ e2e_cleanup() {
 	[ -n "$CG" ] && sock_cg_remove "$CG"
 	return 0
 }
-for d in "$CG2"/hmtest-sv-*; do
-	[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null && sock_cg_remove "$d"
-done
 
 hm_lab_start "$P" 1 "$TMP/lab.log"
 H4=$(hm_host_ip "$P" 4)
-if [ -n "$CG2" ] && mkdir "$CG"; then
-	CGID=$(stat -c %i "$CG")
-	hm_ok "cgroup ${CG#"$CG2"} (id $CGID) for the servers"
-else
-	hm_not_ok "a cgroup v2 directory for the servers" "cgroup2 mount: '${CG2:-none}'"
-	hm_done
-fi
+sock_cg_start sv
 
 # Both sources before any server: the socket set's connections are new.
 hm_monitor_up "$P" "$BR" "$PIN"

@@ -1,12 +1,38 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * fuzz_checks.h - the invariants every fuzz harness checks on the maps after
- * an input, whichever entry (packet or socket) fed the parse core.
+ * fuzz_checks.h - what every fuzz harness shares: the maps registered with
+ * the shim, and the invariants checked on them after an input, whichever
+ * entry (packet or socket) fed the parse core.
  */
 #ifndef HM_FUZZ_CHECKS_H
 #define HM_FUZZ_CHECKS_H
 
 #include <assert.h>
+
+/* Registers the maps both entries use with the shim; a harness adds its own after. */
+static inline void register_common_maps(void)
+{
+	shim_map_register(hm_config);
+	shim_map_register(hm_conns);
+	shim_map_register(hm_row_ids);
+	shim_map_register(hm_clients);
+	shim_map_register(hm_ports);
+	shim_map_register(hm_port_clients);
+	shim_map_register(hm_ifaces);
+	shim_map_register(hm_monitor);
+	shim_map_register(hm_hist);
+	shim_map_register(hm_route_ids);
+	shim_map_register(hm_routes);
+	shim_map_register(hm_host_ids);
+	shim_map_register(hm_hosts);
+	shim_map_register(hm_hr_ids);
+	shim_map_register(hm_host_routes);
+	shim_map_register(hm_seq);
+	shim_map_register(hm_method_ids);
+	shim_map_register(hm_route_pats);
+	shim_map_register(hm_scratch);
+	shim_map_register(hm_aging);
+}
 
 /* The sum of one field over the rows of a kind (both generations, overflow rows included). */
 #define SUM_FIELD(name, field)                                                            \

@@ -33,26 +33,7 @@
 
 static void register_maps(void)
 {
-	shim_map_register(hm_config);
-	shim_map_register(hm_conns);
-	shim_map_register(hm_row_ids);
-	shim_map_register(hm_clients);
-	shim_map_register(hm_ports);
-	shim_map_register(hm_port_clients);
-	shim_map_register(hm_ifaces);
-	shim_map_register(hm_monitor);
-	shim_map_register(hm_hist);
-	shim_map_register(hm_route_ids);
-	shim_map_register(hm_routes);
-	shim_map_register(hm_host_ids);
-	shim_map_register(hm_hosts);
-	shim_map_register(hm_hr_ids);
-	shim_map_register(hm_host_routes);
-	shim_map_register(hm_seq);
-	shim_map_register(hm_method_ids);
-	shim_map_register(hm_route_pats);
-	shim_map_register(hm_scratch);
-	shim_map_register(hm_aging);
+	register_common_maps();
 	shim_map_register(hm_proc_ids);
 	shim_map_register(hm_procs);
 	shim_map_register(hm_sock_seen);

@@ -95,3 +95,22 @@ sock_cg_remove() {
 	rmdir "$1" 2>/dev/null
 	return 0
 }
+
+# sock_cg_start TAG: a cgroup v2 directory of the test's own for its servers,
+# CG=CG2/hmtest-TAG-PID (CGID its id), after removing those of earlier runs
+# whose process is gone; the test ends (not ok) when there is none.
+sock_cg_start() {
+	local d
+	CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
+	CG=${CG2:+$CG2/hmtest-$1-$$}
+	for d in "$CG2"/hmtest-"$1"-*; do
+		[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null && sock_cg_remove "$d"
+	done
+	if [ -n "$CG2" ] && mkdir "$CG"; then
+		CGID=$(stat -c %i "$CG")
+		hm_ok "cgroup ${CG#"$CG2"} (id $CGID) for the servers"
+	else
+		hm_not_ok "a cgroup v2 directory for the servers" "cgroup2 mount: '${CG2:-none}'"
+		hm_done
+	fi
+}

@@ -172,6 +172,35 @@ hm_in_client() {
 	ip netns exec "${p}c$i" "$@"
 }
 
+# hm_tcp_retrans NS...: the TCP stack's own count of retransmitted segments
+# (RetransSegs in /proc/net/snmp), summed over the named namespaces.  The
+# ground truth for the monitor's retrans_segments: a tail loss probe or a
+# timeout can resend a segment on a quiet veth, so "no retransmission" is
+# only what the stacks say, never an assumption.
+hm_tcp_retrans() {
+	local ns v total=0
+	for ns in "$@"; do
+		# shellcheck disable=SC2016 # awk program
+		v=$(ip netns exec "$ns" awk '$1 == "Tcp:" {
+			if (!c) { for (i = 2; i <= NF; i++) if ($i == "RetransSegs") c = i; next }
+			print $c; exit }' /proc/net/snmp) || return 1
+		total=$((total + v))
+	done
+	echo "$total"
+}
+
+# hm_expect_retrans NAME MONITOR_SEGS STACK_SEGS: the monitor reports no
+# retransmission the stacks did not make: none when they made none, at most
+# theirs otherwise (a resent SYN or bare FIN carries no bytes to count).
+hm_expect_retrans() {
+	local name=$1 mon=$2 stack=$3
+	if [ "$mon" -ge 0 ] 2>/dev/null && [ "$mon" -le "$stack" ]; then
+		hm_ok "$name: retrans_segments $mon, the stacks resent $stack"
+	else
+		hm_not_ok "$name" "monitor retrans_segments: $mon" "the stacks' RetransSegs: $stack"
+	fi
+}
+
 # hm_lab_up PREFIX NCLIENTS [OWNER]: builds the lab; OWNER defaults to $$.
 hm_lab_up() {
 	local p=$1 nclients=$2 owner=${3:-$$} n i host br

@@ -6,21 +6,18 @@
  * The hooks (httpmon_sock.bpf.c) are tracepoints, which every kernel since
  * 6.3 has and which need neither kprobes nor fentry (this kernel allows
  * neither):
- *  - syscalls:sys_enter_{read,write,readv,writev,recvfrom,sendto,recvmsg,
- *    sendmsg,sendfile64,splice}: where the call's bytes will be (a buffer,
- *    an iovec array, or no user memory at all), kept in the calling task's
- *    storage (struct hm_sock_call).  A cheap store, for every such call on
- *    any file.
  *  - sock:sock_recv_length and sock:sock_send_length (tp_btf): fired by
  *    sock_recvmsg() and sock_sendmsg() with the socket and the byte count,
  *    whichever call got there.  The socket gives the connection's addresses
  *    and ports directly, where the syscall arguments would give an fd to
- *    resolve through the task's file table.  Its bytes are read from the
- *    buffer the call named (bpf_probe_read_user), one iovec piece at a time,
- *    and walked by hm_stream(), the packet path's walk.  The event is taken
- *    for the recorded call only when the task is still in that system call
- *    (its number in pt_regs): a socket moved by anything else (io_uring,
- *    sendmmsg, the kernel itself) has its bytes counted, not read.
+ *    resolve through the task's file table.  Where its bytes are comes from
+ *    the system call the task is in: its number and arguments, in the
+ *    registers the call saved (bpf_task_pt_regs; struct hm_sock_call), so
+ *    no program runs on a system call that moves no socket byte.  The bytes
+ *    are read from the buffer the call named (bpf_probe_read_user), one
+ *    iovec piece at a time, and walked by hm_stream(), the packet path's
+ *    walk.  A socket moved by anything else (io_uring, sendmmsg, the kernel
+ *    itself) has its bytes counted, not read.
  *  - sock:inet_sock_set_state (tp_btf): a connection established (see
  *    hm_sock_seen) and a connection this side closed (FIN_WAIT1, LAST_ACK),
  *    which frees its state.  A process that exits closes its sockets too.
@@ -29,16 +26,16 @@
  *    still made).
  *
  * A connection is keyed by its endpoints in the socket's own order (local
- * first) and its network namespace, so the two ends of a loopback connection, both on this host, are
- * two connections: a server socket reads requests, a client socket writes
+ * first) and its network namespace, so the two ends of a loopback
+ * connection, both on this host, are two connections: a server socket reads requests, a client socket writes
  * them.  A set counts one role, the server's or the client's (httpmon.h,
  * "Roles"): the programs are the same, hm_sock_role tells them which.
  * Sequence numbers are the stream offsets of each direction, and a write's
  * acknowledgment is what the socket has read so far: the pairing rules of
  * the packet path hold as they are.
  *
- * Times: a byte read is taken when the read that returned it returns, a
- * byte written when the write that holds it was called.  A server's latency
+ * Times: a byte is taken when the read or write that moved it returns (the
+ * socket event: a write's bytes are then in the socket).  A server's latency
  * is so its own time between reading the request and writing the response;
  * a client's, from writing the request to having read the response.
  */
@@ -81,15 +78,12 @@ struct hm_user_msghdr {
 	__u64 iovlen;
 };
 
-/* Where a call's bytes are: written at its sys_enter, read by the socket events. */
+/* Where a call's bytes are, from its system call's arguments. */
 struct hm_sock_call {
-	__u64 ts;      /* entry time (a write's response byte is sent then) */
 	__u64 base;    /* HM_CALL_UBUF: the buffer; HM_CALL_IOVEC: the iovec array */
 	__u64 nr_segs; /* HM_CALL_IOVEC: its entries */
-	__u32 nr;      /* the system call's number */
-	__u8 type;     /* HM_CALL_* */
-	__u8 active;   /* the call's bytes were not taken yet */
-	__u8 _pad[2];
+	__u32 type;    /* HM_CALL_* */
+	__u32 _pad;
 };
 
 #define HM_CALL_UBUF 0
@@ -342,8 +336,7 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 	hm_count(s->gen, HM_MON_SOCK_CALLS, 1);
 	__builtin_memset(&s->delta, 0, sizeof(s->delta));
 	s->dmask = 0;
-	/* A response's first byte is sent when its write is called. */
-	s->now = write && call ? call->ts : 0;
+	s->now = 0; /* the event's clock, read once when first needed */
 	s->side = side;
 	s->port[0] = s->key.port[0];
 	s->port[1] = s->key.port[1];

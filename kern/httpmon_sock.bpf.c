@@ -3,7 +3,8 @@
  * httpmon_sock.bpf.c - the socket source: HTTP/1.x as the processes of this
  * host read and write it, measured in the kernel by the packet path's parse
  * core.  hm_sock.h says how; this file holds what only the kernel has: the
- * hooks, the kernel types they read (CO-RE), and the calling task's storage.
+ * hooks, and the kernel types they read (CO-RE): the socket, the task's
+ * registers.
  * hm-load --sockets loads it on a map set of its own (httpmon.h,
  * HM_SOCK_SUBDIR) and pins its links there.
  *
@@ -73,73 +74,76 @@ struct inet_sock___hm {
 	__be16 inet_sport;
 } __attribute__((preserve_access_index));
 
+/*
+ * The calling task's registers as the system call left them: its number
+ * and arguments.  x86-64 only (the numbers below are its own); elsewhere a
+ * call's bytes are counted, not read.
+ */
 struct pt_regs___hm {
 	unsigned long orig_ax;
+	unsigned long si;
+	unsigned long dx;
 } __attribute__((preserve_access_index));
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct hm_sock_call);
-} hm_sock_calls SEC(".maps");
+#define HM_NR_READ 0
+#define HM_NR_WRITE 1
+#define HM_NR_READV 19
+#define HM_NR_WRITEV 20
+#define HM_NR_SENDFILE 40
+#define HM_NR_SENDTO 44
+#define HM_NR_RECVFROM 45
+#define HM_NR_SENDMSG 46
+#define HM_NR_RECVMSG 47
+#define HM_NR_SPLICE 275
 
 /*
- * sys_enter: where the bytes of system call nr will be.  A call that may
- * write to a socket keeps its entry time: a response's first byte is sent
- * then.  A read's time is taken when it returns, if it was a socket's.
+ * Where the bytes of the system call the task is in are, read from its
+ * registers at the socket event itself: no program runs on a system call
+ * that moves no socket byte.  NULL when the call is none of those known
+ * (io_uring, sendmmsg, the kernel's own sockets): the bytes are counted,
+ * not read.  The buffer is the call's first argument after the fd; a
+ * socket event reports the whole of a read or write (sendfile and splice
+ * hand a socket many pieces of pages, never user memory).
  */
-static __always_inline void hm_sock_enter(__u32 nr, __u8 type, __u64 base, __u64 nr_segs,
-					  bool write)
+static __always_inline struct hm_sock_call *hm_sock_call_of(struct hm_sock_call *call)
 {
-	struct hm_sock_call *call;
-
-	call = bpf_task_storage_get(&hm_sock_calls, bpf_get_current_task_btf(), 0,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!call)
-		return;
-	call->ts = write ? bpf_ktime_get_ns() : 0;
-	call->base = base;
-	call->nr_segs = nr_segs;
-	call->nr = nr;
-	call->type = type;
-	call->active = 1;
-}
-
-/* sendmsg(2), recvmsg(2): the iovec array is named by the user's struct msghdr. */
-static __always_inline void hm_sock_enter_msg(__u32 nr, __u64 umsg, bool write)
-{
+#ifdef __TARGET_ARCH_x86
+	struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct hm_user_msghdr m;
 
-	if (bpf_probe_read_user(&m, sizeof(m), (const void *)umsg))
-		m.iov = m.iovlen = 0; /* unreadable: the bytes are counted, not parsed */
-	hm_sock_enter(nr, HM_CALL_IOVEC, m.iov, m.iovlen, write);
-}
-
-/*
- * A socket event's call record, or NULL when the task is not in the system
- * call recorded (the bytes are then counted, not read).  A call's user
- * bytes are taken once; sendfile and splice hand a socket many pieces.
- */
-static __always_inline struct hm_sock_call *hm_sock_call_take(void)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct hm_sock_call *call;
-
-	call = bpf_task_storage_get(&hm_sock_calls, task, 0, 0);
-	if (!call || !call->active)
+	if (!regs)
 		return NULL;
-#ifdef __TARGET_ARCH_x86
-	{
-		struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(task);
-
-		if (!regs || regs->orig_ax != call->nr)
+	__builtin_memset(call, 0, sizeof(*call));
+	switch (regs->orig_ax) {
+	case HM_NR_READ:
+	case HM_NR_WRITE:
+	case HM_NR_RECVFROM:
+	case HM_NR_SENDTO:
+		call->type = HM_CALL_UBUF;
+		call->base = regs->si;
+		return call;
+	case HM_NR_READV:
+	case HM_NR_WRITEV:
+		call->type = HM_CALL_IOVEC;
+		call->base = regs->si;
+		call->nr_segs = regs->dx;
+		return call;
+	case HM_NR_RECVMSG:
+	case HM_NR_SENDMSG:
+		/* The iovec array is named by the user's struct msghdr. */
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)regs->si))
 			return NULL;
+		call->type = HM_CALL_IOVEC;
+		call->base = m.iov;
+		call->nr_segs = m.iovlen;
+		return call;
+	case HM_NR_SENDFILE:
+	case HM_NR_SPLICE:
+		call->type = HM_CALL_KERNEL;
+		return call;
 	}
 #endif
-	if (call->type != HM_CALL_KERNEL)
-		call->active = 0;
-	return call;
+	return NULL;
 }
 
 static __always_inline void hm_copy_addr(struct hm_addr *a, const __u64 *w)
@@ -191,63 +195,10 @@ static __always_inline int hm_sock_key(void *sk, struct hm_conn_key *k)
 	return 0;
 }
 
-/* A syscalls:sys_enter_* record: the common header, the call's number, its arguments. */
-struct hm_sys_enter {
-	__u64 common;
-	__s32 nr;
-	__u32 _pad;
-	__u64 args[6];
-};
-
-/* read(fd, buf, count), write(fd, buf, count), recvfrom(fd, buf, ...), sendto(fd, buf, ...) */
-#define HM_ENTER_BUF(call, write)                                                           \
-	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
-	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
-	{                                                                                   \
-		hm_sock_enter(ctx->nr, HM_CALL_UBUF, ctx->args[1], 0, write);               \
-		return 0;                                                                   \
-	}
-HM_ENTER_BUF(read, false)
-HM_ENTER_BUF(write, true)
-HM_ENTER_BUF(recvfrom, false)
-HM_ENTER_BUF(sendto, true)
-
-/* readv(fd, iov, iovcnt), writev(fd, iov, iovcnt) */
-#define HM_ENTER_IOV(call, write)                                                           \
-	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
-	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
-	{                                                                                   \
-		hm_sock_enter(ctx->nr, HM_CALL_IOVEC, ctx->args[1], ctx->args[2], write);   \
-		return 0;                                                                   \
-	}
-HM_ENTER_IOV(readv, false)
-HM_ENTER_IOV(writev, true)
-
-/* recvmsg(fd, msg, flags), sendmsg(fd, msg, flags) */
-#define HM_ENTER_MSG(call, write)                                                           \
-	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
-	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
-	{                                                                                   \
-		hm_sock_enter_msg(ctx->nr, ctx->args[1], write);                            \
-		return 0;                                                                   \
-	}
-HM_ENTER_MSG(recvmsg, false)
-HM_ENTER_MSG(sendmsg, true)
-
-/* sendfile(out, in, offset, count), splice(...): pages, never user memory. */
-#define HM_ENTER_KERNEL(call)                                                               \
-	SEC("tracepoint/syscalls/sys_enter_" #call)                                         \
-	int hm_enter_##call(struct hm_sys_enter *ctx)                                       \
-	{                                                                                   \
-		hm_sock_enter(ctx->nr, HM_CALL_KERNEL, 0, 0, true);                         \
-		return 0;                                                                   \
-	}
-HM_ENTER_KERNEL(sendfile64)
-HM_ENTER_KERNEL(splice)
-
 /* ret bytes moved through sk by the calling task: write 0 read, 1 written. */
 static __always_inline void hm_sock_event(void *sk, int ret, __u32 write)
 {
+	struct hm_sock_call call;
 	struct hm_config *cfg;
 	struct hm_scratch *s = hm_sock_begin(&cfg, (__u64)sk);
 
@@ -257,7 +208,7 @@ static __always_inline void hm_sock_event(void *sk, int ret, __u32 write)
 		hm_count(s->gen, HM_MON_SOCK_IGNORED, 1);
 		return;
 	}
-	hm_sock_io(s, cfg, (__u64)sk, hm_sock_call_take(), ret, write);
+	hm_sock_io(s, cfg, (__u64)sk, hm_sock_call_of(&call), ret, write);
 }
 
 /* sock_recvmsg() returned: ret bytes read from sk (flags as recv(2) had them). */

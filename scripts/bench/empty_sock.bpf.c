@@ -20,16 +20,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 		return 0;                                                                   \
 	}
 
-HM_EMPTY("tracepoint/syscalls/sys_enter_read", hm_enter_read)
-HM_EMPTY("tracepoint/syscalls/sys_enter_write", hm_enter_write)
-HM_EMPTY("tracepoint/syscalls/sys_enter_recvfrom", hm_enter_recvfrom)
-HM_EMPTY("tracepoint/syscalls/sys_enter_sendto", hm_enter_sendto)
-HM_EMPTY("tracepoint/syscalls/sys_enter_readv", hm_enter_readv)
-HM_EMPTY("tracepoint/syscalls/sys_enter_writev", hm_enter_writev)
-HM_EMPTY("tracepoint/syscalls/sys_enter_recvmsg", hm_enter_recvmsg)
-HM_EMPTY("tracepoint/syscalls/sys_enter_sendmsg", hm_enter_sendmsg)
-HM_EMPTY("tracepoint/syscalls/sys_enter_sendfile64", hm_enter_sendfile64)
-HM_EMPTY("tracepoint/syscalls/sys_enter_splice", hm_enter_splice)
 HM_EMPTY("tp_btf/sock_recv_length", hm_recv)
 HM_EMPTY("tp_btf/sock_send_length", hm_send)
 HM_EMPTY("tp_btf/inet_sock_set_state", hm_state)

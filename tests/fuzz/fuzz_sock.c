@@ -95,7 +95,6 @@ static void one_call(int flags, const __u8 *data, size_t len)
 	if (!s)
 		return;
 	server_key(&s->key);
-	call.ts = shim_clock_ns - 500;
 	if (!(flags & 4)) {
 		buf = malloc(len);
 		memcpy(buf, data, len);

@@ -297,10 +297,14 @@ static __always_inline struct hm_scratch *hm_sock_begin(struct hm_config **cfgp,
  * One read (write == 0) or write that moved ret bytes through the socket
  * skp, whose connection key is in s->key (local endpoint first), its buffer
  * described by call (NULL: not readable).  The socket source's entry into
- * the parse core.
+ * the parse core.  arm: the caller may start the aging sweep; a plain
+ * tracepoint program may not use a map that holds a bpf_timer, and passes
+ * a constant false so the arming is not even compiled into it (the events
+ * of every connection's first bytes arm it).
  */
 static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *cfg, __u64 skp,
-				       const struct hm_sock_call *call, __u64 ret, __u32 write)
+				       const struct hm_sock_call *call, __u64 ret, __u32 write,
+				       bool arm)
 {
 	struct hm_conn *c;
 	struct hm_dir *d, *peer;
@@ -342,7 +346,8 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 	s->port[1] = s->key.port[1];
 	/* The call's clock, read once (tracing programs have no coarse clock). */
 	c->last_seen = hm_now(s);
-	hm_aging_arm(cfg);
+	if (arm)
+		hm_aging_arm(cfg);
 
 	d = &c->dir[side & 1];
 	peer = &c->dir[(side ^ 1) & 1];

@@ -81,9 +81,40 @@ struct inet_sock___hm {
  */
 struct pt_regs___hm {
 	unsigned long orig_ax;
+	unsigned long di;
 	unsigned long si;
 	unsigned long dx;
 } __attribute__((preserve_access_index));
+
+/* From a task's fd to the socket behind it (hm_splice_exit). */
+struct inode___hm {
+	unsigned short i_mode;
+} __attribute__((preserve_access_index));
+
+struct file___hm {
+	struct inode___hm *f_inode;
+	void *private_data;
+} __attribute__((preserve_access_index));
+
+struct fdtable___hm {
+	unsigned int max_fds;
+	struct file___hm **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct___hm {
+	struct fdtable___hm *fdt;
+} __attribute__((preserve_access_index));
+
+struct task_struct___hm {
+	struct files_struct___hm *files;
+} __attribute__((preserve_access_index));
+
+struct socket___hm {
+	struct sock___hm *sk;
+} __attribute__((preserve_access_index));
+
+/* A kernel address, typed for reading only: loads of it are checked like a probe read. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 #define HM_NR_READ 0
 #define HM_NR_WRITE 1
@@ -95,6 +126,9 @@ struct pt_regs___hm {
 #define HM_NR_SENDMSG 46
 #define HM_NR_RECVMSG 47
 #define HM_NR_SPLICE 275
+
+#define HM_S_IFMT 0170000
+#define HM_S_IFSOCK 0140000
 
 /*
  * Where the bytes of the system call the task is in are, read from its
@@ -195,8 +229,11 @@ static __always_inline int hm_sock_key(void *sk, struct hm_conn_key *k)
 	return 0;
 }
 
-/* ret bytes moved through sk by the calling task: write 0 read, 1 written. */
-static __always_inline void hm_sock_event(void *sk, int ret, __u32 write)
+/*
+ * ret bytes moved through sk by the calling task: write 0 read, 1 written.
+ * arm: as hm_sock_io() has it.
+ */
+static __always_inline void hm_sock_event(void *sk, int ret, __u32 write, bool arm)
 {
 	struct hm_sock_call call;
 	struct hm_config *cfg;
@@ -208,7 +245,7 @@ static __always_inline void hm_sock_event(void *sk, int ret, __u32 write)
 		hm_count(s->gen, HM_MON_SOCK_IGNORED, 1);
 		return;
 	}
-	hm_sock_io(s, cfg, (__u64)sk, hm_sock_call_of(&call), ret, write);
+	hm_sock_io(s, cfg, (__u64)sk, hm_sock_call_of(&call), ret, write, arm);
 }
 
 /* sock_recvmsg() returned: ret bytes read from sk (flags as recv(2) had them). */
@@ -218,7 +255,7 @@ int hm_recv(__u64 *ctx)
 	int ret = (int)ctx[1], flags = (int)ctx[2];
 
 	if (ret > 0 && !(flags & HM_MSG_PEEK))
-		hm_sock_event((void *)ctx[0], ret, 0);
+		hm_sock_event((void *)ctx[0], ret, 0, true);
 	return 0;
 }
 
@@ -229,7 +266,58 @@ int hm_send(__u64 *ctx)
 	int ret = (int)ctx[1];
 
 	if (ret > 0)
-		hm_sock_event((void *)ctx[0], ret, 1);
+		hm_sock_event((void *)ctx[0], ret, 1, true);
+	return 0;
+}
+
+/*
+ * splice(2) from a socket into a pipe (tcp_splice_read) never passes
+ * sock_recvmsg(), so no sock_recv_length event tells of its bytes: a
+ * server that takes request bodies this way would leave the stream's
+ * offsets behind and read the next request as body.  Its exit says how
+ * many bytes the call moved; its first argument, still in the registers
+ * the call saved, is the fd they came from.  Bytes moved into a socket
+ * pass sock_sendmsg() and its event as usual.  Only this system call runs
+ * the program, so reading the task's fd table costs nothing elsewhere.
+ */
+struct hm_sys_exit {
+	__u64 common;
+	__s64 nr;
+	__s64 ret;
+};
+
+SEC("tracepoint/syscalls/sys_exit_splice")
+int hm_splice_exit(struct hm_sys_exit *ctx)
+{
+#ifdef __TARGET_ARCH_x86
+	struct task_struct___hm *task = (void *)bpf_get_current_task();
+	struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct fdtable___hm *fdt;
+	struct file___hm *file;
+	struct file___hm **fds;
+	struct socket___hm *sock;
+	__u64 fd;
+	void *sk;
+
+	if (ctx->ret <= 0 || !regs)
+		return 0;
+	fd = regs->di;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & HM_S_IFMT) != HM_S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (!sk)
+		return 0;
+	/* Typed, so hm_sock_event() reads its fields as it does a tp_btf argument's. */
+	hm_sock_event(bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock___hm)), ctx->ret, 0,
+		      false);
+#endif
 	return 0;
 }
 

@@ -69,7 +69,7 @@ else
 	hm_done
 fi
 got=$("$LOAD" --status --json --pin-path "$PIN" | jq -c '.sockets | {programs, cgroup_filter}')
-sockh_compare "--status --json with --cgroup" "$got" '{"programs":4,"cgroup_filter":true}'
+sockh_compare "--status --json with --cgroup" "$got" '{"programs":5,"cgroup_filter":true}'
 
 # curl_run TRUTH PORT PATH...: one curl process, one connection, a transfer
 # per PATH ("POST:/path" posts a 3000-byte body); a truth line per transfer.
@@ -245,7 +245,7 @@ sockh_compare "wide: the request after the body on that connection counted" \
 	"$(sockh_port_row "$TMP/s-wide.json" "$PW")" \
 	"$(jq -r '.joined | "requests 1 responses 1 unanswered 0 2xx 1 3xx 0 4xx 0 5xx 0 bytes_in \(.sent) bytes_out \(.received)"' "$TMP/wide.client")"
 got=$("$LOAD" --status --json --pin-path "$PIN" | jq -c '.sockets | {programs, cgroup_filter}')
-sockh_compare "--status --json without --cgroup" "$got" '{"programs":4,"cgroup_filter":false}'
+sockh_compare "--status --json without --cgroup" "$got" '{"programs":5,"cgroup_filter":false}'
 B2_PATHS=(/scb/ok /scb/ok /scb/missing POST:/scb/post /scb/moved /scb/ok)
 curl_run "$TMP/b2.txt" "$PB" "${B2_PATHS[@]}"
 r1=$?

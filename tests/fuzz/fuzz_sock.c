@@ -110,7 +110,7 @@ static void one_call(int flags, const __u8 *data, size_t len)
 		call.nr_segs = cut(iov, buf, len, kind);
 	}
 	/* The socket writes its own side's bytes: the server's, or as a client the client's. */
-	hm_sock_io(s, cfg, 1, &call, len, (flags & 1) ^ hm_sock_role);
+	hm_sock_io(s, cfg, 1, &call, len, (flags & 1) ^ hm_sock_role, true);
 	free(buf);
 }
 

@@ -7,7 +7,7 @@
 # not exist, --detach --sockets --cgroup, --sockets --xdp.  --detach
 # --sockets and --status with nothing loaded: exit 3.  Then a
 # load: --status (text) names the socket source, --status --json has a
-# "sockets" object with 4 programs and cgroup_filter false (true after a
+# "sockets" object with 5 programs and cgroup_filter false (true after a
 # run with --cgroup on the cgroup2 mount); a second --sockets run keeps the
 # programs attached (the same link pin files, the same link and program ids
 # in bpftool); --detach --sockets unpins the links and removes the sockets
@@ -101,10 +101,10 @@ else
 fi
 ids1=$(link_ids)
 n1=$(grep -c . <<<"$ids1")
-if [ "$n1" -eq 4 ] && [ "$(grep -cE '^link_[a-z0-9_]+ [0-9]+ [0-9]+$' <<<"$ids1")" -eq 4 ]; then
-	hm_ok "4 link pins in $PIN/sockets, each a link bpftool knows"
+if [ "$n1" -eq 5 ] && [ "$(grep -cE '^link_[a-z0-9_]+ [0-9]+ [0-9]+$' <<<"$ids1")" -eq 5 ]; then
+	hm_ok "5 link pins in $PIN/sockets, each a link bpftool knows"
 else
-	hm_not_ok "4 link pins in $PIN/sockets, each a link bpftool knows" "$ids1"
+	hm_not_ok "5 link pins in $PIN/sockets, each a link bpftool knows" "$ids1"
 fi
 mapfile -t link_list < <(awk '{print $2}' <<<"$ids1")
 got=$(listed "${link_list[@]}" | grep -c .)
@@ -115,14 +115,14 @@ else
 fi
 
 hm_run "$LOAD" --status --pin-path "$PIN"
-if [ "$rc" -eq 0 ] && grep -qE "^socket source[^:]*: 4 programs attached, every process; maps in $PIN/sockets\$" <<<"$out"; then
-	hm_ok "--status names the socket source: 4 programs, every process"
+if [ "$rc" -eq 0 ] && grep -qE "^socket source[^:]*: 5 programs attached, every process; maps in $PIN/sockets\$" <<<"$out"; then
+	hm_ok "--status names the socket source: 5 programs, every process"
 else
-	hm_not_ok "--status names the socket source: 4 programs, every process" "exit $rc" "$out" "$err"
+	hm_not_ok "--status names the socket source: 5 programs, every process" "exit $rc" "$out" "$err"
 fi
 hm_run "$LOAD" --status --json --pin-path "$PIN"
 got=$(jq -c '.sockets | {programs, cgroup_filter, pin_path}' <<<"$out" 2>/dev/null)
-want="{\"programs\":4,\"cgroup_filter\":false,\"pin_path\":\"$PIN/sockets\"}"
+want="{\"programs\":5,\"cgroup_filter\":false,\"pin_path\":\"$PIN/sockets\"}"
 if [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; then
 	hm_ok "--status --json: sockets $got"
 else
@@ -141,13 +141,13 @@ if [ -n "$CG2" ]; then
 	fi
 	hm_run "$LOAD" --status --json --pin-path "$PIN"
 	got=$(jq -c '.sockets | {programs, cgroup_filter}' <<<"$out" 2>/dev/null)
-	if [ "$rc" -eq 0 ] && [ "$got" = '{"programs":4,"cgroup_filter":true}' ]; then
+	if [ "$rc" -eq 0 ] && [ "$got" = '{"programs":5,"cgroup_filter":true}' ]; then
 		hm_ok "--status --json after --cgroup: $got"
 	else
 		hm_not_ok "--status --json after --cgroup: cgroup_filter true" "exit $rc" "got: $got"
 	fi
 	hm_run "$LOAD" --status --pin-path "$PIN"
-	if grep -qE "^socket source[^:]*: 4 programs attached, processes of one cgroup" <<<"$out"; then
+	if grep -qE "^socket source[^:]*: 5 programs attached, processes of one cgroup" <<<"$out"; then
 		hm_ok "--status after --cgroup: processes of one cgroup"
 	else
 		hm_not_ok "--status after --cgroup: processes of one cgroup" "$out"
@@ -159,7 +159,7 @@ hm_run "$LOAD" --sockets --pin-path "$PIN"
 ids3=$(link_ids)
 hm_run "$LOAD" --status --json --pin-path "$PIN"
 got=$(jq -c '.sockets | {programs, cgroup_filter}' <<<"$out" 2>/dev/null)
-if [ "$ids3" = "$ids1" ] && [ "$got" = '{"programs":4,"cgroup_filter":false}' ]; then
+if [ "$ids3" = "$ids1" ] && [ "$got" = '{"programs":5,"cgroup_filter":false}' ]; then
 	hm_ok "a third run without --cgroup: the same links, host-wide again ($got)"
 else
 	hm_not_ok "a third run without --cgroup: the same links, host-wide again" "got: $got" \

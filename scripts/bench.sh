@@ -45,7 +45,8 @@
 # test_run; xdp-loader (xdp-tools) for the XDP floor; perf for the profile.
 # Environment: HM_BUILD the tools' directory (default build/), HM_BENCH_OLD
 # another build's directory (an older commit's build/): its hm-load goes in
-# the same rounds as configuration tc-old, beside tc, HM_BENCH_KEEP=1
+# the same rounds as configuration tc-old, beside tc (and sock-old beside
+# sock, when that build has the socket source), HM_BENCH_KEEP=1
 # keeps the temp dir (rounds, perf samples), HM_BENCH_NET=A.B.C the /24
 # (default 10.231.240; a blackhole route for it in the root namespace while
 # the run lasts).
@@ -334,6 +335,11 @@ configs_for() {
 		tput | profile) c+=(sock) ;;
 		cost) c+=(empty-sock sock) ;;
 		esac
+		if [ "$OLD" -eq 1 ] && "$TMP/old/hm-load" --help 2>&1 | grep -q -- --sockets; then
+			case $1 in
+			tput | cost) c+=(sock-old) ;;
+			esac
+		fi
 	fi
 	if [ "$XDP" -eq 1 ]; then
 		case $1 in
@@ -370,6 +376,7 @@ attach() {
 		;;
 	empty-xdp | noop-cl) in_side "$1" xdp-loader load -m native "$dev" "$TMP/empty_xdp.o" ;;
 	sock) "$TMP/hm-load" --sockets --pin-path "$PIN" ;;
+	sock-old) "$TMP/old/hm-load" --sockets --pin-path "$PIN" ;;
 	empty-sock) mkdir -p "$PIN" && "$TMP/attach_links" "$TMP/empty_sock.o" "$PIN/sockets" ;;
 	esac >>"$TMP/attach.log" 2>&1 || die "attaching $1 failed: $(cat "$TMP/attach.log")"
 }
@@ -385,6 +392,8 @@ detach() {
 		say "xdp-loader unload $dev failed" ;;
 	sock) "$TMP/hm-load" --detach --sockets --pin-path "$PIN" >/dev/null 2>&1 ||
 		say "hm-load --detach --sockets failed" ;;
+	sock-old) "$TMP/old/hm-load" --detach --sockets --pin-path "$PIN" >/dev/null 2>&1 ||
+		say "hm-load --detach --sockets (old build) failed" ;;
 	esac
 	in_side "$1" tc qdisc del dev "$dev" clsact 2>/dev/null
 	in_side "$1" ip link set dev "$dev" xdp off 2>/dev/null
@@ -399,7 +408,7 @@ detach() {
 # time includes the programs it calls).
 prog_ids() {
 	local f
-	if [[ $1 == *sock ]]; then
+	if [[ $1 == *sock || $1 == sock-old ]]; then
 		# the socket source's links, pinned in PIN/sockets: "HOOK ID" by program name
 		for f in "$PIN"/sockets/link_*; do
 			[ -e "$f" ] || continue
@@ -488,9 +497,9 @@ run_wrk() {
 hm_totals() {
 	local t0 t1 dir=$PIN stat=$TMP/hm-stat
 	# the socket source sees the whole host: only nginx's port is the benchmark's
-	[ "$1" = sock ] && dir=$PIN/sockets
+	case $1 in sock | sock-old) dir=$PIN/sockets ;; esac
 	# an older build's maps have its own layout: its own hm-stat reads them
-	[ "$1" = tc-old ] && stat=$TMP/old/hm-stat
+	case $1 in tc-old | sock-old) stat=$TMP/old/hm-stat ;; esac
 	t0=$(date +%s%N)
 	"$stat" --json --pin-path "$dir" >"$TMP/stat.json" 2>"$TMP/stat.err" ||
 		die "hm-stat failed: $(cat "$TMP/stat.err")"
@@ -554,7 +563,7 @@ round() {
 		# with stats off these stay 0, unless someone else turned stats on
 		extra="$extra $(prog_stats "$TMP/ids" | awk '{s += $2} END {printf "stats_leak_ns=%d", s}')"
 	fi
-	if [[ $config =~ ^(tc|tc-old|xdp|xdp-cl|sock)$ ]]; then
+	if [[ $config =~ ^(tc|tc-old|xdp|xdp-cl|sock|sock-old)$ ]]; then
 		hm_totals "$config" >"$TMP/totals"
 		extra="$extra $(cat "$TMP/totals")"
 	fi

@@ -232,7 +232,7 @@ def floor_config(config, hook):
     program for tc hooks, the empty XDP program behind libxdp's dispatcher
     (on the server's veth) for XDP.  noop-cl is not a floor: on the veth
     that receives the downloads it sees only what its ring did not drop."""
-    if config == "sock":
+    if config in ("sock", "sock-old"):
         return "empty-sock"
     return "empty-xdp" if hook == "xdp" else "empty"
 

@@ -27,8 +27,8 @@
  *
  * A connection is keyed by its endpoints in the socket's own order (local
  * first) and its network namespace, so the two ends of a loopback
- * connection, both on this host, are two connections: a server socket reads requests, a client socket writes
- * them.  A set counts one role, the server's or the client's (httpmon.h,
+ * connection, both on this host, are two connections: a server socket
+ * reads requests, a client socket writes them.  A set counts one role, the server's or the client's (httpmon.h,
  * "Roles"): the programs are the same, hm_sock_role tells them which.
  * Sequence numbers are the stream offsets of each direction, and a write's
  * acknowledgment is what the socket has read so far: the pairing rules of
@@ -320,11 +320,12 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 		return;
 
 	c = bpf_map_lookup_elem(&hm_conns, &s->key);
+	/* The event's clock, read once (tracing programs have no coarse clock). */
+	s->now = 0;
 	if (!c) {
 		if (hm_sock_skip(s, skp) || !hm_sock_starts(s, skp, call, ret, write))
 			return;
-		/* Tracing programs have no coarse clock. */
-		hm_conn_fresh(s, bpf_ktime_get_ns());
+		hm_conn_fresh(s, hm_now(s));
 		/* Both streams start here: offset 0 of each is its first byte seen. */
 		s->fresh.dir[0].seq_valid = 1;
 		s->fresh.dir[1].seq_valid = 1;
@@ -340,11 +341,9 @@ static __always_inline void hm_sock_io(struct hm_scratch *s, struct hm_config *c
 	hm_count(s->gen, HM_MON_SOCK_CALLS, 1);
 	__builtin_memset(&s->delta, 0, sizeof(s->delta));
 	s->dmask = 0;
-	s->now = 0; /* the event's clock, read once when first needed */
 	s->side = side;
 	s->port[0] = s->key.port[0];
 	s->port[1] = s->key.port[1];
-	/* The call's clock, read once (tracing programs have no coarse clock). */
 	c->last_seen = hm_now(s);
 	if (arm)
 		hm_aging_arm(cfg);

@@ -290,8 +290,8 @@ SEC("tracepoint/syscalls/sys_exit_splice")
 int hm_splice_exit(struct hm_sys_exit *ctx)
 {
 #ifdef __TARGET_ARCH_x86
-	struct task_struct___hm *task = (void *)bpf_get_current_task();
-	struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs___hm *regs = (void *)bpf_task_pt_regs(task);
 	struct fdtable___hm *fdt;
 	struct file___hm *file;
 	struct file___hm **fds;
@@ -302,7 +302,7 @@ int hm_splice_exit(struct hm_sys_exit *ctx)
 	if (ctx->ret <= 0 || !regs)
 		return 0;
 	fd = regs->di;
-	fdt = BPF_CORE_READ(task, files, fdt);
+	fdt = BPF_CORE_READ((struct task_struct___hm *)task, files, fdt);
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
 		return 0;
 	fds = BPF_CORE_READ(fdt, fd);
